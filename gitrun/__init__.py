@@ -1,0 +1,119 @@
+"""gitrun: experiment tracking inside your Git repository, with MLflow's API.
+
+``import gitrun as mlflow`` works for the common calls::
+
+    import gitrun
+
+    gitrun.set_experiment("iris", primary_metric="val_acc")
+    with gitrun.start_run(run_name="baseline"):
+        gitrun.log_params({"lr": 0.1, "epochs": 10})
+        for step in range(10):
+            gitrun.log_metric("val_acc", 0.8 + step / 100, step=step)
+
+Heavy parts (pandas for ``search_runs``, Git objects, DVC) load only when used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gitrun._version import __version__
+from gitrun.client import Client, MlflowClient
+from gitrun.entities import Experiment, Metric, Param, Run, RunData, RunInfo, RunStatus, RunTag, ViewType
+from gitrun.errors import GitrunError
+from gitrun.tracking import (
+    ActiveRun,
+    active_run,
+    create_experiment,
+    delete_run,
+    delete_tag,
+    end_run,
+    get_artifact_uri,
+    get_experiment,
+    get_experiment_by_name,
+    get_metric_history,
+    get_parent_run,
+    get_run,
+    get_tracking_uri,
+    is_tracking_uri_set,
+    last_active_run,
+    log_artifact,
+    log_artifacts,
+    log_dict,
+    log_figure,
+    log_image,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    log_text,
+    restore_run,
+    search_experiments,
+    set_experiment,
+    set_experiment_tag,
+    set_experiment_tags,
+    set_tag,
+    set_tags,
+    set_tracking_uri,
+    start_run,
+)
+
+__all__ = [
+    "ActiveRun",
+    "Client",
+    "Experiment",
+    "GitrunError",
+    "Metric",
+    "MlflowClient",
+    "Param",
+    "Run",
+    "RunData",
+    "RunInfo",
+    "RunStatus",
+    "RunTag",
+    "ViewType",
+    "__version__",
+    "active_run",
+    "create_experiment",
+    "delete_run",
+    "delete_tag",
+    "end_run",
+    "get_artifact_uri",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_metric_history",
+    "get_parent_run",
+    "get_run",
+    "get_tracking_uri",
+    "is_tracking_uri_set",
+    "last_active_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_image",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "restore_run",
+    "search_experiments",
+    "search_runs",
+    "set_experiment",
+    "set_experiment_tag",
+    "set_experiment_tags",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy parts: imported on first use so `import gitrun` stays fast.
+    if name == "search_runs":
+        from gitrun.query import search_runs
+
+        return search_runs
+    raise AttributeError(f"module 'gitrun' has no attribute {name!r}")

@@ -1,0 +1,116 @@
+"""What every command shares: the error wrapper, the store, JSON and table output."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+if TYPE_CHECKING:
+    from gitrun.store import Store
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def run_cli(group: click.Group) -> None:
+    """Run the CLI; a :class:`GitrunError` becomes one red line and exit 1 (``--traceback`` for more)."""
+    from gitrun.errors import GitrunError
+
+    try:
+        group.main(standalone_mode=False, prog_name="gitrun")
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(1)
+    except GitrunError as exc:
+        _fail(exc, exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    except Exception as exc:  # unexpected: still one line, unless --traceback
+        _fail(exc, 1, unexpected=True)
+
+
+def _fail(exc: BaseException, code: int, unexpected: bool = False) -> None:
+    ctx = click.get_current_context(silent=True)
+    want_traceback = "--traceback" in sys.argv[1:] or bool(ctx and (ctx.find_root().obj or {}).get("traceback"))
+    if want_traceback:
+        import traceback
+
+        traceback.print_exception(type(exc), exc, exc.__traceback__)
+    prefix = f"unexpected {type(exc).__name__}: " if unexpected else ""
+    hint = "" if want_traceback or not unexpected else " (run again with --traceback for details)"
+    click.echo(click.style(f"Error: {prefix}{exc}{hint}", fg="red"), err=True)
+    sys.exit(code)
+
+
+def get_store(ctx: click.Context) -> Store:
+    from gitrun.store import Store
+
+    obj = ctx.find_root().obj or {}
+    return Store(obj.get("tracking_uri"), strict=bool(obj.get("strict")))
+
+
+def json_safe(value: Any) -> Any:
+    """Strict JSON: non-finite floats become "NaN", "Infinity", "-Infinity"."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(json_safe(value), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False))
+
+
+def iso_ms(ms: int | None) -> str | None:
+    """Milliseconds since the epoch as ISO-8601 UTC (``2026-11-27T22:16:05.123Z``)."""
+    if ms is None:
+        return None
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def format_value(value: Any, precision: int = 4) -> str:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.{precision}g}"
+    return "" if value is None else str(value)
+
+
+def console() -> Any:
+    from rich.console import Console
+
+    # Piped output gets a wide fixed width so tables are not folded to 80 columns.
+    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "200"))
+    return Console(no_color=bool(os.environ.get("NO_COLOR")) or None, soft_wrap=False, width=width)
+
+
+def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(*(format_value(v) for v in row))
+    console().print(table)
+
+
+def json_option(f: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import click
+
+from gitrun.cli._common import echo_json, get_store, json_option, print_table
+
+
+@click.group(epilog="Example:\n\n\b\n  gitrun experiments list --json")
+def experiments() -> None:
+    """List and inspect experiments."""
+
+
+@experiments.command("list", epilog="Example:\n\n\b\n  gitrun experiments list --all")
+@click.option("--all", "show_all", is_flag=True, help="Include deleted experiments.")
+@json_option
+@click.pass_context
+def list_experiments(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+    """List the store's experiments with their run counts and settings."""
+    from gitrun.entities import ViewType
+    from gitrun.experiments_api import experiment_overview
+
+    rows = experiment_overview(get_store(ctx), ViewType.ALL if show_all else ViewType.ACTIVE_ONLY)
+    if as_json:
+        echo_json([row.to_dict() for row in rows])
+        return
+    print_table(
+        ["experiment_id", "name", "runs", "primary metric", "best"],
+        [(r.experiment_id, r.name, r.runs, r.primary_metric or "", r.best_value) for r in rows],
+    )

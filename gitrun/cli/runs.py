@@ -1,0 +1,182 @@
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from gitrun.cli._common import console, echo_json, format_value, get_store, iso_ms, json_option, print_table
+
+if TYPE_CHECKING:
+    from gitrun.store import RunRecord, Store
+
+
+@click.group(epilog="Example:\n\n\b\n  gitrun runs list --experiment iris --max 10")
+def runs() -> None:
+    """List, inspect, delete and restore runs."""
+
+
+def run_to_json(record: RunRecord, experiment_name: str) -> dict[str, Any]:
+    """The documented JSON shape of a run (docs/cli.md)."""
+    return {
+        "run_id": record.run_id,
+        "run_name": record.run_name,
+        "experiment": experiment_name,
+        "experiment_id": record.experiment_id,
+        "status": record.status,
+        "lifecycle_stage": record.lifecycle_stage,
+        "start_time": iso_ms(record.start_time),
+        "end_time": iso_ms(record.end_time),
+        "params": dict(sorted(record.params.items())),
+        "metrics": dict(sorted(record.metrics.items())),
+        "tags": dict(sorted(record.tags.items())),
+    }
+
+
+def _experiment_ids(store: Store, names: tuple[str, ...]) -> list[str] | None:
+    from gitrun.errors import ExperimentNotFoundError
+
+    if not names:
+        return None
+    ids = []
+    for name in names:
+        exp = store.get_experiment_by_name(name)
+        if exp is None:
+            if store.layout.experiment_dir(name).is_dir():
+                ids.append(name)
+                continue
+            known = ", ".join(e.name for e in store.list_experiments()) or "none"
+            raise ExperimentNotFoundError(f"no experiment named {name!r} (known: {known})")
+        ids.append(exp.experiment_id)
+    return ids
+
+
+@runs.command("list", epilog="Example:\n\n\b\n  gitrun runs list --experiment iris --max 20 --json")
+@click.option("-e", "--experiment", "experiments", multiple=True, metavar="NAME", help="Experiment name or ID (repeatable).")
+@click.option("-n", "--max", "max_results", type=int, default=None, help="Show at most N runs.")
+@click.option("--deleted", is_flag=True, help="Show deleted runs instead of active ones.")
+@json_option
+@click.pass_context
+def list_runs(ctx: click.Context, experiments: tuple[str, ...], max_results: int | None, deleted: bool, as_json: bool) -> None:
+    """List runs, newest first."""
+    from gitrun.entities import ViewType
+
+    store = get_store(ctx)
+    view = ViewType.DELETED_ONLY if deleted else ViewType.ACTIVE_ONLY
+    records = sorted(store.iter_runs(_experiment_ids(store, experiments), view), key=lambda r: (-r.start_time, r.run_id))
+    if max_results is not None:
+        records = records[:max_results]
+    names = {e.experiment_id: e for e in store.list_experiments(ViewType.ALL)}
+    if as_json:
+        echo_json([run_to_json(r, names[r.experiment_id].name if r.experiment_id in names else r.experiment_id) for r in records])
+        return
+    _print_runs(records, names)
+
+
+def _print_runs(records: list[RunRecord], experiments: dict[str, Any]) -> None:
+    metric_names: list[str] = []
+    for exp_id in dict.fromkeys(r.experiment_id for r in records):
+        primary = experiments[exp_id].primary_metric if exp_id in experiments else None
+        if primary and primary not in metric_names:
+            metric_names.append(primary)
+    for record in records:
+        for key in sorted(record.metrics):
+            if key not in metric_names and len(metric_names) < 4:
+                metric_names.append(key)
+    show_experiment = len({r.experiment_id for r in records}) > 1
+    columns = ["run_id", "name", *(["experiment"] if show_experiment else []), "status", "started (UTC)", "duration", *metric_names]
+    rows = []
+    for r in records:
+        duration = f"{(r.end_time - r.start_time) / 1000:.1f}s" if r.end_time else ""
+        started = (iso_ms(r.start_time) or "")[:19].replace("T", " ")
+        exp_col = [experiments[r.experiment_id].name if r.experiment_id in experiments else r.experiment_id] if show_experiment else []
+        rows.append([r.run_id, r.run_name, *exp_col, r.status, started, duration, *(r.metrics.get(m) for m in metric_names)])
+    print_table(columns, rows)
+
+
+@runs.command("show", epilog="Example:\n\n\b\n  gitrun runs show 01JD5Z3F")
+@click.argument("run_id")
+@json_option
+@click.pass_context
+def show_run(ctx: click.Context, run_id: str, as_json: bool) -> None:
+    """Show one run: info, params, metrics (latest/min/max), tags and artifacts. RUN_ID may be a unique prefix."""
+    store = get_store(ctx)
+    record = store.read_run(store.resolve_run_id(run_id))
+    experiment = store.get_experiment(record.experiment_id)
+    artifacts = _artifact_files(store, record.run_id)
+    if as_json:
+        data = run_to_json(record, experiment.name)
+        data["metric_summaries"] = {
+            k: {"latest": s.latest, "min": s.min, "max": s.max, "step": s.step, "count": s.count}
+            for k, s in sorted(record.summaries.items())
+        }
+        data["artifacts"] = artifacts
+        echo_json(data)
+        return
+    out = console()
+    out.print(f"[bold]Run {record.run_id}[/bold]  {record.run_name}")
+    note = record.tags.get("mlflow.note.content")
+    info = [
+        ("experiment", f"{experiment.name} ({experiment.experiment_id})"),
+        ("status", record.status),
+        ("started", iso_ms(record.start_time)),
+        ("ended", iso_ms(record.end_time) or ""),
+        ("user", record.meta.get("user", "")),
+        ("source", record.meta.get("source", "")),
+        ("git commit", record.tags.get("mlflow.source.git.commit", "")),
+        ("parent run", record.meta.get("parent_run_id") or ""),
+        ("lifecycle", record.lifecycle_stage),
+    ]
+    print_table(["field", "value"], info)
+    if note:
+        from rich.markup import escape
+
+        out.print(f"[bold]Note:[/bold] {escape(note)}")
+    if record.params:
+        print_table(["param", "value"], sorted(record.params.items()), title="Params")
+    if record.summaries:
+        print_table(
+            ["metric", "latest", "min", "max", "step", "points"],
+            [(k, s.latest, s.min, s.max, s.step, s.count) for k, s in sorted(record.summaries.items())],
+            title="Metrics",
+        )
+    user_tags = {k: v for k, v in record.tags.items() if k != "mlflow.note.content"}
+    if user_tags:
+        print_table(["tag", "value"], sorted(user_tags.items()), title="Tags")
+    if artifacts:
+        print_table(["artifact", "bytes"], [(a["path"], format_value(a["size"])) for a in artifacts], title="Artifacts")
+
+
+def _artifact_files(store: Store, run_id: str) -> list[dict[str, Any]]:
+    import os
+
+    root = store.artifact_dir(run_id)
+    files = []
+    for dirpath, _dirs, names in os.walk(root):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            files.append({"path": os.path.relpath(path, root).replace(os.sep, "/"), "size": os.path.getsize(path)})
+    return sorted(files, key=lambda f: f["path"])
+
+
+@runs.command("delete", epilog="Example:\n\n\b\n  gitrun runs delete 01JD5Z3F")
+@click.argument("run_ids", nargs=-1, required=True)
+@click.pass_context
+def delete_run(ctx: click.Context, run_ids: tuple[str, ...]) -> None:
+    """Soft-delete runs (hidden from listings; `gitrun runs restore` brings them back)."""
+    store = get_store(ctx)
+    for prefix in run_ids:
+        run_id = store.resolve_run_id(prefix)
+        store.delete_run(run_id)
+        click.echo(f"Deleted run {run_id}")
+
+
+@runs.command("restore", epilog="Example:\n\n\b\n  gitrun runs restore 01JD5Z3F")
+@click.argument("run_ids", nargs=-1, required=True)
+@click.pass_context
+def restore_run(ctx: click.Context, run_ids: tuple[str, ...]) -> None:
+    """Restore soft-deleted runs."""
+    store = get_store(ctx)
+    for prefix in run_ids:
+        run_id = store.resolve_run_id(prefix)
+        store.restore_run(run_id)
+        click.echo(f"Restored run {run_id}")

@@ -1,0 +1,21 @@
+"""Hook specifications: the typed extension points plugins implement.
+
+A plugin is a module or object with functions decorated by ``gitrun.plugins.hookimpl`` and
+named like the specs below, registered under the ``gitrun`` entry-point group::
+
+    [project.entry-points.gitrun]
+    my_plugin = "my_package.gitrun_plugin"
+
+gitrun's own run context (user, source, Git, CI) is registered through the same hooks.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("gitrun")
+
+
+@hookspec
+def gitrun_run_context(experiment_id: str, run_name: str) -> dict[str, str] | None:  # type: ignore[empty-body]
+    """Tags to add to a run being started by ``start_run`` (tags passed to ``start_run`` win)."""

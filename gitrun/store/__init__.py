@@ -1,0 +1,419 @@
+"""The run store: one directory of plain files per run, inside the user's Git work tree.
+
+:class:`Store` is the one object the tracking API, the client and the CLI use to reach the files.
+The format itself is specified in docs/format.md; ``layout`` has the paths, ``writer`` the
+append-only and atomic writes, ``reader`` the tolerant reads.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from gitrun.entities import Experiment, FileInfo, LifecycleStage, Metric, Run, RunData, RunInfo, RunStatus, ViewType
+from gitrun.errors import ExperimentNotFoundError, GitrunError, InvalidInputError, RunNotFoundError, RunStateError
+from gitrun.store import textio
+from gitrun.store.layout import (
+    DEFAULT_EXPERIMENT_ID,
+    DEFAULT_EXPERIMENT_NAME,
+    StoreLayout,
+    name_hash,
+    resolve_store_root,
+    slugify,
+)
+from gitrun.store.reader import RunRecord, metric_history, problem, read_run
+from gitrun.store.validation import validate_direction, validate_experiment_name, validate_run_id
+from gitrun.store.writer import RunWriter, new_run_files, now_ms
+
+__all__ = ["Store", "RunRecord", "resolve_store_root", "slugify"]
+
+_writers: dict[Path, RunWriter] = {}
+_writers_lock = threading.Lock()
+
+
+class Store:
+    """A run store rooted at ``root`` (usually ``<work tree>/.gitrun``)."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, *, strict: bool = False):
+        self.layout = StoreLayout(resolve_store_root(root))
+        self.root = self.layout.root
+        self.strict = strict
+        self._checked = False
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.root)!r})"
+
+    # -- setup -----------------------------------------------------------------------------
+    def ensure(self) -> None:
+        """Create the store if needed and check its format version (once per Store object)."""
+        if not self._checked:
+            self.layout.ensure()
+            self._checked = True
+
+    def check_readable(self) -> None:
+        if not self._checked and self.layout.exists():
+            self.layout.check_version()
+            self._checked = True
+
+    # -- experiments -----------------------------------------------------------------------
+    def experiment_ids(self) -> list[str]:
+        try:
+            return sorted(e.name for e in os.scandir(self.layout.experiments_dir) if e.is_dir() and not e.name.startswith("."))
+        except FileNotFoundError:
+            return []
+
+    def _read_experiment_file(self, experiment_id: str) -> dict[str, Any]:
+        path = self.layout.experiment_file(experiment_id)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        import yaml
+
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+            problem(f"{where}: cannot parse YAML ({getattr(exc, 'problem', exc)}); using defaults for this experiment", self.strict)
+            return {}
+        if not isinstance(data, dict):
+            problem(f"{path}: expected a YAML mapping; using defaults for this experiment", self.strict)
+            return {}
+        return data
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        self.check_readable()
+        folder = self.layout.experiment_dir(str(experiment_id))
+        if not folder.is_dir():
+            raise ExperimentNotFoundError(
+                f"no experiment {experiment_id!r} in {self.root}; known: {', '.join(self.experiment_ids()) or 'none'}"
+            )
+        return self._experiment(str(experiment_id), self._read_experiment_file(str(experiment_id)))
+
+    def _experiment(self, experiment_id: str, data: Mapping[str, Any]) -> Experiment:
+        from gitrun.settings import load_project_settings
+
+        name = str(data.get("name") or (DEFAULT_EXPERIMENT_NAME if experiment_id == DEFAULT_EXPERIMENT_ID else experiment_id))
+        primary, directions = load_project_settings(self.layout.work_tree).for_experiment(name)
+        own_directions = data.get("directions") or {}
+        if isinstance(own_directions, dict):
+            directions.update({str(k): str(v) for k, v in own_directions.items() if v in ("min", "max")})
+        return Experiment(
+            experiment_id=experiment_id,
+            name=name,
+            artifact_location=self.layout.runs_dir(experiment_id).as_uri(),
+            lifecycle_stage=str(data.get("lifecycle_stage", LifecycleStage.ACTIVE)),
+            tags={str(k): str(v) for k, v in (data.get("tags") or {}).items()},
+            primary_metric=data.get("primary_metric") or primary,
+            directions=directions,
+        )
+
+    def list_experiments(self, view_type: int = ViewType.ACTIVE_ONLY) -> list[Experiment]:
+        self.check_readable()
+        out = []
+        for experiment_id in self.experiment_ids():
+            exp = self._experiment(experiment_id, self._read_experiment_file(experiment_id))
+            if _visible(exp.lifecycle_stage, view_type):
+                out.append(exp)
+        return out
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        for candidate in (slugify(name), f"{slugify(name)}-{name_hash(name)}"):
+            if self.layout.experiment_dir(candidate).is_dir():
+                exp = self.get_experiment(candidate)
+                if exp.name == name:
+                    return exp
+        for exp in self.list_experiments(ViewType.ALL):  # renamed or hand-made folders
+            if exp.name == name:
+                return exp
+        return None
+
+    def create_experiment(
+        self,
+        name: str,
+        tags: Mapping[str, Any] | None = None,
+        primary_metric: str | None = None,
+        directions: Mapping[str, str] | None = None,
+    ) -> str:
+        """Create an experiment and return its ID (the slug of its name)."""
+        validate_experiment_name(name)
+        self.ensure()
+        if self.get_experiment_by_name(name) is not None:
+            raise InvalidInputError(f"experiment {name!r} already exists in {self.root}; use set_experiment() to select it")
+        experiment_id = slugify(name)
+        if self.layout.experiment_dir(experiment_id).exists():
+            experiment_id = f"{experiment_id}-{name_hash(name)}"
+        data: dict[str, Any] = {"name": name}
+        if tags:
+            data["tags"] = {str(k): str(v) for k, v in tags.items()}
+        self._apply_settings(data, primary_metric, directions)
+        self.layout.experiment_dir(experiment_id).mkdir(parents=True, exist_ok=True)
+        self._write_experiment_file(experiment_id, data)
+        return experiment_id
+
+    def ensure_default_experiment(self) -> str:
+        self.ensure()
+        if not self.layout.experiment_file(DEFAULT_EXPERIMENT_ID).exists():
+            self.layout.experiment_dir(DEFAULT_EXPERIMENT_ID).mkdir(parents=True, exist_ok=True)
+            self._write_experiment_file(DEFAULT_EXPERIMENT_ID, {"name": DEFAULT_EXPERIMENT_NAME})
+        return DEFAULT_EXPERIMENT_ID
+
+    def update_experiment(
+        self,
+        experiment_id: str,
+        *,
+        primary_metric: str | None = None,
+        directions: Mapping[str, str] | None = None,
+        tags: Mapping[str, Any] | None = None,
+        lifecycle_stage: str | None = None,
+    ) -> None:
+        """Change an experiment's settings; the file is rewritten only when its content changes."""
+        data = self._read_experiment_file(experiment_id)
+        before = dict(data, directions=dict(data.get("directions") or {}), tags=dict(data.get("tags") or {}))
+        data = dict(before)
+        if not data.get("name"):
+            data["name"] = self.get_experiment(experiment_id).name
+        self._apply_settings(data, primary_metric, directions)
+        if tags:
+            data["tags"] = {**data["tags"], **{str(k): str(v) for k, v in tags.items()}}
+        if lifecycle_stage is not None:
+            data["lifecycle_stage"] = lifecycle_stage
+        if data != before:
+            self._write_experiment_file(experiment_id, data)
+
+    @staticmethod
+    def _apply_settings(data: dict[str, Any], primary_metric: str | None, directions: Mapping[str, str] | None) -> None:
+        from gitrun.store.validation import validate_key
+
+        if primary_metric is not None:
+            data["primary_metric"] = validate_key("metric", primary_metric)
+        if directions:
+            merged = dict(data.get("directions") or {})
+            merged.update({validate_key("metric", k): validate_direction(k, v) for k, v in directions.items()})
+            data["directions"] = merged
+
+    def _write_experiment_file(self, experiment_id: str, data: Mapping[str, Any]) -> None:
+        import yaml
+
+        clean = {k: v for k, v in data.items() if v not in (None, {}, [])}
+        if clean.get("lifecycle_stage") == LifecycleStage.ACTIVE:
+            del clean["lifecycle_stage"]
+        text = "# gitrun experiment (docs/format.md)\n" + yaml.safe_dump(
+            clean, sort_keys=True, default_flow_style=False, allow_unicode=True
+        )
+        textio.atomic_write(self.layout.experiment_file(experiment_id), text)
+
+    # -- runs ------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        *,
+        run_name: str,
+        start_time: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_run_id: str | None = None,
+        user: str = "",
+        source: str = "",
+    ) -> str:
+        """Create a RUNNING run and return its ID (a ULID: time-sortable, unique across machines)."""
+        from ulid import ULID
+
+        self.ensure()
+        if not self.layout.experiment_dir(experiment_id).is_dir():
+            if experiment_id == DEFAULT_EXPERIMENT_ID:
+                self.ensure_default_experiment()
+            else:
+                raise ExperimentNotFoundError(f"no experiment {experiment_id!r} in {self.root}; create it with set_experiment()")
+        run_id = str(ULID())
+        meta = {
+            "end_time": None,
+            "host": _hostname(),
+            "lifecycle_stage": LifecycleStage.ACTIVE,
+            "parent_run_id": parent_run_id,
+            "pid": os.getpid(),
+            "run_id": run_id,
+            "run_name": run_name,
+            "source": source,
+            "start_time": now_ms() if start_time is None else int(start_time),
+            "status": RunStatus.RUNNING,
+            "user": user,
+        }
+        run_dir = self.layout.run_dir(experiment_id, run_id)
+        new_run_files(run_dir, meta)
+        if tags:
+            self.writer(run_id, run_dir).set_tags(tags)
+        return run_id
+
+    def find_run_dir(self, run_id: str) -> tuple[str, Path]:
+        validate_run_id(run_id)
+        self.check_readable()
+        for experiment_id in self.experiment_ids():
+            candidate = self.layout.run_dir(experiment_id, run_id)
+            if candidate.is_dir():
+                return experiment_id, candidate
+        raise RunNotFoundError(f"no run {run_id!r} in {self.root}")
+
+    def resolve_run_id(self, prefix: str) -> str:
+        """Full run ID from a unique prefix (as ``git`` does for commits)."""
+        prefix = prefix.strip().upper()
+        if len(prefix) == 26:
+            return prefix
+        matches = [r for exp in self.experiment_ids() for r in _list_dirs(self.layout.runs_dir(exp)) if r.startswith(prefix)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise RunNotFoundError(f"no run whose ID starts with {prefix!r} in {self.root}")
+        raise InvalidInputError(f"run ID prefix {prefix!r} is ambiguous ({len(matches)} runs); give more characters")
+
+    def read_run(self, run_id: str) -> RunRecord:
+        experiment_id, run_dir = self.find_run_dir(run_id)
+        record = read_run(run_dir, experiment_id, self.strict)
+        if record is None:
+            raise RunNotFoundError(f"run {run_id} in {run_dir} cannot be read (see the warning above)")
+        return record
+
+    def iter_runs(self, experiment_ids: Iterable[str] | None = None, view_type: int = ViewType.ACTIVE_ONLY) -> Iterator[RunRecord]:
+        self.check_readable()
+        ids = self.experiment_ids() if experiment_ids is None else [str(e) for e in experiment_ids]
+        for experiment_id in ids:
+            for run_id in _list_dirs(self.layout.runs_dir(experiment_id)):
+                record = read_run(self.layout.run_dir(experiment_id, run_id), experiment_id, self.strict)
+                if record is not None and _visible(record.lifecycle_stage, view_type):
+                    yield record
+
+    def to_run(self, record: RunRecord) -> Run:
+        """MLflow-shaped :class:`Run` from a record."""
+        return Run(
+            info=RunInfo(
+                run_id=record.run_id,
+                experiment_id=record.experiment_id,
+                run_name=record.run_name,
+                user_id=str(record.meta.get("user") or ""),
+                status=record.status,
+                start_time=record.start_time,
+                end_time=record.end_time,
+                artifact_uri=(record.run_dir / "artifacts").as_uri(),
+                lifecycle_stage=record.lifecycle_stage,
+            ),
+            data=RunData(metrics=record.metrics, params=dict(record.params), tags=dict(record.tags)),
+        )
+
+    def get_run(self, run_id: str) -> Run:
+        return self.to_run(self.read_run(run_id))
+
+    def writer(self, run_id: str, run_dir: Path | None = None) -> RunWriter:
+        """The process-wide writer of a run (shared so series descriptors are opened once)."""
+        if run_dir is None:
+            _, run_dir = self.find_run_dir(run_id)
+        writer = _writers.get(run_dir)
+        if writer is None:
+            with _writers_lock:
+                writer = _writers.setdefault(run_dir, RunWriter(run_dir, run_id))
+        return writer
+
+    def writable(self, run_id: str) -> RunWriter:
+        """Writer of a run that accepts data: refuses deleted runs, as MLflow does."""
+        writer = self.writer(run_id)
+        meta = read_run_meta(writer.run_dir)
+        if meta.get("lifecycle_stage") == LifecycleStage.DELETED:
+            raise RunStateError(f"run {run_id} is deleted; restore it with `gitrun runs restore {run_id}` before logging to it")
+        return writer
+
+    def close_writer(self, run_id: str) -> None:
+        for path, writer in list(_writers.items()):
+            if writer.run_id == run_id:
+                writer.close()
+                _writers.pop(path, None)
+
+    def set_terminated(self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None) -> None:
+        if status not in RunStatus.ALL:
+            raise InvalidInputError(f"unknown run status {status!r}; use one of {', '.join(RunStatus.ALL)}")
+        writer = self.writer(run_id)
+        writer.write_summary()
+        writer.update_meta(status=status, end_time=now_ms() if end_time is None else int(end_time))
+
+    def set_running(self, run_id: str) -> None:
+        self.writable(run_id).update_meta(status=RunStatus.RUNNING, end_time=None, pid=os.getpid(), host=_hostname())
+
+    def delete_run(self, run_id: str) -> None:
+        self.writer(run_id).update_meta(lifecycle_stage=LifecycleStage.DELETED, deleted_time=now_ms())
+
+    def restore_run(self, run_id: str) -> None:
+        self.writer(run_id).update_meta(drop=("deleted_time",), lifecycle_stage=LifecycleStage.ACTIVE)
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        _, run_dir = self.find_run_dir(run_id)
+        return metric_history(run_dir, key, self.strict)
+
+    # -- artifacts -------------------------------------------------------------------------
+    def artifact_dir(self, run_id: str) -> Path:
+        return self.find_run_dir(run_id)[1] / "artifacts"
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        root = self.artifact_dir(run_id)
+        folder = _inside(root, path) if path else root
+        if not folder.is_dir():
+            return []
+        out = []
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            rel = os.path.relpath(entry.path, root).replace(os.sep, "/")
+            is_dir = entry.is_dir()
+            out.append(FileInfo(path=rel, is_dir=is_dir, file_size=None if is_dir else entry.stat().st_size))
+        return out
+
+    def download_artifacts(self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None) -> str:
+        source = _inside(self.artifact_dir(run_id), path) if path else self.artifact_dir(run_id)
+        if not source.exists():
+            raise GitrunError(f"run {run_id} has no artifact {path!r}; list them with `gitrun runs show {run_id}`")
+        if dst_path is None:
+            return str(source)
+        dst = Path(dst_path) / source.name
+        if source.is_dir():
+            shutil.copytree(source, dst, dirs_exist_ok=True)
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dst)
+        return str(dst)
+
+
+def read_run_meta(run_dir: Path) -> dict[str, Any]:
+    import json
+
+    try:
+        with open(run_dir / "meta.json", encoding="utf-8") as f:
+            data = json.load(f)
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _inside(root: Path, rel: str) -> Path:
+    """``root / rel``, refusing paths that would leave ``root``."""
+    from gitrun.store.validation import validate_artifact_path
+
+    return root / validate_artifact_path(rel)
+
+
+def _list_dirs(folder: Path) -> list[str]:
+    try:
+        return sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
+    except FileNotFoundError:
+        return []
+
+
+def _visible(stage: str, view_type: int) -> bool:
+    if view_type == ViewType.ALL:
+        return True
+    deleted = stage == LifecycleStage.DELETED
+    return deleted if view_type == ViewType.DELETED_ONLY else not deleted
+
+
+def _hostname() -> str:
+    from gitrun.store.reader import HOSTNAME
+
+    return HOSTNAME

@@ -1,0 +1,164 @@
+"""Where things live in a store, and the store's format version (docs/format.md).
+
+::
+
+    .gitrun/
+      store.yaml                          format_version (written once, never rewritten)
+      .gitignore                          local-only files: locks, heartbeats, caches
+      experiments/<slug>/experiment.yaml  name, primary metric, directions, tags
+      experiments/<slug>/runs/<ULID>/     one directory per run
+        meta.json  params.json  tags.json  metrics.json  metrics/<key>.tsv  artifacts/
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import unicodedata
+from functools import cached_property
+from pathlib import Path
+
+from gitrun.errors import GitrunError, StoreFormatError
+
+FORMAT_VERSION = "1.0"
+SUPPORTED_MAJOR = 1
+STORE_DIRNAME = ".gitrun"
+STORE_FILE = "store.yaml"
+ENV_TRACKING_URI = "GITRUN_TRACKING_URI"
+
+DEFAULT_EXPERIMENT_ID = "default"
+DEFAULT_EXPERIMENT_NAME = "Default"
+
+# Local-only files: never committed, safe to delete at any time.
+GITIGNORE = """\
+# Written by gitrun: local-only files, never committed (see docs/format.md).
+.cache/
+*.lock
+.heartbeat-*
+.*.tmp
+"""
+
+STORE_YAML = f"""\
+# gitrun run store (docs/format.md). Readers refuse a newer major version.
+format_version: '{FORMAT_VERSION}'
+"""
+
+_slug_strip = re.compile(r"[^a-z0-9]+")
+
+
+def slugify(name: str) -> str:
+    """Experiment ID from its name: lowercase ASCII words joined by '-' (at most 64 characters)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    slug = _slug_strip.sub("-", ascii_name.lower()).strip("-")[:64].strip("-")
+    if not slug:
+        slug = "experiment-" + name_hash(name)
+    return slug
+
+
+def name_hash(name: str) -> str:
+    """Short stable hash of a name, used to tell apart names that slugify alike."""
+    return hashlib.sha1(name.encode("utf-8")).hexdigest()[:6]
+
+
+def find_work_tree(start: Path) -> Path | None:
+    """The Git work tree containing ``start``, found by walking up to a ``.git`` entry (no subprocess)."""
+    for candidate in (start, *start.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return None
+
+
+def resolve_store_root(uri: str | os.PathLike[str] | None = None) -> Path:
+    """The store directory for a tracking URI: a store directory, a work-tree root, or the default.
+
+    Precedence: ``uri`` argument, ``GITRUN_TRACKING_URI``, then ``.gitrun/`` at the root of the
+    Git work tree around the current directory (or in the current directory outside Git).
+    """
+    raw = os.fspath(uri) if uri is not None else os.environ.get(ENV_TRACKING_URI)
+    if raw:
+        if raw.startswith("file://"):
+            raw = raw[len("file://"):]
+        elif "://" in raw:
+            raise GitrunError(
+                f"tracking URI {raw!r} is not a local path; gitrun stores runs in a directory "
+                "(a store such as ./.gitrun or a Git work-tree root)"
+            )
+        path = Path(raw).expanduser().absolute()
+        if (path / STORE_FILE).exists() or path.name == STORE_DIRNAME:
+            return path
+        if (path / ".git").exists():
+            return path / STORE_DIRNAME
+        return path
+    cwd = Path.cwd()
+    tree = find_work_tree(cwd)
+    return (tree or cwd) / STORE_DIRNAME
+
+
+class StoreLayout:
+    """Paths inside one store. Pure path arithmetic plus the format-version check."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def __repr__(self) -> str:
+        return f"StoreLayout({str(self.root)!r})"
+
+    @property
+    def experiments_dir(self) -> Path:
+        return self.root / "experiments"
+
+    def experiment_dir(self, experiment_id: str) -> Path:
+        return self.experiments_dir / experiment_id
+
+    def experiment_file(self, experiment_id: str) -> Path:
+        return self.experiment_dir(experiment_id) / "experiment.yaml"
+
+    def runs_dir(self, experiment_id: str) -> Path:
+        return self.experiment_dir(experiment_id) / "runs"
+
+    def run_dir(self, experiment_id: str, run_id: str) -> Path:
+        return self.runs_dir(experiment_id) / run_id
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / ".cache"
+
+    @cached_property
+    def work_tree(self) -> Path | None:
+        """The Git work tree holding this store, if any."""
+        return find_work_tree(self.root.parent if self.root.name == STORE_DIRNAME else self.root)
+
+    def exists(self) -> bool:
+        return (self.root / STORE_FILE).exists() or self.experiments_dir.is_dir()
+
+    def ensure(self) -> None:
+        """Create the store skeleton if missing (idempotent; same bytes on every machine)."""
+        from gitrun.store.textio import create_with_content
+
+        if (self.root / STORE_FILE).exists():
+            self.check_version()
+            return
+        self.experiments_dir.mkdir(parents=True, exist_ok=True)
+        create_with_content(self.root / ".gitignore", GITIGNORE)
+        create_with_content(self.root / STORE_FILE, STORE_YAML)
+
+    def check_version(self) -> str:
+        """The store's format version; raises if its major version is newer than this gitrun reads."""
+        path = self.root / STORE_FILE
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return FORMAT_VERSION
+        match = re.search(r"^format_version:\s*['\"]?([0-9]+)(?:\.([0-9]+))?['\"]?\s*$", text, re.M)
+        if not match:
+            raise StoreFormatError(f"{path}: no 'format_version' line; expected format_version: '{FORMAT_VERSION}'")
+        major = int(match.group(1))
+        if major > SUPPORTED_MAJOR:
+            from gitrun import __version__
+
+            raise StoreFormatError(
+                f"{path}: store format {match.group(0).split(':', 1)[1].strip()} is newer than this gitrun "
+                f"({__version__}) reads (format {FORMAT_VERSION}); upgrade with: pip install -U gitrun-ml"
+            )
+        return f"{major}.{match.group(2) or 0}"

@@ -1,0 +1,298 @@
+"""Reading runs back into typed records, tolerant of hand-corrupted files.
+
+A file that cannot be read completely produces a :class:`~gitrun.errors.StoreWarning` naming the
+file and line, and the rest of the store still reads; with ``strict=True`` the same problem is a
+:class:`~gitrun.errors.StoreFormatError`. Readers never write.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gitrun.entities import LifecycleStage, Metric, MetricSummary, RunStatus
+from gitrun.errors import StoreFormatError, StoreWarning
+from gitrun.store import textio
+
+HEARTBEAT_PREFIX = ".heartbeat-"
+HEARTBEAT_TIMEOUT_S = float(os.environ.get("GITRUN_HEARTBEAT_TIMEOUT", "300"))
+
+
+def problem(message: str, strict: bool) -> None:
+    """Report a readability problem: a warning, or an error in strict mode."""
+    if strict:
+        raise StoreFormatError(message + " (strict mode)")
+    warnings.warn(message, StoreWarning, stacklevel=3)
+
+
+def read_json_file(path: Path, strict: bool, default: Any = None) -> Any:
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return default
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"{path}:{line}" if line else str(path)
+        problem(f"{where}: cannot parse JSON ({getattr(exc, 'msg', exc)}); ignoring this file", strict)
+        return default
+
+
+def read_str_dict(path: Path, strict: bool) -> dict[str, str]:
+    data = read_json_file(path, strict, {})
+    if not isinstance(data, dict):
+        problem(f"{path}: expected a JSON object of strings; ignoring this file", strict)
+        return {}
+    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
+
+
+# -- metric series ---------------------------------------------------------------------------
+def read_series(path: Path, strict: bool = False) -> list[tuple[int, int, float]]:
+    """Points ``(step, timestamp, value)`` of one series file, in file order."""
+    points: list[tuple[int, int, float]] = []
+    try:
+        with open(path, encoding="utf-8", newline="\n") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return points
+    lines = data.split("\n")
+    last = len(lines) - 1
+    for number, line in enumerate(lines, start=1):
+        if not line:
+            continue
+        parts = line.split("\t")
+        try:
+            if len(parts) != 3:
+                raise ValueError(f"expected 3 tab-separated fields, found {len(parts)}")
+            points.append((int(parts[0]), int(parts[1]), float(parts[2])))
+        except ValueError as exc:
+            if number == 1 and parts[0] == "step":
+                continue  # header
+            if number - 1 == last:
+                # The last line has no newline: a writer is mid-line or was killed mid-line.
+                problem(f"{path}:{number}: incomplete last line {line!r}; ignoring it", strict)
+            else:
+                problem(f"{path}:{number}: bad metric line {line!r} ({exc}); skipping it", strict)
+    return points
+
+
+def series_keys(run_dir: Path) -> dict[str, Path]:
+    """Metric key -> series file, found by walking ``metrics/`` (a '/' in a key is a subfolder)."""
+    root = run_dir / "metrics"
+    found: dict[str, Path] = {}
+    if not root.is_dir():
+        return found
+    stack = [(root, "")]
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((Path(entry.path), f"{prefix}{entry.name}/"))
+                elif entry.name.endswith(".tsv") and not entry.name.startswith("."):
+                    found[prefix + entry.name[:-4]] = Path(entry.path)
+    return found
+
+
+def _latest_key(point: tuple[int, int, float]) -> tuple[int, int, int, float]:
+    # MLflow's "latest": max of (step, timestamp, value); NaN ranks below every number.
+    step, ts, value = point
+    return (step, ts, 0, 0.0) if math.isnan(value) else (step, ts, 1, value)
+
+
+def summarize(key: str, points: list[tuple[int, int, float]]) -> MetricSummary | None:
+    if not points:
+        return None
+    step, ts, latest = max(points, key=_latest_key)
+    numbers = [v for _, _, v in points if not math.isnan(v)]
+    return MetricSummary(
+        key=key,
+        latest=latest,
+        min=min(numbers) if numbers else math.nan,
+        max=max(numbers) if numbers else math.nan,
+        step=step,
+        timestamp=ts,
+        count=len(points),
+    )
+
+
+def summarize_run_series(run_dir: Path, strict: bool = False) -> dict[str, tuple[MetricSummary, int]]:
+    """Summary and file size of every series of a run, computed from the series files."""
+    out: dict[str, tuple[MetricSummary, int]] = {}
+    for key, path in sorted(series_keys(run_dir).items()):
+        size = path.stat().st_size
+        summary = summarize(key, read_series(path, strict))
+        if summary is not None:
+            out[key] = (summary, size)
+    return out
+
+
+def read_summaries(run_dir: Path, strict: bool = False) -> dict[str, MetricSummary]:
+    """Per-metric summaries: from ``metrics.json`` where it matches the series, recomputed where not.
+
+    A summary entry is trusted when its recorded ``bytes`` equals the series file's size: series
+    are append-only, so a series with more bytes has points the summary has not seen.
+    """
+    stored = read_json_file(run_dir / "metrics.json", strict, {})
+    if not isinstance(stored, dict):
+        problem(f"{run_dir / 'metrics.json'}: expected a JSON object; recomputing from series", strict)
+        stored = {}
+    result: dict[str, MetricSummary] = {}
+    for key, path in series_keys(run_dir).items():
+        entry = stored.get(key)
+        if isinstance(entry, dict):
+            try:
+                if entry.get("bytes") == path.stat().st_size:
+                    result[key] = MetricSummary(
+                        key=key,
+                        latest=textio.from_json_number(entry["latest"]),
+                        min=textio.from_json_number(entry["min"]),
+                        max=textio.from_json_number(entry["max"]),
+                        step=int(entry["step"]),
+                        timestamp=int(entry["timestamp"]),
+                        count=int(entry["count"]),
+                    )
+                    continue
+            except (KeyError, TypeError, ValueError):
+                problem(f"{run_dir / 'metrics.json'}: bad entry for {key!r}; recomputing it from {path.name}", strict)
+        summary = summarize(key, read_series(path, strict))
+        if summary is not None:
+            result[key] = summary
+    return result
+
+
+def metric_history(run_dir: Path, key: str, strict: bool = False) -> list[Metric]:
+    from gitrun.store.writer import series_path
+
+    return [Metric(key=key, value=v, timestamp=ts, step=s) for s, ts, v in read_series(series_path(run_dir, key), strict)]
+
+
+# -- liveness --------------------------------------------------------------------------------
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    try:  # a killed child not yet reaped by its parent is a zombie: dead for our purposes
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
+HOSTNAME = socket.gethostname()
+
+
+def effective_status(run_dir: Path, meta: dict[str, Any]) -> str:
+    """The status to report: a RUNNING run whose processes are gone is KILLED.
+
+    Each process attached to a run keeps a heartbeat file ``.heartbeat-<host>-<pid>`` (local-only).
+    On this host a heartbeat counts while its pid lives; from another host (shared file system)
+    while its mtime is fresh. With no heartbeat file at all (e.g. a clone), the run's own host and
+    pid decide, and a run from another host stays RUNNING (nothing proves otherwise).
+    """
+    status = meta.get("status", RunStatus.RUNNING)
+    if status != RunStatus.RUNNING:
+        return str(status)
+    beats = [p for p in _list(run_dir) if p.startswith(HEARTBEAT_PREFIX)]
+    if beats:
+        now = time.time()
+        for name in beats:
+            host, _, pid = name[len(HEARTBEAT_PREFIX):].rpartition("-")
+            if host == HOSTNAME and pid.isdigit():
+                if _pid_alive(int(pid)):
+                    return RunStatus.RUNNING
+            else:
+                try:
+                    if now - (run_dir / name).stat().st_mtime < HEARTBEAT_TIMEOUT_S:
+                        return RunStatus.RUNNING
+                except FileNotFoundError:
+                    continue
+        return RunStatus.KILLED
+    if meta.get("host") == HOSTNAME and isinstance(meta.get("pid"), int) and not _pid_alive(meta["pid"]):
+        return RunStatus.KILLED
+    return RunStatus.RUNNING
+
+
+def _list(folder: Path) -> list[str]:
+    try:
+        return os.listdir(folder)
+    except FileNotFoundError:
+        return []
+
+
+# -- whole runs ------------------------------------------------------------------------------
+@dataclass
+class RunRecord:
+    """Everything the store knows about one run, as read from its files."""
+
+    run_id: str
+    experiment_id: str
+    run_dir: Path
+    meta: dict[str, Any]
+    status: str
+    params: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    summaries: dict[str, MetricSummary] = field(default_factory=dict)
+
+    @property
+    def lifecycle_stage(self) -> str:
+        return str(self.meta.get("lifecycle_stage", LifecycleStage.ACTIVE))
+
+    @property
+    def run_name(self) -> str:
+        return str(self.meta.get("run_name") or self.tags.get("mlflow.runName") or "")
+
+    @property
+    def start_time(self) -> int:
+        value = self.meta.get("start_time")
+        return int(value) if isinstance(value, (int, float)) else 0
+
+    @property
+    def end_time(self) -> int | None:
+        value = self.meta.get("end_time")
+        return int(value) if isinstance(value, (int, float)) else None
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        return {k: s.latest for k, s in self.summaries.items()}
+
+
+def read_run(run_dir: Path, experiment_id: str, strict: bool = False) -> RunRecord | None:
+    """Read one run directory; None (with a warning) when its ``meta.json`` is unreadable."""
+    meta = read_json_file(run_dir / "meta.json", strict, None)
+    if meta is None:
+        if not (run_dir / "meta.json").exists():
+            problem(f"{run_dir}: no meta.json; skipping this run directory", strict)
+        return None
+    if not isinstance(meta, dict):
+        problem(f"{run_dir / 'meta.json'}: expected a JSON object; skipping this run", strict)
+        return None
+    run_id = run_dir.name
+    if meta.get("run_id", run_id) != run_id:
+        problem(f"{run_dir / 'meta.json'}: run_id {meta.get('run_id')!r} differs from the directory name", strict)
+    return RunRecord(
+        run_id=run_id,
+        experiment_id=experiment_id,
+        run_dir=run_dir,
+        meta=meta,
+        status=effective_status(run_dir, meta),
+        params=read_str_dict(run_dir / "params.json", strict),
+        tags=read_str_dict(run_dir / "tags.json", strict),
+        summaries=read_summaries(run_dir, strict),
+    )

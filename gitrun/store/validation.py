@@ -1,0 +1,122 @@
+"""Validation of keys and values, as strict as MLflow's with clearer messages.
+
+Keys name files (a metric ``train/loss`` is ``metrics/train/loss.tsv``), so the rules also keep
+every key inside its run directory.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import posixpath
+import re
+
+from gitrun.errors import InvalidInputError
+
+MAX_KEY_LENGTH = 250
+MAX_PARAM_VALUE_LENGTH = 6000
+MAX_TAG_VALUE_LENGTH = 8000
+MAX_EXPERIMENT_NAME_LENGTH = 500
+
+_KEY_RE = re.compile(r"^[/\w.\- :]+$")
+_RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
+
+
+def validate_key(kind: str, key: object, run_id: str | None = None) -> str:
+    """Return ``key`` if it is a valid param/metric/tag name, else raise with the fix."""
+    where = f" in run {run_id}" if run_id else ""
+    if not isinstance(key, str):
+        raise InvalidInputError(f"{kind} key {key!r}{where} must be a string, not {type(key).__name__}")
+    if not key:
+        raise InvalidInputError(f"{kind} key{where} is empty; give it a name such as 'val_loss'")
+    if len(key) > MAX_KEY_LENGTH:
+        raise InvalidInputError(
+            f"{kind} key {key[:40]!r}...{where} is {len(key)} characters long; the limit is {MAX_KEY_LENGTH}"
+        )
+    if not _KEY_RE.match(key):
+        bad = sorted({c for c in key if not re.match(r"[/\w.\- :]", c)})
+        raise InvalidInputError(
+            f"{kind} key {key!r}{where} contains {''.join(bad)!r}; keys may only hold letters, digits, "
+            "'_', '-', '.', ' ', '/' and ':'"
+        )
+    if posixpath.normpath(key) != key or key.startswith("/") or key.endswith("/") or key.strip() != key:
+        raise InvalidInputError(
+            f"{kind} key {key!r}{where} is not a clean relative name (no leading or trailing '/' or "
+            "spaces, no '.', '..' or '//' parts), because keys become file names"
+        )
+    return key
+
+
+def validate_metric_value(key: str, value: object, run_id: str | None = None) -> float:
+    """A metric value as float; bools count as 0/1 (MLflow does the same), strings are refused."""
+    if isinstance(value, float):
+        return value
+    if isinstance(value, (str, bytes)) or not isinstance(value, numbers.Real) and not hasattr(value, "__float__"):
+        where = f" in run {run_id}" if run_id else ""
+        raise InvalidInputError(
+            f"metric {key!r}{where} got {value!r} ({type(value).__name__}); metric values must be numbers. "
+            "Log text with set_tag() or log_param()"
+        )
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(f"metric {key!r} got {value!r}, which is not a number: {exc}") from None
+
+
+def validate_step(key: str, step: object) -> int:
+    if step is None:
+        return 0
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        if isinstance(step, float) and step.is_integer():
+            return int(step)
+        raise InvalidInputError(f"metric {key!r}: step must be an integer, got {step!r}")
+    return int(step)
+
+
+def validate_timestamp(key: str, timestamp: object) -> int | None:
+    if timestamp is None:
+        return None
+    if isinstance(timestamp, bool) or not isinstance(timestamp, (numbers.Integral, float)):
+        raise InvalidInputError(f"metric {key!r}: timestamp must be milliseconds since the epoch, got {timestamp!r}")
+    if isinstance(timestamp, float) and not math.isfinite(timestamp):
+        raise InvalidInputError(f"metric {key!r}: timestamp must be finite, got {timestamp!r}")
+    return int(timestamp)
+
+
+def validate_run_id(run_id: object) -> str:
+    if not isinstance(run_id, str) or not _RUN_ID_RE.match(run_id):
+        raise InvalidInputError(
+            f"{run_id!r} is not a run ID; run IDs are 26-character ULIDs such as 01JD5Z3F6X0000000000000000"
+        )
+    return run_id
+
+
+def validate_experiment_name(name: object) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInputError(f"experiment name must be a non-empty string, got {name!r}")
+    if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
+        raise InvalidInputError(f"experiment name is {len(name)} characters long; the limit is {MAX_EXPERIMENT_NAME_LENGTH}")
+    if "\n" in name or "\r" in name:
+        raise InvalidInputError(f"experiment name {name!r} must fit on one line")
+    return name
+
+
+def validate_direction(metric: str, direction: object) -> str:
+    if direction not in ("min", "max"):
+        raise InvalidInputError(f"direction of metric {metric!r} must be 'min' or 'max', got {direction!r}")
+    return str(direction)
+
+
+def validate_artifact_path(path: object) -> str:
+    """A relative artifact path that stays inside the run's ``artifacts/`` folder."""
+    if path is None or path == "":
+        return ""
+    if not isinstance(path, str):
+        raise InvalidInputError(f"artifact path must be a string, got {path!r}")
+    clean = path.replace("\\", "/").strip("/")
+    parts = clean.split("/")
+    if path.startswith("/") or any(part in ("", ".", "..") for part in parts) or "\x00" in path:
+        raise InvalidInputError(
+            f"artifact path {path!r} must be a relative path inside the run's artifacts (no '..', no leading '/')"
+        )
+    return clean

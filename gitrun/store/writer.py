@@ -1,0 +1,259 @@
+"""Writing runs: append-only metric series, atomic whole-file updates, per-run locks.
+
+The hot path is :meth:`RunWriter.log_metric`: validate the key once, format one line, one
+``os.write`` on a cached ``O_APPEND`` descriptor. The line is in the kernel when the call returns,
+so a SIGKILL loses nothing, and ``O_APPEND`` keeps lines from several processes whole. No YAML,
+Git or pandas here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from gitrun.errors import InvalidInputError, RunStateError
+from gitrun.store import textio
+from gitrun.store.validation import (
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    validate_key,
+    validate_metric_value,
+    validate_step,
+    validate_timestamp,
+)
+
+SERIES_HEADER = "step\ttimestamp\t{name}\n"
+FULL_VALUES_DIR = "full_values"  # artifacts/full_values/{params,tags}/<key>.txt keeps truncated values whole
+MAX_OPEN_SERIES = 128  # descriptors kept open per run; beyond that, least recently used are closed
+
+_O_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Exclusive lock of one run across processes, for read-modify-write of its JSON files."""
+    path = run_dir / ".lock"
+    try:
+        import fcntl
+    except ImportError:  # Windows: filelock does the same with msvcrt (slower import, fine there)
+        from filelock import FileLock
+
+        with FileLock(str(path)):
+            yield
+        return
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def series_path(run_dir: Path, key: str) -> Path:
+    return run_dir / "metrics" / f"{key}.tsv"
+
+
+def format_points(points: Iterable[tuple[int, int, float]]) -> str:
+    return "".join(f"{step}\t{ts}\t{textio.format_float(value)}\n" for step, ts, value in points)
+
+
+class RunWriter:
+    """Writes one run's files. One instance per (process, run), shared by fluent API and Client."""
+
+    def __init__(self, run_dir: Path, run_id: str):
+        self.run_dir = run_dir
+        self.run_id = run_id
+        self._series: OrderedDict[str, int] = OrderedDict()  # metric key -> open fd
+        self._params: dict[str, str] | None = None  # what this process knows is on disk
+
+    # -- metrics ---------------------------------------------------------------------------
+    def log_metric(self, key: str, value: Any, step: Any = None, timestamp: Any = None) -> None:
+        fd = self._series.get(key)
+        if fd is None:
+            fd = self._open_series(key)
+        else:
+            self._series.move_to_end(key)
+        value = validate_metric_value(key, value, self.run_id)
+        step = validate_step(key, step) if step is not None else 0
+        ts = validate_timestamp(key, timestamp) if timestamp is not None else time.time_ns() // 1_000_000
+        os.write(fd, f"{step}\t{ts}\t{value!r}\n".encode())
+
+    def log_metric_points(self, points: Iterable[tuple[str, Any, Any, Any]]) -> None:
+        """Append many ``(key, value, step, timestamp)`` points: validated first, then one write per key."""
+        by_key: dict[str, list[tuple[int, int, float]]] = {}
+        default_ts = now_ms()
+        for key, value, step, timestamp in points:
+            validate_key("metric", key, self.run_id)
+            number = validate_metric_value(key, value, self.run_id)
+            ts = validate_timestamp(key, timestamp)
+            by_key.setdefault(key, []).append((validate_step(key, step), default_ts if ts is None else ts, number))
+        for key, rows in by_key.items():
+            fd = self._series.get(key)
+            if fd is None:
+                fd = self._open_series(key)
+            data = format_points(rows).encode()
+            written = 0
+            while written < len(data):  # large batches may need several writes
+                written += os.write(fd, data[written:])
+
+    def _open_series(self, key: str) -> int:
+        validate_key("metric", key, self.run_id)
+        path = series_path(self.run_dir, key)
+        if not self.run_dir.is_dir():
+            raise RunStateError(f"run {self.run_id} has no directory {self.run_dir}; was it deleted from disk?")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            textio.create_with_content(path, SERIES_HEADER.format(name=key.rsplit("/", 1)[-1]))
+        fd = os.open(path, _O_APPEND_FLAGS)
+        self._series[key] = fd
+        if len(self._series) > MAX_OPEN_SERIES:
+            _, old = self._series.popitem(last=False)
+            os.close(old)
+        return fd
+
+    # -- params and tags -------------------------------------------------------------------
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        new = {validate_key("param", k, self.run_id): str(v) for k, v in params.items()}
+        if self._params is not None and all(self._params.get(k) == _truncate(v, MAX_PARAM_VALUE_LENGTH) for k, v in new.items()):
+            return  # everything already on disk with the same values
+        with run_lock(self.run_dir):
+            current = self._read_json("params.json")
+            changed: dict[str, str] = {}
+            for key, value in new.items():
+                stored = _truncate(value, MAX_PARAM_VALUE_LENGTH)
+                if key in current:
+                    if current[key] != stored or (stored != value and self._full_value("params", key) != value):
+                        raise InvalidInputError(
+                            f"param {key!r} of run {self.run_id} is already {_short(current[key])}; "
+                            f"cannot change it to {_short(value)} (params are immutable, as in MLflow). "
+                            "Log the new value under another key, or start a new run"
+                        )
+                    continue
+                if stored != value:
+                    self._keep_full_value("params", key, value, MAX_PARAM_VALUE_LENGTH)
+                changed[key] = stored
+            if changed:
+                current.update(changed)
+                textio.atomic_write(self.run_dir / "params.json", textio.dumps(current))
+            self._params = current
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        new: dict[str, str] = {}
+        for key, value in tags.items():
+            validate_key("tag", key, self.run_id)
+            text = str(value)
+            stored = _truncate(text, MAX_TAG_VALUE_LENGTH)
+            if stored != text:
+                self._keep_full_value("tags", key, text, MAX_TAG_VALUE_LENGTH)
+            new[key] = stored
+        if not new:
+            return
+        with run_lock(self.run_dir):
+            current = self._read_json("tags.json")
+            if all(current.get(k) == v for k, v in new.items()):
+                return
+            current.update(new)
+            textio.atomic_write(self.run_dir / "tags.json", textio.dumps(current))
+
+    def delete_tag(self, key: str) -> None:
+        with run_lock(self.run_dir):
+            current = self._read_json("tags.json")
+            if key not in current:
+                raise InvalidInputError(f"run {self.run_id} has no tag {key!r} to delete")
+            del current[key]
+            textio.atomic_write(self.run_dir / "tags.json", textio.dumps(current))
+
+    def _keep_full_value(self, kind: str, key: str, value: str, limit: int) -> None:
+        rel = f"{FULL_VALUES_DIR}/{kind}/{key}.txt"
+        path = self.run_dir / "artifacts" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        textio.atomic_write(path, value)
+        warnings.warn(
+            f"{kind[:-1]} {key!r} of run {self.run_id} is {len(value)} characters long; stored truncated to "
+            f"{limit} (MLflow's limit). The full value is kept as artifact {rel}",
+            stacklevel=4,
+        )
+
+    def _full_value(self, kind: str, key: str) -> str | None:
+        path = self.run_dir / "artifacts" / FULL_VALUES_DIR / kind / f"{key}.txt"
+        try:
+            return path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    # -- meta and summary ------------------------------------------------------------------
+    def update_meta(self, drop: Iterable[str] = (), **fields: Any) -> dict[str, Any]:
+        with run_lock(self.run_dir):
+            meta = self._read_json("meta.json")
+            meta.update(fields)
+            for key in drop:
+                meta.pop(key, None)
+            textio.atomic_write(self.run_dir / "meta.json", textio.dumps(meta))
+            return meta
+
+    def write_summary(self) -> None:
+        """Write ``metrics.json``: latest/min/max of every series, as of now."""
+        from gitrun.store.reader import summarize_run_series
+
+        summaries = summarize_run_series(self.run_dir)
+        body = {
+            key: {
+                "bytes": size,
+                "count": s.count,
+                "latest": textio.json_number(s.latest),
+                "max": textio.json_number(s.max),
+                "min": textio.json_number(s.min),
+                "step": s.step,
+                "timestamp": s.timestamp,
+            }
+            for key, (s, size) in summaries.items()
+        }
+        with run_lock(self.run_dir):
+            textio.atomic_write(self.run_dir / "metrics.json", textio.dumps(body))
+
+    def _read_json(self, name: str) -> dict[str, Any]:
+        import json
+
+        try:
+            with open(self.run_dir / name, encoding="utf-8") as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            return {}
+        except ValueError as exc:
+            raise RunStateError(
+                f"{self.run_dir / name} is not valid JSON ({exc}); fix or remove the file before logging more"
+            ) from None
+        if not isinstance(data, dict):
+            raise RunStateError(f"{self.run_dir / name} should hold a JSON object")
+        return data
+
+    def close(self) -> None:
+        for fd in self._series.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._series.clear()
+
+
+def _truncate(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[:limit]
+
+
+def _short(value: str, limit: int = 60) -> str:
+    return repr(value if len(value) <= limit else value[:limit] + "...")
+
+
+def new_run_files(run_dir: Path, meta: Mapping[str, Any]) -> None:
+    """Create a run directory holding its ``meta.json``; fails if it exists (IDs never repeat)."""
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    run_dir.mkdir()
+    textio.atomic_write(run_dir / "meta.json", textio.dumps(dict(meta)))

@@ -1,0 +1,443 @@
+"""The fluent tracking API with MLflow's names: ``start_run``, ``log_metric``, ``set_tag``...
+
+State: the tracking URI, the active experiment, and a per-thread stack of active runs (nested
+runs push onto it). ``log_metric`` is the hot path: it finds the active run's writer through
+two attribute lookups and makes one ``os.write``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gitrun.client import Client
+from gitrun.entities import Experiment, Metric, Run, RunData, RunInfo, RunStatus, ViewType
+from gitrun.errors import ExperimentNotFoundError, RunStateError
+from gitrun.store.layout import DEFAULT_EXPERIMENT_ID, ENV_TRACKING_URI, resolve_store_root
+from gitrun.store.names import generate_run_name
+from gitrun.store.validation import validate_key, validate_run_id
+from gitrun.store.writer import RunWriter
+
+ENV_RUN_ID = "GITRUN_RUN_ID"
+ENV_EXPERIMENT_NAME = "GITRUN_EXPERIMENT_NAME"
+ENV_EXPERIMENT_ID = "GITRUN_EXPERIMENT_ID"
+NOTE_TAG = "mlflow.note.content"
+
+
+class ActiveRun(Run):
+    """The run returned by :func:`start_run`; a context manager that ends it.
+
+    On leaving the ``with`` block the run ends FINISHED, FAILED on an exception, KILLED on
+    Ctrl-C (KeyboardInterrupt).
+    """
+
+    def __init__(self, run: Run, writer: RunWriter):
+        super().__init__(info=run.info, data=run.data)
+        object.__setattr__(self, "_writer", writer)
+
+    def __enter__(self) -> ActiveRun:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
+        if exc_type is None:
+            status = RunStatus.FINISHED
+        elif issubclass(exc_type, KeyboardInterrupt):
+            status = RunStatus.KILLED
+        else:
+            status = RunStatus.FAILED
+        _end(self, status)
+
+
+class _State(threading.local):
+    def __init__(self) -> None:
+        self.stack: list[ActiveRun] = []
+
+
+_state = _State()
+_all_active: dict[str, ActiveRun] = {}  # every thread's active runs, for the exit handler
+_tracking_uri: str | None = None
+_experiment_id: str | None = None
+_last_run_id: str | None = None
+_client: Client | None = None
+
+
+# -- tracking URI and client ----------------------------------------------------------------
+def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
+    """Use the store at ``uri``: a store directory, or a Git work-tree root (then its ``.gitrun/``)."""
+    global _tracking_uri, _client, _experiment_id
+    _tracking_uri = str(resolve_store_root(uri))
+    _client = None
+    _experiment_id = None
+
+
+def get_tracking_uri() -> str:
+    """The store directory in use (``set_tracking_uri``, ``GITRUN_TRACKING_URI``, or the default)."""
+    return _tracking_uri or str(resolve_store_root(os.environ.get(ENV_TRACKING_URI)))
+
+
+def is_tracking_uri_set() -> bool:
+    return _tracking_uri is not None or bool(os.environ.get(ENV_TRACKING_URI))
+
+
+def _get_client() -> Client:
+    global _client
+    uri = get_tracking_uri()
+    if _client is None or _client.tracking_uri != uri:
+        _client = Client(uri)
+    return _client
+
+
+# -- experiments ----------------------------------------------------------------------------
+def set_experiment(
+    experiment_name: str | None = None,
+    experiment_id: str | None = None,
+    *,
+    primary_metric: str | None = None,
+    directions: Mapping[str, str] | None = None,
+    **_: Any,
+) -> Experiment:
+    """Make an experiment active, creating it if needed; optionally record its metric settings.
+
+    ``primary_metric`` names the metric that decides "the best run"; ``directions`` maps metric
+    names to "min" or "max" (default: "min" for names like loss/error/mse, else "max").
+    """
+    global _experiment_id
+    client = _get_client()
+    if (experiment_name is None) == (experiment_id is None):
+        raise ExperimentNotFoundError("set_experiment needs exactly one of experiment_name or experiment_id")
+    if experiment_id is not None:
+        exp = client.get_experiment(str(experiment_id))
+    else:
+        assert experiment_name is not None
+        found = client.get_experiment_by_name(experiment_name)
+        if found is None:
+            new_id = client.create_experiment(experiment_name, primary_metric=primary_metric, directions=directions)
+            exp = client.get_experiment(new_id)
+            primary_metric = directions = None
+        else:
+            exp = found
+    if primary_metric is not None or directions:
+        client.store.update_experiment(exp.experiment_id, primary_metric=primary_metric, directions=directions)
+        exp = client.get_experiment(exp.experiment_id)
+    _experiment_id = exp.experiment_id
+    return exp
+
+
+def create_experiment(
+    name: str, artifact_location: str | None = None, tags: Mapping[str, Any] | None = None, **settings: Any
+) -> str:
+    return _get_client().create_experiment(name, artifact_location, tags, **settings)
+
+
+def get_experiment(experiment_id: str) -> Experiment:
+    return _get_client().get_experiment(experiment_id)
+
+
+def get_experiment_by_name(name: str) -> Experiment | None:
+    return _get_client().get_experiment_by_name(name)
+
+
+def search_experiments(
+    view_type: int = ViewType.ACTIVE_ONLY,
+    max_results: int | None = None,
+    filter_string: str | None = None,
+    order_by: Sequence[str] | None = None,
+) -> list[Experiment]:
+    return _get_client().search_experiments(view_type, max_results, filter_string, order_by)
+
+
+def set_experiment_tag(key: str, value: Any) -> None:
+    _get_client().set_experiment_tag(_resolve_experiment_id(None), key, value)
+
+
+def set_experiment_tags(tags: Mapping[str, Any]) -> None:
+    for key, value in tags.items():
+        set_experiment_tag(key, value)
+
+
+def _resolve_experiment_id(experiment_id: str | None) -> str:
+    if experiment_id is not None:
+        return str(experiment_id)
+    if _experiment_id is not None:
+        return _experiment_id
+    name = os.environ.get(ENV_EXPERIMENT_NAME)
+    if name:
+        return set_experiment(name).experiment_id
+    return os.environ.get(ENV_EXPERIMENT_ID) or DEFAULT_EXPERIMENT_ID
+
+
+# -- runs -----------------------------------------------------------------------------------
+def start_run(
+    run_id: str | None = None,
+    experiment_id: str | None = None,
+    run_name: str | None = None,
+    nested: bool = False,
+    parent_run_id: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    description: str | None = None,
+    log_system_metrics: bool | None = None,
+) -> ActiveRun:
+    """Start a new run, or resume one (``run_id`` or ``GITRUN_RUN_ID``); use it as a context manager."""
+    global _last_run_id
+    stack = _state.stack
+    if stack and not nested:
+        raise RunStateError(
+            f"run {stack[-1].info.run_id} is already active; end it with gitrun.end_run() first, "
+            "or start a child run with start_run(nested=True)"
+        )
+    client = _get_client()
+    store = client.store
+    user_tags = {validate_key("tag", str(k)): str(v) for k, v in (tags or {}).items()}
+    if description is not None:
+        user_tags[NOTE_TAG] = description
+    parent = parent_run_id or (stack[-1].info.run_id if nested and stack else None)
+    if parent is not None:
+        user_tags["mlflow.parentRunId"] = parent
+    resume_id = run_id or (None if stack else os.environ.get(ENV_RUN_ID)) or None
+
+    if resume_id is not None:
+        resume_id = validate_run_id(resume_id)
+        store.set_running(resume_id)
+        writer = store.writer(resume_id)
+        if user_tags:
+            writer.set_tags(user_tags)
+        run = store.get_run(resume_id)
+    else:
+        from gitrun.context import current_user, source_name
+        from gitrun.plugins import run_context_tags
+
+        exp_id = _resolve_experiment_id(experiment_id)
+        name = run_name or user_tags.get("mlflow.runName") or generate_run_name()
+        all_tags = run_context_tags(exp_id, name)
+        all_tags.update(user_tags)
+        all_tags["mlflow.runName"] = name
+        user, source = current_user(), source_name()
+        new_id = store.create_run(exp_id, run_name=name, tags=all_tags, parent_run_id=parent, user=user, source=source)
+        writer = store.writer(new_id)
+        meta = _read_meta(writer.run_dir)
+        run = Run(
+            info=RunInfo(
+                run_id=new_id,
+                experiment_id=exp_id,
+                run_name=name,
+                user_id=user,
+                status=RunStatus.RUNNING,
+                start_time=int(meta.get("start_time", 0)),
+                end_time=None,
+                artifact_uri=(writer.run_dir / "artifacts").as_uri(),
+            ),
+            data=RunData(metrics={}, params={}, tags=dict(all_tags)),
+        )
+    from gitrun import heartbeat
+
+    heartbeat.attach(writer.run_dir)
+    active = ActiveRun(run, writer)
+    stack.append(active)
+    _all_active[run.info.run_id] = active
+    _last_run_id = run.info.run_id
+    return active
+
+
+def _read_meta(run_dir: Path) -> dict[str, Any]:
+    from gitrun.store import read_run_meta
+
+    return read_run_meta(run_dir)
+
+
+def end_run(status: str = RunStatus.FINISHED) -> None:
+    """End the active run (the innermost one, for nested runs)."""
+    if _state.stack:
+        _end(_state.stack[-1], status)
+
+
+def _end(active: ActiveRun, status: str) -> None:
+    global _last_run_id
+    stack = _state.stack
+    if active in stack:
+        # Ending a parent ends its still-open children first.
+        while stack and stack[-1] is not active:
+            _end(stack[-1], status)
+        stack.pop()
+    elif _all_active.get(active.info.run_id) is not active:
+        return  # already ended
+    run_id = active.info.run_id
+    _all_active.pop(run_id, None)
+    store = _get_client().store
+    writer: RunWriter = active._writer  # type: ignore[attr-defined]
+    try:
+        store.set_terminated(run_id, status)
+    finally:
+        from gitrun import heartbeat
+
+        heartbeat.detach(writer.run_dir)
+        store.close_writer(run_id)
+    _last_run_id = run_id
+
+
+def active_run() -> ActiveRun | None:
+    return _state.stack[-1] if _state.stack else None
+
+
+def last_active_run() -> Run | None:
+    """The active run, else the last run this process started or ended."""
+    if _state.stack:
+        return get_run(_state.stack[-1].info.run_id)
+    return get_run(_last_run_id) if _last_run_id else None
+
+
+def get_run(run_id: str) -> Run:
+    return _get_client().get_run(run_id)
+
+
+def get_parent_run(run_id: str) -> Run | None:
+    return _get_client().get_parent_run(run_id)
+
+
+def delete_run(run_id: str) -> None:
+    _get_client().delete_run(run_id)
+
+
+def restore_run(run_id: str) -> None:
+    _get_client().restore_run(run_id)
+
+
+def get_artifact_uri(artifact_path: str | None = None) -> str:
+    run = _active_or_start()
+    base = run.info.artifact_uri
+    return f"{base}/{artifact_path}" if artifact_path else base
+
+
+def _active_or_start() -> ActiveRun:
+    """The active run; like MLflow, logging without one starts a run."""
+    stack = _state.stack
+    return stack[-1] if stack else start_run()
+
+
+def _writer_for(run_id: str | None) -> RunWriter:
+    if run_id is None:
+        stack = _state.stack
+        active = stack[-1] if stack else start_run()
+        return active._writer  # type: ignore[attr-defined,no-any-return]
+    return _get_client().store.writable(run_id)
+
+
+# -- logging --------------------------------------------------------------------------------
+def log_metric(
+    key: str,
+    value: float,
+    step: int | None = None,
+    synchronous: bool | None = None,
+    timestamp: int | None = None,
+    run_id: str | None = None,
+    **_: Any,
+) -> None:
+    """Append one point to a metric series. Returns once the point is written to the OS."""
+    _writer_for(run_id).log_metric(key, value, step, timestamp)
+
+
+def log_metrics(
+    metrics: Mapping[str, float],
+    step: int | None = None,
+    synchronous: bool | None = None,
+    run_id: str | None = None,
+    timestamp: int | None = None,
+    **_: Any,
+) -> None:
+    """Log several metrics at one step and timestamp; all are validated before any is written."""
+    _writer_for(run_id).log_metric_points((k, v, step, timestamp) for k, v in metrics.items())
+
+
+def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
+    """Log a param (stored as a string). Params are immutable: the same value again is fine."""
+    _writer_for(None).log_params({key: value})
+    return value
+
+
+def log_params(params: Mapping[str, Any], synchronous: bool | None = None, run_id: str | None = None) -> None:
+    _writer_for(run_id).log_params(params)
+
+
+def set_tag(key: str, value: Any, synchronous: bool | None = None) -> None:
+    _writer_for(None).set_tags({key: value})
+
+
+def set_tags(tags: Mapping[str, Any], synchronous: bool | None = None) -> None:
+    _writer_for(None).set_tags(tags)
+
+
+def delete_tag(key: str) -> None:
+    _writer_for(None).delete_tag(key)
+
+
+def _artifact_root(run_id: str | None) -> Path:
+    return _writer_for(run_id).run_dir / "artifacts"
+
+
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None) -> None:
+    """Copy a file (or a directory) into the run's artifacts, under ``artifact_path`` if given."""
+    from gitrun import artifacts
+
+    artifacts.log_artifact(_artifact_root(run_id), local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None) -> None:
+    from gitrun import artifacts
+
+    artifacts.log_artifacts(_artifact_root(run_id), local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
+    from gitrun import artifacts
+
+    artifacts.log_text(_artifact_root(run_id), text, artifact_file)
+
+
+def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Save a dict as JSON, or YAML when ``artifact_file`` ends in .yaml/.yml."""
+    from gitrun import artifacts
+
+    artifacts.log_dict(_artifact_root(run_id), dictionary, artifact_file)
+
+
+def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None) -> None:
+    """Save a matplotlib or plotly figure."""
+    from gitrun import artifacts
+
+    artifacts.log_figure(_artifact_root(None), figure, artifact_file, save_kwargs)
+
+
+def log_image(
+    image: Any,
+    artifact_file: str | None = None,
+    key: str | None = None,
+    step: int | None = None,
+    timestamp: int | None = None,
+    synchronous: bool | None = None,
+) -> None:
+    """Save a PIL image or numpy array as a file, or as step ``step`` of image series ``key``."""
+    run = _active_or_start()
+    _get_client().log_image(run.info.run_id, image, artifact_file, key, step, timestamp)
+
+
+def get_metric_history(run_id: str, key: str) -> list[Metric]:
+    return _get_client().get_metric_history(run_id, key)
+
+
+# -- interpreter exit -----------------------------------------------------------------------
+def _end_all_at_exit() -> None:
+    """End runs still active at interpreter exit: FAILED after an uncaught exception, else FINISHED."""
+    crashed = getattr(sys, "last_value", None) is not None and not isinstance(sys.last_value, SystemExit)
+    status = RunStatus.FAILED if crashed else RunStatus.FINISHED
+    for active in reversed(list(_all_active.values())):
+        try:
+            _end(active, status)
+        except Exception as exc:  # never turn a clean exit into a traceback
+            print(f"gitrun: could not end run {active.info.run_id}: {exc}", file=sys.stderr)
+
+
+atexit.register(_end_all_at_exit)
