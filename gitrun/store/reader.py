@@ -98,7 +98,7 @@ def series_keys(run_dir: Path) -> dict[str, Path]:
             for entry in entries:
                 if entry.is_dir(follow_symlinks=False):
                     stack.append((Path(entry.path), f"{prefix}{entry.name}/"))
-                elif entry.name.endswith(".tsv") and not entry.name.startswith("."):
+                elif entry.name.endswith(".tsv"):  # temp files end in .tmp; '.x' is a valid key
                     found[prefix + entry.name[:-4]] = Path(entry.path)
     return found
 

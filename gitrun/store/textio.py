@@ -49,10 +49,15 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def _tmp_path(path: Path) -> Path:
+    # A name cut short: a 250-character key plus pid and random suffix would exceed NAME_MAX (255 bytes).
+    return path.with_name(f".{path.name[:40]}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
 def atomic_write(path: Path, text: str | bytes) -> None:
     """Write a whole file so readers see the old content or the new one, never a mix."""
     data = text.encode("utf-8") if isinstance(text, str) else text
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = _tmp_path(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
     try:
         os.write(fd, data)
@@ -71,7 +76,7 @@ def create_with_content(path: Path, text: str) -> bool:
     A hard link of a complete temp file either appears whole or fails with EEXIST, so two
     processes racing to create a series file never produce a half-written header.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = _tmp_path(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
     try:
         os.write(fd, text.encode("utf-8"))

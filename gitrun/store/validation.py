@@ -39,10 +39,17 @@ def validate_key(kind: str, key: object, run_id: str | None = None) -> str:
             f"{kind} key {key!r}{where} contains {''.join(bad)!r}; keys may only hold letters, digits, "
             "'_', '-', '.', ' ', '/' and ':'"
         )
-    if posixpath.normpath(key) != key or key.startswith("/") or key.endswith("/") or key.strip() != key:
+    # normpath leaves leading '..' parts alone ("../up" is its own normal form), so check parts too.
+    escapes = key.startswith("..") or any(part in (".", "..") for part in key.split("/"))
+    if posixpath.normpath(key) != key or escapes or key.startswith("/") or key.endswith("/") or key.strip() != key:
         raise InvalidInputError(
             f"{kind} key {key!r}{where} is not a clean relative name (no leading or trailing '/' or "
             "spaces, no '.', '..' or '//' parts), because keys become file names"
+        )
+    if any(len(part.encode("utf-8")) > MAX_KEY_LENGTH for part in key.split("/")):
+        raise InvalidInputError(
+            f"{kind} key {key[:40]!r}...{where} has a part longer than {MAX_KEY_LENGTH} bytes in UTF-8, too long "
+            "for a file name; shorten it or split it with '/'"
         )
     return key
 
