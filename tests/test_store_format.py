@@ -1,0 +1,301 @@
+"""The on-disk format v1: which files exist, what they hold, byte for byte where it matters."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import gitrun_cli, run_git, run_python
+
+import gitrun
+from gitrun.errors import StoreFormatError
+from gitrun.store import Store
+
+
+def _run_dir(store_dir: Path, run_id: str, experiment_id: str = "default") -> Path:
+    return store_dir / "experiments" / experiment_id / "runs" / run_id
+
+
+def _canonical(text: str) -> str:
+    return json.dumps(json.loads(text), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def test_layout_files_created(repo: Path, store_dir: Path) -> None:
+    with gitrun.start_run(run_name="layout") as run:
+        gitrun.log_param("lr", 0.1)
+        gitrun.set_tag("team", "vision")
+        gitrun.log_metric("loss", 0.5, step=1)
+        gitrun.log_text("hello", "notes/readme.txt")
+    run_dir = _run_dir(store_dir, run.info.run_id)
+
+    assert (store_dir / "store.yaml").is_file()
+    assert (store_dir / ".gitignore").is_file()
+    assert (store_dir / "experiments" / "default" / "experiment.yaml").is_file()
+    for name in (
+        "meta.json",
+        "params.json",
+        "tags.json",
+        "metrics.json",
+        "metrics/loss.tsv",
+        "artifacts/notes/readme.txt",
+    ):
+        assert (run_dir / name).is_file(), name
+    assert (run_dir / "artifacts").is_dir()
+    # The run ID is a ULID: 26 Crockford base-32 characters, and the run directory is named by it.
+    assert len(run.info.run_id) == 26
+    assert set(run.info.run_id) <= set("0123456789ABCDEFGHJKMNPQRSTVWXYZ")
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert meta["run_id"] == run.info.run_id
+    assert meta["run_name"] == "layout"
+    assert meta["status"] == "FINISHED"
+    assert isinstance(meta["start_time"], int) and isinstance(meta["end_time"], int)
+    assert meta["end_time"] >= meta["start_time"]
+
+
+def test_store_yaml_declares_format_version(repo: Path, store_dir: Path) -> None:
+    gitrun.set_experiment("versions")
+    data = yaml.safe_load((store_dir / "store.yaml").read_text())
+    assert data == {"format_version": "1.0"}
+
+
+def test_newer_major_version_is_refused_naming_the_file(repo: Path, store_dir: Path) -> None:
+    with gitrun.start_run() as run:
+        gitrun.log_metric("x", 1.0)
+    store_yaml = store_dir / "store.yaml"
+    store_yaml.write_text("format_version: '2.0'\n")
+
+    with pytest.raises(StoreFormatError) as excinfo:
+        Store(store_dir).list_experiments()
+    message = str(excinfo.value)
+    assert str(store_yaml) in message
+    assert "2.0" in message
+    assert "upgrade" in message
+
+    with pytest.raises(StoreFormatError, match="newer"):
+        gitrun.Client(store_dir).get_run(run.info.run_id)
+    with pytest.raises(StoreFormatError, match="newer"):
+        gitrun.Client(store_dir).create_experiment("refused")
+
+    result = gitrun_cli("runs", "list", cwd=repo)
+    assert result.returncode == 1
+    assert str(store_yaml) in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_newer_minor_version_still_reads(repo: Path, store_dir: Path) -> None:
+    with gitrun.start_run() as run:
+        gitrun.log_metric("x", 1.0)
+    (store_dir / "store.yaml").write_text("format_version: '1.7'\n")
+    assert gitrun.Client(store_dir).get_run(run.info.run_id).data.metrics == {"x": 1.0}
+
+
+def test_json_files_are_canonical_with_sorted_keys(repo: Path, store_dir: Path) -> None:
+    with gitrun.start_run(tags={"zeta": "1", "alpha": "2"}) as run:
+        gitrun.log_params({"zz": 1, "aa": "x", "mm": 0.30000000000000004})
+        gitrun.set_tags({"yy": "ü", "bb": "b"})
+        gitrun.log_metrics({"z_metric": 1.0, "a_metric": float("nan"), "m_metric": float("-inf")})
+    run_dir = _run_dir(store_dir, run.info.run_id)
+    for name in ("meta.json", "params.json", "tags.json", "metrics.json"):
+        text = (run_dir / name).read_text(encoding="utf-8")
+        assert text == _canonical(text), name
+        keys = list(json.loads(text))
+        assert keys == sorted(keys), name
+    assert '"ü"' in (run_dir / "tags.json").read_text(encoding="utf-8")  # UTF-8 kept, not \u-escaped
+    params = json.loads((run_dir / "params.json").read_text())
+    assert params == {"aa": "x", "mm": "0.30000000000000004", "zz": "1"}
+    summary = json.loads((run_dir / "metrics.json").read_text())
+    assert summary["a_metric"]["latest"] == "NaN"
+    assert summary["m_metric"]["latest"] == "-Infinity"
+    # Strict JSON: no bare NaN/Infinity literals anywhere.
+    json.loads((run_dir / "metrics.json").read_text(), parse_constant=_reject_constant)
+
+
+def _reject_constant(name: str) -> None:
+    raise AssertionError(f"non-standard JSON constant {name}")
+
+
+def test_series_file_has_header_and_one_line_per_point(repo: Path, store_dir: Path) -> None:
+    with gitrun.start_run() as run:
+        gitrun.log_metric("loss", 0.5, step=0, timestamp=1_700_000_000_000)
+        gitrun.log_metric("loss", 0.1 + 0.2, step=1, timestamp=1_700_000_000_001)
+        gitrun.log_metric("loss", float("nan"), step=2, timestamp=1_700_000_000_002)
+        gitrun.log_metric("loss", float("inf"), step=-3, timestamp=1_700_000_000_003)
+        gitrun.log_metric("loss", 7, step=4, timestamp=1_700_000_000_004)
+    text = (_run_dir(store_dir, run.info.run_id) / "metrics" / "loss.tsv").read_text()
+    assert text == (
+        "step\ttimestamp\tloss\n"
+        "0\t1700000000000\t0.5\n"
+        "1\t1700000000001\t0.30000000000000004\n"
+        "2\t1700000000002\tnan\n"
+        "-3\t1700000000003\tinf\n"
+        "4\t1700000000004\t7.0\n"
+    )
+
+
+def test_slash_in_metric_key_makes_a_subfolder(repo: Path, store_dir: Path) -> None:
+    with gitrun.start_run() as run:
+        gitrun.log_metric("train/loss", 1.0, step=0)
+        gitrun.log_metric("train/deep/acc", 0.5, step=0)
+        gitrun.log_metric("train", 3.0, step=0)
+    metrics_dir = _run_dir(store_dir, run.info.run_id) / "metrics"
+    assert (metrics_dir / "train" / "loss.tsv").is_file()
+    assert (metrics_dir / "train" / "deep" / "acc.tsv").is_file()
+    assert (metrics_dir / "train.tsv").is_file()
+    assert (metrics_dir / "train" / "loss.tsv").read_text().splitlines()[0] == "step\ttimestamp\tloss"
+    got = gitrun.get_run(run.info.run_id).data.metrics
+    assert got == {"train/loss": 1.0, "train/deep/acc": 0.5, "train": 3.0}
+    history = gitrun.Client().get_metric_history(run.info.run_id, "train/deep/acc")
+    assert [(m.key, m.value, m.step) for m in history] == [("train/deep/acc", 0.5, 0)]
+
+
+def test_summary_metrics_json_written_at_end_run(repo: Path, store_dir: Path) -> None:
+    run = gitrun.start_run()
+    run_dir = _run_dir(store_dir, run.info.run_id)
+    for step, value in enumerate([3.0, 1.0, 2.0]):
+        gitrun.log_metric("loss", value, step=step, timestamp=1000 + step)
+    assert not (run_dir / "metrics.json").exists()  # nothing rewritten on the logging path
+    gitrun.end_run()
+    summary = json.loads((run_dir / "metrics.json").read_text())
+    series = run_dir / "metrics" / "loss.tsv"
+    assert summary == {
+        "loss": {
+            "bytes": series.stat().st_size,
+            "count": 3,
+            "latest": 2.0,
+            "max": 3.0,
+            "min": 1.0,
+            "step": 2,
+            "timestamp": 1002,
+        }
+    }
+
+
+def test_reader_recomputes_summary_when_series_grew_by_hand(repo: Path, store_dir: Path) -> None:
+    with gitrun.start_run() as run:
+        gitrun.log_metric("loss", 1.0, step=0, timestamp=1000)
+        gitrun.log_metric("loss", 0.5, step=1, timestamp=1001)
+    run_dir = _run_dir(store_dir, run.info.run_id)
+    summary_before = (run_dir / "metrics.json").read_bytes()
+    assert gitrun.get_run(run.info.run_id).data.metrics == {"loss": 0.5}
+
+    with open(run_dir / "metrics" / "loss.tsv", "a") as f:
+        f.write("5\t1005\t0.125\n6\t1006\t-2.0\n")
+
+    record = Store(store_dir).read_run(run.info.run_id)
+    assert record.metrics == {"loss": -2.0}
+    assert record.summaries["loss"].count == 4
+    assert record.summaries["loss"].min == -2.0
+    assert record.summaries["loss"].max == 1.0
+    assert record.summaries["loss"].step == 6
+    assert gitrun.get_run(run.info.run_id).data.metrics == {"loss": -2.0}
+    assert (run_dir / "metrics.json").read_bytes() == summary_before  # readers never write
+
+
+def test_reader_recomputes_summary_after_resumed_run_logs_more(repo: Path, store_dir: Path) -> None:
+    with gitrun.start_run() as run:
+        gitrun.log_metric("acc", 0.5, step=0)
+    run_id = run.info.run_id
+    with gitrun.start_run(run_id=run_id):
+        gitrun.log_metric("acc", 0.9, step=1)
+        gitrun.log_metric("new_metric", 3.0, step=0)
+        # metrics.json still holds the first summary; the reader must see the newer series.
+        assert gitrun.get_run(run_id).data.metrics == {"acc": 0.9, "new_metric": 3.0}
+    summary = json.loads((_run_dir(store_dir, run_id) / "metrics.json").read_text())
+    assert summary["acc"]["count"] == 2
+    assert summary["acc"]["latest"] == 0.9
+    assert summary["new_metric"]["latest"] == 3.0
+
+
+def test_summary_of_all_nan_series(repo: Path, store_dir: Path) -> None:
+    with gitrun.start_run() as run:
+        gitrun.log_metric("broken", float("nan"), step=0)
+    summary = json.loads((_run_dir(store_dir, run.info.run_id) / "metrics.json").read_text())
+    assert summary["broken"]["latest"] == summary["broken"]["min"] == summary["broken"]["max"] == "NaN"
+    assert math.isnan(gitrun.get_run(run.info.run_id).data.metrics["broken"])
+
+
+def test_experiment_yaml_is_deterministic_across_stores(tmp_path: Path) -> None:
+    first = gitrun.Client(tmp_path / "a" / ".gitrun")
+    second = gitrun.Client(tmp_path / "b" / ".gitrun")
+    id_a = first.create_experiment(
+        "Churn Model v2",
+        tags={"owner": "ana", "area": "growth"},
+        primary_metric="val_auc",
+        directions={"val_loss": "min", "val_auc": "max"},
+    )
+    id_b = second.create_experiment(
+        "Churn Model v2",
+        tags={"area": "growth", "owner": "ana"},
+        directions={"val_auc": "max", "val_loss": "min"},
+        primary_metric="val_auc",
+    )
+    assert id_a == id_b == "churn-model-v2"
+    for rel in ("store.yaml", ".gitignore", "experiments/churn-model-v2/experiment.yaml"):
+        assert (tmp_path / "a" / ".gitrun" / rel).read_bytes() == (tmp_path / "b" / ".gitrun" / rel).read_bytes(), rel
+    text = (tmp_path / "a" / ".gitrun" / "experiments" / "churn-model-v2" / "experiment.yaml").read_text()
+    data = yaml.safe_load(text)
+    assert data == {
+        "name": "Churn Model v2",
+        "primary_metric": "val_auc",
+        "directions": {"val_auc": "max", "val_loss": "min"},
+        "tags": {"area": "growth", "owner": "ana"},
+    }
+    top_keys = [line.split(":")[0] for line in text.splitlines() if line and not line.startswith((" ", "#"))]
+    assert top_keys == sorted(top_keys)
+
+
+def test_setting_the_same_experiment_settings_again_does_not_rewrite(repo: Path, store_dir: Path) -> None:
+    gitrun.set_experiment("stable", primary_metric="acc", directions={"acc": "max"})
+    path = store_dir / "experiments" / "stable" / "experiment.yaml"
+    before = path.stat().st_mtime_ns, path.stat().st_ino
+    gitrun.set_experiment("stable", primary_metric="acc", directions={"acc": "max"})
+    assert (path.stat().st_mtime_ns, path.stat().st_ino) == before
+
+
+def test_init_gitignore_hides_local_only_files(repo: Path, store_dir: Path) -> None:
+    result = gitrun_cli("init", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert "Initialized gitrun store in" in result.stdout
+    assert (store_dir / ".gitignore").read_text().startswith("# Written by gitrun")
+
+    # A real run leaves a lock file; add the other local-only kinds by hand.
+    code = "import gitrun\nwith gitrun.start_run() as r:\n    gitrun.log_param('a', 1)\nprint(r.info.run_id)\n"
+    proc = run_python(code, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = _run_dir(store_dir, proc.stdout.strip())
+    assert (run_dir / ".lock").exists()
+    (run_dir / ".heartbeat-somehost-12345").write_text("")
+    (store_dir / ".cache").mkdir()
+    (store_dir / ".cache" / "index.sqlite").write_text("x")
+    (run_dir / ".params.json.999.abcd1234.tmp").write_text("{")
+
+    status = run_git(repo, "status", "--porcelain", "--ignored", "--untracked-files=all").stdout.splitlines()
+    ignored = [line[3:] for line in status if line.startswith("!! ")]
+    untracked = [line[3:] for line in status if line.startswith("?? ")]
+
+    def is_ignored(path: Path) -> bool:
+        rel = path.relative_to(repo).as_posix()
+        return any(rel == entry.rstrip("/") or rel.startswith(entry) for entry in ignored if entry)
+
+    for local in (
+        run_dir / ".lock",
+        run_dir / ".heartbeat-somehost-12345",
+        store_dir / ".cache" / "index.sqlite",
+        run_dir / ".params.json.999.abcd1234.tmp",
+    ):
+        assert is_ignored(local), (local, status)
+    for kept in (store_dir / "store.yaml", store_dir / ".gitignore", run_dir / "meta.json", run_dir / "params.json"):
+        assert kept.relative_to(repo).as_posix() in untracked, (kept, status)
+        assert not is_ignored(kept)
+
+
+def test_init_twice_is_idempotent(repo: Path, store_dir: Path) -> None:
+    assert gitrun_cli("init", cwd=repo).returncode == 0
+    before = {p: p.read_bytes() for p in store_dir.rglob("*") if p.is_file()}
+    second = gitrun_cli("init", cwd=repo)
+    assert second.returncode == 0
+    assert "already exists" in second.stdout
+    assert {p: p.read_bytes() for p in store_dir.rglob("*") if p.is_file()} == before
