@@ -111,10 +111,17 @@ class RunWriter:
         path = series_path(self.run_dir, key)
         if not self.run_dir.is_dir():
             raise RunStateError(f"run {self.run_id} has no directory {self.run_dir}; was it deleted from disk?")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            textio.create_with_content(path, SERIES_HEADER.format(name=key.rsplit("/", 1)[-1]))
-        fd = os.open(path, _O_APPEND_FLAGS)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                textio.create_with_content(path, SERIES_HEADER.format(name=key.rsplit("/", 1)[-1]))
+            fd = os.open(path, _O_APPEND_FLAGS)
+        except (FileExistsError, IsADirectoryError, NotADirectoryError) as exc:
+            # e.g. key "a.tsv/b" after key "a": one needs a folder where the other has its file.
+            raise InvalidInputError(
+                f"metric key {key!r} of run {self.run_id} clashes with another metric's file or folder "
+                f"{exc.filename}; log it under another name"
+            ) from None
         self._series[key] = fd
         if len(self._series) > MAX_OPEN_SERIES:
             _, old = self._series.popitem(last=False)
