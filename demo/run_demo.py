@@ -1,0 +1,194 @@
+"""``make demo``: a fresh Git repository, a real training script, real runs, then the CLI on them.
+
+    python demo/run_demo.py [DEMO_DIR]      # default: ./demo-repo in the project root
+
+Steps: (re)create DEMO_DIR as a Git repository with a local identity, commit ``train.py`` into
+it, run ``gitrun init`` and ``python train.py`` there (so the store is DEMO_DIR/.gitrun and the
+runs record the real commit and branch), then show the runs ordered by the primary metric,
+the experiments, and the best run. Needs no terminal; output is plain text when piped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+EXPERIMENT = "digits-sgd"
+PRIMARY = "val_acc"
+
+# The demo must write into its own repository, whatever the caller's environment says.
+_SCRUB = (
+    "GITRUN_TRACKING_URI",
+    "GITRUN_RUN_ID",
+    "GITRUN_EXPERIMENT_NAME",
+    "GITRUN_EXPERIMENT_ID",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+)
+
+DEMO_README = """\
+# gitrun demo project
+
+Created by `make demo` in the gitrun repository. `train.py` trains scikit-learn models on the
+digits dataset and logs every run with `import gitrun as mlflow`; the runs live in `.gitrun/`.
+
+    gitrun runs list --experiment digits-sgd
+    gitrun experiments list
+"""
+
+
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
+    env.setdefault("COLUMNS", "160")  # rich tables keep a readable width when piped
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def banner(text: str) -> None:
+    print(f"\n=== {text}", flush=True)
+
+
+def git(repo: Path, *args: str) -> str:
+    result = subprocess.run(["git", *args], cwd=repo, env=child_env(), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"git {' '.join(args)} failed in {repo}:\n{result.stderr.strip()}")
+    return result.stdout.strip()
+
+
+def gitrun_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "gitrun", *args]
+
+
+def show(repo: Path, *args: str) -> None:
+    """Run a gitrun command in the demo repository, echoing it like a terminal session."""
+    print(f"$ gitrun {' '.join(args)}", flush=True)
+    result = subprocess.run(gitrun_cmd(*args), cwd=repo, env=child_env())
+    if result.returncode != 0:
+        raise SystemExit(f"`gitrun {' '.join(args)}` failed with exit code {result.returncode}")
+
+
+def create_repo(repo: Path) -> str:
+    """A fresh repository holding train.py; returns the commit's hash."""
+    if repo.exists():
+        if repo.resolve() in (ROOT, Path.home().resolve()) or (
+            not (repo / "train.py").exists() and any(repo.iterdir())
+        ):
+            raise SystemExit(f"{repo} exists and does not look like a demo repository; choose another DEMO_DIR")
+        shutil.rmtree(repo)
+    repo.mkdir(parents=True)
+    git(repo, "init", "-q")
+    git(repo, "symbolic-ref", "HEAD", "refs/heads/main")  # same branch name whatever init.defaultBranch says
+    # A local identity and no signing or hooks: the demo works whatever the user's Git config holds.
+    for key, value in (
+        ("user.name", "gitrun demo"),
+        ("user.email", "demo@example.invalid"),
+        ("commit.gpgsign", "false"),
+        ("core.hooksPath", ".git/no-hooks"),
+    ):
+        git(repo, "config", "--local", key, value)
+    shutil.copy(HERE / "train.py", repo / "train.py")
+    (repo / "README.md").write_text(DEMO_README, encoding="utf-8")
+    git(repo, "add", "train.py", "README.md")
+    git(repo, "commit", "-q", "--no-verify", "-m", "Add digits training script")
+    return git(repo, "rev-parse", "HEAD")
+
+
+def has_order_by() -> bool:
+    result = subprocess.run(gitrun_cmd("runs", "list", "--help"), env=child_env(), capture_output=True, text=True)
+    return "--order-by" in result.stdout
+
+
+def ranked_runs(store: Path) -> list[tuple[str, str, str, float, float | None]]:
+    """(run_id, name, status, primary metric, val_loss) of the demo's runs, best first."""
+    import math
+
+    import gitrun
+
+    client = gitrun.Client(store)
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        raise SystemExit(f"no experiment {EXPERIMENT!r} in {store}: did train.py run?")
+    metric = experiment.primary_metric or PRIMARY
+    sign = -1.0 if experiment.direction(metric) == "max" else 1.0
+    rows = []
+    for record in client.store.iter_runs([experiment.experiment_id]):
+        value = record.metrics.get(metric, math.nan)
+        rows.append((record.run_id, record.run_name, record.status, value, record.metrics.get("val_loss")))
+    # NaN and missing values last, as MLflow orders them.
+    return sorted(rows, key=lambda r: (math.isnan(r[3]), sign * r[3] if not math.isnan(r[3]) else 0.0, r[0]))
+
+
+def print_ranked(rows: list[tuple[str, str, str, float, float | None]]) -> None:
+    print(f"{'run_id':<26}  {'name':<28}  {'status':<8}  {PRIMARY:>8}  {'val_loss':>8}")
+    for run_id, name, status, value, val_loss in rows:
+        loss = f"{val_loss:8.4f}" if val_loss is not None else " " * 8
+        print(f"{run_id:<26}  {name:<28}  {status:<8}  {value:8.4f}  {loss}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "demo_dir", nargs="?", default=str(ROOT / "demo-repo"), help="where to create the demo repository"
+    )
+    args = parser.parse_args(argv)
+    repo = Path(args.demo_dir).expanduser().absolute()
+    store = repo / ".gitrun"
+    started = time.perf_counter()
+
+    banner(f"Creating a fresh Git repository in {repo}")
+    commit = create_repo(repo)
+    print(f"committed train.py as {commit[:12]} on branch main", flush=True)
+
+    banner("Initialising the run store")
+    show(repo, "init")
+
+    banner("Training: python train.py (scikit-learn digits, SGDClassifier, loss x alpha grid)")
+    result = subprocess.run([sys.executable, "train.py"], cwd=repo, env=child_env())
+    if result.returncode != 0:
+        raise SystemExit(f"train.py failed with exit code {result.returncode}")
+
+    banner(f"Runs of {EXPERIMENT}, best {PRIMARY} first")
+    ranked = ranked_runs(store)
+    if has_order_by():
+        show(repo, "runs", "list", "--experiment", EXPERIMENT, "--order-by", f"metrics.{PRIMARY} DESC")
+    else:
+        print(f"$ gitrun runs list --experiment {EXPERIMENT}   (sorted here by {PRIMARY})", flush=True)
+        print_ranked(ranked)
+
+    banner("Experiments")
+    show(repo, "experiments", "list")
+
+    best_id, best_name, _, best_value, _ = ranked[0]
+    banner(f"Best run: {best_name} ({PRIMARY} = {best_value:.4f})")
+    show(repo, "runs", "show", best_id)
+
+    elapsed = time.perf_counter() - started
+    banner(f"Done in {elapsed:.1f} s")
+    print(
+        f"""\
+Demo repository: {repo}
+Run store:       {store}
+  one folder per run: {store}/experiments/{EXPERIMENT}/runs/<run id>/
+  (meta.json, params.json, tags.json, metrics/*.tsv, metrics.json, artifacts/)
+
+Next:
+  cd {repo}
+  gitrun runs list --experiment {EXPERIMENT} --json
+  gitrun runs show {best_id[:10]}
+  git status --short          # the store is plain files, ready to commit
+  git add .gitrun && git commit -m "Digits runs"
+""",
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
