@@ -17,7 +17,7 @@ from gitrun.entities import Experiment, FileInfo, Metric, Param, Run, RunStatus,
 from gitrun.errors import ExperimentNotFoundError
 from gitrun.store import Store
 from gitrun.store.names import generate_run_name
-from gitrun.store.validation import validate_key
+from gitrun.store.validation import validate_key, validate_metric_value, validate_step, validate_timestamp
 
 
 class Client:
@@ -170,6 +170,11 @@ class Client:
         tags_dict = {t.key: t.value for t in tags}
         for key in tags_dict:
             validate_key("tag", key, run_id)
+        for key, value, step, timestamp in points:  # metrics too, before params or tags are written
+            validate_key("metric", key, run_id)
+            validate_metric_value(key, value, run_id)
+            validate_step(key, step)
+            validate_timestamp(key, timestamp)
         if params_dict:
             writer.log_params(params_dict)
         if tags_dict:
