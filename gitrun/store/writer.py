@@ -78,14 +78,15 @@ class RunWriter:
 
     # -- metrics ---------------------------------------------------------------------------
     def log_metric(self, key: str, value: Any, step: Any = None, timestamp: Any = None) -> None:
+        # Validate before opening: a refused value must not leave a new, empty series file behind.
+        value = validate_metric_value(key, value, self.run_id)
+        step = validate_step(key, step) if step is not None else 0
+        ts = validate_timestamp(key, timestamp) if timestamp is not None else time.time_ns() // 1_000_000
         fd = self._series.get(key)
         if fd is None:
             fd = self._open_series(key)
         else:
             self._series.move_to_end(key)
-        value = validate_metric_value(key, value, self.run_id)
-        step = validate_step(key, step) if step is not None else 0
-        ts = validate_timestamp(key, timestamp) if timestamp is not None else time.time_ns() // 1_000_000
         os.write(fd, f"{step}\t{ts}\t{value!r}\n".encode())
 
     def log_metric_points(self, points: Iterable[tuple[str, Any, Any, Any]]) -> None:
