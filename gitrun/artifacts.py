@@ -7,8 +7,8 @@ reader never sees half an artifact.
 from __future__ import annotations
 
 import os
-import shutil
 import secrets
+import shutil
 from pathlib import Path
 from typing import Any
 

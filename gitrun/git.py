@@ -12,6 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -96,3 +97,155 @@ def script_directory() -> str:
     if argv0 and argv0 not in ("-c", "-m", "-") and os.path.exists(argv0):
         return str(Path(argv0).resolve().parent)
     return os.getcwd()
+
+
+# -- repository operations (commit, revisions, history) ----------------------------------------
+class GitCommandError(Exception):
+    def __init__(self, args: list[str], returncode: int, stderr: str):
+        super().__init__(f"git {' '.join(args)} failed ({returncode}): {stderr.strip()}")
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+class GitRepo:
+    """A Git work tree, driven through the ``git`` executable."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    @classmethod
+    def find(cls, path: Path) -> GitRepo:
+        """The repository whose work tree contains ``path``."""
+        from gitrun.errors import GitrunError
+
+        probe = path if path.is_dir() else path.parent
+        while not probe.exists():
+            probe = probe.parent
+        top = _git(str(probe), "rev-parse", "--show-toplevel")
+        if top is None:
+            raise GitrunError(f"{path} is not inside a Git work tree; run `git init` there first")
+        return cls(Path(top.strip()))
+
+    def run(
+        self,
+        *args: str,
+        env: dict[str, str] | None = None,
+        input: str | bytes | None = None,
+        check: bool = True,
+        text: bool = True,
+    ) -> Any:
+        full_env = {**os.environ, "LC_ALL": "C", **(env or {})}
+        proc = subprocess.run(
+            ["git", *args], cwd=self.root, env=full_env, input=input, capture_output=True, text=text
+        )
+        if check and proc.returncode != 0:
+            stderr = proc.stderr if text else proc.stderr.decode("utf-8", "replace")
+            raise GitCommandError(list(args), proc.returncode, stderr)
+        return proc.stdout if check else proc
+
+    @property
+    def git_dir(self) -> Path:
+        return Path(self.run("rev-parse", "--absolute-git-dir").strip())
+
+    def head(self) -> str | None:
+        out = self.run("rev-parse", "--verify", "-q", "HEAD", check=False)
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    def branch(self) -> str | None:
+        out = self.run("symbolic-ref", "-q", "--short", "HEAD", check=False)
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    def operation_in_progress(self) -> str | None:
+        """'merge', 'rebase', 'cherry-pick', 'revert' or 'bisect' when one is under way."""
+        git_dir = self.git_dir
+        markers = {
+            "merge": ["MERGE_HEAD"],
+            "rebase": ["rebase-merge", "rebase-apply"],
+            "cherry-pick": ["CHERRY_PICK_HEAD"],
+            "revert": ["REVERT_HEAD"],
+            "bisect": ["BISECT_LOG"],
+        }
+        for name, files in markers.items():
+            if any((git_dir / f).exists() for f in files):
+                return name
+        return None
+
+    def rev_parse(self, rev: str) -> str:
+        from gitrun.errors import GitrunError
+
+        out = self.run("rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False)
+        if out.returncode != 0:
+            raise GitrunError(f"unknown revision {rev!r} in {self.root}; try a branch, tag or commit SHA")
+        return str(out.stdout.strip())
+
+    def tree_id(self, rev: str, path: str) -> str | None:
+        """Object ID of the tree at ``rev:path``, or None when ``path`` does not exist there."""
+        out = self.run("rev-parse", "--verify", "-q", f"{rev}:{path}" if path else f"{rev}^{{tree}}", check=False)
+        return out.stdout.strip() if out.returncode == 0 else None
+
+    def materialize_tree(self, tree: str, dest: Path) -> int:
+        """Write every blob of ``tree`` under ``dest`` with two git processes; returns the file count.
+
+        ``ls-tree -r`` lists the blobs, one ``cat-file --batch`` streams them: no per-file process,
+        and neither the work tree nor the index is touched.
+        """
+        listing = self.run("ls-tree", "-r", "-z", "--full-tree", tree, text=False)
+        entries: list[tuple[str, str, str]] = []  # (mode, sha, path)
+        for item in listing.split(b"\0"):
+            if not item:
+                continue
+            meta, _, path = item.partition(b"\t")
+            mode, kind, sha = meta.decode().split()
+            if kind == "blob":
+                entries.append((mode, sha, path.decode("utf-8", "surrogateescape")))
+        if not entries:
+            dest.mkdir(parents=True, exist_ok=True)
+            return 0
+        proc = subprocess.Popen(
+            ["git", "cat-file", "--batch"], cwd=self.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        # Feed requests from a thread so a full pipe in either direction never deadlocks.
+        import threading
+
+        def feed() -> None:
+            assert proc.stdin is not None
+            try:
+                proc.stdin.write(b"".join(sha.encode() + b"\n" for _, sha, _ in entries))
+            finally:
+                proc.stdin.close()
+
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        made: set[Path] = set()
+        for mode, _sha, rel in entries:
+            header = proc.stdout.readline().split()
+            size = int(header[2])
+            data = proc.stdout.read(size)
+            proc.stdout.read(1)  # trailing newline
+            target = dest / rel
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            if mode == "120000":
+                continue  # symlinks are not part of a store
+            with open(target, "wb") as f:
+                f.write(data)
+        feeder.join()
+        proc.wait()
+        return len(entries)
+
+    def log_paths(self, path: str, rev: str = "HEAD") -> str:
+        """``git log --name-status`` of commits touching ``path``, oldest first, NUL-delimited records."""
+        return str(
+            self.run(
+                "log",
+                "--reverse",
+                "--no-renames",
+                "--format=%x1e%H%x1f%P%x1f%an%x1f%ae%x1f%at%x1f%s",
+                "--name-status",
+                rev,
+                "--",
+                path,
+            )
+        )

@@ -208,17 +208,26 @@ def start_run(
             writer.set_tags(user_tags)
         run = store.get_run(resume_id)
     else:
+        from gitrun.codestate import DIFF_FILE, DIFF_TAG, code_state
         from gitrun.context import current_user, source_name
+        from gitrun.git import script_directory
         from gitrun.plugins import run_context_tags
 
         exp_id = _resolve_experiment_id(experiment_id)
         name = run_name or user_tags.get("mlflow.runName") or generate_run_name()
         all_tags = run_context_tags(exp_id, name)
+        code = code_state(script_directory())
+        if code is not None:
+            all_tags[DIFF_TAG] = code.note
         all_tags.update(user_tags)
         all_tags["mlflow.runName"] = name
         user, source = current_user(), source_name()
         new_id = store.create_run(exp_id, run_name=name, tags=all_tags, parent_run_id=parent, user=user, source=source)
         writer = store.writer(new_id)
+        if code is not None and code.diff is not None:
+            from gitrun.store.textio import atomic_write
+
+            atomic_write(writer.run_dir / DIFF_FILE, code.diff)
         meta = _read_meta(writer.run_dir)
         run = Run(
             info=RunInfo(

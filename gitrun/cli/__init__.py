@@ -20,6 +20,11 @@ COMMANDS = {
     "experiments": "gitrun.cli.experiments:experiments",
     "runs": "gitrun.cli.runs:runs",
     "plugins": "gitrun.cli.plugins:plugins",
+    "commit": "gitrun.cli.vcs:commit",
+    "push": "gitrun.cli.vcs:push",
+    "pull": "gitrun.cli.vcs:pull",
+    "log": "gitrun.cli.vcs:log",
+    "gc": "gitrun.cli.vcs:gc",
 }
 
 

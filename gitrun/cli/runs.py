@@ -180,3 +180,20 @@ def restore_run(ctx: click.Context, run_ids: tuple[str, ...]) -> None:
         run_id = store.resolve_run_id(prefix)
         store.restore_run(run_id)
         click.echo(f"Restored run {run_id}")
+
+
+@runs.command("checkout", epilog="Example:\n\n\b\n  gitrun runs checkout 01JD5Z3F ../repro-01JD5Z3F")
+@click.argument("run_id")
+@click.argument("directory", type=click.Path(file_okay=False))
+@click.pass_context
+def checkout_run(ctx: click.Context, run_id: str, directory: str) -> None:
+    """Recreate a run's exact code in DIRECTORY: a git worktree at its commit plus its saved diff.
+
+    Run it from the repository that holds the code; your own working tree is not touched.
+    """
+    from pathlib import Path
+
+    from gitrun.codestate import checkout_run as do_checkout
+
+    dest = do_checkout(get_store(ctx), run_id, Path(directory))
+    click.echo(f"Checked out the code of run {run_id} in {dest}")

@@ -43,6 +43,10 @@ class Store:
         self.root = self.layout.root
         self.strict = strict
         self._checked = False
+        # Set on read-only views of a past commit (gitrun.revision.store_at).
+        self.revision: str | None = None
+        self.source_repo: Path | None = None
+        self.source_store_rel = ""
 
     def __repr__(self) -> str:
         return f"Store({str(self.root)!r})"
@@ -58,6 +62,22 @@ class Store:
         if not self._checked and self.layout.exists():
             self.layout.check_version()
             self._checked = True
+
+    def config(self) -> dict[str, Any]:
+        """Settings in ``store.yaml`` besides the format version (e.g. ``dvc_threshold``)."""
+        path = self.root / "store.yaml"
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        import yaml
+
+        try:
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            problem(f"{path}: cannot parse YAML ({exc}); using default settings", self.strict)
+            return {}
+        return data if isinstance(data, dict) else {}
 
     # -- experiments -----------------------------------------------------------------------
     def experiment_ids(self) -> list[str]:
@@ -359,11 +379,22 @@ class Store:
         folder = _inside(root, path) if path else root
         if not folder.is_dir():
             return []
+        from gitrun.dvc import pointer_size
+
+        entries = {e.name: e for e in os.scandir(folder)}
+        # A DVC pointer `x.dvc` stands for `x`, whether or not its content is here; DVC's own
+        # `.gitignore` entries are bookkeeping, not artifacts.
+        visible = {n[:-4] if n.endswith(".dvc") else n for n in entries if n != ".gitignore"}
         out = []
-        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
-            rel = os.path.relpath(entry.path, root).replace(os.sep, "/")
-            is_dir = entry.is_dir()
-            out.append(FileInfo(path=rel, is_dir=is_dir, file_size=None if is_dir else entry.stat().st_size))
+        for name in sorted(visible):
+            rel = os.path.relpath(os.path.join(folder, name), root).replace(os.sep, "/")
+            entry = entries.get(name)
+            if entry is None:
+                out.append(FileInfo(path=rel, is_dir=False, file_size=pointer_size(folder / f"{name}.dvc")))
+            elif entry.is_dir():
+                out.append(FileInfo(path=rel, is_dir=True, file_size=None))
+            else:
+                out.append(FileInfo(path=rel, is_dir=False, file_size=entry.stat().st_size))
         return out
 
     def download_artifacts(self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None) -> str:

@@ -100,7 +100,20 @@ def series_keys(run_dir: Path) -> dict[str, Path]:
                     stack.append((Path(entry.path), f"{prefix}{entry.name}/"))
                 elif entry.name.endswith(".tsv"):  # temp files end in .tmp; '.x' is a valid key
                     found[prefix + entry.name[:-4]] = Path(entry.path)
+                elif entry.name.endswith(".tsv.dvc"):
+                    # Series moved to DVC: at a past revision only the pointer is in Git.
+                    found.setdefault(prefix + entry.name[:-8], Path(entry.path[:-4]))
     return found
+
+
+def series_size(path: Path) -> int | None:
+    """Size of a series file, or the size its DVC pointer records when the content is not here."""
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        from gitrun.dvc import pointer_size
+
+        return pointer_size(path.with_name(path.name + ".dvc"))
 
 
 def _latest_key(point: tuple[int, int, float]) -> tuple[int, int, int, float]:
@@ -129,6 +142,8 @@ def summarize_run_series(run_dir: Path, strict: bool = False) -> dict[str, tuple
     """Summary and file size of every series of a run, computed from the series files."""
     out: dict[str, tuple[MetricSummary, int]] = {}
     for key, path in sorted(series_keys(run_dir).items()):
+        if not path.exists():
+            continue  # DVC-tracked and not checked out
         size = path.stat().st_size
         summary = summarize(key, read_series(path, strict))
         if summary is not None:
@@ -151,7 +166,7 @@ def read_summaries(run_dir: Path, strict: bool = False) -> dict[str, MetricSumma
         entry = stored.get(key)
         if isinstance(entry, dict):
             try:
-                if entry.get("bytes") == path.stat().st_size:
+                if entry.get("bytes") == series_size(path):
                     result[key] = MetricSummary(
                         key=key,
                         latest=textio.from_json_number(entry["latest"]),

@@ -58,7 +58,7 @@ def validate_metric_value(key: str, value: object, run_id: str | None = None) ->
     """A metric value as float; bools count as 0/1 (MLflow does the same), strings are refused."""
     if isinstance(value, float):
         return value
-    if isinstance(value, (str, bytes)) or not isinstance(value, numbers.Real) and not hasattr(value, "__float__"):
+    if isinstance(value, (str, bytes)) or (not isinstance(value, numbers.Real) and not hasattr(value, "__float__")):
         where = f" in run {run_id}" if run_id else ""
         raise InvalidInputError(
             f"metric {key!r}{where} got {value!r} ({type(value).__name__}); metric values must be numbers. "

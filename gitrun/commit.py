@@ -1,0 +1,364 @@
+"""``gitrun commit``: put finished runs into Git, big artifacts into DVC, and nothing else.
+
+How the user's work stays untouched: the commit is built in a *temporary index* (HEAD's tree
+plus the store paths being committed), ``git commit`` runs on it (so hooks run as usual), and
+afterwards only the store's entries of the real index are refreshed to the new HEAD. Whatever
+else the user had staged or modified is exactly as it was.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gitrun import dvc
+from gitrun.entities import RunStatus
+from gitrun.errors import GitrunError
+from gitrun.git import GitCommandError, GitRepo
+from gitrun.store import RunRecord, Store
+
+DEFAULT_DVC_THRESHOLD = 500 * 1024  # pre-commit's check-added-large-files default (500 KB)
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.I)
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+class CommitRefused(GitrunError):
+    """Git's state makes committing unsafe (merge in progress, detached HEAD...)."""
+
+
+@dataclass(frozen=True)
+class CommittedRun:
+    run_id: str
+    run_name: str
+    experiment_id: str
+    status: str
+    change: str  # "added" or "changed"
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    """What ``commit`` did. ``sha`` is None when there was nothing to commit."""
+
+    sha: str | None
+    message: str
+    runs: tuple[CommittedRun, ...] = ()
+    dvc_tracked: tuple[str, ...] = ()
+    skipped_running: tuple[str, ...] = ()
+    files: tuple[str, ...] = field(default=(), repr=False)
+
+
+def parse_size(value: str | int) -> int:
+    """Bytes from ``500000``, ``"500KB"``, ``"2 MiB"``, ``"1.5M"`` (K/M/G are powers of 1024)."""
+    if isinstance(value, int):
+        return value
+    match = _SIZE_RE.match(str(value))
+    if not match:
+        raise GitrunError(f"cannot read size {value!r}; write it like 500KB, 2MB or 1048576")
+    number, unit = match.groups()
+    return int(float(number) * _UNITS[(unit or "").lower()[:1]])
+
+
+def dvc_threshold(store: Store, override: str | int | None = None) -> int:
+    """Precedence: the explicit value, ``[tool.gitrun] dvc_threshold`` in pyproject.toml, the store's
+    ``store.yaml``, then 500 KB."""
+    if override is not None:
+        return parse_size(override)
+    from gitrun.settings import load_project_settings
+
+    project = load_project_settings(store.layout.work_tree).raw.get("dvc_threshold")
+    if project is not None:
+        return parse_size(project)
+    configured = store.config().get("dvc_threshold")
+    if configured is not None:
+        return parse_size(configured)
+    return DEFAULT_DVC_THRESHOLD
+
+
+@contextlib.contextmanager
+def commit_lock(repo: GitRepo, timeout: float = 120.0) -> Iterator[None]:
+    """One ``gitrun commit`` at a time per repository; others wait (then find less to commit)."""
+    path = repo.git_dir / "gitrun-commit.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise GitrunError(
+                        f"another `gitrun commit` holds {path} for over {timeout:.0f}s; wait or remove the stale lock"
+                    )
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
+def check_git_state(repo: GitRepo, allow_detached: bool = False) -> None:
+    operation = repo.operation_in_progress()
+    if operation:
+        raise CommitRefused(
+            f"a {operation} is in progress in {repo.root}; finish it (or abort it) before `gitrun commit`, "
+            "so runs are not mixed into that commit"
+        )
+    if repo.branch() is None and repo.head() is not None and not allow_detached:
+        raise CommitRefused(
+            "HEAD is detached; switch to a branch (git switch -c NAME) or pass --allow-detached to commit anyway"
+        )
+
+
+def changed_run_dirs(repo: GitRepo, store: Store) -> tuple[set[Path], set[Path]]:
+    """Run directories and other store files that differ from HEAD (untracked, modified, deleted)."""
+    rel_store = _rel(repo, store.root)
+    out = repo.run(
+        "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--", rel_store, text=False
+    )
+    runs: set[Path] = set()
+    others: set[Path] = set()
+    for item in out.split(b"\0"):
+        if len(item) < 4:
+            continue
+        rel = item[3:].decode("utf-8", "surrogateescape")
+        path = repo.root / rel
+        try:
+            parts = path.relative_to(store.layout.experiments_dir).parts
+        except ValueError:
+            others.add(path)
+            continue
+        if len(parts) >= 3 and parts[1] == "runs":
+            runs.add(store.layout.run_dir(parts[0], parts[2]))
+        else:
+            others.add(path)
+    return runs, others
+
+
+def big_files(run_dir: Path, threshold: int) -> list[Path]:
+    """Artifact files and metric series over ``threshold`` bytes that DVC does not track yet."""
+    found = []
+    for sub in ("artifacts", "metrics"):
+        root = run_dir / sub
+        if not root.is_dir():
+            continue
+        for dirpath, _dirs, names in os.walk(root):
+            for name in names:
+                if name.endswith(".dvc") or name == ".gitignore" or name.startswith("."):
+                    continue
+                path = Path(dirpath) / name
+                size = path.stat().st_size
+                if size <= threshold:
+                    continue
+                pointer = path.with_name(name + ".dvc")
+                if (
+                    pointer.exists()
+                    and dvc.pointer_size(pointer) == size
+                    and pointer.stat().st_mtime >= path.stat().st_mtime
+                ):
+                    continue  # tracked and unchanged
+                found.append(path)
+    return found
+
+
+def default_message(store: Store, runs: Sequence[CommittedRun], records: dict[str, RunRecord]) -> str:
+    from gitrun.experiments_api import best_run
+
+    experiments = sorted({r.experiment_id for r in runs})
+    noun = "run" if len(runs) == 1 else "runs"
+    if len(experiments) == 1:
+        exp = store.get_experiment(experiments[0])
+        subject = f"gitrun: {len(runs)} {noun} in {exp.name}"
+        best = best_run(exp, [records[r.run_id] for r in runs])
+        if best and exp.primary_metric:
+            subject += f" (best {exp.primary_metric}={best[1]:.6g}, {best[0].run_name})"
+    else:
+        subject = f"gitrun: {len(runs)} {noun} in {len(experiments)} experiments"
+    lines = [subject, ""]
+    for run in runs:
+        lines.append(f"- {run.run_id} {run.run_name} ({run.experiment_id}, {run.status.lower()}, {run.change})")
+    return "\n".join(lines) + "\n"
+
+
+def commit(
+    store: Store | None = None,
+    message: str | None = None,
+    run_ids: Iterable[str] | None = None,
+    experiment: str | None = None,
+    *,
+    include_running: bool = False,
+    no_verify: bool = False,
+    allow_detached: bool = False,
+    dvc_threshold_bytes: str | int | None = None,
+) -> CommitResult:
+    """Commit finished runs of the store (or only ``run_ids`` / ``experiment``) and nothing else."""
+    if store is None:
+        from gitrun.tracking import get_tracking_uri
+
+        store = Store(get_tracking_uri())
+    store.check_readable()
+    if not store.layout.exists():
+        raise GitrunError(f"no run store at {store.root}; log a run or run `gitrun init` first")
+    repo = GitRepo.find(store.root)
+    check_git_state(repo, allow_detached)
+    with commit_lock(repo):
+        return _commit_locked(
+            repo, store, message, run_ids, experiment, include_running, no_verify, dvc_threshold_bytes
+        )
+
+
+def _commit_locked(
+    repo: GitRepo,
+    store: Store,
+    message: str | None,
+    run_ids: Iterable[str] | None,
+    experiment: str | None,
+    include_running: bool,
+    no_verify: bool,
+    threshold_override: str | int | None,
+) -> CommitResult:
+    changed_runs, other_paths = changed_run_dirs(repo, store)
+    wanted_ids = {store.resolve_run_id(r) for r in run_ids} if run_ids else None
+    experiment_id = None
+    if experiment is not None:
+        exp = store.get_experiment_by_name(experiment)
+        experiment_id = exp.experiment_id if exp else experiment
+        store.get_experiment(experiment_id)  # raises a clear error when unknown
+
+    selected: list[RunRecord] = []
+    skipped: list[str] = []
+    for run_dir in sorted(changed_runs):
+        if wanted_ids is not None and run_dir.name not in wanted_ids:
+            continue
+        if experiment_id is not None and run_dir.parent.parent.name != experiment_id:
+            continue
+        if not run_dir.exists():  # deleted from disk (gc): commit the removal
+            selected.append(RunRecord(run_dir.name, run_dir.parent.parent.name, run_dir, {}, "DELETED"))
+            continue
+        record = store.read_run(run_dir.name)
+        if record.status == RunStatus.RUNNING and not include_running:
+            skipped.append(record.run_id)
+            continue
+        if record.status == RunStatus.KILLED and record.meta.get("status") == RunStatus.RUNNING:
+            record = _record_killed(store, record)
+        selected.append(record)
+    if wanted_ids:
+        missing = wanted_ids - {r.run_id for r in selected} - set(skipped)
+        for run_id in missing:
+            store.find_run_dir(run_id)  # raises when the run does not exist at all (else: already committed)
+    if not selected:
+        note = f" ({len(skipped)} running run(s) skipped; pass --include-running)" if skipped else ""
+        return CommitResult(None, f"nothing to commit{note}", skipped_running=tuple(skipped))
+
+    threshold = dvc_threshold(store, threshold_override)
+    big = [p for record in selected if record.run_dir.exists() for p in big_files(record.run_dir, threshold)]
+    tracked: list[str] = []
+    if big:
+        if not dvc.dvc_available():
+            biggest = max(big, key=lambda p: p.stat().st_size)
+            raise dvc.DvcNotInstalledError(
+                f"{len(big)} file(s) exceed dvc_threshold ({threshold} bytes), e.g. {_rel(repo, biggest)} "
+                f"({biggest.stat().st_size} bytes); gitrun keeps such files out of Git with DVC. Install it: "
+                f"{dvc.INSTALL_HINT}, then `gitrun init --dvc`; or raise the threshold (--dvc-threshold)"
+            )
+        tracked = dvc.add(repo.root, big)
+
+    experiment_ids = {r.experiment_id for r in selected}
+    paths = [_rel(repo, r.run_dir) for r in selected]
+    paths += [
+        _rel(repo, store.layout.experiment_file(e))
+        for e in sorted(experiment_ids)
+        if store.layout.experiment_file(e).exists()
+    ]
+    paths += [_rel(repo, p) for p in sorted(other_paths) if p.name in ("store.yaml", ".gitignore", "experiment.yaml")]
+    records = {r.run_id: r for r in selected}
+    committed = [
+        CommittedRun(
+            r.run_id,
+            r.run_name,
+            r.experiment_id,
+            r.status,
+            "removed" if r.status == "DELETED" else _change(repo, r.run_dir),
+        )
+        for r in selected
+    ]
+    text = (
+        message
+        if message
+        else default_message(store, [c for c in committed if c.change != "removed"] or committed, records)
+    )
+    sha, files = commit_paths(repo, paths, text, no_verify)
+    if sha is None:
+        return CommitResult(None, "nothing to commit (the runs are already committed)", skipped_running=tuple(skipped))
+    return CommitResult(sha, text, tuple(committed), tuple(tracked), tuple(skipped), tuple(files))
+
+
+def _record_killed(store: Store, record: RunRecord) -> RunRecord:
+    """Persist KILLED for a run whose process died, so the committed record says so everywhere."""
+    writer = store.writer(record.run_id, record.run_dir)
+    writer.write_summary()
+    last = max((p.stat().st_mtime for p in record.run_dir.rglob("*") if p.is_file()), default=time.time())
+    writer.update_meta(status=RunStatus.KILLED, end_time=int(last * 1000))
+    store.close_writer(record.run_id)
+    return store.read_run(record.run_id)
+
+
+def _change(repo: GitRepo, run_dir: Path) -> str:
+    head = repo.head()
+    if head is None:
+        return "added"
+    out = repo.run("cat-file", "-e", f"{head}:{_rel(repo, run_dir / 'meta.json')}", check=False)
+    return "changed" if out.returncode == 0 else "added"
+
+
+def commit_paths(repo: GitRepo, paths: Sequence[str], message: str, no_verify: bool) -> tuple[str | None, list[str]]:
+    """Commit exactly ``paths`` (as in the work tree) on top of HEAD, through a temporary index."""
+    index = repo.git_dir / f"gitrun-index-{os.getpid()}"
+    env = {"GIT_INDEX_FILE": str(index)}
+    head = repo.head()
+    try:
+        if head is None:
+            repo.run("read-tree", "--empty", env=env)
+        else:
+            repo.run("read-tree", head, env=env)
+        for chunk in _chunks(paths, 500):
+            repo.run("add", "-A", "--", *chunk, env=env)
+        if head is None:
+            listing = repo.run("ls-files", "-z", env=env)
+        else:
+            listing = repo.run("diff", "--cached", "--name-only", "--no-renames", "-z", head, env=env)
+        changed = [c for c in listing.split("\0") if c]
+        if not changed:
+            return None, []
+        args = ["commit", "-q", "--no-edit", "-F", "-"]
+        if no_verify:
+            args.append("--no-verify")
+        try:
+            repo.run(*args, env=env, input=message)
+        except GitCommandError as exc:
+            raise GitrunError(
+                f"git refused the commit (a hook or Git itself): {exc.stderr.strip() or exc}. "
+                "Nothing was committed; your files and index are unchanged"
+            ) from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            index.unlink()
+    sha = repo.head()
+    # Refresh only the store's entries of the user's real index to the new HEAD.
+    for chunk in _chunks(paths, 500):
+        repo.run("reset", "-q", "HEAD", "--", *chunk, check=False)
+    return sha, changed
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def _rel(repo: GitRepo, path: Path) -> str:
+    return os.path.relpath(path.resolve(), repo.root.resolve()).replace(os.sep, "/")
