@@ -132,7 +132,7 @@ class RunWriter:
     # -- params and tags -------------------------------------------------------------------
     def log_params(self, params: Mapping[str, Any]) -> None:
         new = {validate_key("param", k, self.run_id): str(v) for k, v in params.items()}
-        if self._params is not None and all(self._params.get(k) == _truncate(v, MAX_PARAM_VALUE_LENGTH) for k, v in new.items()):
+        if self._params is not None and all(self._params.get(k) == v for k, v in new.items()):  # untruncated only
             return  # everything already on disk with the same values
         with run_lock(self.run_dir):
             current = self._read_json("params.json")
