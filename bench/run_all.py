@@ -1,0 +1,924 @@
+"""gitrun's benchmark harness: gitrun against MLflow 3, side by side, written to bench/RESULTS.md.
+
+``make bench`` runs this file. It
+
+1. creates (or reuses) ``.venv-bench``: a pinned MLflow (:data:`MLFLOW_PIN`) plus gitrun
+   installed from this checkout (editable, so the code measured is the code checked out);
+2. runs every measurement in a fresh interpreter (``bench/workloads.py``), several repetitions,
+   the systems interleaved within each repetition so background load hits them alike;
+3. writes ``bench/RESULTS.md`` (machine, versions, medians, ratios, targets, the exact command)
+   and ``bench/results.json`` (every sample). A missed target gets a profile of its workload.
+
+Options: ``--quick`` (fewer repetitions, smaller N: a smoke check in a minute or two),
+``--systems gitrun`` (no MLflow, no bench venv: what tests/test_bench_smoke.py runs with
+``--tiny``), ``--only CASE ...``, ``--python PATH`` (interpreter that runs the workloads),
+``--out FILE``, ``--workdir DIR``. Benchmarks are not part of ``make test``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+WORKLOADS = BENCH / "workloads.py"
+VENV = ROOT / ".venv-bench"
+
+# MLflow 3.18.0 is listed on the package index but its mlflow-skinny==3.18.0 dependency is not
+# published there, so it cannot be installed; 3.17.2 is the newest MLflow 3 that installs, and the
+# version the anchor figures in ../shared/reference/mlflow.md section 11 were measured with.
+MLFLOW_PIN = "3.17.2"
+
+SYSTEMS = ("gitrun", "mlflow-file", "mlflow-sqlite")
+LABEL = {"gitrun": "gitrun", "mlflow-file": "MLflow file store", "mlflow-sqlite": "MLflow sqlite"}
+SUBPROCESS_TIMEOUT_S = 900
+
+
+@dataclass(frozen=True)
+class Sizes:
+    reps: int  # repetitions of cheap measurements
+    heavy_reps: int  # repetitions of measurements where MLflow takes many seconds
+    import_reps: int
+    log_metric: int
+    sqlite_log_metric: int  # MLflow's sqlite store costs ~4 ms per log_metric call
+    log_batch: int  # log_metrics keys and log_batch points
+    start_end: int
+    sqlite_start_end: int
+    history: int
+    search: tuple[int, ...]
+    sqlite_search_max: int  # largest search store also migrated to sqlite
+    sigkill: int
+
+
+FULL = Sizes(5, 3, 9, 10_000, 1_000, 10_000, 1_000, 200, 10_000, (1_000, 10_000), 10_000, 10_000)
+QUICK = Sizes(2, 1, 3, 1_000, 200, 1_000, 100, 50, 1_000, (100, 1_000), 1_000, 1_000)
+TINY = Sizes(1, 1, 1, 50, 20, 50, 10, 5, 50, (20, 60), 60, 50)
+
+
+@dataclass
+class Target:
+    text: str
+    check: Callable[[dict[str, float | None]], tuple[bool, str]]  # medians by system -> met, how far
+
+
+@dataclass
+class Row:
+    """One line of a results table: a median per system."""
+
+    key: str
+    title: str
+    unit: str
+    samples: dict[str, list[float]] = field(default_factory=dict)
+    n: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    target: Target | None = None
+    unavailable: dict[str, str] = field(default_factory=dict)
+    profile: str = ""
+
+    def median(self, system: str) -> float | None:
+        values = self.samples.get(system)
+        return statistics.median(values) if values else None
+
+
+class Harness:
+    def __init__(self, args: argparse.Namespace):
+        self.args = args
+        self.sizes = TINY if args.tiny else QUICK if args.quick else FULL
+        self.systems = [s for s in SYSTEMS if s in args.systems]
+        self.python = Path(args.python) if args.python else None
+        self.workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="gitrun-bench-"))
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.rows: dict[str, Row] = {}
+        self.errors: list[str] = []
+        self.extra: dict[str, Any] = {}
+        self.started = time.time()
+        self.env = _clean_env()
+        self.judged = self.sizes == FULL  # targets are stated for the full sizes only
+
+    # -- running workloads -----------------------------------------------------------------
+    def workload(self, spec: dict[str, Any], timeout: float = SUBPROCESS_TIMEOUT_S) -> dict[str, Any]:
+        """Run one workload in a fresh interpreter; its ``RESULT`` line as a dict."""
+        assert self.python is not None
+        proc = subprocess.run(
+            [str(self.python), str(WORKLOADS), json.dumps(spec)],
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        for line in reversed(proc.stdout.splitlines()):
+            if line.startswith("RESULT "):
+                result: dict[str, Any] = json.loads(line[len("RESULT ") :])
+                return result
+        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-15:]
+        raise RuntimeError(
+            f"workload {spec['workload']} ({spec['system']}) exited {proc.returncode}:\n" + "\n".join(tail)
+        )
+
+    def fresh_store(self, name: str) -> Path:
+        path = self.workdir / name
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir(parents=True)
+        return path
+
+    def row(self, key: str, title: str, unit: str, target: Target | None = None) -> Row:
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = Row(key, title, unit, target=target)
+        return row
+
+    def record(
+        self, row: Row, system: str, fn: Callable[[], float | dict[str, Any]], n: int | None = None
+    ) -> dict[str, Any] | None:
+        """Run ``fn`` (one repetition); keep its value, or note why there is none."""
+        if system in row.unavailable:
+            return None
+        try:
+            out = fn()
+        except Exception as exc:  # one broken measurement must not lose the others
+            self.errors.append(f"{row.title} / {LABEL[system]}: {exc}")
+            row.unavailable[system] = f"error: {str(exc).splitlines()[0]}"
+            print(f"  ! {row.title} / {system}: {exc}", file=sys.stderr)
+            return None
+        if isinstance(out, dict):
+            if "unavailable" in out:
+                row.unavailable[system] = str(out["unavailable"])
+                return None
+            value = out["value"]
+        else:
+            value, out = out, {}
+        row.samples.setdefault(system, []).append(value)
+        if n is not None:
+            row.n[system] = n
+        return out
+
+    # -- the measurements ------------------------------------------------------------------
+    def run(self) -> None:
+        cases: list[tuple[str, Callable[[], None]]] = [
+            ("import", self.bench_import),
+            ("log_metric", self.bench_log_metric),
+            ("log_metrics", self.bench_log_batchlike),
+            ("start_end", self.bench_start_end),
+            ("history", self.bench_history),
+            ("sigkill", self.bench_sigkill),
+            ("search", self.bench_search),
+        ]
+        for name, fn in cases:
+            if self.args.only and name not in self.args.only:
+                continue
+            t0 = time.perf_counter()
+            print(f"[bench] {name} ...", flush=True)
+            fn()
+            print(f"[bench] {name} done in {time.perf_counter() - t0:.1f} s", flush=True)
+        if self.judged and not self.args.no_profile:
+            self.profile_missed()
+
+    def systems_for(self, *allowed: str) -> list[str]:
+        return [s for s in self.systems if s in allowed]
+
+    def bench_import(self) -> None:
+        assert self.python is not None
+        modules = {"gitrun": "gitrun", "mlflow-file": "mlflow"}
+        wall = {name: [] for name in ("bare", *modules.values(), "pandas")}  # type: dict[str, list[float]]
+        inproc = {name: [] for name in wall}  # type: dict[str, list[float]]
+        wanted = ["bare"] + [modules[s] for s in self.systems_for(*modules)] + ["pandas"]
+        for name in wanted:  # compile .pyc files and warm the page cache first; not measured
+            self._import_once(name)
+        for _ in range(self.sizes.import_reps):
+            for name in wanted:
+                w, i = self._import_once(name)
+                wall[name].append(w)
+                inproc[name].append(i)
+        bare = statistics.median(wall["bare"])
+        target = Target(
+            "`import gitrun` <= 50 ms above a bare interpreter",
+            lambda m: _at_most(m.get("gitrun"), 50.0, "ms"),
+        )
+        row = self.row("import", "`import` (process wall time above a bare interpreter)", "ms", target)
+        for system, module in modules.items():
+            if module in wanted:
+                row.samples[system] = [(w - bare) * 1000 for w in wall[module]]
+        row.notes.append(
+            f"Bare interpreter (`python -c pass`-like, same venv): {bare * 1000:.1f} ms median wall. "
+            "Each figure is the median wall time of a fresh `python -c 'import X'` minus that."
+        )
+        inrow = self.row("import_inproc", "`import` (perf_counter around the import statement)", "ms")
+        for system, module in modules.items():
+            if module in wanted:
+                inrow.samples[system] = [i * 1000 for i in inproc[module]]
+        self.extra["import_pandas_ms"] = statistics.median(inproc["pandas"]) * 1000
+        self.extra["import_bare_ms"] = bare * 1000
+        if "gitrun" in self.systems:
+            self.extra["importtime_gitrun"] = self._importtime("gitrun")
+
+    def _import_once(self, module: str) -> tuple[float, float]:
+        assert self.python is not None
+        body = "" if module == "bare" else f"import {module}"
+        code = f"import time\nt = time.perf_counter()\n{body}\nprint(time.perf_counter() - t)\n"
+        start = time.perf_counter()
+        proc = subprocess.run(
+            [str(self.python), "-c", code], cwd=self.workdir, env=self.env, capture_output=True, text=True
+        )
+        wall = time.perf_counter() - start
+        if proc.returncode != 0:
+            raise RuntimeError(f"import {module} failed: {proc.stderr[-2000:]}")
+        return wall, float(proc.stdout.strip().splitlines()[-1])
+
+    def _importtime(self, module: str) -> list[tuple[str, int, int]]:
+        """``python -X importtime``: the modules with the largest cumulative import time (µs)."""
+        assert self.python is not None
+        proc = subprocess.run(
+            [str(self.python), "-X", "importtime", "-c", f"import {module}"],
+            cwd=self.workdir, env=self.env, capture_output=True, text=True,
+        )  # fmt: skip
+        rows = []
+        for line in proc.stderr.splitlines():
+            match = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|(\s*)(\S+)", line)
+            if match:
+                rows.append((match.group(4), int(match.group(1)), int(match.group(2)), len(match.group(3))))
+        # gitrun itself (indent 1) and the modules it imports, two levels down (indent 3 and 5)
+        near = [(("  " * ((indent - 1) // 2)) + name, own, cum) for name, own, cum, indent in rows if indent <= 5]
+        return sorted(near, key=lambda r: -r[2])[:15]
+
+    def bench_log_metric(self) -> None:
+        target = Target(
+            "<= 20 µs/call and >= 25x faster than MLflow's file store",
+            lambda m: _log_metric_check(m.get("gitrun"), m.get("mlflow-file")),
+        )
+        row = self.row("log_metric", "`log_metric` per call (one run, sequential steps)", "µs/call", target)
+        p50 = self.row("log_metric_p50", "`log_metric` per call, p50 of individual calls", "µs")
+        p99 = self.row("log_metric_p99", "`log_metric` per call, p99 of individual calls", "µs")
+        for rep in range(self.sizes.heavy_reps if "mlflow-file" in self.systems else self.sizes.reps):
+            for system in self.systems:
+                n = self.sizes.sqlite_log_metric if system == "mlflow-sqlite" else self.sizes.log_metric
+                store = self.fresh_store(f"log_metric-{system}-{rep}")
+                spec = {"workload": "log_metric", "system": system, "store": str(store), "n": n}
+                out = self.record(row, system, lambda spec=spec: _value(self.workload(spec), "us_per_call"), n)
+                if out:
+                    p50.samples.setdefault(system, []).append(out["p50_us"])
+                    p99.samples.setdefault(system, []).append(out["p99_us"])
+                    p50.n[system] = p99.n[system] = n
+                shutil.rmtree(store, ignore_errors=True)
+        row.notes.append(
+            "Mean over the loop (total / N), median over repetitions. Every call has handed its line to the OS "
+            "(gitrun: one `os.write` on an O_APPEND descriptor) before it returns; see the SIGKILL check."
+        )
+
+    def bench_log_batchlike(self) -> None:
+        n = self.sizes.log_batch
+        specs = [
+            ("log_metrics", f"`log_metrics` of {n:,} keys in one call", "log_metrics"),
+            ("log_batch", f"`Client.log_batch` of {n:,} points in one call", "log_batch"),
+        ]
+        rows = {key: self.row(key, title, "ms") for key, title, _ in specs}
+        for rep in range(self.sizes.reps if "mlflow-file" not in self.systems else self.sizes.heavy_reps):
+            for key, _, workload in specs:
+                for system in self.systems:
+                    store = self.fresh_store(f"{key}-{system}-{rep}")
+                    spec = {"workload": workload, "system": system, "store": str(store), "n": n}
+                    self.record(rows[key], system, lambda spec=spec: _value(self.workload(spec), "seconds", 1000), n)
+                    shutil.rmtree(store, ignore_errors=True)
+
+    def bench_start_end(self) -> None:
+        target = Target("<= 2 ms per run", lambda m: _at_most(m.get("gitrun"), 2.0, "ms"))
+        row = self.row("start_end", "`start_run` + `end_run` of an empty run", "ms/run", target)
+        first = self.row("start_end_first", "... of which the first run in a fresh process", "ms")
+        rest = self.row("start_end_rest", "... the other runs", "ms/run")
+        for rep in range(self.sizes.heavy_reps if "mlflow-file" in self.systems else self.sizes.reps):
+            for system in self.systems:
+                n = self.sizes.sqlite_start_end if system == "mlflow-sqlite" else self.sizes.start_end
+                store = self.fresh_store(f"start_end-{system}-{rep}")
+                spec = {"workload": "start_end", "system": system, "store": str(store), "n": n}
+                out = self.record(row, system, lambda spec=spec: _value(self.workload(spec), "ms_per_run"), n)
+                if out:
+                    first.samples.setdefault(system, []).append(out["first_run_ms"])
+                    rest.samples.setdefault(system, []).append(out["rest_ms_per_run"])
+                    first.n[system] = rest.n[system] = n
+                shutil.rmtree(store, ignore_errors=True)
+        row.notes.append(
+            "N runs into one fresh store per repetition (`start_run(run_name=...)` then `end_run()`), "
+            "total / N, the first run included (it pays one-off costs: Git context, plugin manager, store init)."
+        )
+
+    def bench_history(self) -> None:
+        n = self.sizes.history
+        row = self.row("history", f"`Client.get_metric_history` of {n:,} points (fresh process)", "ms")
+        run_ids: dict[str, str] = {}
+        stores: dict[str, Path] = {}
+        for system in self.systems:
+            stores[system] = self.fresh_store(f"history-{system}")
+            try:
+                spec = {"workload": "build_history", "system": system, "store": str(stores[system]), "n": n}
+                run_ids[system] = self.workload(spec)["run_id"]
+            except Exception as exc:
+                self.errors.append(f"history setup / {LABEL[system]}: {exc}")
+                row.unavailable[system] = f"error: {str(exc).splitlines()[0]}"
+        for _ in range(self.sizes.reps):
+            for system in self.systems:
+                if system in run_ids:
+                    spec = {
+                        "workload": "history",
+                        "system": system,
+                        "store": str(stores[system]),
+                        "n": n,
+                        "run_id": run_ids[system],
+                    }
+                    self.record(row, system, lambda spec=spec: _value(self.workload(spec), "seconds", 1000), n)
+        for path in stores.values():
+            shutil.rmtree(path, ignore_errors=True)
+
+    def bench_sigkill(self) -> None:
+        """gitrun only: log N points, SIGKILL the process, count the points another process reads."""
+        if "gitrun" not in self.systems:
+            return
+        assert self.python is not None
+        n = self.sizes.sigkill
+        store = self.fresh_store("sigkill-gitrun")
+        spec = {"workload": "sigkill", "system": "gitrun", "store": str(store), "n": n}
+        proc = subprocess.run(
+            [str(self.python), str(WORKLOADS), json.dumps(spec)],
+            cwd=self.workdir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+        )
+        run_id = next((line.split()[1] for line in proc.stdout.splitlines() if line.startswith("RUN_ID ")), None)
+        if run_id is None:
+            self.errors.append(f"SIGKILL check: no run started ({proc.stderr[-500:]})")
+            return
+        try:
+            out = self.workload({"workload": "count_points", "system": "gitrun", "store": str(store), "run_id": run_id})
+        except Exception as exc:
+            self.errors.append(f"SIGKILL check: {exc}")
+            return
+        self.extra["sigkill"] = {
+            "logged": n,
+            "read_back": out["points"],
+            "status": out["status"],
+            "returncode": proc.returncode,
+        }
+        if out["points"] != n:
+            self.errors.append(f"SIGKILL check: {out['points']} of {n} points survived")
+        shutil.rmtree(store, ignore_errors=True)
+
+    def bench_search(self) -> None:
+        cold_target = Target("<= 1 s (10,000 runs)", lambda m: _at_most(m.get("gitrun"), 1.0, "s"))
+        warm_target = Target("<= 0.2 s (10,000 runs)", lambda m: _at_most(m.get("gitrun"), 0.2, "s"))
+        self.extra["search_builds"] = builds = {}
+        self.extra["search_names"] = names = {}
+        for n in self.sizes.search:
+            largest = n == max(self.sizes.search)
+            systems = [s for s in self.systems if s != "mlflow-sqlite" or n <= self.sizes.sqlite_search_max]
+            base = self.workdir / f"search-{n}"
+            paths = {s: base / s for s in systems}
+            for system in systems:  # build once per size, reused by every repetition (searches only read)
+                shutil.rmtree(paths[system], ignore_errors=True)
+                spec = {"workload": "build_search", "system": system, "store": str(paths[system]), "n": n}
+                if system == "mlflow-sqlite":
+                    spec["source"] = str(paths["mlflow-file"])
+                    if "mlflow-file" not in systems:
+                        continue
+                try:
+                    builds[f"{system}-{n}"] = self.workload(spec)
+                except Exception as exc:
+                    self.errors.append(f"search store {n} / {LABEL[system]}: {exc}")
+                    paths.pop(system)
+            modes = {
+                "cold": (
+                    f"filtered `search_runs`, {n:,} runs, cold (fresh process, no index)",
+                    cold_target if largest else None,
+                ),
+                "warm": (
+                    f"filtered `search_runs`, {n:,} runs, warm index (fresh process)",
+                    warm_target if largest else None,
+                ),
+                "noindex": (f"filtered `search_runs`, {n:,} runs, `GITRUN_NO_INDEX=1` (fresh process)", None),
+                "hot": (f"filtered `search_runs`, {n:,} runs, second call in the same process", None),
+            }
+            rows = {mode: self.row(f"search_{mode}_{n}", title, "s", target) for mode, (title, target) in modes.items()}
+            hot = rows["hot"]
+            reps = self.sizes.heavy_reps if "mlflow-file" in systems and n >= 10_000 else self.sizes.reps
+            for _ in range(reps):
+                for system in paths:
+                    for mode in ("cold", "warm", "noindex") if system == "gitrun" else ("cold",):
+                        spec = {
+                            "workload": "search",
+                            "system": system,
+                            "store": str(paths[system]),
+                            "n": n,
+                            "mode": mode,
+                        }
+                        spec["hot"] = system != "mlflow-file" or n <= 1_000
+                        out = self.record(
+                            rows[mode], system, lambda spec=spec: _value(self.workload(spec), "seconds"), n
+                        )
+                        if out:
+                            names[f"{system}-{n}-{mode}"] = out["names"]
+                            if out.get("hot_s") is not None and mode == "cold":
+                                hot.samples.setdefault(system, []).append(out["hot_s"])
+                                hot.n[system] = n
+            expected = _expected_search(n)
+            for key, got in names.items():
+                if key.split("-")[-2] == str(n) and got != expected:
+                    self.errors.append(
+                        f"search {key}: returned {got[:5]}... ({len(got)} runs), expected {expected[:5]}... ({len(expected)})"
+                    )
+            for mode in ("warm", "noindex"):
+                rows[mode].notes.append("gitrun only: MLflow has no index (its figure is repeated from the cold row).")
+                for system in paths:
+                    if system != "gitrun" and system in rows["cold"].samples:
+                        rows[mode].samples[system] = rows["cold"].samples[system]
+                        rows[mode].n[system] = n
+            for system in list(paths):
+                if not self.args.keep:
+                    shutil.rmtree(paths[system], ignore_errors=True)
+
+    # -- profiles of missed targets --------------------------------------------------------
+    def profile_missed(self) -> None:
+        for row in self.rows.values():
+            if row.target is None or "gitrun" not in row.samples:
+                continue
+            met, _ = row.target.check({s: row.median(s) for s in row.samples})
+            if met:
+                continue
+            try:
+                row.profile = self._profile(row)
+            except Exception as exc:
+                row.profile = f"(profile failed: {exc})"
+
+    def _profile(self, row: Row) -> str:
+        if row.key == "import":
+            top = self.extra.get("importtime_gitrun") or self._importtime("gitrun")
+            lines = [f"{'cumulative µs':>14} {'self µs':>9}  module (python -X importtime -c 'import gitrun')"]
+            lines += [f"{cum:>14,} {own:>9,}  {name}" for name, own, cum in top]
+            return "\n".join(lines)
+        prof = self.workdir / f"profile-{row.key}.out"
+        store = self.fresh_store(f"profile-{row.key}")
+        if row.key == "log_metric":
+            spec: dict[str, Any] = {
+                "workload": "log_metric",
+                "system": "gitrun",
+                "store": str(store),
+                "n": self.sizes.log_metric,
+            }
+        elif row.key == "start_end":
+            spec = {"workload": "start_end", "system": "gitrun", "store": str(store), "n": self.sizes.start_end}
+        elif row.key.startswith("search_"):
+            _, mode, n = row.key.split("_")
+            path = self.workdir / f"search-{n}" / "gitrun"
+            if not path.exists():
+                self.workload({"workload": "build_search", "system": "gitrun", "store": str(path), "n": int(n)})
+                self.workload(
+                    {"workload": "search", "system": "gitrun", "store": str(path), "n": int(n), "mode": "cold"}
+                )
+            spec = {"workload": "search", "system": "gitrun", "store": str(path), "n": int(n), "mode": mode}
+        else:
+            return ""
+        spec["profile"] = str(prof)
+        self.workload(spec)
+        import io
+        import pstats
+
+        buf = io.StringIO()
+        stats = pstats.Stats(str(prof), stream=buf)
+        stats.strip_dirs().sort_stats("tottime").print_stats(18)
+        text = buf.getvalue()
+        start = text.find("   ncalls")
+        shutil.rmtree(store, ignore_errors=True)
+        return (
+            f"cProfile of the timed section, by own time (python bench/workloads.py '{json.dumps({k: v for k, v in spec.items() if k not in ('store', 'profile')})}'):\n"
+            + text[start:].rstrip()
+        )
+
+
+# -- targets ---------------------------------------------------------------------------------
+def _at_most(value: float | None, limit: float, unit: str) -> tuple[bool, str]:
+    if value is None:
+        return False, "not measured"
+    if value <= limit:
+        return True, f"{_fmt(limit - value)} {unit} under ({value / limit:.0%} of the target)"
+    return False, f"missed by {_fmt(value - limit)} {unit} ({value / limit:.1f}x the target)"
+
+
+def _log_metric_check(gitrun: float | None, mlflow: float | None) -> tuple[bool, str]:
+    ok, how = _at_most(gitrun, 20.0, "µs")
+    if gitrun is None or mlflow is None:
+        return ok, how + ("; no MLflow figure for the ratio" if mlflow is None else "")
+    ratio = mlflow / gitrun
+    if ratio >= 25:
+        return ok, how + f"; {ratio:.0f}x faster than MLflow (>= 25x: met)"
+    return False, how + f"; only {ratio:.1f}x faster than MLflow (target 25x: missed by {25 / ratio:.1f}x)"
+
+
+def _value(result: dict[str, Any], key: str, scale: float = 1.0) -> dict[str, Any]:
+    if "unavailable" in result:
+        return result
+    return {**result, "value": result[key] * scale}
+
+
+def _expected_search(n: int) -> list[str]:
+    sys.path.insert(0, str(BENCH))
+    import stores
+
+    return stores.expected_search(n)
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value == 0:
+        return "0"
+    magnitude = abs(value)
+    if magnitude >= 100:
+        return f"{value:,.0f}"
+    if magnitude >= 10:
+        return f"{value:.1f}"
+    if magnitude >= 1:
+        return f"{value:.2f}"
+    if magnitude >= 0.01:
+        return f"{value:.3f}"
+    return f"{value:.2g}"
+
+
+# -- environment -----------------------------------------------------------------------------
+def _clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITRUN_", "MLFLOW_"))}
+    env["MLFLOW_ALLOW_FILE_STORE"] = "true"  # MLflow >= 3.13 refuses its file store without it
+    env["MLFLOW_DISABLE_TELEMETRY"] = "true"  # no network calls from inside a measurement
+    env["DO_NOT_TRACK"] = "true"
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def ensure_venv(mlflow_version: str) -> Path:
+    """``.venv-bench`` with ``mlflow==<pin>`` and gitrun (editable, from this checkout); reused when current."""
+    python = VENV / "bin" / "python"
+    stamp = VENV / ".bench-installed"
+    want = f"mlflow=={mlflow_version}\npyproject {hashlib.sha256((ROOT / 'pyproject.toml').read_bytes()).hexdigest()}\n"
+    if python.exists() and stamp.exists() and stamp.read_text() == want:
+        return python
+    if not python.exists():
+        print(f"[bench] creating {VENV.name} (MLflow {mlflow_version} + gitrun from this checkout) ...", flush=True)
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        (VENV / ".gitignore").write_text("*\n")  # never committed
+    else:
+        print(f"[bench] updating {VENV.name} ...", flush=True)
+    for cmd in (
+        [str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"],
+        [str(python), "-m", "pip", "install", "--quiet", f"mlflow=={mlflow_version}", "-e", str(ROOT)],
+    ):
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.exit(f"bench: `{' '.join(cmd)}` failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+    stamp.write_text(want)
+    return python
+
+
+def machine_info(python: Path) -> dict[str, Any]:
+    info: dict[str, Any] = {"cores": os.cpu_count(), "os": platform.platform()}
+    with contextlib.suppress(OSError):
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.M)
+        info["cpu"] = model.group(1).strip() if model else platform.processor()
+    with contextlib.suppress(OSError, AttributeError):
+        mem = re.search(r"^MemTotal:\s+(\d+) kB", Path("/proc/meminfo").read_text(), re.M)
+        info["ram_gib"] = round(int(mem.group(1)) / 1024 / 1024, 1) if mem else None
+    code = (
+        "import sys, json, importlib.metadata as m\n"
+        "v = {}\n"
+        "for d in ('gitrun-ml', 'mlflow', 'pandas'):\n"
+        "    try: v[d] = m.version(d)\n"
+        "    except m.PackageNotFoundError: v[d] = None\n"
+        "print(json.dumps({'python': sys.version.split()[0], 'impl': sys.implementation.name, 'versions': v}))\n"
+    )
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, check=True).stdout
+    info.update(json.loads(out))
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "gitrun"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    info["gitrun_commit"] = commit + (" (gitrun/ has uncommitted changes)" if dirty else "")
+    return info
+
+
+def filesystem_of(path: Path) -> str:
+    best, fstype = "", "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/mounts").read_text().splitlines():
+            parts = line.split()
+            if len(parts) >= 3 and str(path.resolve()).startswith(parts[1]) and len(parts[1]) >= len(best):
+                best, fstype = parts[1], f"{parts[2]} ({parts[0]})"
+    return fstype
+
+
+# -- the report ------------------------------------------------------------------------------
+def write_report(
+    h: Harness, info: dict[str, Any], command: str, out: Path, load: tuple[list[float], list[float]]
+) -> None:
+    s = h.sizes
+    lines: list[str] = []
+    add = lines.append
+    now = dt.datetime.now(dt.timezone.utc)
+    mode = (
+        "tiny (smoke test)"
+        if h.args.tiny
+        else "quick (smoke check: fewer repetitions, smaller N)"
+        if h.args.quick
+        else "full"
+    )
+    add("# gitrun benchmark results")
+    add("")
+    add(
+        f"Generated by `bench/run_all.py` on {now:%Y-%m-%d %H:%M} UTC in {time.time() - h.started:.0f} s; mode: {mode}."
+    )
+    add("")
+    add(f"**Command:** `{command}`")
+    add("")
+    add("## Machine and versions")
+    add("")
+    versions = info.get("versions", {})
+    add("| | |")
+    add("|---|---|")
+    add(f"| CPU | {info.get('cpu', '?')}, {info.get('cores')} cores |")
+    add(f"| RAM | {info.get('ram_gib', '?')} GiB |")
+    add(f"| OS | {info.get('os')} |")
+    add(f"| Python | {info.get('python')} ({info.get('impl')}), bench interpreter `{_rel(h.python)}` |")
+    add(f"| gitrun | {versions.get('gitrun-ml')} at commit {info.get('gitrun_commit')} |")
+    add(f"| MLflow | {versions.get('mlflow') or 'not installed'} (pinned: {MLFLOW_PIN}) |")
+    add(f"| pandas | {versions.get('pandas')} |")
+    add(f"| stores on | {filesystem_of(h.workdir)}, under a fresh temp directory |")
+    add(f"| load average (1 min) | {load[0][0]:.2f} before, {load[1][0]:.2f} after |")
+    add("")
+    add(
+        "Noise: this is a shared 2-core machine; other engineers ran test suites during the measurement, so "
+        "single samples can be inflated. Every figure is the **median** of several repetitions, each in a fresh "
+        "interpreter, and the systems are interleaved inside each repetition so background load hits them alike. "
+        'The OS page cache cannot be dropped here, so "cold" means a fresh process with no gitrun index, over '
+        "files the kernel has cached."
+    )
+    add("")
+    add("## Targets")
+    add("")
+    add("| measurement | gitrun | MLflow file store | ratio (MLflow / gitrun) | target | met? |")
+    add("|---|---|---|---|---|---|")
+    missed: list[Row] = []
+    for row in h.rows.values():
+        if row.target is None:
+            continue
+        medians = {sys_: row.median(sys_) for sys_ in row.samples}
+        met, how = row.target.check(medians)
+        if "gitrun" in row.unavailable:
+            met, how = False, row.unavailable["gitrun"]
+        g, m = row.median("gitrun"), row.median("mlflow-file")
+        verdict = (
+            f"{'**yes**' if met else '**NO**'}: {how}"
+            if h.judged
+            else f"not judged (smaller N than the target's); {how}"
+        )
+        add(
+            f"| {row.title} | {_cell(row, 'gitrun')} | {_cell(row, 'mlflow-file')} | {_ratio(m, g)} | {row.target.text} | {verdict} |"
+        )
+        if not met and h.judged:
+            missed.append(row)
+    add("")
+    add("## All measurements")
+    add("")
+    add(
+        f"Sizes: `log_metric` N={s.log_metric:,} (sqlite N={s.sqlite_log_metric:,}: about 4 ms per call), "
+        f"`log_metrics`/`log_batch` N={s.log_batch:,}, start+end N={s.start_end:,} runs (sqlite N={s.sqlite_start_end:,}), "
+        f"history N={s.history:,} points, search over {', '.join(f'{n:,}' for n in s.search)} runs "
+        f"(sqlite up to {s.sqlite_search_max:,}). Repetitions: {s.reps} (cheap), {s.heavy_reps} (where MLflow takes "
+        f"seconds), {s.import_reps} (imports). Cells: median, and [min–max] over the repetitions."
+    )
+    add("")
+    add("| measurement | unit | gitrun | MLflow file store | file / gitrun | MLflow sqlite | sqlite / gitrun |")
+    add("|---|---|---|---|---|---|---|")
+    for row in h.rows.values():
+        g = row.median("gitrun")
+        add(
+            f"| {row.title} | {row.unit} | {_cell(row, 'gitrun', True)} | {_cell(row, 'mlflow-file', True)} | "
+            f"{_ratio(row.median('mlflow-file'), g)} | {_cell(row, 'mlflow-sqlite', True)} | {_ratio(row.median('mlflow-sqlite'), g)} |"
+        )
+    add("")
+    notes = [(row.title, note) for row in h.rows.values() for note in row.notes]
+    if notes:
+        add("Notes:")
+        add("")
+        for title, note in notes:
+            add(f"- {title}: {note}")
+        add("")
+    if "import_pandas_ms" in h.extra:
+        add(
+            f"- `import pandas` alone: {h.extra['import_pandas_ms']:.0f} ms (in-process). MLflow imports pandas at "
+            "`import mlflow`; gitrun imports it on the first `search_runs`, so gitrun's first search in a fresh "
+            "process includes it."
+        )
+        add("")
+    if h.extra.get("importtime_gitrun"):
+        add("### What `import gitrun` loads (`python -X importtime -c 'import gitrun'`, top level, µs)")
+        add("")
+        add("| module | cumulative | self |")
+        add("|---|---|---|")
+        for name, own, cum in h.extra["importtime_gitrun"][:10]:
+            add(f"| `{name}` | {cum:,} | {own:,} |")
+        add("")
+    add("## Crash safety while measuring (SIGKILL check)")
+    add("")
+    sk = h.extra.get("sigkill")
+    if sk:
+        add(
+            f"A fresh process logged {sk['logged']:,} points with `gitrun.log_metric` and then sent itself SIGKILL "
+            f"(exit code {sk['returncode']}, no atexit handler, no `end_run`). Another process then read "
+            f"**{sk['read_back']:,} of {sk['logged']:,}** points back, run status **{sk['status']}**. `log_metric` "
+            "writes its line with one `os.write` on an `O_APPEND` descriptor before returning, so the `log_metric` "
+            "figures above are with that guarantee intact (no buffering, no background thread)."
+        )
+    else:
+        add("Not run in this mode.")
+    add("")
+    add("## How the search stores were built")
+    add("")
+    add(
+        "Each store holds the same N runs (10 params `p0..p9 = j*i`, 10 metrics `m0..m9 = j/(i+1)` with one point "
+        "each, MLflow's usual system tags, FINISHED), written file by file by `bench/stores.py` because logging "
+        "10,000 runs through MLflow's API takes minutes. Both are read back by the tool's own reader before any "
+        "search (gitrun: every run, strict mode; MLflow: a sample through `MlflowClient.get_run`). The MLflow sqlite "
+        "store is made from the file store with MLflow's own `mlflow migrate-filestore`. The filter is "
+        "`metrics.m1 > 0.01 and params.p2 != '0'`, order `metrics.m1 DESC`, `max_results=50`, pandas output, "
+        "exactly MLflow's reference query; every system's result is checked against the expected 50 run names in "
+        "order."
+    )
+    add("")
+    builds = h.extra.get("search_builds") or {}
+    if builds:
+        add("| store | files | MB on disk (file sizes) | write s | read-back check s |")
+        add("|---|---|---|---|---|")
+        for key, b in builds.items():
+            add(f"| {key} | {b['files']:,} | {b['bytes'] / 1e6:.1f} | {b['build_s']:.1f} | {b['verify_s']:.1f} |")
+        add("")
+    add("## Missed targets")
+    add("")
+    if not h.judged:
+        add("Not judged in this mode (the targets are stated for the full sizes).")
+    elif not missed:
+        add("None.")
+    for row in missed:
+        medians = {sys_: row.median(sys_) for sys_ in row.samples}
+        _, how = row.target.check(medians) if row.target else (False, "")
+        add(f"### {row.title}")
+        add("")
+        add(f"Target {row.target.text if row.target else ''}: {how}.")
+        add("")
+        why = ANALYSIS.get(row.key)
+        if why:
+            add(f"Why: {why}")
+            add("")
+        if row.profile:
+            add("```")
+            add(row.profile)
+            add("```")
+            add("")
+    if h.errors:
+        add("## Errors and unavailable measurements")
+        add("")
+        for err in h.errors:
+            add(f"- {err}".replace("\n", " "))
+        add("")
+    unavailable = [
+        (row.title, sys_, why)
+        for row in h.rows.values()
+        for sys_, why in row.unavailable.items()
+        if not why.startswith("error")
+    ]
+    if unavailable:
+        if not h.errors:
+            add("## Unavailable measurements")
+            add("")
+        for title, sys_, why in unavailable:
+            add(f"- {title} / {LABEL[sys_]}: {why}")
+        add("")
+    out.write_text("\n".join(lines))
+
+
+# Explanations of missed targets, by row key, written by hand from profiles (bench/RESULTS.md shows
+# the profile of the current run next to them); keep them in step with the code they describe.
+ANALYSIS: dict[str, str] = {}
+
+
+def _rel(path: Path | None) -> str:
+    if path is None:
+        return "?"
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(ROOT))
+    return str(path)
+
+
+def _cell(row: Row, system: str, spread: bool = False) -> str:
+    if system in row.unavailable and system not in row.samples:
+        return "n/a"
+    values = row.samples.get(system)
+    if not values:
+        return "—"
+    text = _fmt(statistics.median(values))
+    if spread and len(values) > 1:
+        text += f" [{_fmt(min(values))}–{_fmt(max(values))}]"
+    n = row.n.get(system)
+    if n is not None and system == "mlflow-sqlite" and n != row.n.get("gitrun", n):
+        text += f" (N={n:,})"
+    return text
+
+
+def _ratio(other: float | None, gitrun: float | None) -> str:
+    if other is None or gitrun is None or gitrun <= 0:
+        return "—"
+    return f"{other / gitrun:,.1f}x"
+
+
+@contextlib.contextmanager
+def _workdir_cleanup(h: Harness, keep: bool) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        if not keep and not h.args.workdir:
+            shutil.rmtree(h.workdir, ignore_errors=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="gitrun vs MLflow benchmarks; writes bench/RESULTS.md")
+    p.add_argument("--quick", action="store_true", help="fewer repetitions and smaller N (a smoke check)")
+    p.add_argument("--tiny", action="store_true", help="tiny N, one repetition (the test suite's smoke test)")
+    p.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=SYSTEMS)
+    p.add_argument(
+        "--only",
+        nargs="+",
+        choices=["import", "log_metric", "log_metrics", "start_end", "history", "sigkill", "search"],
+    )
+    p.add_argument("--python", help="interpreter for the workloads (default: .venv-bench, created if needed)")
+    p.add_argument("--mlflow-version", default=MLFLOW_PIN)
+    p.add_argument("--out", default=str(BENCH / "RESULTS.md"))
+    p.add_argument("--json", help="raw samples (default: results.json beside --out)")
+    p.add_argument("--workdir", help="where stores are created (default: a fresh temp directory, removed after)")
+    p.add_argument("--keep", action="store_true", help="keep the stores")
+    p.add_argument("--no-profile", action="store_true", help="skip profiling missed targets")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    h = Harness(args)
+    if h.python is None:
+        if any(s.startswith("mlflow") for s in h.systems):
+            h.python = ensure_venv(args.mlflow_version)
+        else:
+            h.python = Path(sys.executable)
+    raw_argv = sys.argv[1:] if argv is None else argv
+    command = " ".join(["python bench/run_all.py", *raw_argv]).strip()
+    if os.environ.get("MAKELEVEL") and argv is None and not raw_argv:
+        command = "make bench  (= .venv/bin/python bench/run_all.py)"
+    info = machine_info(h.python)
+    load_before = list(os.getloadavg())
+    print(f"[bench] workloads run by {h.python}; stores in {h.workdir}", flush=True)
+    with _workdir_cleanup(h, args.keep):
+        h.run()
+    load_after = list(os.getloadavg())
+    out = Path(args.out)
+    write_report(h, info, command, out, (load_before, load_after))
+    raw = {
+        "command": command,
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": info,
+        "sizes": h.sizes.__dict__,
+        "rows": {
+            k: {"title": r.title, "unit": r.unit, "samples": r.samples, "n": r.n, "unavailable": r.unavailable}
+            for k, r in h.rows.items()
+        },
+        "extra": {k: v for k, v in h.extra.items() if k != "search_names"},
+        "errors": h.errors,
+    }
+    Path(args.json or out.with_name("results.json")).write_text(json.dumps(raw, indent=1, sort_keys=True) + "\n")
+    print(f"[bench] wrote {out}", flush=True)
+    return 1 if h.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
