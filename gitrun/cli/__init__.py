@@ -25,6 +25,7 @@ COMMANDS = {
     "pull": "gitrun.cli.vcs:pull",
     "log": "gitrun.cli.vcs:log",
     "gc": "gitrun.cli.vcs:gc",
+    "diff": "gitrun.cli.diff:diff",
 }
 
 

@@ -23,7 +23,9 @@ def run_cli(group: click.Group) -> None:
     from gitrun.errors import GitrunError
 
     try:
-        group.main(standalone_mode=False, prog_name="gitrun")
+        code = group.main(standalone_mode=False, prog_name="gitrun")
+        if isinstance(code, int) and code:  # ctx.exit(n) returns n outside standalone mode
+            sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

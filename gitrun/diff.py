@@ -1,0 +1,396 @@
+"""Experiment diffs: two store snapshots in, one :class:`Diff` value out. No printing here.
+
+The renderers (``gitrun.diff_render``: text, Markdown, JSON) only format a ``Diff``; the CI gate
+(``gitrun.gate``) only evaluates expressions against it. JSON shape: docs/schemas/diff.json.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gitrun.entities import Experiment, ViewType
+from gitrun.errors import GitrunError
+from gitrun.store import RunRecord, Store
+
+SCHEMA_VERSION = 1
+WORKSPACE = "workspace"
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a diff: a revision as the user named it, and the commit it resolved to."""
+
+    label: str
+    commit: str | None  # None for the working tree
+
+
+@dataclass(frozen=True)
+class ValueChange:
+    key: str
+    base: Any
+    target: Any
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    run_name: str
+    status: str
+    start_time: int
+    params: Mapping[str, str] = field(default_factory=dict)
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunChange:
+    """A run present on both sides whose params, tags, metrics, status or name differ."""
+
+    run: RunSummary  # as on the target side
+    base_name: str
+    base_status: str
+    params: tuple[ValueChange, ...] = ()
+    tags: tuple[ValueChange, ...] = ()
+    metrics: tuple[ValueChange, ...] = ()  # latest values (points added show as a changed latest/count)
+
+    @property
+    def renamed(self) -> bool:
+        return self.base_name != self.run.run_name
+
+
+@dataclass(frozen=True)
+class BestRun:
+    run_id: str
+    run_name: str
+    value: float
+
+
+@dataclass(frozen=True)
+class ExperimentDiff:
+    experiment_id: str
+    name: str
+    metric: str | None  # the metric that decides "best" (primary unless --metric)
+    direction: str | None  # "min" / "max"
+    in_base: bool
+    in_target: bool
+    added: tuple[RunSummary, ...] = ()
+    removed: tuple[RunSummary, ...] = ()
+    changed: tuple[RunChange, ...] = ()
+    unchanged: int = 0
+    base_best: BestRun | None = None
+    target_best: BestRun | None = None
+    best_params: tuple[ValueChange, ...] = ()  # params that differ between the two best runs
+    # Every metric's direction and best run on each side (the gate and reports use them).
+    directions: Mapping[str, str] = field(default_factory=dict)
+    base_bests: Mapping[str, BestRun] = field(default_factory=dict)
+    target_bests: Mapping[str, BestRun] = field(default_factory=dict)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.added or self.removed or self.changed)
+
+    @property
+    def delta(self) -> float | None:
+        if self.base_best is None or self.target_best is None:
+            return None
+        return self.target_best.value - self.base_best.value
+
+    @property
+    def improved(self) -> bool | None:
+        """True when the target's best beats the base's, by the metric's direction."""
+        delta = self.delta
+        if delta is None or delta == 0 or math.isnan(delta):
+            return None if delta is None or math.isnan(delta) else False
+        return delta < 0 if self.direction == "min" else delta > 0
+
+
+@dataclass(frozen=True)
+class Diff:
+    base: Side
+    target: Side
+    experiments: tuple[ExperimentDiff, ...]
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def has_changes(self) -> bool:
+        return any(e.has_changes for e in self.experiments)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON document (docs/schemas/diff.json); non-finite numbers become strings."""
+        from gitrun.store.textio import json_number
+
+        def num(value: Any) -> Any:
+            return json_number(value) if isinstance(value, float) else value
+
+        def run(r: RunSummary) -> dict[str, Any]:
+            return {
+                "run_id": r.run_id,
+                "run_name": r.run_name,
+                "status": r.status,
+                "start_time": r.start_time,
+                "params": dict(sorted(r.params.items())),
+                "metrics": {k: num(v) for k, v in sorted(r.metrics.items())},
+            }
+
+        def changes(items: Iterable[ValueChange]) -> list[dict[str, Any]]:
+            return [{"key": c.key, "base": num(c.base), "target": num(c.target)} for c in items]
+
+        def best(b: BestRun | None) -> dict[str, Any] | None:
+            return None if b is None else {"run_id": b.run_id, "run_name": b.run_name, "value": num(b.value)}
+
+        return {
+            "schema_version": self.schema_version,
+            "base": {"label": self.base.label, "commit": self.base.commit},
+            "target": {"label": self.target.label, "commit": self.target.commit},
+            "experiments": [
+                {
+                    "experiment_id": e.experiment_id,
+                    "name": e.name,
+                    "metric": e.metric,
+                    "direction": e.direction,
+                    "in_base": e.in_base,
+                    "in_target": e.in_target,
+                    "added": [run(r) for r in e.added],
+                    "removed": [run(r) for r in e.removed],
+                    "changed": [
+                        {
+                            **run(c.run),
+                            "base_name": c.base_name,
+                            "base_status": c.base_status,
+                            "param_changes": changes(c.params),
+                            "tag_changes": changes(c.tags),
+                            "metric_changes": changes(c.metrics),
+                        }
+                        for c in e.changed
+                    ],
+                    "unchanged": e.unchanged,
+                    "base_best": best(e.base_best),
+                    "target_best": best(e.target_best),
+                    "delta": num(e.delta) if e.delta is not None else None,
+                    "improved": e.improved,
+                    "best_param_changes": changes(e.best_params),
+                    "metrics": {
+                        key: {
+                            "direction": e.directions[key],
+                            "base_best": best(e.base_bests.get(key)),
+                            "target_best": best(e.target_bests.get(key)),
+                        }
+                        for key in sorted(e.directions)
+                    },
+                }
+                for e in self.experiments
+            ],
+        }
+
+
+# -- computing -------------------------------------------------------------------------------
+def _summary(record: RunRecord) -> RunSummary:
+    return RunSummary(
+        run_id=record.run_id,
+        run_name=record.run_name,
+        status=record.status,
+        start_time=record.start_time,
+        params=dict(record.params),
+        metrics=dict(record.metrics),
+    )
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return bool(a == b)
+
+
+def _dict_changes(base: Mapping[str, Any], target: Mapping[str, Any]) -> tuple[ValueChange, ...]:
+    return tuple(
+        ValueChange(key, base.get(key), target.get(key))
+        for key in sorted(set(base) | set(target))
+        if not _same(base.get(key), target.get(key))
+    )
+
+
+def _metric_changes(base: RunRecord, target: RunRecord) -> tuple[ValueChange, ...]:
+    out = []
+    for key in sorted(set(base.summaries) | set(target.summaries)):
+        b, t = base.summaries.get(key), target.summaries.get(key)
+        if b is None or t is None:
+            out.append(ValueChange(key, b.latest if b else None, t.latest if t else None))
+        elif not (_same(b.latest, t.latest) and b.count == t.count and b.step == t.step):
+            out.append(ValueChange(key, b.latest, t.latest))
+    return tuple(out)
+
+
+def best_of(records: Iterable[RunRecord], metric: str | None, direction: str | None) -> BestRun | None:
+    """The run with the best latest value of ``metric``; NaN and missing values never win."""
+    if not metric:
+        return None
+    candidates = [(r, r.metrics[metric]) for r in records if metric in r.metrics and not math.isnan(r.metrics[metric])]
+    if not candidates:
+        return None
+    pick = min if direction == "min" else max
+    record, value = pick(candidates, key=lambda item: (item[1], item[0].run_id))
+    return BestRun(record.run_id, record.run_name, value)
+
+
+def _records(store: Store | None, experiment_id: str, exists: bool) -> dict[str, RunRecord]:
+    if store is None or not exists:
+        return {}
+    return {r.run_id: r for r in store.iter_runs([experiment_id], ViewType.ACTIVE_ONLY)}
+
+
+def compute_diff(
+    base_store: Store | None,
+    target_store: Store | None,
+    base: Side,
+    target: Side,
+    *,
+    experiments: Iterable[str] | None = None,
+    metric: str | None = None,
+    only_changed: bool = False,
+) -> Diff:
+    """Compare two snapshots of a store (either may be None: no store on that side).
+
+    ``experiments`` limits the diff to experiments by name or ID; ``metric`` replaces each
+    experiment's primary metric as the measure of "best".
+    """
+    base_exps = {e.experiment_id: e for e in base_store.list_experiments(ViewType.ALL)} if base_store else {}
+    target_exps = {e.experiment_id: e for e in target_store.list_experiments(ViewType.ALL)} if target_store else {}
+    wanted = set(experiments) if experiments else None
+    out = []
+    for experiment_id in sorted(set(base_exps) | set(target_exps)):
+        exp: Experiment = target_exps.get(experiment_id) or base_exps[experiment_id]
+        if wanted is not None and experiment_id not in wanted and exp.name not in wanted:
+            continue
+        base_runs = _records(base_store, experiment_id, experiment_id in base_exps)
+        target_runs = _records(target_store, experiment_id, experiment_id in target_exps)
+        measure = metric or exp.primary_metric
+        direction = exp.direction(measure) if measure else None
+        added = tuple(_summary(target_runs[i]) for i in sorted(set(target_runs) - set(base_runs)))
+        removed = tuple(_summary(base_runs[i]) for i in sorted(set(base_runs) - set(target_runs)))
+        changed = []
+        unchanged = 0
+        for run_id in sorted(set(base_runs) & set(target_runs)):
+            b, t = base_runs[run_id], target_runs[run_id]
+            change = RunChange(
+                run=_summary(t),
+                base_name=b.run_name,
+                base_status=b.status,
+                params=_dict_changes(b.params, t.params),
+                tags=_dict_changes(b.tags, t.tags),
+                metrics=_metric_changes(b, t),
+            )
+            if change.params or change.tags or change.metrics or change.renamed or b.status != t.status:
+                changed.append(change)
+            else:
+                unchanged += 1
+        base_best = best_of(base_runs.values(), measure, direction)
+        target_best = best_of(target_runs.values(), measure, direction)
+        keys = sorted({k for r in (*base_runs.values(), *target_runs.values()) for k in r.metrics})
+        directions = {k: exp.direction(k) for k in keys}
+        base_bests = {k: b for k in keys if (b := best_of(base_runs.values(), k, directions[k])) is not None}
+        target_bests = {k: b for k in keys if (b := best_of(target_runs.values(), k, directions[k])) is not None}
+        best_params: tuple[ValueChange, ...] = ()
+        if base_best and target_best and base_best.run_id != target_best.run_id:
+            best_params = _dict_changes(base_runs[base_best.run_id].params, target_runs[target_best.run_id].params)
+        diff = ExperimentDiff(
+            experiment_id=experiment_id,
+            name=exp.name,
+            metric=measure,
+            direction=direction,
+            in_base=experiment_id in base_exps,
+            in_target=experiment_id in target_exps,
+            added=added,
+            removed=removed,
+            changed=tuple(changed),
+            unchanged=unchanged,
+            base_best=base_best,
+            target_best=target_best,
+            best_params=best_params,
+            directions=directions,
+            base_bests=base_bests,
+            target_bests=target_bests,
+        )
+        if (only_changed and not diff.has_changes) or not (base_runs or target_runs):
+            continue
+        out.append(diff)
+    if wanted and not out and not only_changed:
+        known = sorted({e.name for e in (*base_exps.values(), *target_exps.values())})
+        raise GitrunError(
+            f"no experiment {', '.join(sorted(wanted))!r} on either side; known: {', '.join(known) or 'none'}"
+        )
+    return Diff(base, target, tuple(out))
+
+
+# -- resolving revisions ---------------------------------------------------------------------
+def default_branch(repo: Any) -> str:
+    """The repository's default branch: origin's HEAD, else main, else master."""
+    out = repo.run("symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD", check=False)
+    if out.returncode == 0 and out.stdout.strip():
+        return str(out.stdout.strip())
+    for name in ("main", "master"):
+        if repo.run("rev-parse", "--verify", "-q", f"refs/heads/{name}", check=False).returncode == 0:
+            return name
+    raise GitrunError("cannot find the default branch (no origin/HEAD, main or master); name the base revision")
+
+
+def resolve_sides(store: Store, base: str | None, target: str | None) -> tuple[Side, Side]:
+    """Sides from the CLI's arguments: ``A B``, ``A...B`` (merge-base), ``A..B``, or the defaults
+    (merge-base with the default branch vs the working tree)."""
+    from gitrun.git import GitRepo
+
+    repo = GitRepo.find(store.root)
+    if base is not None and target is None and ".." in base:
+        if "..." in base:
+            left, right = base.split("...", 1)
+            right = right or "HEAD"
+            merge_base = repo.run("merge-base", repo.rev_parse(left or "HEAD"), repo.rev_parse(right)).strip()
+            return Side(f"merge-base({left or 'HEAD'}, {right})", merge_base), _side(repo, right)
+        left, right = base.split("..", 1)
+        return _side(repo, left or "HEAD"), _side(repo, right or "HEAD")
+    if base is None:
+        branch = default_branch(repo)
+        head = repo.head()
+        if head is None:
+            raise GitrunError("the repository has no commits yet; there is nothing to diff against")
+        merge_base = repo.run("merge-base", repo.rev_parse(branch), head).strip()
+        return Side(f"merge-base({branch}, HEAD)", merge_base), Side(WORKSPACE, None)
+    return _side(repo, base), _side(repo, target) if target else Side(WORKSPACE, None)
+
+
+def _side(repo: Any, rev: str) -> Side:
+    if rev.lower() == WORKSPACE:
+        return Side(WORKSPACE, None)
+    return Side(rev, repo.rev_parse(rev))
+
+
+def store_for(store: Store, side: Side) -> Store:
+    """The store as it is on ``side``: the working tree, or a read-only view at the commit."""
+    if side.commit is None:
+        return store
+    from gitrun.revision import store_at
+
+    return store_at(store, side.commit)
+
+
+def diff_revisions(
+    store: Store,
+    base: str | None = None,
+    target: str | None = None,
+    *,
+    experiments: Iterable[str] | None = None,
+    metric: str | None = None,
+    only_changed: bool = False,
+) -> Diff:
+    """``gitrun diff [BASE] [TARGET]`` as a library call."""
+    base_side, target_side = resolve_sides(store, base, target)
+    return compute_diff(
+        store_for(store, base_side),
+        store_for(store, target_side),
+        base_side,
+        target_side,
+        experiments=experiments,
+        metric=metric,
+        only_changed=only_changed,
+    )

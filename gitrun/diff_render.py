@@ -1,0 +1,231 @@
+"""Renderers of a :class:`~gitrun.diff.Diff`: rich terminal text, GitHub Markdown, JSON.
+
+They only format. Every user-supplied string (run names, params, tags) goes through
+:func:`md_escape` in Markdown, so a name holding ``|``, backticks, Markdown or HTML cannot break a
+table or inject markup into a pull-request comment.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from gitrun.diff import Diff, ExperimentDiff, RunSummary, Side, ValueChange
+
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+
+def md_escape(value: Any) -> str:
+    """Text safe inside a GitHub Markdown table cell: HTML entities for ``& < >``, backslash
+    escapes for Markdown syntax (pipes included), newlines as spaces."""
+    text = "" if value is None else str(value)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    text = re.sub(r"[\r\n\t]+", " ", text)
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return "\\" + text if text[:1] in "#+-!=>" and text else text
+
+
+def fmt(value: Any, precision: int = 4) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "∞" if value > 0 else "-∞"
+        return f"{value:.{precision}g}"
+    return str(value)
+
+
+def fmt_delta(exp: ExperimentDiff, precision: int = 4) -> str:
+    delta = exp.delta
+    if delta is None:
+        return "—"
+    mark = {True: " ▲ better", False: " ▼ worse", None: ""}[exp.improved]
+    if delta == 0:
+        mark = " (same)"
+    return f"{delta:+.{precision}g}{mark}"
+
+
+def side_label(side: Side) -> str:
+    return (
+        side.label
+        if side.commit is None or side.label.startswith(side.commit[:7])
+        else f"{side.label} ({side.commit[:7]})"
+    )
+
+
+def _summary_line(exp: ExperimentDiff) -> str:
+    parts = [
+        f"{len(exp.added)} added",
+        f"{len(exp.removed)} removed",
+        f"{len(exp.changed)} changed",
+        f"{exp.unchanged} unchanged",
+    ]
+    if not exp.in_base:
+        parts.append("new experiment")
+    elif not exp.in_target:
+        parts.append("experiment removed")
+    return ", ".join(parts)
+
+
+# -- JSON --------------------------------------------------------------------------------------
+def render_json(diff: Diff) -> str:
+    return json.dumps(diff.to_dict(), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+# -- Markdown ----------------------------------------------------------------------------------
+def _changes_md(changes: tuple[ValueChange, ...], precision: int, limit: int = 6) -> str:
+    shown = [
+        f"{md_escape(c.key)}: {md_escape(fmt(c.base, precision))} → {md_escape(fmt(c.target, precision))}"
+        for c in changes[:limit]
+    ]
+    if len(changes) > limit:
+        shown.append(f"… {len(changes) - limit} more")
+    return "<br>".join(shown)
+
+
+def _run_row(run: RunSummary, exp: ExperimentDiff, precision: int, extra_metrics: list[str]) -> str:
+    metric_cells = [
+        md_escape(fmt(run.metrics.get(m), precision)) for m in ([exp.metric] if exp.metric else []) + extra_metrics
+    ]
+    return (
+        "| "
+        + " | ".join([f"{md_escape(run.run_name)} <sub>{run.run_id[:10]}</sub>", md_escape(run.status), *metric_cells])
+        + " |"
+    )
+
+
+def render_markdown(diff: Diff, precision: int = 4, max_runs: int = 50) -> str:
+    """GitHub-flavoured Markdown: one section per experiment, tables of best values and runs."""
+    lines = [
+        f"## gitrun diff: {md_escape(side_label(diff.base))} → {md_escape(side_label(diff.target))}",
+        "",
+    ]
+    if not diff.experiments:
+        lines.append("_No experiments on either side._")
+    for exp in diff.experiments:
+        lines += [f"### {md_escape(exp.name)}", "", _summary_line(exp) + ".", ""]
+        if exp.metric:
+            lines += [
+                f"| best {md_escape(exp.metric)} ({exp.direction}) | base | target | change |",
+                "|---|---|---|---|",
+                f"| value | {md_escape(fmt(exp.base_best.value if exp.base_best else None, precision))} | {md_escape(fmt(exp.target_best.value if exp.target_best else None, precision))} | {md_escape(fmt_delta(exp, precision))} |",
+                "| run | {} | {} | |".format(
+                    md_escape(exp.base_best.run_name) if exp.base_best else "—",
+                    md_escape(exp.target_best.run_name) if exp.target_best else "—",
+                ),
+                "",
+            ]
+        if exp.best_params:
+            lines += [
+                "Params that differ between the two best runs:",
+                "",
+                "| param | base best | target best |",
+                "|---|---|---|",
+            ]
+            lines += [
+                f"| {md_escape(c.key)} | {md_escape(fmt(c.base))} | {md_escape(fmt(c.target))} |"
+                for c in exp.best_params
+            ]
+            lines.append("")
+        header = ["run", "status"] + ([md_escape(exp.metric)] if exp.metric else [])
+        for title, runs in (("Added runs", exp.added), ("Removed runs", exp.removed)):
+            if not runs:
+                continue
+            ordered = _by_metric(runs, exp)
+            lines += [
+                f"<details><summary>{title} ({len(runs)})</summary>",
+                "",
+                "| " + " | ".join(header) + " |",
+                "|" + "---|" * len(header),
+            ]
+            lines += [_run_row(r, exp, precision, []) for r in ordered[:max_runs]]
+            if len(runs) > max_runs:
+                lines.append(f"| … {len(runs) - max_runs} more | | " + "| " * (len(header) - 2))
+            lines += ["", "</details>", ""]
+        if exp.changed:
+            lines += [
+                f"<details><summary>Changed runs ({len(exp.changed)})</summary>",
+                "",
+                "| run | params | metrics | tags |",
+                "|---|---|---|---|",
+            ]
+            for change in exp.changed[:max_runs]:
+                name = md_escape(change.run.run_name)
+                if change.renamed:
+                    name = f"{md_escape(change.base_name)} → {name}"
+                lines.append(
+                    f"| {name} <sub>{change.run.run_id[:10]}</sub> | {_changes_md(change.params, precision)} | "
+                    f"{_changes_md(change.metrics, precision)} | {_changes_md(change.tags, precision)} |"
+                )
+            if len(exp.changed) > max_runs:
+                lines.append(f"| … {len(exp.changed) - max_runs} more | | | |")
+            lines += ["", "</details>", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _by_metric(runs: tuple[RunSummary, ...], exp: ExperimentDiff) -> list[RunSummary]:
+    """Best first by the experiment's metric; runs without it last, then newest first."""
+    if not exp.metric:
+        return sorted(runs, key=lambda r: -r.start_time)
+    sign = 1 if exp.direction == "min" else -1
+
+    def key(r: RunSummary) -> tuple[int, float, int]:
+        value = r.metrics.get(exp.metric or "")
+        if value is None or math.isnan(value):
+            return (1, 0.0, -r.start_time)
+        return (0, sign * value, -r.start_time)
+
+    return sorted(runs, key=key)
+
+
+# -- terminal ----------------------------------------------------------------------------------
+def render_text(diff: Diff, console: Any, precision: int = 4, max_runs: int = 20) -> None:
+    """A coloured terminal view through rich (plain text when colours are off)."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    console.print(f"[bold]gitrun diff[/bold] {escape(side_label(diff.base))} → {escape(side_label(diff.target))}")
+    if not diff.experiments:
+        console.print("No experiments on either side.")
+    for exp in diff.experiments:
+        console.print()
+        console.print(f"[bold cyan]{escape(exp.name)}[/bold cyan]  {escape(_summary_line(exp))}")
+        if exp.metric:
+            colour = {True: "green", False: "red", None: "white"}[exp.improved]
+            base = f"{fmt(exp.base_best.value, precision)} ({escape(exp.base_best.run_name)})" if exp.base_best else "—"
+            target = (
+                f"{fmt(exp.target_best.value, precision)} ({escape(exp.target_best.run_name)})"
+                if exp.target_best
+                else "—"
+            )
+            console.print(
+                f"  best {escape(exp.metric)} ({exp.direction}): {base} → {target}  [{colour}]{fmt_delta(exp, precision)}[/{colour}]"
+            )
+        for change in exp.best_params:
+            console.print(f"    param {escape(change.key)}: {escape(fmt(change.base))} → {escape(fmt(change.target))}")
+        for title, runs, style in (("added", exp.added, "green"), ("removed", exp.removed, "red")):
+            if not runs:
+                continue
+            table = Table(title=f"{title} runs", title_justify="left", header_style="bold", show_edge=False)
+            for column in ["run", "id", "status"] + ([exp.metric] if exp.metric else []):
+                table.add_column(column)
+            for run in _by_metric(runs, exp)[:max_runs]:
+                cells = [run.run_name, run.run_id[:10], run.status] + (
+                    [fmt(run.metrics.get(exp.metric), precision)] if exp.metric else []
+                )
+                table.add_row(*(escape(c) for c in cells), style=style)
+            if len(runs) > max_runs:
+                table.add_row(f"… {len(runs) - max_runs} more", *[""] * (len(table.columns) - 1))
+            console.print(table)
+        for change in exp.changed[:max_runs]:
+            name = f"{change.base_name} → {change.run.run_name}" if change.renamed else change.run.run_name
+            console.print(f"  [yellow]changed[/yellow] {escape(name)} ({change.run.run_id[:10]})")
+            for label, items in (("param", change.params), ("metric", change.metrics), ("tag", change.tags)):
+                for c in items:
+                    console.print(
+                        f"    {label} {escape(c.key)}: {escape(fmt(c.base, precision))} → {escape(fmt(c.target, precision))}"
+                    )
