@@ -1,0 +1,267 @@
+"""Crash safety and concurrency with real processes: SIGKILL, parallel writers, real `git merge`."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, run_git
+
+import gitrun
+from gitrun.entities import RunStatus
+from gitrun.errors import StoreWarning
+from gitrun.store import Store
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and O_APPEND semantics")
+
+PROCESSES = 8
+POINTS = 2_000
+
+
+def _popen(code: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
+    return subprocess.Popen(
+        [sys.executable, "-c", code], cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _check_series_files(store_dir: Path) -> int:
+    """Every line of every series file is a header or exactly 3 parseable fields; returns the point count."""
+    points = 0
+    files = list(store_dir.rglob("*.tsv"))
+    assert files
+    for path in files:
+        text = path.read_text()
+        assert text.endswith("\n"), path
+        lines = text.split("\n")[:-1]
+        assert lines[0].startswith("step\ttimestamp\t"), path
+        for number, line in enumerate(lines[1:], start=2):
+            fields = line.split("\t")
+            assert len(fields) == 3, f"{path}:{number}: {line!r}"
+            int(fields[0]), int(fields[1]), float(fields[2])
+            points += 1
+    return points
+
+
+# -- SIGKILL ----------------------------------------------------------------------------------
+KILLED_SCRIPT = """
+import sys, time
+import gitrun
+run = gitrun.start_run(run_name="doomed")
+gitrun.log_param("lr", 0.01)
+gitrun.set_tag("phase", "training")
+for i in range({n}):
+    gitrun.log_metric("loss", 1.0 / (i + 1), step=i)
+    gitrun.log_metric("train/acc", i / {n}, step=i)
+print("LOGGED", run.info.run_id, flush=True)
+time.sleep(120)
+"""
+
+
+def test_sigkill_loses_nothing_logged_and_run_reads_as_killed(repo: Path, store_dir: Path) -> None:
+    n = 500
+    proc = _popen(KILLED_SCRIPT.format(n=n), cwd=repo)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("LOGGED "), line + proc.stderr.read()
+        run_id = line.split()[1]
+        # While the process lives, its run is RUNNING.
+        assert gitrun.Client(repo).get_run(run_id).info.status == RunStatus.RUNNING
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+
+    client = gitrun.Client(repo)
+    run = client.get_run(run_id)
+    assert run.info.status == RunStatus.KILLED
+    assert run.info.end_time is None
+    assert run.data.params == {"lr": "0.01"}
+    assert run.data.tags["phase"] == "training"
+    loss = client.get_metric_history(run_id, "loss")
+    assert [(m.step, m.value) for m in loss] == [(i, 1.0 / (i + 1)) for i in range(n)]
+    acc = client.get_metric_history(run_id, "train/acc")
+    assert [(m.step, m.value) for m in acc] == [(i, i / n) for i in range(n)]
+    assert run.data.metrics == {"loss": 1.0 / n, "train/acc": (n - 1) / n}
+    # The file still says RUNNING: KILLED is what readers infer from the dead process.
+    meta = json.loads((store_dir / "experiments" / "default" / "runs" / run_id / "meta.json").read_text())
+    assert meta["status"] == "RUNNING"
+    assert _check_series_files(store_dir) == 2 * n
+
+
+def test_sigkill_while_logging_leaves_no_torn_line(repo: Path, store_dir: Path) -> None:
+    code = """
+import gitrun
+run = gitrun.start_run()
+i = 0
+while True:
+    gitrun.log_metric("busy", i * 0.5, step=i)
+    if i == 1000:
+        print("GO", run.info.run_id, flush=True)
+    i += 1
+"""
+    proc = _popen(code, cwd=repo)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("GO "), line + proc.stderr.read()
+        os.kill(proc.pid, signal.SIGKILL)  # mid-loop: the process is writing points right now
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+        proc.stdout.close()
+        proc.stderr.close()
+    run_id = line.split()[1]
+    count = _check_series_files(store_dir)
+    assert count > 1000
+    history = gitrun.Client(repo).get_metric_history(run_id, "busy")
+    assert [(m.step, m.value) for m in history] == [(i, i * 0.5) for i in range(count)]
+    assert gitrun.Client(repo).get_run(run_id).info.status == RunStatus.KILLED
+
+
+# -- many processes ---------------------------------------------------------------------------
+SEPARATE_SCRIPT = """
+import os, sys, time
+import gitrun
+rank = int(sys.argv[1]) if len(sys.argv) > 1 else int(os.environ["RANK"])
+while not os.path.exists("go"):
+    time.sleep(0.005)
+with gitrun.start_run(run_name=f"worker-{{rank}}") as run:
+    gitrun.log_param("rank", rank)
+    for i in range({points}):
+        gitrun.log_metric("loss", rank * 100000 + i, step=i)
+print(run.info.run_id)
+"""
+
+
+def _start_all(codes: list[tuple[str, dict[str, str]]], cwd: Path) -> list[str]:
+    """Start every process, let them go at once (a 'go' file), return their stdout; all must succeed."""
+    procs = [_popen(code, cwd, env) for code, env in codes]
+    (cwd / "go").write_text("")
+    outputs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        outputs.append(out)
+    return outputs
+
+
+def test_parallel_processes_into_separate_runs(repo: Path, store_dir: Path) -> None:
+    code = SEPARATE_SCRIPT.format(points=POINTS)
+    outputs = _start_all([(code, {"RANK": str(rank)}) for rank in range(PROCESSES)], repo)
+    run_ids = [out.strip() for out in outputs]
+    assert len(set(run_ids)) == PROCESSES
+    assert sorted(run_ids) == sorted(r.run_id for r in Store(store_dir).iter_runs())
+    client = gitrun.Client(repo)
+    for rank, run_id in enumerate(run_ids):
+        run = client.get_run(run_id)
+        assert run.info.status == RunStatus.FINISHED
+        assert run.data.params == {"rank": str(rank)}
+        history = client.get_metric_history(run_id, "loss")
+        assert [(m.step, m.value) for m in history] == [(i, float(rank * 100000 + i)) for i in range(POINTS)]
+    assert _check_series_files(store_dir) == PROCESSES * POINTS
+
+
+SHARED_SCRIPT = """
+import os, time
+import gitrun
+from gitrun.entities import Metric
+rank = int(os.environ["RANK"])
+while not os.path.exists("go"):
+    time.sleep(0.005)
+with gitrun.start_run() as run:  # attaches to GITRUN_RUN_ID, as distributed-training ranks do
+    assert run.info.run_id == os.environ["GITRUN_RUN_ID"]
+    if rank % 2:
+        client = gitrun.Client()
+        for start in range(0, {points}, 100):
+            batch = [Metric("loss", rank * 100000 + i, 0, i) for i in range(start, start + 100)]
+            client.log_batch(run.info.run_id, metrics=batch)
+    else:
+        for i in range({points}):
+            gitrun.log_metric("loss", rank * 100000 + i, step=i)
+    gitrun.set_tag(f"rank.{{rank}}", "done")
+"""
+
+
+def test_parallel_processes_into_one_shared_run(repo: Path, store_dir: Path) -> None:
+    client = gitrun.Client(repo)
+    run_id = client.create_run("default", run_name="shared").info.run_id
+    code = SHARED_SCRIPT.format(points=POINTS)
+    _start_all([(code, {"RANK": str(rank), "GITRUN_RUN_ID": run_id}) for rank in range(PROCESSES)], repo)
+
+    assert [r.run_id for r in Store(store_dir).iter_runs()] == [run_id]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StoreWarning)  # no torn or partial line anywhere
+        history = gitrun.Client(repo).get_metric_history(run_id, "loss")
+        run = gitrun.Client(repo).get_run(run_id)
+    assert len(history) == PROCESSES * POINTS
+    seen = {(int(m.value) // 100000, m.step) for m in history}
+    assert seen == {(rank, i) for rank in range(PROCESSES) for i in range(POINTS)}
+    for m in history:
+        assert m.value == (m.value // 100000) * 100000 + m.step
+    # Each rank's own points stay in order within the shared file.
+    for rank in range(PROCESSES):
+        steps = [m.step for m in history if int(m.value) // 100000 == rank]
+        assert steps == list(range(POINTS))
+    assert run.info.status == RunStatus.FINISHED
+    assert {f"rank.{rank}" for rank in range(PROCESSES)} <= set(run.data.tags)
+    assert Store(store_dir).read_run(run_id).summaries["loss"].count == PROCESSES * POINTS
+    assert _check_series_files(store_dir) == PROCESSES * POINTS
+
+
+# -- Git branches -----------------------------------------------------------------------------
+def _log_runs(names: list[str]) -> list[str]:
+    gitrun.set_experiment("shared-exp", primary_metric="acc", directions={"acc": "max"})
+    ids = []
+    for name in names:
+        with gitrun.start_run(run_name=name) as run:
+            gitrun.log_param("branch_run", name)
+            for step in range(5):
+                gitrun.log_metric("acc", step / 10, step=step)
+        ids.append(run.info.run_id)
+    return ids
+
+
+def test_branches_adding_runs_merge_without_conflict(repo: Path, store_dir: Path) -> None:
+    base = _log_runs(["base"])
+    run_git(repo, "add", ".gitrun")
+    run_git(repo, "commit", "-q", "-m", "base run")
+
+    run_git(repo, "checkout", "-q", "-b", "feature")
+    feature = _log_runs(["feature-1", "feature-2"])
+    run_git(repo, "add", ".gitrun")
+    run_git(repo, "commit", "-q", "-m", "feature runs")
+    # Adding runs only adds files: nothing already committed was rewritten.
+    changed = run_git(repo, "diff", "--name-status", "main", "feature").stdout.splitlines()
+    assert changed and all(line.startswith("A\t") for line in changed), changed
+
+    run_git(repo, "checkout", "-q", "main")
+    gitrun.set_tracking_uri(repo)  # forget anything cached about the other branch's files
+    main = _log_runs(["main-1", "main-2"])
+    run_git(repo, "add", ".gitrun")
+    run_git(repo, "commit", "-q", "-m", "main runs")
+
+    merge = run_git(repo, "merge", "--no-ff", "-m", "merge feature", "feature", check=False)
+    assert merge.returncode == 0, merge.stdout + merge.stderr
+    assert "CONFLICT" not in merge.stdout
+    assert run_git(repo, "status", "--porcelain").stdout == ""
+    assert run_git(repo, "ls-files", "--unmerged").stdout == ""
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StoreWarning)
+        records = list(Store(store_dir).iter_runs())
+    assert sorted(r.run_id for r in records) == sorted(base + feature + main)
+    assert {r.run_name for r in records} == {"base", "feature-1", "feature-2", "main-1", "main-2"}
+    assert all(r.status == RunStatus.FINISHED for r in records)
+    assert all(r.metrics == {"acc": 0.4} for r in records)
+    # Run IDs sort by creation time across branches (ULIDs).
+    assert sorted(base + feature + main) == base + feature + main
+    assert gitrun.Client(repo).get_experiment_by_name("shared-exp").primary_metric == "acc"
