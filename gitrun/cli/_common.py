@@ -100,7 +100,7 @@ def console() -> Any:
     from rich.console import Console
 
     # Piped output gets a wide fixed width so tables are not folded to 80 columns.
-    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "200"))
+    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or "200")
     return Console(no_color=bool(os.environ.get("NO_COLOR")) or None, soft_wrap=False, width=width)
 
 
