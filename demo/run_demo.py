@@ -2,10 +2,12 @@
 
     python demo/run_demo.py [DEMO_DIR]      # default: ./demo-repo in the project root
 
-Steps: (re)create DEMO_DIR as a Git repository with a local identity, commit ``train.py`` into
-it, run ``gitrun init`` and ``python train.py`` there (so the store is DEMO_DIR/.gitrun and the
-runs record the real commit and branch), then show the runs ordered by the primary metric,
-the experiments, and the best run. Needs no terminal; output is plain text when piped.
+Steps: (re)create DEMO_DIR as a Git repository with a local identity, a bare "origin" repository
+(DEMO_DIR.origin.git) and a local DVC remote (DEMO_DIR.dvc-remote) beside it; commit ``train.py``;
+``gitrun init --dvc``; train a baseline on ``main`` and ``gitrun commit`` + ``gitrun push`` it
+(model files go through DVC: the demo's pyproject.toml sets a small ``dvc_threshold``); train more
+runs on a feature branch, commit and push them; then show the history, the runs ordered by the
+primary metric, the experiments, and the best run. Needs no terminal; plain text when piped.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 EXPERIMENT = "digits-sgd"
+FEATURE_BRANCH = "feature/modified-huber"
 PRIMARY = "val_acc"
 
 # The demo must write into its own repository, whatever the caller's environment says.
@@ -41,6 +44,14 @@ digits dataset and logs every run with `import gitrun as mlflow`; the runs live 
 
     gitrun runs list --experiment digits-sgd
     gitrun experiments list
+    gitrun log
+"""
+
+# Demo settings: model pickles (a few KB) go through DVC so the demo shows the whole path.
+DEMO_PYPROJECT = """\
+[tool.gitrun]
+primary_metric = "val_acc"
+dvc_threshold = "2KB"
 """
 
 
@@ -74,14 +85,23 @@ def show(repo: Path, *args: str) -> None:
         raise SystemExit(f"`gitrun {' '.join(args)}` failed with exit code {result.returncode}")
 
 
+def beside(repo: Path, suffix: str) -> Path:
+    return repo.with_name(repo.name + suffix)
+
+
 def create_repo(repo: Path) -> str:
-    """A fresh repository holding train.py; returns the commit's hash."""
+    """A fresh repository holding train.py (and a bare origin beside it); returns the commit's hash."""
     if repo.exists():
         if repo.resolve() in (ROOT, Path.home().resolve()) or (
             not (repo / "train.py").exists() and any(repo.iterdir())
         ):
             raise SystemExit(f"{repo} exists and does not look like a demo repository; choose another DEMO_DIR")
         shutil.rmtree(repo)
+    for suffix in (".origin.git", ".dvc-remote"):
+        shutil.rmtree(beside(repo, suffix), ignore_errors=True)
+    origin = beside(repo, ".origin.git")
+    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True, env=child_env())
+    subprocess.run(["git", "symbolic-ref", "HEAD", "refs/heads/main"], cwd=origin, check=True, env=child_env())
     repo.mkdir(parents=True)
     git(repo, "init", "-q")
     git(repo, "symbolic-ref", "HEAD", "refs/heads/main")  # same branch name whatever init.defaultBranch says
@@ -95,9 +115,18 @@ def create_repo(repo: Path) -> str:
         git(repo, "config", "--local", key, value)
     shutil.copy(HERE / "train.py", repo / "train.py")
     (repo / "README.md").write_text(DEMO_README, encoding="utf-8")
-    git(repo, "add", "train.py", "README.md")
+    (repo / "pyproject.toml").write_text(DEMO_PYPROJECT, encoding="utf-8")
+    git(repo, "add", "train.py", "README.md", "pyproject.toml")
     git(repo, "commit", "-q", "--no-verify", "-m", "Add digits training script")
+    git(repo, "remote", "add", "origin", str(origin))
     return git(repo, "rev-parse", "HEAD")
+
+
+def train(repo: Path, *args: str) -> None:
+    print(f"$ python train.py {' '.join(args)}".rstrip(), flush=True)
+    result = subprocess.run([sys.executable, "train.py", *args], cwd=repo, env=child_env())
+    if result.returncode != 0:
+        raise SystemExit(f"train.py failed with exit code {result.returncode}")
 
 
 def has_order_by() -> bool:
@@ -146,13 +175,22 @@ def main(argv: list[str] | None = None) -> int:
     commit = create_repo(repo)
     print(f"committed train.py as {commit[:12]} on branch main", flush=True)
 
-    banner("Initialising the run store")
-    show(repo, "init")
+    banner("Initialising the run store, with DVC and a local DVC remote for big files")
+    show(repo, "init", "--dvc", "--remote", str(beside(repo, ".dvc-remote")))
 
-    banner("Training: python train.py (scikit-learn digits, SGDClassifier, loss x alpha grid)")
-    result = subprocess.run([sys.executable, "train.py"], cwd=repo, env=child_env())
-    if result.returncode != 0:
-        raise SystemExit(f"train.py failed with exit code {result.returncode}")
+    banner("Baseline on main: log-loss SGD over alpha (scikit-learn digits)")
+    train(repo, "--loss", "log_loss")
+    show(repo, "commit", "-m", "Baseline: log-loss SGD over alpha")
+    show(repo, "push")
+
+    banner(f"A feature branch tries another loss: {FEATURE_BRANCH}")
+    git(repo, "switch", "-q", "-c", FEATURE_BRANCH)
+    train(repo, "--loss", "modified_huber")
+    show(repo, "commit")
+    show(repo, "push")
+
+    banner("History of the run store")
+    show(repo, "log")
 
     banner(f"Runs of {EXPERIMENT}, best {PRIMARY} first")
     ranked = ranked_runs(store)
@@ -173,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     banner(f"Done in {elapsed:.1f} s")
     print(
         f"""\
-Demo repository: {repo}
+Demo repository: {repo}   (branches main and {FEATURE_BRANCH})
+Origin (bare):   {beside(repo, ".origin.git")}
+DVC remote:      {beside(repo, ".dvc-remote")}
 Run store:       {store}
   one folder per run: {store}/experiments/{EXPERIMENT}/runs/<run id>/
   (meta.json, params.json, tags.json, metrics/*.tsv, metrics.json, artifacts/)
@@ -182,8 +222,8 @@ Next:
   cd {repo}
   gitrun runs list --experiment {EXPERIMENT} --json
   gitrun runs show {best_id[:10]}
-  git status --short          # the store is plain files, ready to commit
-  git add .gitrun && git commit -m "Digits runs"
+  gitrun log                  # the commits that added runs
+  git show --stat HEAD        # a gitrun commit: run files, and .dvc pointers for the models
 """,
         flush=True,
     )

@@ -69,11 +69,15 @@ def init(root: Path, remote_url: str | None = None, remote_name: str = DEFAULT_R
     from dvc.repo import Repo
 
     if not is_dvc_repo(root):
-        import contextlib
-        import io
+        import logging
 
-        with contextlib.redirect_stdout(io.StringIO()):  # DVC prints a welcome banner
+        dvc_logger = logging.getLogger("dvc")
+        level = dvc_logger.level
+        dvc_logger.setLevel(logging.WARNING)  # DVC logs a welcome banner at INFO
+        try:
             Repo.init(str(root))
+        finally:
+            dvc_logger.setLevel(level)
     with open_repo(root) as repo, repo.config.edit() as conf:
         conf["core"]["analytics"] = False
         if remote_url:
