@@ -137,7 +137,51 @@ def changed_run_dirs(repo: GitRepo, store: Store) -> tuple[set[Path], set[Path]]
             runs.add(store.layout.run_dir(parts[0], parts[2]))
         else:
             others.add(path)
-    return runs, others
+    return runs | changed_dvc_runs(repo, store, rel_store), others
+
+
+_POINTER_MD5 = re.compile(r"^[\s-]*md5:\s*([0-9a-f]{32})\s*$", re.M)
+
+
+def changed_dvc_runs(repo: GitRepo, store: Store, rel_store: str) -> set[Path]:
+    """Runs with a DVC-tracked file whose content differs from its ``.dvc`` pointer.
+
+    Such files are git-ignored, so ``git status`` cannot see that an artifact was overwritten.
+    Only files newer than (or sized unlike) their pointer are hashed; a match touches the pointer
+    so that, e.g. after ``gitrun pull``, the same file is not hashed again.
+    """
+    prefix = "" if rel_store == "." else rel_store + "/"
+    listed = repo.run("ls-files", "-z", "--", f":(glob){prefix}experiments/*/runs/*/**/*.dvc")
+    runs: set[Path] = set()
+    for item in listed.split("\0"):
+        if not item:
+            continue
+        pointer = repo.root / item
+        data = pointer.with_name(pointer.name[: -len(".dvc")])
+        try:
+            st = data.stat()
+            recorded_size = dvc.pointer_size(pointer)
+            if not data.is_file() or (st.st_mtime <= pointer.stat().st_mtime and recorded_size == st.st_size):
+                continue
+            recorded = _POINTER_MD5.search(pointer.read_text(encoding="utf-8"))
+            if recorded_size == st.st_size and recorded and recorded.group(1) == _md5(data):
+                os.utime(pointer)
+                continue
+            parts = pointer.relative_to(store.layout.experiments_dir).parts
+        except (OSError, ValueError):
+            continue  # not pulled here, or removed (a removed run shows in `git status`)
+        runs.add(store.layout.run_dir(parts[0], parts[2]))
+    return runs
+
+
+def _md5(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def big_files(run_dir: Path, threshold: int) -> list[Path]:

@@ -229,7 +229,7 @@ def git_state(repo: Path, *, exclude_store: bool = True) -> dict[str, bytes]:
     }
 
 
-def work_files(root: Path, skip: tuple[str, ...] = (".git", ".gitrun")) -> dict[str, bytes]:
+def work_files(root: Path, skip: tuple[str, ...] = (".git", ".gitrun", ".dvc")) -> dict[str, bytes]:
     """Path -> bytes of every file under ``root`` outside ``skip`` (top-level names)."""
     files = {}
     for path in sorted(root.rglob("*")):

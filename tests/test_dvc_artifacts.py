@@ -1,0 +1,287 @@
+"""Big artifacts and metric series through DVC: pointers in Git, content in the cache and remotes.
+
+Real DVC (local-directory remote and an S3 remote on a moto server), real Git, the real CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT, gitrun_cli, log_runs, python_ok, run_git
+
+MiB = 1024 * 1024
+
+
+def tree_paths(repo: Path, rev: str = "HEAD") -> list[str]:
+    return run_git(repo, "ls-tree", "-r", "--name-only", rev).stdout.split()
+
+
+def run_dir(repo: Path, run_id: str, experiment: str = "iris-sgd") -> Path:
+    return repo / ".gitrun" / "experiments" / experiment / "runs" / run_id
+
+
+def rel_run_dir(run_id: str, experiment: str = "iris-sgd") -> str:
+    return f".gitrun/experiments/{experiment}/runs/{run_id}"
+
+
+def pointer(repo: Path, path: str, rev: str = "HEAD") -> dict:
+    out = yaml.safe_load(run_git(repo, "show", f"{rev}:{path}").stdout)["outs"][0]
+    assert isinstance(out, dict)
+    return out
+
+
+def cli_ok(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
+    proc = gitrun_cli(*args, cwd=cwd, env=env)
+    assert proc.returncode == 0, f"gitrun {' '.join(args)}:\n{proc.stdout}\n{proc.stderr}"
+    return proc.stdout
+
+
+def random_file(path: Path, size: int) -> bytes:
+    data = os.urandom(size)
+    path.write_bytes(data)
+    return data
+
+
+def test_big_artifact_is_a_dvc_pointer_pushed_and_pulled_into_a_fresh_clone(
+    dvc_repo: Path, origin: Path, tmp_path: Path
+) -> None:
+    repo = dvc_repo
+    data = random_file(tmp_path / "model.bin", 2 * MiB)
+    (run_id,) = log_runs(repo, [{"metrics": {"val_acc": 0.9}, "artifacts": [str(tmp_path / "model.bin")]}])
+
+    result = json.loads(cli_ok("commit", "--json", cwd=repo))
+
+    art = f"{rel_run_dir(run_id)}/artifacts"
+    assert result["dvc_tracked"] == [f"{art}/model.bin.dvc"]
+    paths = tree_paths(repo)
+    assert f"{art}/model.bin.dvc" in paths and f"{art}/.gitignore" in paths
+    assert f"{art}/model.bin" not in paths  # the blob is not in Git
+    assert "/model.bin" in run_git(repo, "show", f"HEAD:{art}/.gitignore").stdout.splitlines()
+    sizes = run_git(repo, "ls-tree", "-r", "-l", "HEAD").stdout.splitlines()
+    assert max(int(line.split()[3]) for line in sizes) < 10_000  # nothing big went into Git
+    out = pointer(repo, f"{art}/model.bin.dvc")
+    md5 = hashlib.md5(data).hexdigest()
+    assert out["md5"] == md5 and out["size"] == 2 * MiB and out["path"] == "model.bin"
+    cached = repo / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+    assert cached.read_bytes() == data
+    assert (run_dir(repo, run_id) / "artifacts" / "model.bin").read_bytes() == data  # still usable locally
+    assert run_git(repo, "status", "--porcelain").stdout == ""  # pointer and ignore entry committed
+
+    # push: the branch to origin, the content to the local DVC remote beside the repository.
+    out_text = cli_ok("push", cwd=repo)
+    assert "Pushed main to origin" in out_text and "1 file(s) uploaded" in out_text
+    assert run_git(origin, "rev-parse", "main").stdout == run_git(repo, "rev-parse", "HEAD").stdout
+    remote_copy = tmp_path / "dvc-remote" / "files" / "md5" / md5[:2] / md5[2:]
+    assert remote_copy.read_bytes() == data
+    assert "1 file(s) uploaded" not in cli_ok("push", cwd=repo)  # nothing new the second time
+
+    # pull in a fresh clone: the pointer comes with Git, the bytes with DVC.
+    clone = tmp_path / "clone"
+    run_git(tmp_path, "clone", "-q", str(origin), str(clone))
+    target = run_dir(clone, run_id) / "artifacts" / "model.bin"
+    assert not target.exists() and target.with_name("model.bin.dvc").exists()
+    out_text = cli_ok("pull", cwd=clone)
+    assert "Pulled main from origin" in out_text
+    assert target.read_bytes() == data
+    assert run_git(clone, "status", "--porcelain").stdout == ""
+    # The pulled file is newer than its pointer but the same content: nothing to commit.
+    again = json.loads(cli_ok("commit", "--json", cwd=clone))
+    assert again["sha"] is None and again["runs"] == []
+
+
+def test_pull_of_named_runs_fetches_only_their_artifacts(dvc_repo: Path, origin: Path, tmp_path: Path) -> None:
+    repo = dvc_repo
+    a = random_file(tmp_path / "a.bin", MiB)
+    random_file(tmp_path / "b.bin", MiB)
+    run_a, run_b = log_runs(
+        repo, [{"artifacts": [str(tmp_path / "a.bin")]}, {"artifacts": [str(tmp_path / "b.bin")]}], primary_metric=None
+    )
+    cli_ok("commit", cwd=repo)
+    cli_ok("push", cwd=repo)
+    clone = tmp_path / "clone"
+    run_git(tmp_path, "clone", "-q", str(origin), str(clone))
+
+    cli_ok("pull", run_a[:10], cwd=clone)
+
+    assert (run_dir(clone, run_a) / "artifacts" / "a.bin").read_bytes() == a
+    assert not (run_dir(clone, run_b) / "artifacts" / "b.bin").exists()
+
+
+def test_metric_series_over_the_threshold_goes_to_dvc_summary_stays_in_git(dvc_repo: Path) -> None:
+    repo = dvc_repo
+    losses = [1.0 / (i + 1) for i in range(3000)]
+    (run_id,) = log_runs(repo, [{"metrics": {"loss": losses, "val_acc": 0.8}}], primary_metric="loss")
+    series = run_dir(repo, run_id) / "metrics" / "loss.tsv"
+    assert series.stat().st_size > 20 * 1024
+
+    result = json.loads(cli_ok("commit", "--json", "--dvc-threshold", "20KB", cwd=repo))
+
+    rel = rel_run_dir(run_id)
+    assert result["dvc_tracked"] == [f"{rel}/metrics/loss.tsv.dvc"]
+    paths = tree_paths(repo)
+    assert f"{rel}/metrics/loss.tsv" not in paths and f"{rel}/metrics/loss.tsv.dvc" in paths
+    assert f"{rel}/metrics/val_acc.tsv" in paths  # small series stay in Git
+    assert f"{rel}/metrics.json" in paths
+    summary = json.loads(run_git(repo, "show", f"HEAD:{rel}/metrics.json").stdout)
+    assert json.dumps(summary).count(repr(losses[-1])) >= 1
+
+    # Readers of that revision see the latest value without any DVC content.
+    from gitrun.revision import store_at
+    from gitrun.store import Store
+
+    store = Store(repo / ".gitrun")
+    view = store_at(store, "HEAD")
+    assert not (view.root / "experiments" / "iris-sgd" / "runs" / run_id / "metrics" / "loss.tsv").exists()
+    run = view.get_run(run_id)
+    assert run.data.metrics["loss"] == pytest.approx(losses[-1])
+    assert run.data.metrics["val_acc"] == pytest.approx(0.8)
+    # And the working tree still reads the whole series.
+    assert len(store.metric_history(run_id, "loss")) == len(losses)
+    assert store.get_run(run_id).data.metrics["loss"] == pytest.approx(losses[-1])
+
+
+def test_big_artifact_without_dvc_setup_is_a_clear_error(repo: Path, tmp_path: Path) -> None:
+    random_file(tmp_path / "model.bin", 2 * MiB)
+    log_runs(repo, [{"artifacts": [str(tmp_path / "model.bin")]}])
+    sha = run_git(repo, "rev-parse", "HEAD").stdout
+
+    proc = gitrun_cli("commit", cwd=repo)
+
+    assert proc.returncode != 0
+    assert "gitrun init --dvc" in proc.stderr and "Traceback" not in proc.stderr
+    assert run_git(repo, "rev-parse", "HEAD").stdout == sha
+    assert not (repo / ".dvc").exists()
+
+
+def test_big_artifact_without_dvc_installed_names_the_install_command(repo: Path, tmp_path: Path) -> None:
+    random_file(tmp_path / "model.bin", 2 * MiB)
+    log_runs(repo, [{"artifacts": [str(tmp_path / "model.bin")]}])
+    sha = run_git(repo, "rev-parse", "HEAD").stdout
+    # A Python where `import dvc` fails, as when the package is not installed.
+    blocker = tmp_path / "no-dvc"
+    blocker.mkdir()
+    (blocker / "dvc.py").write_text("raise ImportError('No module named dvc')\n")
+    env = {"PYTHONPATH": os.pathsep.join([str(blocker), str(ROOT)])}
+    code = "import sys; from gitrun.cli import main; sys.argv = ['gitrun', 'commit']; main()"
+    from tests.conftest import run_python
+
+    proc = run_python(code, repo, env)
+
+    assert proc.returncode != 0
+    assert "pip install" in proc.stderr and "gitrun init --dvc" in proc.stderr
+    assert "model.bin" in proc.stderr and "Traceback" not in proc.stderr
+    assert run_git(repo, "rev-parse", "HEAD").stdout == sha
+
+
+def test_dvc_threshold_precedence(dvc_repo: Path, tmp_path: Path) -> None:
+    """CLI option > [tool.gitrun] in pyproject.toml > store.yaml > 500 KB."""
+    from gitrun.commit import DEFAULT_DVC_THRESHOLD, dvc_threshold
+    from gitrun.store import Store
+
+    repo = dvc_repo
+    store = Store(repo / ".gitrun")
+    assert DEFAULT_DVC_THRESHOLD == 500 * 1024
+    assert dvc_threshold(store) == 500 * 1024
+    with open(repo / ".gitrun" / "store.yaml", "a") as f:
+        f.write("dvc_threshold: 100KB\n")
+    assert dvc_threshold(store) == 100 * 1024
+    (repo / "pyproject.toml").write_text('[project]\nname = "demo"\n\n[tool.gitrun]\ndvc_threshold = "1MB"\n')
+    assert dvc_threshold(store) == 1024 * 1024
+    assert dvc_threshold(store, "200KB") == 200 * 1024
+
+    def one_run() -> tuple[str, str]:
+        random_file(tmp_path / "mid.bin", 300 * 1024)
+        (run_id,) = log_runs(repo, [{"artifacts": [str(tmp_path / "mid.bin")]}], primary_metric=None)
+        return run_id, f"{rel_run_dir(run_id)}/artifacts/mid.bin"
+
+    # The command line beats pyproject.toml: 300 KB > 200 KB goes to DVC.
+    run_id, art = one_run()
+    result = json.loads(cli_ok("commit", "--json", "--dvc-threshold", "200KB", run_id, cwd=repo))
+    assert result["dvc_tracked"] == [art + ".dvc"]
+    # pyproject.toml (1 MB) beats store.yaml (100 KB): 300 KB stays in Git.
+    run_id, art = one_run()
+    result = json.loads(cli_ok("commit", "--json", run_id, cwd=repo))
+    assert result["dvc_tracked"] == [] and art in tree_paths(repo)
+    # Without [tool.gitrun], store.yaml (100 KB) beats the 500 KB default.
+    (repo / "pyproject.toml").write_text('[project]\nname = "demo"\n')
+    run_id, art = one_run()
+    result = json.loads(cli_ok("commit", "--json", run_id, cwd=repo))
+    assert result["dvc_tracked"] == [art + ".dvc"] and art not in tree_paths(repo)
+    # The user's pyproject.toml was read, never committed.
+    assert "pyproject.toml" not in tree_paths(repo)
+
+
+def test_logging_never_imports_dvc(dvc_repo: Path, tmp_path: Path) -> None:
+    random_file(tmp_path / "model.bin", 2 * MiB)
+    code = f"""
+import sys, gitrun
+gitrun.set_experiment("iris-sgd", primary_metric="val_acc")
+with gitrun.start_run():
+    gitrun.log_params({{"lr": 0.1}})
+    for step in range(20):
+        gitrun.log_metric("val_acc", step / 20, step=step)
+    gitrun.log_artifact({str(tmp_path / "model.bin")!r})
+    gitrun.log_text("hello", "notes/hello.txt")
+run = gitrun.last_active_run()
+print(run.info.status)
+print(sorted(m for m in sys.modules if m == "dvc" or m.startswith(("dvc.", "dvc_"))))
+"""
+    status, modules = python_ok(code, dvc_repo).strip().splitlines()[-2:]
+    assert status == "FINISHED"
+    assert modules == "[]"
+
+
+def test_init_dvc_with_a_remote_directory(repo: Path, tmp_path: Path) -> None:
+    remote = tmp_path / "shared-dvc-store"
+    out = cli_ok("init", "--dvc", "--remote", str(remote), cwd=repo)
+    assert "Set up DVC" in out and "committed DVC's configuration" in out
+    assert run_git(repo, "log", "-1", "--format=%s").stdout.strip() == "gitrun: set up DVC for large artifacts"
+    committed = run_git(repo, "diff-tree", "--no-commit-id", "--name-only", "-r", "HEAD").stdout.split()
+    assert set(committed) <= {".dvc/config", ".dvc/.gitignore", ".dvcignore"} and ".dvc/config" in committed
+    config = run_git(repo, "show", "HEAD:.dvc/config").stdout
+    assert str(remote) in config and "remote = storage" in config
+    assert run_git(repo, "status", "--porcelain", "--", ".dvc", ".dvcignore").stdout == ""
+
+
+# -- S3 through moto ------------------------------------------------------------------------
+def test_s3_remote_on_moto_push_then_pull_into_a_fresh_clone(
+    repo: Path, origin: Path, tmp_path: Path, moto_s3: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+
+    creds = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}
+    for key, value in creds.items():
+        monkeypatch.setenv(key, value)
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(key, raising=False)
+    bucket = f"gitrun-{os.getpid()}-{tmp_path.name[-12:].lower().replace('_', '-')}".strip("-")
+    s3 = boto3.client("s3", endpoint_url=moto_s3, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+
+    cli_ok("init", "--remote", f"s3://{bucket}/dvcstore", cwd=repo)
+    python_ok(
+        f"from dvc.cli import main; raise SystemExit(main(['remote', 'modify', 'storage', 'endpointurl', {moto_s3!r}]))",
+        repo,
+    )
+    run_git(repo, "commit", "-q", "-am", "S3 endpoint")
+    data = random_file(tmp_path / "model.bin", 2 * MiB)
+    (run_id,) = log_runs(repo, [{"metrics": {"val_acc": 0.7}, "artifacts": [str(tmp_path / "model.bin")]}])
+    cli_ok("commit", cwd=repo)
+
+    out = cli_ok("push", cwd=repo)
+    assert "1 file(s) uploaded" in out
+    md5 = hashlib.md5(data).hexdigest()
+    obj = s3.get_object(Bucket=bucket, Key=f"dvcstore/files/md5/{md5[:2]}/{md5[2:]}")
+    assert obj["Body"].read() == data
+
+    clone = tmp_path / "clone"
+    run_git(tmp_path, "clone", "-q", str(origin), str(clone))
+    assert not (clone / ".dvc" / "config.local").exists()  # credentials come from the environment
+    cli_ok("pull", cwd=clone)
+    assert (run_dir(clone, run_id) / "artifacts" / "model.bin").read_bytes() == data
