@@ -109,8 +109,19 @@ def run_context_tags(experiment_id: str, run_name: str) -> dict[str, str]:
     """Merge the tags every ``gitrun_run_context`` implementation returns (later plugins win)."""
     tags: dict[str, str] = {}
     pm = get_plugin_manager()
-    # pluggy calls the last registered first; reverse so built-ins come first and plugins override.
-    for result in reversed(pm.hook.gitrun_run_context(experiment_id=experiment_id, run_name=run_name)):
+    kwargs = {"experiment_id": experiment_id, "run_name": run_name}
+    # One call per implementation, in registration order (built-ins first, plugins override), so a
+    # plugin that raises is a warning naming it instead of a crash of the user's run.
+    for impl in pm.hook.gitrun_run_context.get_hookimpls():
+        try:
+            result: dict[str, Any] | None = impl.function(*(kwargs[name] for name in impl.argnames))
+        except Exception as exc:
+            warnings.warn(
+                f"gitrun plugin {impl.plugin_name!r} failed in gitrun_run_context and is skipped: "
+                f"{type(exc).__name__}: {exc}",
+                stacklevel=3,
+            )
+            continue
         if result:
             tags.update({str(k): str(v) for k, v in result.items() if v is not None})
     return tags
