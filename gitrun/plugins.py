@@ -114,7 +114,7 @@ def run_context_tags(experiment_id: str, run_name: str) -> dict[str, str]:
     # plugin that raises is a warning naming it instead of a crash of the user's run.
     for impl in pm.hook.gitrun_run_context.get_hookimpls():
         try:
-            result: dict[str, Any] | None = impl.function(*(kwargs[name] for name in impl.argnames))
+            result = impl.function(*(kwargs[name] for name in impl.argnames))
         except Exception as exc:
             warnings.warn(
                 f"gitrun plugin {impl.plugin_name!r} failed in gitrun_run_context and is skipped: "
@@ -122,7 +122,7 @@ def run_context_tags(experiment_id: str, run_name: str) -> dict[str, str]:
                 stacklevel=3,
             )
             continue
-        if result:
+        if isinstance(result, dict):
             tags.update({str(k): str(v) for k, v in result.items() if v is not None})
     return tags
 
