@@ -69,7 +69,7 @@ class Sizes:
 
 FULL = Sizes(5, 3, 9, 10_000, 1_000, 10_000, 1_000, 200, 10_000, (1_000, 10_000), 10_000, 10_000)
 QUICK = Sizes(2, 1, 3, 1_000, 200, 1_000, 100, 50, 1_000, (100, 1_000), 1_000, 1_000)
-TINY = Sizes(1, 1, 1, 50, 20, 50, 10, 5, 50, (20, 60), 60, 50)
+TINY = Sizes(1, 1, 1, 50, 20, 50, 10, 5, 50, (20,), 20, 50)
 
 
 @dataclass
@@ -111,14 +111,34 @@ class Harness:
         self.started = time.time()
         self.env = _clean_env()
         self.judged = self.sizes == FULL  # targets are stated for the full sizes only
+        self.loads: dict[str, float] = {}
+        self.project = self.workdir / "project"
+        self.script = self.project / WORKLOADS.name
+
+    def setup_project(self) -> None:
+        """A clean Git repository holding the workload scripts: the "user's training repo".
+
+        Both tools look at the Git repository around the running script (commit, and for gitrun
+        the diff of a dirty tree, copied into every run). Running from this checkout would make
+        the figures depend on whatever happens to be uncommitted in it; a fresh, clean repository
+        makes them repeatable.
+        """
+        shutil.rmtree(self.project, ignore_errors=True)
+        self.project.mkdir(parents=True)
+        for name in ("workloads.py", "stores.py"):
+            shutil.copy2(BENCH / name, self.project / name)
+        (self.project / ".gitignore").write_text("__pycache__/\n")
+        git = ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "-c", "commit.gpgsign=false"]
+        for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "bench workloads"]):
+            subprocess.run([*git, *cmd], cwd=self.project, env=self.env, check=True, capture_output=True)
 
     # -- running workloads -----------------------------------------------------------------
     def workload(self, spec: dict[str, Any], timeout: float = SUBPROCESS_TIMEOUT_S) -> dict[str, Any]:
         """Run one workload in a fresh interpreter; its ``RESULT`` line as a dict."""
         assert self.python is not None
         proc = subprocess.run(
-            [str(self.python), str(WORKLOADS), json.dumps(spec)],
-            cwd=self.workdir,
+            [str(self.python), str(self.script), json.dumps(spec)],
+            cwd=self.project,
             env=self.env,
             capture_output=True,
             text=True,
@@ -181,15 +201,24 @@ class Harness:
             ("sigkill", self.bench_sigkill),
             ("search", self.bench_search),
         ]
+        self.setup_project()
         for name, fn in cases:
             if self.args.only and name not in self.args.only:
                 continue
+            self.wait_quiet()
             t0 = time.perf_counter()
-            print(f"[bench] {name} ...", flush=True)
+            self.loads[name] = os.getloadavg()[0]
+            print(f"[bench] {name} (load {self.loads[name]:.2f}) ...", flush=True)
             fn()
             print(f"[bench] {name} done in {time.perf_counter() - t0:.1f} s", flush=True)
         if self.judged and not self.args.no_profile:
             self.profile_missed()
+
+    def wait_quiet(self) -> None:
+        """With ``--wait-quiet S``: wait up to S seconds for the 1-minute load average to drop below 1.5."""
+        deadline = time.monotonic() + self.args.wait_quiet
+        while os.getloadavg()[0] > 1.5 and time.monotonic() < deadline:
+            time.sleep(5)
 
     def systems_for(self, *allowed: str) -> list[str]:
         return [s for s in self.systems if s in allowed]
@@ -199,7 +228,7 @@ class Harness:
         modules = {"gitrun": "gitrun", "mlflow-file": "mlflow"}
         wall = {name: [] for name in ("bare", *modules.values(), "pandas")}  # type: dict[str, list[float]]
         inproc = {name: [] for name in wall}  # type: dict[str, list[float]]
-        wanted = ["bare"] + [modules[s] for s in self.systems_for(*modules)] + ["pandas"]
+        wanted = ["bare"] + [modules[s] for s in self.systems_for(*modules)] + ([] if self.args.tiny else ["pandas"])
         for name in wanted:  # compile .pyc files and warm the page cache first; not measured
             self._import_once(name)
         for _ in range(self.sizes.import_reps):
@@ -224,7 +253,8 @@ class Harness:
         for system, module in modules.items():
             if module in wanted:
                 inrow.samples[system] = [i * 1000 for i in inproc[module]]
-        self.extra["import_pandas_ms"] = statistics.median(inproc["pandas"]) * 1000
+        if inproc["pandas"]:
+            self.extra["import_pandas_ms"] = statistics.median(inproc["pandas"]) * 1000
         self.extra["import_bare_ms"] = bare * 1000
         if "gitrun" in self.systems:
             self.extra["importtime_gitrun"] = self._importtime("gitrun")
@@ -354,8 +384,8 @@ class Harness:
         store = self.fresh_store("sigkill-gitrun")
         spec = {"workload": "sigkill", "system": "gitrun", "store": str(store), "n": n}
         proc = subprocess.run(
-            [str(self.python), str(WORKLOADS), json.dumps(spec)],
-            cwd=self.workdir,
+            [str(self.python), str(self.script), json.dumps(spec)],
+            cwd=self.project,
             env=self.env,
             capture_output=True,
             text=True,
@@ -667,14 +697,19 @@ def write_report(
     add(f"| MLflow | {versions.get('mlflow') or 'not installed'} (pinned: {MLFLOW_PIN}) |")
     add(f"| pandas | {versions.get('pandas')} |")
     add(f"| stores on | {filesystem_of(h.workdir)}, under a fresh temp directory |")
-    add(f"| load average (1 min) | {load[0][0]:.2f} before, {load[1][0]:.2f} after |")
+    per_case = ", ".join(f"{name} {value:.1f}" for name, value in h.loads.items())
+    add(
+        f"| load average (1 min) | {load[0][0]:.2f} before, {load[1][0]:.2f} after; at the start of each case: {per_case} |"
+    )
     add("")
     add(
         "Noise: this is a shared 2-core machine; other engineers ran test suites during the measurement, so "
         "single samples can be inflated. Every figure is the **median** of several repetitions, each in a fresh "
         "interpreter, and the systems are interleaved inside each repetition so background load hits them alike. "
         'The OS page cache cannot be dropped here, so "cold" means a fresh process with no gitrun index, over '
-        "files the kernel has cached."
+        "files the kernel has cached. The workloads run from a fresh, clean Git repository holding copies of "
+        "`bench/workloads.py` and `bench/stores.py` (both tools read the Git state around the script), with MLflow's "
+        "telemetry off (`MLFLOW_DISABLE_TELEMETRY=true`) and `MLFLOW_ALLOW_FILE_STORE=true`."
     )
     add("")
     add("## Targets")
@@ -880,6 +915,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workdir", help="where stores are created (default: a fresh temp directory, removed after)")
     p.add_argument("--keep", action="store_true", help="keep the stores")
     p.add_argument("--no-profile", action="store_true", help="skip profiling missed targets")
+    p.add_argument(
+        "--wait-quiet", type=float, default=0, metavar="S", help="before each case, wait up to S s for load < 1.5"
+    )
     return p.parse_args(argv)
 
 

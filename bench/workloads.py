@@ -259,11 +259,14 @@ def w_build_search(spec: Spec) -> dict[str, Any]:
         import subprocess
 
         exe = Path(sys.executable).with_name("mlflow")
-        subprocess.run(
+        store.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(
             [str(exe), "migrate-filestore", "--source", str(Path(spec["source"]) / "mlruns"),
              "--target", mlflow_uri(system, store), "--no-progress"],
-            check=True, capture_output=True, text=True,
+            capture_output=True, text=True,
         )  # fmt: skip
+        if proc.returncode != 0:
+            raise RuntimeError(f"mlflow migrate-filestore failed: {proc.stderr[-1500:]}")
         built = time.perf_counter() - t0
         ids = stores.mlflow_run_ids(n)
         verified = stores.verify_mlflow_store(mlflow_uri(system, store), stores.MLFLOW_EXPERIMENT_ID, ids)
