@@ -332,6 +332,10 @@ def default_branch(repo: Any) -> str:
     for name in ("main", "master"):
         if repo.run("rev-parse", "--verify", "-q", f"refs/heads/{name}", check=False).returncode == 0:
             return name
+    # A CI checkout (actions/checkout) has remote-tracking branches but no local main and no origin/HEAD.
+    for name in ("main", "master"):
+        if repo.run("rev-parse", "--verify", "-q", f"refs/remotes/origin/{name}", check=False).returncode == 0:
+            return f"origin/{name}"
     raise GitrunError("cannot find the default branch (no origin/HEAD, main or master); name the base revision")
 
 

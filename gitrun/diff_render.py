@@ -10,11 +10,16 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from typing import Any
 
 from gitrun.diff import Diff, ExperimentDiff, RunSummary, Side, ValueChange
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+# (run_id, side) -> a sparkline of the run's primary-metric history ("" when there is none);
+# side is "base" or "target". Given to render_markdown, it adds a "curve" column to run tables.
+Sparkline = Callable[[str, str], str]
 
 
 def md_escape(value: Any) -> str:
@@ -87,10 +92,14 @@ def _changes_md(changes: tuple[ValueChange, ...], precision: int, limit: int = 6
     return "<br>".join(shown)
 
 
-def _run_row(run: RunSummary, exp: ExperimentDiff, precision: int, extra_metrics: list[str]) -> str:
+def _run_row(
+    run: RunSummary, exp: ExperimentDiff, precision: int, extra_metrics: list[str], curve: str | None = None
+) -> str:
     metric_cells = [
         md_escape(fmt(run.metrics.get(m), precision)) for m in ([exp.metric] if exp.metric else []) + extra_metrics
     ]
+    if curve is not None:
+        metric_cells.append(md_escape(curve))
     return (
         "| "
         + " | ".join([f"{md_escape(run.run_name)} <sub>{run.run_id[:10]}</sub>", md_escape(run.status), *metric_cells])
@@ -98,8 +107,19 @@ def _run_row(run: RunSummary, exp: ExperimentDiff, precision: int, extra_metrics
     )
 
 
-def render_markdown(diff: Diff, precision: int = 4, max_runs: int = 50) -> str:
-    """GitHub-flavoured Markdown: one section per experiment, tables of best values and runs."""
+def render_markdown(
+    diff: Diff,
+    precision: int = 4,
+    max_runs: int = 50,
+    *,
+    sparkline: Sparkline | None = None,
+    extra: Callable[[ExperimentDiff], list[str]] | None = None,
+) -> str:
+    """GitHub-flavoured Markdown: one section per experiment, tables of best values and runs.
+
+    ``sparkline`` adds a "curve" column (and row, in the best-values table); ``extra`` returns
+    Markdown lines placed after an experiment's best-values tables (the PR report's charts).
+    """
     lines = [
         f"## gitrun diff: {md_escape(side_label(diff.base))} → {md_escape(side_label(diff.target))}",
         "",
@@ -117,8 +137,15 @@ def render_markdown(diff: Diff, precision: int = 4, max_runs: int = 50) -> str:
                     md_escape(exp.base_best.run_name) if exp.base_best else "—",
                     md_escape(exp.target_best.run_name) if exp.target_best else "—",
                 ),
-                "",
             ]
+            if sparkline is not None:
+                lines.append(
+                    "| curve | {} | {} | |".format(
+                        md_escape(sparkline(exp.base_best.run_id, "base")) if exp.base_best else "",
+                        md_escape(sparkline(exp.target_best.run_id, "target")) if exp.target_best else "",
+                    )
+                )
+            lines.append("")
         if exp.best_params:
             lines += [
                 "Params that differ between the two best runs:",
@@ -131,8 +158,12 @@ def render_markdown(diff: Diff, precision: int = 4, max_runs: int = 50) -> str:
                 for c in exp.best_params
             ]
             lines.append("")
+        if extra is not None:
+            lines += extra(exp)
         header = ["run", "status"] + ([md_escape(exp.metric)] if exp.metric else [])
-        for title, runs in (("Added runs", exp.added), ("Removed runs", exp.removed)):
+        if sparkline is not None:
+            header.append("curve")
+        for title, runs, side in (("Added runs", exp.added, "target"), ("Removed runs", exp.removed, "base")):
             if not runs:
                 continue
             ordered = _by_metric(runs, exp)
@@ -142,7 +173,10 @@ def render_markdown(diff: Diff, precision: int = 4, max_runs: int = 50) -> str:
                 "| " + " | ".join(header) + " |",
                 "|" + "---|" * len(header),
             ]
-            lines += [_run_row(r, exp, precision, []) for r in ordered[:max_runs]]
+            lines += [
+                _run_row(r, exp, precision, [], sparkline(r.run_id, side) if sparkline else None)
+                for r in ordered[:max_runs]
+            ]
             if len(runs) > max_runs:
                 lines.append(f"| … {len(runs) - max_runs} more | | " + "| " * (len(header) - 2))
             lines += ["", "</details>", ""]
@@ -150,8 +184,8 @@ def render_markdown(diff: Diff, precision: int = 4, max_runs: int = 50) -> str:
             lines += [
                 f"<details><summary>Changed runs ({len(exp.changed)})</summary>",
                 "",
-                "| run | params | metrics | tags |",
-                "|---|---|---|---|",
+                "| run | params | metrics | tags |" + (" curve |" if sparkline else ""),
+                "|---|---|---|---|" + ("---|" if sparkline else ""),
             ]
             for change in exp.changed[:max_runs]:
                 name = md_escape(change.run.run_name)
@@ -160,9 +194,10 @@ def render_markdown(diff: Diff, precision: int = 4, max_runs: int = 50) -> str:
                 lines.append(
                     f"| {name} <sub>{change.run.run_id[:10]}</sub> | {_changes_md(change.params, precision)} | "
                     f"{_changes_md(change.metrics, precision)} | {_changes_md(change.tags, precision)} |"
+                    + (f" {md_escape(sparkline(change.run.run_id, 'target'))} |" if sparkline else "")
                 )
             if len(exp.changed) > max_runs:
-                lines.append(f"| … {len(exp.changed) - max_runs} more | | | |")
+                lines.append(f"| … {len(exp.changed) - max_runs} more | | | |" + (" |" if sparkline else ""))
             lines += ["", "</details>", ""]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -205,8 +240,8 @@ def render_text(diff: Diff, console: Any, precision: int = 4, max_runs: int = 20
             console.print(
                 f"  best {escape(exp.metric)} ({exp.direction}): {base} → {target}  [{colour}]{fmt_delta(exp, precision)}[/{colour}]"
             )
-        for change in exp.best_params:
-            console.print(f"    param {escape(change.key)}: {escape(fmt(change.base))} → {escape(fmt(change.target))}")
+        for param in exp.best_params:
+            console.print(f"    param {escape(param.key)}: {escape(fmt(param.base))} → {escape(fmt(param.target))}")
         for title, runs, style in (("added", exp.added, "green"), ("removed", exp.removed, "red")):
             if not runs:
                 continue

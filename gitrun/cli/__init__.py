@@ -26,6 +26,7 @@ COMMANDS = {
     "log": "gitrun.cli.vcs:log",
     "gc": "gitrun.cli.vcs:gc",
     "diff": "gitrun.cli.diff:diff",
+    "report": "gitrun.cli.report:report",
 }
 
 
