@@ -18,6 +18,33 @@ class InvalidInputError(GitrunError, ValueError):
     """A key, value or argument the user passed is not acceptable."""
 
 
+class FilterSyntaxError(InvalidInputError):
+    """A search filter or order_by clause that does not parse; the message points at the position.
+
+    ``str(error)`` is the reason, then the filter with a caret under ``position`` (0-based)."""
+
+    def __init__(self, reason: str, source: str, position: int, what: str = "filter"):
+        self.reason = reason
+        self.source = source
+        self.position = position
+        self.what = what
+        super().__init__(f"invalid {what}: {reason}\n{self.excerpt(source, position)}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, int, str]]:
+        return type(self), (self.reason, self.source, self.position, self.what)
+
+    @staticmethod
+    def excerpt(source: str, position: int, width: int = 100) -> str:
+        """Two lines: ``source`` (a window of it when long; line breaks shown as spaces), a caret under ``position``."""
+        text = source.replace("\n", " ").replace("\r", " ").replace("\t", " ")
+        start = 0
+        if len(text) > width:
+            start = max(0, min(position - width // 2, len(text) - width))
+        prefix = "..." if start > 0 else ""
+        suffix = "..." if start + width < len(text) else ""
+        return f"  {prefix}{text[start : start + width]}{suffix}\n  {' ' * (len(prefix) + position - start)}^"
+
+
 class RunNotFoundError(GitrunError, LookupError):
     """No run with the given ID in the store."""
 
