@@ -50,21 +50,55 @@ def _experiment_ids(store: Store, names: tuple[str, ...]) -> list[str] | None:
     return ids
 
 
-@runs.command("list", epilog="Example:\n\n\b\n  gitrun runs list --experiment iris --max 20 --json")
+_LIST_EPILOG = """Examples:
+
+\b
+  gitrun runs list --experiment iris --max 20 --json
+  gitrun runs list --filter "metrics.acc > 0.9 AND params.model = 'rf'" --order-by "metrics.acc DESC"
+  gitrun runs list -f "tags.team = 'a' OR NOT status = 'FINISHED'" --order-by params.lr --order-by "start_time DESC"
+
+The filter language is MLflow's search_runs grammar plus OR, NOT and parentheses (docs/search.md).
+"""
+
+
+@runs.command("list", epilog=_LIST_EPILOG)
 @click.option("-e", "--experiment", "experiments", multiple=True, metavar="NAME", help="Experiment name or ID (repeatable).")
+@click.option(
+    "-f",
+    "--filter",
+    "filter_string",
+    default=None,
+    metavar="EXPR",
+    help='Only runs matching EXPR, e.g. "metrics.acc > 0.9".',
+)
+@click.option(
+    "--order-by",
+    "order_by",
+    multiple=True,
+    metavar="FIELD [ASC|DESC]",
+    help='Sort key, e.g. "metrics.acc DESC" (repeatable; default: newest first).',
+)
 @click.option("-n", "--max", "max_results", type=int, default=None, help="Show at most N runs.")
 @click.option("--deleted", is_flag=True, help="Show deleted runs instead of active ones.")
 @json_option
 @click.pass_context
-def list_runs(ctx: click.Context, experiments: tuple[str, ...], max_results: int | None, deleted: bool, as_json: bool) -> None:
-    """List runs, newest first."""
+def list_runs(
+    ctx: click.Context,
+    experiments: tuple[str, ...],
+    filter_string: str | None,
+    order_by: tuple[str, ...],
+    max_results: int | None,
+    deleted: bool,
+    as_json: bool,
+) -> None:
+    """List runs, newest first, optionally filtered and sorted."""
     from gitrun.entities import ViewType
+    from gitrun.query import search_run_records
 
     store = get_store(ctx)
     view = ViewType.DELETED_ONLY if deleted else ViewType.ACTIVE_ONLY
-    records = sorted(store.iter_runs(_experiment_ids(store, experiments), view), key=lambda r: (-r.start_time, r.run_id))
-    if max_results is not None:
-        records = records[:max_results]
+    ids = _experiment_ids(store, experiments)
+    records = search_run_records(store, ids, filter_string, view, max_results, list(order_by))
     names = {e.experiment_id: e for e in store.list_experiments(ViewType.ALL)}
     if as_json:
         echo_json([run_to_json(r, names[r.experiment_id].name if r.experiment_id in names else r.experiment_id) for r in records])

@@ -1,0 +1,157 @@
+"""Search: ``gitrun.search_runs`` (MLflow's signature and result shapes) and the helpers the client,
+the CLI and the site use. The grammar lives in ``gitrun.search.grammar`` (docs/search.md).
+
+pandas is imported inside :func:`search_runs` only, so ``import gitrun`` stays light.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from gitrun.entities import Experiment, Run, ViewType
+from gitrun.errors import InvalidInputError
+from gitrun.search.engine import search_rows
+from gitrun.search.evaluate import compile_filter
+from gitrun.search.grammar import EXPERIMENT_SCHEMA, parse_filter
+
+if TYPE_CHECKING:
+    import pandas
+
+    from gitrun.search.rows import RunRow
+    from gitrun.store import RunRecord, Store
+
+__all__ = ["filter_experiments", "search_run_records", "search_runs"]
+
+log = logging.getLogger(__name__)
+
+SEARCH_MAX_RESULTS_PANDAS = 100_000
+INFO_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time")
+
+
+def search_run_records(
+    store: Store,
+    experiment_ids: Sequence[str] | str | None = None,
+    filter_string: str | None = "",
+    view_type: int = ViewType.ACTIVE_ONLY,
+    max_results: int | None = None,
+    order_by: Sequence[str] | str | None = None,
+    *,
+    use_index: bool | None = None,
+) -> list[RunRecord]:
+    """Matching runs as store records (what the client and the CLI render).
+
+    ``experiment_ids`` None means every experiment of the store. ``use_index`` False reads the
+    files only (as does ``GITRUN_NO_INDEX=1``).
+    """
+    rows = search_rows(store, experiment_ids, filter_string, view_type, max_results, order_by, use_index)
+    return [row.to_record() for row in rows]
+
+
+def search_runs(
+    experiment_ids: Sequence[str] | str | None = None,
+    filter_string: str = "",
+    run_view_type: int = ViewType.ACTIVE_ONLY,
+    max_results: int = SEARCH_MAX_RESULTS_PANDAS,
+    order_by: Sequence[str] | None = None,
+    output_format: str = "pandas",
+    search_all_experiments: bool = False,
+    experiment_names: Sequence[str] | None = None,
+    *,
+    use_index: bool | None = None,
+) -> pandas.DataFrame | list[Run]:
+    """Search runs as ``mlflow.search_runs`` does; a pandas DataFrame, or ``list[Run]``.
+
+    Without experiment IDs or names it searches the active experiment (all active experiments
+    with ``search_all_experiments=True``). The filter grammar is MLflow's plus OR, NOT and
+    parentheses (docs/search.md); the default order is ``start_time DESC, run_id``.
+    """
+    from gitrun import tracking
+
+    if output_format not in ("pandas", "list"):
+        raise InvalidInputError(f"unsupported output_format {output_format!r}; use 'pandas' or 'list'")
+    store = tracking._get_client().store
+    no_ids = not experiment_ids
+    no_names = not experiment_names
+    if not no_ids and not no_names:
+        raise InvalidInputError("give experiment_ids or experiment_names, not both")
+    if no_ids and no_names:
+        if search_all_experiments:
+            ids = [e.experiment_id for e in store.list_experiments(ViewType.ACTIVE_ONLY)]
+        else:
+            ids = [tracking._resolve_experiment_id(None)]
+    elif not no_names:
+        ids = []
+        for name in experiment_names or ():
+            if name is None:
+                continue
+            found = store.get_experiment_by_name(name)
+            if found is None:
+                log.warning("Cannot retrieve experiment by name %s", name)
+            else:
+                ids.append(found.experiment_id)
+    else:
+        ids = [experiment_ids] if isinstance(experiment_ids, str) else [str(e) for e in experiment_ids or ()]
+    rows = search_rows(store, ids, filter_string, run_view_type, max_results, order_by, use_index) if ids else []
+    if output_format == "list":
+        return [row.to_run() for row in rows]
+    return rows_to_dataframe(rows)
+
+
+def rows_to_dataframe(rows: Sequence[RunRow]) -> pandas.DataFrame:
+    """MLflow's DataFrame: info columns, then ``metrics.*`` (NaN when missing), ``params.*`` and
+    ``tags.*`` (None when missing), each group sorted by key; times as UTC datetimes."""
+    import pandas as pd
+
+    if not rows:
+        return pd.DataFrame({name: [] for name in INFO_COLUMNS})
+    metrics = [row.metrics() for row in rows]
+    params = [row.params() for row in rows]
+    tags = [row.tags() for row in rows]
+    data: dict[str, Any] = {
+        "run_id": [row.run_id for row in rows],
+        "experiment_id": [row.experiment_id for row in rows],
+        "status": [row.status() for row in rows],
+        "artifact_uri": [row.artifact_uri() for row in rows],
+        "start_time": pd.to_datetime([row.attribute("start_time") for row in rows], unit="ms", utc=True),
+        "end_time": pd.to_datetime([_nan_if_none(row.attribute("end_time")) for row in rows], unit="ms", utc=True),
+    }
+    for prefix, dicts, missing in (("metrics.", metrics, math.nan), ("params.", params, None), ("tags.", tags, None)):
+        keys = sorted({k for d in dicts for k in d})
+        for key in keys:
+            data[prefix + key] = [d.get(key, missing) for d in dicts]
+    return pd.DataFrame(data)
+
+
+def _nan_if_none(value: int | None) -> float:
+    return math.nan if value is None else value
+
+
+def filter_experiments(experiments: Sequence[Experiment], filter_string: str | None) -> list[Experiment]:
+    """The experiments matching a ``search_experiments`` filter (attributes ``name``,
+    ``experiment_id``, ``creation_time``, ``last_update_time``; ``tags.*``), in the given order."""
+    predicate = compile_filter(parse_filter(filter_string, EXPERIMENT_SCHEMA), EXPERIMENT_SCHEMA.numeric_attributes)
+    if predicate is None:
+        return list(experiments)
+    return [e for e in experiments if predicate(_ExperimentLookup(e))]
+
+
+class _ExperimentLookup:
+    __slots__ = ("experiment",)
+
+    def __init__(self, experiment: Experiment):
+        self.experiment = experiment
+
+    def metric(self, key: str) -> None:
+        return None
+
+    def param(self, key: str) -> None:
+        return None
+
+    def tag(self, key: str) -> str | None:
+        return self.experiment.tags.get(key)
+
+    def attribute(self, key: str) -> Any:
+        return getattr(self.experiment, key)
