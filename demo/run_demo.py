@@ -3,7 +3,7 @@
     python demo/run_demo.py [DEMO_DIR]      # default: ./demo-repo in the project root
 
 Steps: (re)create DEMO_DIR as a Git repository with a local identity, a bare "origin" repository
-(DEMO_DIR.origin.git) and a local DVC remote (DEMO_DIR.dvc-remote) beside it; commit ``train.py``;
+and a local DVC remote inside it (DEMO_DIR/remotes/, excluded from Git); commit ``train.py``;
 ``gitrun init --dvc``; train a baseline on ``main`` and ``gitrun commit`` + ``gitrun push`` it
 (model files go through DVC: the demo's pyproject.toml sets a small ``dvc_threshold``); train more
 runs on a feature branch, commit and push them; then show the history, the runs ordered by the
@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 EXPERIMENT = "digits-sgd"
 FEATURE_BRANCH = "feature/modified-huber"
+REMOTES = "remotes"
 PRIMARY = "val_acc"
 
 # The demo must write into its own repository, whatever the caller's environment says.
@@ -85,26 +86,29 @@ def show(repo: Path, *args: str) -> None:
         raise SystemExit(f"`gitrun {' '.join(args)}` failed with exit code {result.returncode}")
 
 
-def beside(repo: Path, suffix: str) -> Path:
-    return repo.with_name(repo.name + suffix)
+def remote_dir(repo: Path, name: str) -> Path:
+    """The demo's stand-ins for a Git host and a DVC remote: inside DEMO_DIR (one folder to delete,
+    nothing left beside it in the caller's project), excluded from the demo repository's status."""
+    return repo / REMOTES / name
 
 
 def create_repo(repo: Path) -> str:
-    """A fresh repository holding train.py (and a bare origin beside it); returns the commit's hash."""
+    """A fresh repository holding train.py (and a bare origin in remotes/); returns the commit's hash."""
     if repo.exists():
         if repo.resolve() in (ROOT, Path.home().resolve()) or (
             not (repo / "train.py").exists() and any(repo.iterdir())
         ):
             raise SystemExit(f"{repo} exists and does not look like a demo repository; choose another DEMO_DIR")
         shutil.rmtree(repo)
-    for suffix in (".origin.git", ".dvc-remote"):
-        shutil.rmtree(beside(repo, suffix), ignore_errors=True)
-    origin = beside(repo, ".origin.git")
-    subprocess.run(["git", "init", "-q", "--bare", str(origin)], check=True, env=child_env())
-    subprocess.run(["git", "symbolic-ref", "HEAD", "refs/heads/main"], cwd=origin, check=True, env=child_env())
     repo.mkdir(parents=True)
     git(repo, "init", "-q")
     git(repo, "symbolic-ref", "HEAD", "refs/heads/main")  # same branch name whatever init.defaultBranch says
+    with open(repo / ".git" / "info" / "exclude", "a", encoding="utf-8") as exclude:
+        exclude.write(f"/{REMOTES}/\n")
+    origin = remote_dir(repo, "origin.git")
+    origin.mkdir(parents=True)
+    git(origin, "init", "-q", "--bare")
+    git(origin, "symbolic-ref", "HEAD", "refs/heads/main")
     # A local identity and no signing or hooks: the demo works whatever the user's Git config holds.
     for key, value in (
         ("user.name", "gitrun demo"),
@@ -176,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"committed train.py as {commit[:12]} on branch main", flush=True)
 
     banner("Initialising the run store, with DVC and a local DVC remote for big files")
-    show(repo, "init", "--dvc", "--remote", str(beside(repo, ".dvc-remote")))
+    show(repo, "init", "--dvc", "--remote", str(remote_dir(repo, "dvc")))
 
     banner("Baseline on main: log-loss SGD over alpha (scikit-learn digits)")
     train(repo, "--loss", "log_loss")
@@ -212,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"""\
 Demo repository: {repo}   (branches main and {FEATURE_BRANCH})
-Origin (bare):   {beside(repo, ".origin.git")}
-DVC remote:      {beside(repo, ".dvc-remote")}
+Origin (bare):   {remote_dir(repo, "origin.git")}
+DVC remote:      {remote_dir(repo, "dvc")}
 Run store:       {store}
   one folder per run: {store}/experiments/{EXPERIMENT}/runs/<run id>/
   (meta.json, params.json, tags.json, metrics/*.tsv, metrics.json, artifacts/)
