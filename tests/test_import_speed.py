@@ -23,7 +23,9 @@ def _heavy_loaded(code: str, cwd: Path, extra: tuple[str, ...] = ()) -> list[str
     names = (*HEAVY, *extra)
     probe = (
         f"{code}\nimport sys, json\n"
-        f"print('@@' + json.dumps(sorted(m for m in sys.modules if m in {names!r} or m.split('.')[0] in {HEAVY!r})))\n"
+        f"names, heavy = {names!r}, {HEAVY!r}\n"
+        "found = {m if m in names else m.split('.')[0] for m in sys.modules if m in names or m.split('.')[0] in heavy}\n"
+        "print('@@' + json.dumps(sorted(found)))\n"
     )
     proc = run_python(probe, cwd=cwd)
     assert proc.returncode == 0, proc.stderr
