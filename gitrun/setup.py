@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,3 +35,93 @@ def init_store(store: Store, *, with_dvc: bool = False, remote_url: str | None =
     if repo.branch() is not None or repo.head() is None:
         sha, _ = commit_paths(repo, files, "gitrun: set up DVC for large artifacts\n", no_verify=False)
     return InitResult(store.root, existed, tuple(files), sha)
+
+
+# -- GitHub workflows (`gitrun init --github`) ---------------------------------------------------
+# One function per workflow file; each renders a Jinja2 template of templates/workflows/. The
+# templates use {{{ name }}} for gitrun's values, so GitHub's own ${{ ... }} expressions need no escaping.
+WORKFLOWS_DIR = Path(".github") / "workflows"
+PYTHON_FOR_WORKFLOWS = "3.12"
+
+
+@dataclass(frozen=True)
+class WorkflowFile:
+    path: Path
+    action: str  # "created", "updated" (with force), "unchanged", or "kept" (exists; no force)
+
+
+def _templates_dir() -> Path:
+    """templates/: packaged as gitrun/_data/templates in a wheel, else the checkout's top level."""
+    import gitrun
+
+    package = Path(gitrun.__file__).resolve().parent
+    for candidate in (package / "_data" / "templates", package.parent / "templates"):
+        if candidate.is_dir():
+            return candidate
+    from gitrun.errors import GitrunError
+
+    raise GitrunError(f"gitrun's templates/ folder is missing (looked beside {package}); reinstall gitrun-ml")
+
+
+def render_workflow(name: str, **context: object) -> str:
+    """Render ``templates/workflows/<name>.j2`` (``version`` and ``python`` are always given)."""
+    import jinja2
+
+    from gitrun._version import __version__
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(_templates_dir() / "workflows")),
+        variable_start_string="{{{",
+        variable_end_string="}}}",
+        comment_start_string="{##",
+        comment_end_string="##}",
+        autoescape=False,  # YAML, not HTML; every value is gitrun's own or a validated check
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    values = {"version": __version__, "python": PYTHON_FOR_WORKFLOWS, **context}
+    return env.get_template(f"{name}.j2").render(**values)
+
+
+def _write_workflow(repo_root: Path, name: str, text: str, force: bool) -> WorkflowFile:
+    path = repo_root / WORKFLOWS_DIR / name
+    if path.exists():
+        if path.read_text(encoding="utf-8") == text:
+            return WorkflowFile(path, "unchanged")
+        if not force:
+            return WorkflowFile(path, "kept")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    existed = path.exists()
+    path.write_text(text, encoding="utf-8")
+    return WorkflowFile(path, "updated" if existed else "created")
+
+
+def _package_spec(extra: str = "") -> str:
+    from gitrun._version import __version__
+
+    major, minor = [*__version__.split("."), "0", "0"][:2]
+    return f"gitrun-ml{extra}~={major}.{minor}.0"
+
+
+def write_pr_workflow(repo_root: Path, *, checks: Sequence[str] = (), force: bool = False) -> WorkflowFile:
+    """``gitrun-pr.yml``: the PR report on every pull request, posted as a sticky comment; ``checks`` is the gate."""
+    from gitrun.gate import parse_check
+
+    for check in checks:
+        parse_check(check)  # malformed checks fail here, not in the user's CI
+    text = render_workflow("gitrun-pr.yml", checks=list(checks), package=_package_spec("[site]"))
+    return _write_workflow(repo_root, "gitrun-pr.yml", text, force)
+
+
+def write_pr_comment_workflow(repo_root: Path, *, force: bool = False) -> WorkflowFile:
+    """``gitrun-pr-comment.yml``: posts the report of pull requests from forks (``workflow_run``)."""
+    text = render_workflow("gitrun-pr-comment.yml", poster_package=_package_spec())
+    return _write_workflow(repo_root, "gitrun-pr-comment.yml", text, force)
+
+
+def write_github_workflows(repo_root: Path, *, checks: Sequence[str] = (), force: bool = False) -> list[WorkflowFile]:
+    """Every workflow ``gitrun init --github`` writes (existing files are kept unless ``force``)."""
+    return [
+        write_pr_workflow(repo_root, checks=checks, force=force),
+        write_pr_comment_workflow(repo_root, force=force),
+    ]
