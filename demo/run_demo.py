@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -80,10 +81,10 @@ def gitrun_cmd(*args: str) -> list[str]:
 
 def show(repo: Path, *args: str) -> None:
     """Run a gitrun command in the demo repository, echoing it like a terminal session."""
-    print(f"$ gitrun {' '.join(args)}", flush=True)
+    print(f"$ {shlex.join(['gitrun', *args])}", flush=True)
     result = subprocess.run(gitrun_cmd(*args), cwd=repo, env=child_env())
     if result.returncode != 0:
-        raise SystemExit(f"`gitrun {' '.join(args)}` failed with exit code {result.returncode}")
+        raise SystemExit(f"`{shlex.join(['gitrun', *args])}` failed with exit code {result.returncode}")
 
 
 def remote_dir(repo: Path, name: str) -> Path:
@@ -127,7 +128,7 @@ def create_repo(repo: Path) -> str:
 
 
 def train(repo: Path, *args: str) -> None:
-    print(f"$ python train.py {' '.join(args)}".rstrip(), flush=True)
+    print(f"$ {shlex.join(['python', 'train.py', *args])}", flush=True)
     result = subprocess.run([sys.executable, "train.py", *args], cwd=repo, env=child_env())
     if result.returncode != 0:
         raise SystemExit(f"train.py failed with exit code {result.returncode}")
