@@ -1,0 +1,235 @@
+"""The context of every page: one documented dataclass per page kind.
+
+A template sees the fields of its page's dataclass as top-level variables (``site``,
+``experiment``, ``runs``...), and nothing else besides the filters ``script_json``, ``fmt``,
+``filesize`` and ``url``. A test checks that each built-in template uses exactly these fields, so
+a custom template (``--template-dir``) can rely on this list. Values are plain text, numbers
+already formatted for display where noted, and site-relative links (prefix them with
+``site.root``). ``specs`` hold Vega-Lite dicts from :mod:`gitrun.charts`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class NavLink:
+    """A link of the top navigation; ``href`` is relative to the site root."""
+
+    href: str
+    text: str
+    key: str  # "home", "history", ... (the current page's key is highlighted)
+
+
+@dataclass(frozen=True)
+class BuiltFrom:
+    """What the site shows it was built from."""
+
+    commit: str | None  # full SHA of the commit the store was read at (HEAD or --rev)
+    short: str | None  # 10-character SHA
+    branch: str | None  # branch name when known
+    date: str  # SOURCE_DATE_EPOCH when set, else the commit's date ("YYYY-MM-DD HH:MM:SS UTC"); "" without Git
+    revision: str | None  # the --rev argument, when the site was built from a revision
+    dirty: bool  # the store has changes not yet committed (working tree builds only)
+    commit_url: str | None  # the commit on GitHub/GitLab, when the remote is there
+
+
+@dataclass(frozen=True)
+class SiteInfo:
+    """What every page shares."""
+
+    title: str  # site title
+    root: str  # prefix from this page to the site root: "" or "../"
+    page: str  # this page's key: "home", "experiment", "run", "compare", "history"
+    nav: tuple[NavLink, ...]
+    built_from: BuiltFrom
+    generator: str  # "gitrun X.Y.Z"
+
+
+@dataclass(frozen=True)
+class ExperimentRow:
+    """One experiment on the home page."""
+
+    experiment_id: str
+    name: str
+    href: str  # experiments/<id>.html
+    runs: int
+    primary_metric: str | None
+    direction: str | None  # "min" / "max"
+    best_value: str  # formatted; "" when no run has the metric
+    best_run_name: str
+    best_run_href: str | None  # runs/<id>.html
+    last_activity: str  # latest start or end time of its runs (UTC), "" without runs
+
+
+@dataclass(frozen=True)
+class HomeContext:
+    """``index.html``: the experiments and what the site was built from."""
+
+    site: SiteInfo
+    experiments: tuple[ExperimentRow, ...]
+    total_runs: int
+
+
+@dataclass(frozen=True)
+class ExperimentInfo:
+    experiment_id: str
+    name: str
+    primary_metric: str | None
+    direction: str | None
+    tags: tuple[tuple[str, str], ...]
+    runs: int
+
+
+@dataclass(frozen=True)
+class ExperimentContext:
+    """``experiments/<id>.html``: the runs table (rows come from ``data_src``) and the experiment's charts."""
+
+    site: SiteInfo
+    experiment: ExperimentInfo
+    data_src: str  # data/experiments/<id>.js: columns, rows and chart data
+    specs: dict[str, Any]  # "best" (metric curves), "pcp" (parallel coordinates), "scatter"; absent when no data
+    best_runs: int  # how many best runs the metric chart overlays
+    pcp_runs: int  # how many runs the parallel coordinates draw (the best ones when capped)
+
+
+@dataclass(frozen=True)
+class KeyValue:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class MetricView:
+    key: str
+    latest: str
+    min: str
+    max: str
+    step: int
+    count: int
+    csv_href: str  # data/runs/<id>/<file>.csv: the full series
+    chart_id: str  # id of the chart's element and of its spec in ``specs``
+    downsampled: bool  # the chart shows fewer points than the series has
+
+
+@dataclass(frozen=True)
+class ArtifactView:
+    path: str
+    size: str  # formatted
+    href: str | None  # artifacts/<run id>/<path> when copied into the site
+    note: str  # why there is no link, e.g. "over 1.0 MB: not copied into the site"
+    dvc_md5: str | None  # DVC-tracked: the content hash of the pointer file
+    dvc_command: str | None  # DVC-tracked: how to download it
+
+
+@dataclass(frozen=True)
+class RunInfoView:
+    run_id: str
+    name: str
+    status: str
+    start: str
+    end: str
+    duration: str
+    user: str
+    source: str
+    experiment_id: str
+    experiment_name: str
+    experiment_href: str
+    commit: str | None
+    commit_short: str | None
+    commit_url: str | None
+    branch: str | None
+    dirty: bool | None
+    parent_run_id: str | None
+    parent_href: str | None
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """``runs/<id>.html``: one run, its metric charts, artifacts, note and code."""
+
+    site: SiteInfo
+    run: RunInfoView
+    params: tuple[KeyValue, ...]
+    tags: tuple[KeyValue, ...]
+    metrics: tuple[MetricView, ...]
+    artifacts: tuple[ArtifactView, ...]
+    note_html: str  # sanitized HTML (mark it safe in a template); "" without a note
+    recover_commands: tuple[str, ...]  # shell commands that bring the run's code back
+    has_code_diff: bool
+    data_src: str  # data/runs/<id>.js: the run and its downsampled series
+    specs: dict[str, Any]  # chart_id -> Vega-Lite spec
+
+
+@dataclass(frozen=True)
+class CompareContext:
+    """``compare.html?runs=ID,ID``: filled in the browser from the runs' data files."""
+
+    site: SiteInfo
+    spec: dict[str, Any]  # metric curves by run; the browser sets each chart's title
+    known_runs: int  # how many runs the site has (the page refuses IDs it does not know)
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One commit of the default branch that changed the store."""
+
+    commit: str
+    short: str
+    date: str
+    subject: str
+    commit_url: str | None
+    added: int
+    removed: int
+    best: tuple[tuple[str, str, str | None], ...]  # per series: (formatted value or "", run name, run href)
+
+
+@dataclass(frozen=True)
+class HistoryContext:
+    """``history.html``: the best value of each primary metric across the commits of the default branch."""
+
+    site: SiteInfo
+    branch: str | None
+    series: tuple[str, ...]  # "experiment · metric" column titles
+    rows: tuple[HistoryRow, ...]  # newest first
+    spec: dict[str, Any] | None
+    data: list[dict[str, Any]]  # rows of the chart's "history" dataset
+    message: str  # why there is no history, when there is none
+
+
+PAGE_CONTEXTS: dict[str, type] = {
+    "index.html": HomeContext,
+    "experiment.html": ExperimentContext,
+    "run.html": RunContext,
+    "compare.html": CompareContext,
+    "history.html": HistoryContext,
+}
+
+
+def as_template_vars(context: Any) -> dict[str, Any]:
+    """The dataclass's fields as template variables (shallow: nested values stay objects)."""
+    return {f.name: getattr(context, f.name) for f in fields(context)}
+
+
+__all__ = [
+    "ArtifactView",
+    "BuiltFrom",
+    "CompareContext",
+    "ExperimentContext",
+    "ExperimentInfo",
+    "ExperimentRow",
+    "HistoryContext",
+    "HistoryRow",
+    "HomeContext",
+    "KeyValue",
+    "MetricView",
+    "NavLink",
+    "PAGE_CONTEXTS",
+    "RunContext",
+    "RunInfoView",
+    "SiteInfo",
+    "as_template_vars",
+    "field",
+]

@@ -1,0 +1,151 @@
+"""Writing the site: only files whose bytes changed, and a manifest for incremental rebuilds.
+
+The manifest (``.gitrun-site.json`` in the output folder; a dot-file, so GitHub's Pages upload
+leaves it out) records, per build unit (a run, the vendored Vega bundle...), the hash of its
+inputs and the files it produced. A unit whose inputs hash the same as last time, and whose files
+are all still there, is skipped without being rendered; files that no unit produces any more are
+removed. The manifest also caches chart specs and the per-commit history, so an incremental build
+imports neither Altair nor walks old commits again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MANIFEST_NAME = ".gitrun-site.json"
+MANIFEST_VERSION = 1
+
+
+def digest(*parts: Any) -> str:
+    """A stable hash of JSON-serialisable parts."""
+    data = json.dumps(parts, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Manifest:
+    units: dict[str, dict[str, Any]] = field(default_factory=dict)  # unit -> {"key": ..., "files": [...]}
+    specs: dict[str, Any] = field(default_factory=dict)  # cache key -> Vega-Lite spec
+    history: dict[str, Any] = field(default_factory=dict)  # cache key -> per-commit summary
+
+    @classmethod
+    def load(cls, output: Path) -> Manifest:
+        try:
+            data = json.loads((output / MANIFEST_NAME).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return cls()
+        if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
+            return cls()
+        return cls(
+            units=dict(data.get("units") or {}),
+            specs=dict(data.get("specs") or {}),
+            history=dict(data.get("history") or {}),
+        )
+
+    def to_text(self) -> str:
+        data = {"version": MANIFEST_VERSION, "units": self.units, "specs": self.specs, "history": self.history}
+        return json.dumps(data, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+
+
+def write_if_changed(path: Path, data: str | bytes, made_dirs: set[Path] | None = None) -> bool:
+    """Write ``data`` to ``path`` atomically unless the file already holds exactly these bytes."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        if path.stat().st_size == len(payload) and path.read_bytes() == payload:
+            return False
+    except OSError:
+        pass
+    if made_dirs is None or path.parent not in made_dirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if made_dirs is not None:
+            made_dirs.add(path.parent)
+    tmp = path.with_name(f".{path.name[:40]}.{secrets.token_hex(4)}.tmp")
+    tmp.write_bytes(payload)
+    os.replace(tmp, path)
+    return True
+
+
+class SiteWriter:
+    """Writes files under ``output`` when their bytes differ; remembers which unit made which file."""
+
+    def __init__(self, output: Path, previous: Manifest):
+        self.output = output
+        self.previous = previous
+        self.current = Manifest(specs={}, history={})
+        self.written: list[str] = []
+        self.unchanged = 0
+        self._unit: str | None = None
+        self._made_dirs: set[Path] = set()
+
+    # -- units ---------------------------------------------------------------------------
+    def is_fresh(self, unit: str, key: str) -> bool:
+        """True (and the unit's files carried over) when ``unit`` was built from the same inputs."""
+        old = self.previous.units.get(unit)
+        if not old or old.get("key") != key:
+            return False
+        files = list(old.get("files") or [])
+        if not all((self.output / f).is_file() for f in files):
+            return False
+        self.current.units[unit] = {"key": key, "files": files}
+        self.unchanged += len(files)
+        return True
+
+    def begin(self, unit: str, key: str) -> None:
+        self._unit = unit
+        self.current.units[unit] = {"key": key, "files": []}
+
+    def end(self) -> None:
+        if self._unit is not None:
+            self.current.units[self._unit]["files"].sort()
+        self._unit = None
+
+    # -- files ---------------------------------------------------------------------------
+    def write(self, rel: str, data: str | bytes) -> None:
+        if write_if_changed(self.output / rel, data, self._made_dirs):
+            self.record(rel, True)
+        else:
+            self.record(rel, False)
+
+    def record(self, rel: str, written: bool) -> None:
+        """Note that the current unit produced ``rel`` (written by this process or a worker)."""
+        if self._unit is None:
+            raise RuntimeError(f"file {rel!r} outside a build unit")
+        self.current.units[self._unit]["files"].append(rel)
+        if written:
+            self.written.append(rel)
+        else:
+            self.unchanged += 1
+
+    def finish(self) -> list[str]:
+        """Remove files the previous build made and this one did not; write the manifest."""
+        keep = {f for unit in self.current.units.values() for f in unit["files"]}
+        old = {f for unit in self.previous.units.values() for f in unit.get("files") or []}
+        removed = sorted(old - keep)
+        for rel in removed:
+            path = self.output / rel
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                continue
+            parent = path.parent
+            while parent != self.output and parent.is_dir() and not any(parent.iterdir()):
+                parent.rmdir()
+                parent = parent.parent
+        text = self.current.to_text()
+        manifest = self.output / MANIFEST_NAME
+        try:
+            same = manifest.read_text(encoding="utf-8") == text
+        except OSError:
+            same = False
+        if not same:
+            self.output.mkdir(parents=True, exist_ok=True)
+            tmp = manifest.with_name(f"{MANIFEST_NAME}.{secrets.token_hex(4)}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, manifest)
+        return removed

@@ -1,0 +1,1 @@
+"""One module per page kind; each has ``build(builder, ...)`` writing its files through the builder."""

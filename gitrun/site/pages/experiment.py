@@ -1,0 +1,301 @@
+"""Experiment pages: ``experiments/<id>.html`` and their data ``data/experiments/<id>.js``.
+
+The data file holds the runs table column by column (text columns dictionary-encoded, so 10,000
+runs with the same user and commit stay small) and the rows of the experiment's three charts:
+the best runs' primary metric over steps, parallel coordinates, and param-vs-metric scatter.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from gitrun.entities import Experiment
+from gitrun.site import safe
+from gitrun.site.context import ExperimentContext, ExperimentInfo
+from gitrun.store import RunRecord
+
+if TYPE_CHECKING:
+    from gitrun.site.build import Builder
+
+SYSTEM_TAG_PREFIXES = ("mlflow.", "gitrun.")
+NOTE_TAG = "mlflow.note.content"
+MAX_PCP_PARAMS = 12
+MAX_PCP_METRICS = 8
+MAX_CATEGORIES = 30
+
+
+def page_path(experiment_id: str) -> str:
+    return f"experiments/{experiment_id}.html"
+
+
+def data_path(experiment_id: str) -> str:
+    return f"data/experiments/{experiment_id}.js"
+
+
+def run_label(record: RunRecord) -> str:
+    """A run's name in charts, unique thanks to the end of its ID."""
+    return f"{record.run_name or record.run_id} ·{record.run_id[-5:].lower()}"
+
+
+def primary_metric(experiment: Experiment, records: list[RunRecord]) -> str | None:
+    if experiment.primary_metric:
+        return experiment.primary_metric
+    keys = sorted({k for r in records for k in r.summaries})
+    return keys[0] if keys else None
+
+
+def ranked(experiment: Experiment, records: list[RunRecord], metric: str | None) -> list[RunRecord]:
+    """Runs best first by ``metric`` (its direction); runs without it last, newest first."""
+    if metric is None:
+        return list(records)
+    sign = 1.0 if experiment.direction(metric) == "min" else -1.0
+
+    def key(r: RunRecord) -> tuple[int, float, int, str]:
+        value = r.metrics.get(metric)
+        if value is None or math.isnan(value):
+            return (1, 0.0, -r.start_time, r.run_id)
+        return (0, sign * value, -r.start_time, r.run_id)
+
+    return sorted(records, key=key)
+
+
+def _encode(values: list[Any]) -> dict[str, Any]:
+    """A column: plain values, or a dictionary and codes when values repeat a lot."""
+    distinct = sorted({v for v in values if v is not None}, key=str)
+    if values and len(distinct) * 2 < len(values):
+        index = {v: i for i, v in enumerate(distinct)}
+        return {"dict": distinct, "codes": [None if v is None else index[v] for v in values]}
+    return {"values": values}
+
+
+def _num(value: float | None) -> Any:
+    return safe.json_number(value) if value is not None else None
+
+
+def table_data(experiment: Experiment, records: list[RunRecord]) -> dict[str, Any]:
+    """Columns of the runs table: attributes, params, metric summaries, tags."""
+    columns: list[dict[str, Any]] = []
+
+    def add(
+        col_id: str,
+        label: str,
+        kind: str,
+        key: str,
+        typ: str,
+        values: list[Any],
+        hidden: bool = False,
+        stat: str | None = None,
+    ) -> None:
+        col = {"id": col_id, "label": label, "kind": kind, "key": key, "type": typ, "hidden": hidden}
+        if stat:
+            col["stat"] = stat
+        col.update(_encode(values))
+        columns.append(col)
+
+    add("run_id", "run ID", "attr", "run_id", "id", [r.run_id for r in records], hidden=True)
+    add("run_name", "name", "attr", "run_name", "name", [r.run_name for r in records])
+    add("status", "status", "attr", "status", "text", [r.status for r in records])
+    add("start_time", "start", "attr", "start_time", "time", [r.start_time or None for r in records])
+    add("end_time", "end", "attr", "end_time", "time", [r.end_time for r in records], hidden=True)
+    add(
+        "duration",
+        "duration",
+        "derived",
+        "duration",
+        "duration",
+        [
+            (r.end_time - r.start_time) if r.end_time and r.start_time and r.end_time >= r.start_time else None
+            for r in records
+        ],
+    )
+    add(
+        "user_id",
+        "user",
+        "attr",
+        "user_id",
+        "text",
+        [str(r.meta.get("user") or r.tags.get("mlflow.user") or "") for r in records],
+    )
+    add(
+        "commit",
+        "commit",
+        "tag",
+        "mlflow.source.git.commit",
+        "commit",
+        [r.tags.get("mlflow.source.git.commit") for r in records],
+    )
+    for key in sorted({k for r in records for k in r.params}):
+        add(f"p:{key}", key, "param", key, "param", [r.params.get(key) for r in records])
+    metric_keys = sorted({k for r in records for k in r.summaries})
+    for key in metric_keys:
+        add(
+            f"m:{key}",
+            key,
+            "metric",
+            key,
+            "num",
+            [_num(r.summaries[key].latest) if key in r.summaries else None for r in records],
+            stat="latest",
+        )
+    for key in metric_keys:
+        for stat in ("min", "max"):
+            values = [_num(getattr(r.summaries[key], stat)) if key in r.summaries else None for r in records]
+            add(f"m:{key}:{stat}", f"{key} ({stat})", "metric", key, "num", values, hidden=True, stat=stat)
+    for key in sorted({k for r in records for k in r.tags if k != NOTE_TAG}):
+        if key == "mlflow.source.git.commit":
+            continue
+        hidden = key.startswith(SYSTEM_TAG_PREFIXES)
+        add(f"t:{key}", key, "tag", key, "text", [r.tags.get(key) for r in records], hidden=hidden)
+    return {"columns": columns, "count": len(records)}
+
+
+def _as_float(text: str | None) -> float | None:
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def pcp_data(
+    records: list[RunRecord], metric: str | None
+) -> tuple[list[str], list[dict[str, Any]], list[dict[str, Any]]]:
+    """Dimensions, line rows and tick rows of the parallel coordinates (params first, then metrics)."""
+    dims: list[tuple[str, str, str]] = []  # (label, kind, key)
+    params = sorted({k for r in records for k in r.params})
+    kept_params = []
+    for key in params:
+        values = [r.params[key] for r in records if key in r.params]
+        numeric = all(_as_float(v) is not None for v in values)
+        if numeric or len(set(values)) <= MAX_CATEGORIES:
+            kept_params.append(key)
+    for key in kept_params[:MAX_PCP_PARAMS]:
+        dims.append((f"params.{key}", "param", key))
+    metrics = sorted({k for r in records for k in r.summaries}, key=lambda k: (k != metric, k))
+    for key in metrics[:MAX_PCP_METRICS]:
+        dims.append((f"metrics.{key}", "metric", key))
+    rows: list[dict[str, Any]] = []
+    ticks: list[dict[str, Any]] = []
+    for label, kind, key in dims:
+        raw: dict[str, Any] = {}
+        for r in records:
+            if kind == "param":
+                if key in r.params:
+                    raw[r.run_id] = r.params[key]
+            elif key in r.summaries and math.isfinite(r.summaries[key].latest):
+                raw[r.run_id] = r.summaries[key].latest
+        maybe = {rid: (_as_float(v) if isinstance(v, str) else v) for rid, v in raw.items()}
+        numbers: dict[str, float] = {rid: float(v) for rid, v in maybe.items() if v is not None}
+        norm: dict[str, float]
+        if raw and len(numbers) == len(raw):
+            lo, hi = min(numbers.values()), max(numbers.values())
+            span = (hi - lo) or 1.0
+            norm = {rid: 0.5 if hi == lo else (v - lo) / span for rid, v in numbers.items()}
+            ticks += [{"dim": label, "norm": 0.0 if hi != lo else 0.5, "label": safe.format_number(lo, 4)}]
+            if hi != lo:
+                ticks.append({"dim": label, "norm": 1.0, "label": safe.format_number(hi, 4)})
+        else:
+            cats = sorted({str(v) for v in raw.values()})
+            pos = {c: (i / (len(cats) - 1) if len(cats) > 1 else 0.5) for i, c in enumerate(cats)}
+            norm = {rid: pos[str(v)] for rid, v in raw.items()}
+            step = max(1, len(cats) // 10)
+            ticks += [{"dim": label, "norm": pos[c], "label": c[:24]} for c in cats[::step]]
+        if not raw:
+            ticks.append({"dim": label, "norm": 0.5, "label": "(none)"})
+        for r in records:
+            if r.run_id in norm:
+                value = raw[r.run_id]
+                color = r.summaries[metric].latest if metric and metric in r.summaries else None
+                rows.append(
+                    {
+                        "run": run_label(r),
+                        "dim": label,
+                        "norm": round(norm[r.run_id], 6),
+                        "raw": safe.format_number(value) if isinstance(value, float) else value,
+                        "color": color if color is not None and math.isfinite(color) else None,
+                    }
+                )
+    return [d[0] for d in dims], rows, ticks
+
+
+def scatter_data(records: list[RunRecord], metric: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """Numeric params against ``metric``: one row per (run, param)."""
+    params = []
+    rows = []
+    for key in sorted({k for r in records for k in r.params}):
+        values = [(r, _as_float(r.params[key])) for r in records if key in r.params]
+        if not values or any(v is None for _, v in values):
+            continue
+        params.append(key)
+        for r, v in values:
+            if metric in r.summaries and math.isfinite(r.summaries[metric].latest):
+                rows.append({"run": run_label(r), "param": key, "x": v, "y": r.summaries[metric].latest})
+    return params, rows
+
+
+def build(builder: Builder, experiment: Experiment) -> None:
+    from gitrun.site.series import browser_series, read_series
+    from gitrun.store.reader import series_keys
+
+    records = builder.snapshot.records[experiment.experiment_id]
+    metric = primary_metric(experiment, records)
+    best = ranked(experiment, records, metric)
+    data: dict[str, Any] = {
+        "experiment": {
+            "id": experiment.experiment_id,
+            "name": experiment.name,
+            "primary_metric": metric,
+            "direction": experiment.direction(metric) if metric else None,
+        },
+        "table": table_data(experiment, records),
+    }
+    specs: dict[str, Any] = {}
+    best_count = 0
+    if metric is not None:
+        curves = []
+        for record in best[: builder.options.best_runs]:
+            path = series_keys(record.run_dir).get(metric)
+            series = read_series(path, builder.options.strict) if path is not None else None
+            if series is None or not len(series.values):
+                continue
+            shown = browser_series(series, min(builder.options.max_points, 300))
+            curves.append(
+                {"run": run_label(record), "id": record.run_id, "step": shown["step"], "t": shown["t"], "v": shown["v"]}
+            )
+        if curves:
+            best_count = len(curves)
+            data["best"] = {"metric": metric, "runs": curves}
+            specs["best"] = builder.spec("metric_curves", title=metric, by_run=True)
+    pcp_runs = best[: builder.options.pcp_max_runs]
+    dims, rows, ticks = pcp_data(pcp_runs, metric)
+    if len(dims) >= 2 and rows:
+        data["pcp"] = {"rows": rows, "ticks": ticks}
+        specs["pcp"] = builder.spec("parallel_coordinates", dimensions=dims, color_title=metric or "metric")
+    if metric is not None:
+        params, points = scatter_data(records, metric)
+        if params and points:
+            data["scatter"] = points
+            specs["scatter"] = builder.spec("param_scatter", params=params, metric=metric)
+    writer = builder.writer
+    writer.begin(f"experiment:{experiment.experiment_id}", "")
+    writer.write(data_path(experiment.experiment_id), safe.js_assign(f"experiment:{experiment.experiment_id}", data))
+    context = ExperimentContext(
+        site=builder.site_info("experiment", 1),
+        experiment=ExperimentInfo(
+            experiment_id=experiment.experiment_id,
+            name=experiment.name,
+            primary_metric=metric,
+            direction=experiment.direction(metric) if metric else None,
+            tags=tuple(sorted(experiment.tags.items())),
+            runs=len(records),
+        ),
+        data_src=data_path(experiment.experiment_id),
+        specs=specs,
+        best_runs=best_count,
+        pcp_runs=len(pcp_runs) if "pcp" in data else 0,
+    )
+    writer.write(page_path(experiment.experiment_id), builder.render("experiment.html", context))
+    writer.end()

@@ -1,0 +1,353 @@
+"""Run pages: ``runs/<id>.html``, their data ``data/runs/<id>.js`` (also read by the compare page),
+full series as CSV, and small artifacts copied into ``artifacts/<id>/``.
+
+A run page depends on that run alone (plus the templates and options): its inputs hash into the
+manifest key, so after one new run only that run's files are rendered. Many stale runs are rendered
+by worker processes; each worker writes its files itself and reports which ones changed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gitrun.site import safe
+from gitrun.site.context import ArtifactView, KeyValue, MetricView, RunContext, RunInfoView, SiteInfo, as_template_vars
+from gitrun.site.output import digest, write_if_changed
+from gitrun.store import RunRecord
+
+if TYPE_CHECKING:
+    from gitrun.site.build import Builder
+
+NOTE_TAG = "mlflow.note.content"
+# Artifacts a browser would run as code if opened from the site: copied with ".txt" appended.
+ACTIVE_SUFFIXES = (".html", ".htm", ".xhtml", ".svg", ".xml", ".js", ".mjs", ".shtml", ".php")
+PARALLEL_THRESHOLD = 200  # stale runs from which worker processes pay off
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a worker needs besides the run itself (picklable)."""
+
+    output: Path
+    template_dir: Path | None
+    strict: bool
+    max_points: int
+    artifact_max_bytes: int
+    site: SiteInfo
+    specs: dict[str, dict[str, Any]]  # metric key -> spec
+    store_root: Path
+    store_rel: str
+    branch: str | None
+    repo_url: str | None  # for `dvc get`
+
+
+@dataclass(frozen=True)
+class RunJob:
+    record: RunRecord
+    experiment_name: str
+
+
+def page_path(run_id: str) -> str:
+    return f"runs/{run_id}.html"
+
+
+def data_path(run_id: str) -> str:
+    return f"data/runs/{run_id}.js"
+
+
+def csv_path(run_id: str, key: str) -> str:
+    return f"data/runs/{run_id}/{safe.file_slug(key)}.csv"
+
+
+def _walk_artifacts(root: Path) -> Iterator[tuple[str, os.stat_result]]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            rel = os.path.relpath(path, root).replace(os.sep, "/")
+            if name == ".gitignore" or name.endswith(".tmp"):
+                continue
+            yield rel, os.stat(path)
+
+
+def fingerprint(record: RunRecord, experiment_name: str) -> list[Any]:
+    """The inputs of a run's page: its files' content as the store reports it, without reading series."""
+    from gitrun.store.reader import series_keys, series_size
+
+    summaries = {k: [s.latest, s.min, s.max, s.step, s.timestamp, s.count] for k, s in record.summaries.items()}
+    sizes = {k: series_size(p) for k, p in series_keys(record.run_dir).items()}
+    artifacts = [(rel, st.st_size, st.st_mtime_ns) for rel, st in _walk_artifacts(record.run_dir / "artifacts")]
+    diff = record.run_dir / "code.diff"
+    return [
+        record.run_id,
+        experiment_name,
+        record.status,
+        record.meta,
+        record.params,
+        record.tags,
+        repr(summaries),  # repr keeps NaN and infinities distinct
+        sizes,
+        artifacts,
+        diff.stat().st_size if diff.exists() else None,
+    ]
+
+
+def build_all(builder: Builder) -> int:
+    """Bring every run's files up to date; returns how many runs were rendered."""
+    snapshot = builder.snapshot
+    jobs: list[tuple[str, str, RunJob]] = []
+    total = 0
+    for exp in snapshot.experiments:
+        for record in snapshot.records[exp.experiment_id]:
+            total += 1
+            key = digest(builder.salt, fingerprint(record, exp.name))
+            unit = f"run:{record.run_id}"
+            if not builder.writer.is_fresh(unit, key):
+                jobs.append((unit, key, RunJob(record, exp.name)))
+    builder.tick("runs", total - len(jobs), total)
+    if not jobs:
+        return 0
+    metric_keys = sorted({k for _, _, job in jobs for k in job.record.summaries})
+    specs = {k: builder.spec("metric_curves", title=k, by_run=False) for k in metric_keys}
+    settings = RunSettings(
+        output=builder.writer.output,
+        template_dir=builder.options.template_dir,
+        strict=builder.options.strict,
+        max_points=builder.options.max_points,
+        artifact_max_bytes=builder.options.artifact_max_bytes,
+        site=builder.site_info("run", 1),
+        specs=specs,
+        store_root=snapshot.store.root,
+        store_rel=snapshot.store_rel,
+        branch=snapshot.branch,
+        repo_url=snapshot.repo_url,
+    )
+    workers = builder.options.workers or os.cpu_count() or 1
+    done = total - len(jobs)
+    if workers > 1 and len(jobs) >= PARALLEL_THRESHOLD:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        chunk = max(1, len(jobs) // (workers * 8))
+        context = multiprocessing.get_context("forkserver" if os.name == "posix" else "spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            results = pool.map(_render_job, [settings] * len(jobs), [job for _, _, job in jobs], chunksize=chunk)
+            for (unit, key, _job), files in zip(jobs, results, strict=False):
+                _record(builder, unit, key, files)
+                done += 1
+                builder.tick("runs", done, total)
+    else:
+        for unit, key, job in jobs:
+            _record(builder, unit, key, render_run(settings, job))
+            done += 1
+            builder.tick("runs", done, total)
+    return len(jobs)
+
+
+def _record(builder: Builder, unit: str, key: str, files: list[tuple[str, bool]]) -> None:
+    builder.writer.begin(unit, key)
+    for rel, written in files:
+        builder.writer.record(rel, written)
+    builder.writer.end()
+
+
+def _render_job(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
+    return render_run(settings, job)
+
+
+_ENVS: dict[tuple[Path | None, bool], Any] = {}
+
+
+def _env(settings: RunSettings) -> Any:
+    key = (settings.template_dir, settings.strict)
+    if key not in _ENVS:
+        from gitrun.site.resources import make_environment
+
+        _ENVS[key] = make_environment(settings.template_dir, settings.strict)
+    return _ENVS[key]
+
+
+def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
+    """Write one run's page, data, CSVs and artifacts; returns ``(path, written)`` for each file."""
+    from gitrun.site.series import browser_series, read_series, to_csv
+    from gitrun.store.reader import series_keys
+
+    record = job.record
+    out: list[tuple[str, bool]] = []
+    made: set[Path] = set()
+
+    def write(rel: str, data: str | bytes) -> None:
+        out.append((rel, write_if_changed(settings.output / rel, data, made)))
+
+    run_id = record.run_id
+    paths = series_keys(record.run_dir)
+    series_data: dict[str, Any] = {}
+    metrics: list[MetricView] = []
+    specs: dict[str, Any] = {}
+    for index, key in enumerate(sorted(record.summaries)):
+        summary = record.summaries[key]
+        series = read_series(paths[key], settings.strict) if key in paths else None
+        csv_rel = csv_path(run_id, key)
+        chart_id = f"metric-{index}"
+        downsampled = False
+        if series is not None:
+            write(csv_rel, to_csv(series))
+            shown = browser_series(series, settings.max_points)
+            shown["csv"] = csv_rel
+            series_data[key] = shown
+            downsampled = shown["n"] > len(shown["v"])
+            specs[chart_id] = settings.specs[key]
+        metrics.append(
+            MetricView(
+                key=key,
+                latest=safe.format_number(summary.latest),
+                min=safe.format_number(summary.min),
+                max=safe.format_number(summary.max),
+                step=summary.step,
+                count=summary.count,
+                csv_href=csv_rel if series is not None else "",
+                chart_id=chart_id,
+                downsampled=downsampled,
+            )
+        )
+    tags = {k: v for k, v in record.tags.items() if k != NOTE_TAG}
+    data = {
+        "id": run_id,
+        "name": record.run_name,
+        "experiment_id": record.experiment_id,
+        "experiment": job.experiment_name,
+        "status": record.status,
+        "start_time": record.start_time,
+        "end_time": record.end_time,
+        "user": str(record.meta.get("user") or record.tags.get("mlflow.user") or ""),
+        "commit": record.tags.get("mlflow.source.git.commit"),
+        "params": dict(sorted(record.params.items())),
+        "tags": dict(sorted(tags.items())),
+        "metrics": {
+            k: {
+                "latest": safe.json_number(s.latest),
+                "min": safe.json_number(s.min),
+                "max": safe.json_number(s.max),
+                "step": s.step,
+                "count": s.count,
+            }
+            for k, s in sorted(record.summaries.items())
+        },
+        "series": series_data,
+    }
+    write(data_path(run_id), safe.js_assign(f"run:{run_id}", data))
+    artifacts = _artifacts(settings, record, write)
+    note = record.tags.get(NOTE_TAG, "")
+    context = RunContext(
+        site=settings.site,
+        run=_info(record, job.experiment_name),
+        params=tuple(KeyValue(k, v) for k, v in sorted(record.params.items())),
+        tags=tuple(KeyValue(k, v) for k, v in sorted(tags.items())),
+        metrics=tuple(metrics),
+        artifacts=tuple(artifacts),
+        note_html=safe.render_note(note) if note.strip() else "",
+        recover_commands=_recover_commands(record),
+        has_code_diff=(record.run_dir / "code.diff").exists(),
+        data_src=data_path(run_id),
+        specs=specs,
+    )
+    html = _env(settings).get_template("run.html").render(**as_template_vars(context))
+    write(page_path(run_id), html)
+    return out
+
+
+def _info(record: RunRecord, experiment_name: str) -> RunInfoView:
+    tags = record.tags
+    commit = tags.get("mlflow.source.git.commit")
+    parent = record.meta.get("parent_run_id") or tags.get("mlflow.parentRunId")
+    parent = parent if isinstance(parent, str) and parent.isalnum() else None
+    dirty = tags.get("gitrun.git.dirty")
+    return RunInfoView(
+        run_id=record.run_id,
+        name=record.run_name,
+        status=record.status,
+        start=safe.format_time(record.start_time),
+        end=safe.format_time(record.end_time),
+        duration=safe.format_duration(record.start_time, record.end_time),
+        user=str(record.meta.get("user") or tags.get("mlflow.user") or ""),
+        source=str(record.meta.get("source") or tags.get("mlflow.source.name") or ""),
+        experiment_id=record.experiment_id,
+        experiment_name=experiment_name,
+        experiment_href=f"experiments/{record.experiment_id}.html",
+        commit=commit,
+        commit_short=commit[:10] if commit else None,
+        commit_url=safe.forge_commit_url(tags.get("mlflow.source.git.repoURL"), commit),
+        branch=tags.get("mlflow.source.git.branch"),
+        dirty=None if dirty is None else dirty == "true",
+        parent_run_id=parent,
+        parent_href=f"runs/{parent}.html" if parent else None,
+    )
+
+
+def _recover_commands(record: RunRecord) -> tuple[str, ...]:
+    commit = record.tags.get("mlflow.source.git.commit")
+    if not commit:
+        return ()
+    short = record.run_id[:10].lower()
+    return (f"gitrun runs checkout {record.run_id} ../code-{short}", f"git switch --detach {commit}")
+
+
+def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[ArtifactView]:
+    root = record.run_dir / "artifacts"
+    listing = dict(_walk_artifacts(root))
+    views: list[ArtifactView] = []
+    run_rel = os.path.relpath(record.run_dir, settings.store_root).replace(os.sep, "/")
+    for rel in sorted(listing):
+        size = listing[rel].st_size
+        if rel.endswith(".dvc"):
+            target = rel[:-4]
+            pointer = _read_pointer(root / rel)
+            repo_path = "/".join(p for p in (settings.store_rel, run_rel, "artifacts", target) if p)
+            rev = f" --rev {settings.branch}" if settings.branch else ""
+            href = None
+            if target in listing and listing[target].st_size <= settings.artifact_max_bytes:
+                href = _copy_artifact(record, target, root, write)
+            views.append(
+                ArtifactView(
+                    path=target,
+                    size=safe.format_size(pointer.get("size")),
+                    href=href,
+                    note="tracked by DVC",
+                    dvc_md5=pointer.get("md5"),
+                    dvc_command=f"dvc get {settings.repo_url or '<repository URL>'} {repo_path}{rev}",
+                )
+            )
+            continue
+        if f"{rel}.dvc" in listing:
+            continue  # shown with its pointer
+        if size <= settings.artifact_max_bytes:
+            views.append(
+                ArtifactView(rel, safe.format_size(size), _copy_artifact(record, rel, root, write), "", None, None)
+            )
+        else:
+            note = f"over {safe.format_size(settings.artifact_max_bytes)}: not copied into the site"
+            views.append(ArtifactView(rel, safe.format_size(size), None, note, None, None))
+    return views
+
+
+def _copy_artifact(record: RunRecord, rel: str, root: Path, write: Any) -> str:
+    target = f"artifacts/{record.run_id}/{rel}"
+    if target.lower().endswith(ACTIVE_SUFFIXES):
+        target += ".txt"
+    write(target, (root / rel).read_bytes())
+    return target
+
+
+def _read_pointer(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        out = (data.get("outs") or [{}])[0]
+        return {"md5": str(out.get("md5") or "") or None, "size": int(out["size"]) if "size" in out else None}
+    except (OSError, yaml.YAMLError, AttributeError, TypeError, ValueError, IndexError):
+        return {"md5": None, "size": None}

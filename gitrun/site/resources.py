@@ -1,0 +1,98 @@
+"""Where the site's templates and static assets live, and the Jinja2 environment over them.
+
+Installed from a wheel, ``templates/`` and ``site/`` ship as ``gitrun/_data/templates`` and
+``gitrun/_data/site`` (pyproject's force-include); in a source checkout they are the top-level
+folders of the repository. A ``--template-dir`` comes first in the loader, so it can override any
+template, and ``{% extends "default:run.html" %}`` reaches the built-in one it replaces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import gitrun
+
+_PACKAGE = Path(gitrun.__file__).resolve().parent
+
+
+def data_dir(name: str) -> Path:
+    """The ``templates`` or ``site`` folder: packaged data first, else the checkout's top level."""
+    packaged = _PACKAGE / "_data" / name
+    if packaged.is_dir():
+        return packaged
+    checkout = _PACKAGE.parent / name
+    if checkout.is_dir():
+        return checkout
+    from gitrun.errors import GitrunError
+
+    raise GitrunError(f"gitrun's {name}/ folder is missing (looked in {packaged} and {checkout}); reinstall gitrun-ml")
+
+
+def templates_dir() -> Path:
+    return data_dir("templates")
+
+
+def assets_dir() -> Path:
+    return data_dir("site")
+
+
+def tree_digest(folder: Path, suffixes: tuple[str, ...] = ()) -> str:
+    """A hash of every file's relative path and bytes under ``folder`` (for cache keys)."""
+    digest = hashlib.sha256()
+    if folder.is_dir():
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if suffixes and not path.name.endswith(suffixes):
+                continue
+            digest.update(path.relative_to(folder).as_posix().encode() + b"\0")
+            digest.update(path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def make_environment(template_dir: Path | None = None, strict: bool = False) -> Any:
+    """Jinja2 environment: autoescape on for every template, user folder first, ``default:`` prefix."""
+    import jinja2
+
+    default = jinja2.FileSystemLoader(str(templates_dir()))
+    loaders: list[jinja2.BaseLoader] = []
+    if template_dir is not None:
+        loaders.append(jinja2.FileSystemLoader(str(template_dir)))
+    loaders += [jinja2.PrefixLoader({"default": default}, delimiter=":"), default]
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=True,  # every template, whatever its extension
+        undefined=jinja2.StrictUndefined if strict else jinja2.Undefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    from gitrun.site import safe
+
+    env.filters["script_json"] = safe.script_json
+    env.filters["fmt"] = safe.format_number
+    env.filters["filesize"] = safe.format_size
+    env.filters["url"] = safe.url_path
+    return env
+
+
+@lru_cache(maxsize=1)
+def vega_bundle() -> tuple[str, str]:
+    """(version label, JavaScript) of the offline Vega + Vega-Lite + vega-embed bundle from vl-convert."""
+    import vl_convert
+
+    label = f"vl-convert {getattr(vl_convert, '__version__', '?')}, vega {vl_convert.get_vega_version()}"
+    return label, vl_convert.javascript_bundle()  # type: ignore[call-arg]  # the snippet is optional
+
+
+def vega_bundle_label() -> str:
+    """The bundle's version label without building it (building takes about a second)."""
+    import vl_convert
+
+    return f"vl-convert {getattr(vl_convert, '__version__', '?')}, vega {vl_convert.get_vega_version()}"
+
+
+def relpath_under(path: Path, root: Path) -> str:
+    return os.path.relpath(path, root).replace(os.sep, "/")

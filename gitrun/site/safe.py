@@ -1,0 +1,163 @@
+"""Escaping and formatting: everything user-controlled that reaches a page goes through here or
+through Jinja2's autoescape.
+
+- :func:`script_json` makes JSON safe inside ``<script>`` (``<``, ``>``, ``&``, ``'`` and the
+  line separators U+2028/U+2029 become ``\\uXXXX`` escapes, so no text can close the tag).
+- :func:`render_note` turns a Markdown note into HTML that ``nh3`` has sanitized: no scripts, no
+  event handlers, no ``javascript:`` links.
+- :func:`file_slug` maps a metric key or artifact name to a safe, unique file name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+_SCRIPT_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "'": "\\u0027",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+_SCRIPT_RE = re.compile("[<>&'\u2028\u2029]")
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON with sorted keys; non-finite floats are refused (convert them first)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def escape_script(text: str) -> str:
+    return _SCRIPT_RE.sub(lambda m: _SCRIPT_ESCAPES[m.group()], text)
+
+
+def script_json(value: Any) -> Any:
+    """JSON for a ``<script>`` element or a JavaScript file, as Jinja2 Markup (already safe)."""
+    from markupsafe import Markup
+
+    return Markup(escape_script(dumps(value)))
+
+
+def js_assign(key: str, value: Any) -> str:
+    """A data file: a script that stores ``value`` under ``GITRUN_DATA[key]`` (file:// needs no fetch)."""
+    return f"window.GITRUN_DATA=window.GITRUN_DATA||{{}};window.GITRUN_DATA[{escape_script(dumps(key))}]={escape_script(dumps(value))};\n"
+
+
+def json_number(value: float | None) -> float | str | None:
+    """A float JSON can carry: NaN and infinities as the strings gitrun's store uses."""
+    if value is None:
+        return None
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def format_number(value: Any, digits: int = 6) -> str:
+    """Numbers for tables: ``digits`` significant digits, NaN/inf spelled out; other values as text."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def format_size(size: int | None) -> str:
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+def format_time(ms: int | None) -> str:
+    """Milliseconds since the epoch as ``YYYY-MM-DD HH:MM:SS UTC`` (never the local time zone)."""
+    if not ms:
+        return ""
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_duration(start_ms: int | None, end_ms: int | None) -> str:
+    if not start_ms or not end_ms or end_ms < start_ms:
+        return ""
+    seconds = (end_ms - start_ms) / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, sec = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m {sec:02d}s" if hours else f"{minutes}m {sec:02d}s"
+
+
+def url_path(path: str) -> str:
+    """A relative URL from a site path: every segment percent-encoded, the slashes kept."""
+    return "/".join(quote(part, safe="") for part in path.split("/"))
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def file_slug(name: str) -> str:
+    """A file name for ``name`` (a metric key may hold '/', ':' or spaces); unique per name."""
+    slug = _UNSAFE.sub("_", name).strip("._") or "x"
+    if slug != name:
+        slug = f"{slug[:80]}-{hashlib.sha1(name.encode('utf-8')).hexdigest()[:8]}"
+    return slug
+
+
+def render_note(text: str) -> str:
+    """Markdown note -> sanitized HTML (nh3 keeps safe tags, drops scripts, handlers and unsafe URLs)."""
+    import markdown
+    import nh3
+
+    html = markdown.markdown(text, extensions=["fenced_code", "tables", "sane_lists"], output_format="html")
+    return str(nh3.clean(html, link_rel="noopener noreferrer nofollow", url_schemes={"http", "https", "mailto"}))
+
+
+_SCP_RE = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>[^/][^:]*?)(?:\.git)?/?$")
+_URL_RE = re.compile(r"^(?:https?|ssh|git)://(?:[^@/]+@)?(?P<host>[\w.-]+)(?::\d+)?/(?P<path>.+?)(?:\.git)?/?$")
+
+
+def forge_commit_url(remote_url: str | None, commit: str | None) -> str | None:
+    """Link to ``commit`` on GitHub or GitLab from a remote URL (https or SSH form); None elsewhere."""
+    if not remote_url or not commit or not re.fullmatch(r"[0-9a-f]{7,64}", commit):
+        return None
+    match = _URL_RE.match(remote_url) or _SCP_RE.match(remote_url)
+    if not match:
+        return None
+    host, path = match.group("host").lower(), match.group("path")
+    if not re.fullmatch(r"[\w.\-/]+", path):
+        return None
+    if host == "github.com" or host.startswith("github."):
+        return f"https://{host}/{path}/commit/{commit}"
+    if host == "gitlab.com" or host.startswith("gitlab."):
+        return f"https://{host}/{path}/-/commit/{commit}"
+    return None
+
+
+def https_repo_url(remote_url: str | None) -> str | None:
+    """The https form of a GitHub/GitLab remote (for ``dvc get``), else the remote as it is."""
+    if not remote_url:
+        return None
+    match = _URL_RE.match(remote_url) or _SCP_RE.match(remote_url)
+    if match and ("github" in match.group("host") or "gitlab" in match.group("host")):
+        return f"https://{match.group('host')}/{match.group('path')}"
+    return remote_url

@@ -1,0 +1,608 @@
+/* gitrun report site: charts, the runs table, run comparison.
+ *
+ * Works from file:// and under any sub-path: data arrive as <script> files that fill
+ * window.GITRUN_DATA (never fetch()), links are relative, user text is set with textContent only.
+ * Vega-Lite specs come from the page (script#gitrun-specs); rows are attached as `datasets`.
+ */
+(function () {
+  "use strict";
+
+  var DATA = window.GITRUN_DATA = window.GITRUN_DATA || {};
+  var ROOT = document.body.getAttribute("data-root") || "";
+  var RUN_ID_RE = /^[0-9A-Za-z]{26}$/;
+  var EMBED_OPTIONS = { actions: { export: true, source: false, compiled: false, editor: false }, renderer: "canvas" };
+
+  // -- small helpers -----------------------------------------------------------------------
+  function $(id) { return document.getElementById(id); }
+
+  function el(tag, attrs, text) {
+    var node = document.createElement(tag);
+    if (attrs) Object.keys(attrs).forEach(function (k) {
+      if (k === "className") node.className = attrs[k];
+      else node.setAttribute(k, attrs[k]);
+    });
+    if (text !== undefined && text !== null) node.textContent = String(text);
+    return node;
+  }
+
+  function readJSON(id) {
+    var node = $(id);
+    return node ? JSON.parse(node.textContent) : null;
+  }
+
+  function clone(value) { return JSON.parse(JSON.stringify(value)); }
+
+  function debounce(fn, ms) {
+    var timer = null;
+    return function () { clearTimeout(timer); timer = setTimeout(fn, ms); };
+  }
+
+  function num(value) {
+    // The data files spell non-finite numbers as strings (strict JSON).
+    if (value === "NaN") return NaN;
+    if (value === "Infinity") return Infinity;
+    if (value === "-Infinity") return -Infinity;
+    return value;
+  }
+
+  function formatNumber(value) {
+    value = num(value);
+    if (value === null || value === undefined) return "";
+    if (typeof value !== "number") return String(value);
+    if (isNaN(value)) return "NaN";
+    if (!isFinite(value)) return value > 0 ? "inf" : "-inf";
+    if (Number.isInteger(value) && Math.abs(value) < 1e15) return String(value);
+    return String(Number(value.toPrecision(6)));
+  }
+
+  function pad(n) { return n < 10 ? "0" + n : String(n); }
+
+  function formatTime(ms) {
+    if (!ms) return "";
+    var d = new Date(ms);
+    return d.getUTCFullYear() + "-" + pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate()) + " " + pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
+  }
+
+  function formatDuration(ms) {
+    if (ms === null || ms === undefined) return "";
+    var s = ms / 1000;
+    if (s < 60) return s.toFixed(1) + " s";
+    var total = Math.round(s), h = Math.floor(total / 3600), m = Math.floor((total % 3600) / 60), sec = total % 60;
+    return h ? h + "h " + pad(m) + "m " + pad(sec) + "s" : m + "m " + pad(sec) + "s";
+  }
+
+  function runLabel(name, id) { return (name || id) + " ·" + id.slice(-5).toLowerCase(); }
+
+  // -- charts ------------------------------------------------------------------------------
+  function embed(node, spec, datasets) {
+    if (typeof window.vegaEmbed !== "function") {
+      node.textContent = "Charts need assets/vendor/vega-bundle.js, which did not load.";
+      return Promise.resolve(null);
+    }
+    var full = clone(spec);
+    full.datasets = datasets;
+    return window.vegaEmbed(node, full, EMBED_OPTIONS).then(function (result) {
+      node.setAttribute("data-rendered", "true");
+      return result;
+    }).catch(function (err) {
+      node.textContent = "This chart could not be drawn: " + err.message;
+      throw err;
+    });
+  }
+
+  function chartOptions() {
+    var smoothing = $("smoothing"), log = $("log-scale"), axis = $("x-axis");
+    return {
+      alpha: smoothing ? Number(smoothing.value) : 0,
+      log: log ? log.checked : false,
+      x: axis ? axis.value : "step"
+    };
+  }
+
+  // Metric-curve specs from gitrun.charts.metric_curves: every layer has x and y encodings.
+  function curveSpec(spec, options, title, domain) {
+    var s = clone(spec);
+    if (title !== undefined) s.title = title;
+    (s.layer || [s]).forEach(function (layer) {
+      var enc = layer.encoding || {};
+      if (enc.x) {
+        enc.x.field = options.x;
+        enc.x.title = options.x === "step" ? "step" : "time since first point (s)";
+      }
+      if (enc.y) {
+        enc.y.scale = options.log ? { type: "log" } : { type: "linear", zero: false };
+        if (title !== undefined) enc.y.title = title;
+      }
+      if (domain && enc.color && enc.color.scale) enc.color.scale.domain = domain;
+    });
+    return s;
+  }
+
+  function curveRows(label, series, options) {
+    var rows = [];
+    var ema = null;
+    for (var i = 0; i < series.v.length; i++) {
+      var v = series.v[i];
+      if (v === null || v === undefined) continue;
+      if (options.log && v <= 0) continue;
+      ema = ema === null ? v : options.alpha * ema + (1 - options.alpha) * v;
+      rows.push({ run: label, step: series.step[i], time: series.t[i], value: v, smooth: ema });
+    }
+    return rows;
+  }
+
+  function bindChartControls(draw) {
+    ["smoothing", "log-scale", "x-axis"].forEach(function (id) {
+      var node = $(id);
+      if (!node) return;
+      node.addEventListener(id === "smoothing" ? "input" : "change", debounce(draw, 120));
+    });
+  }
+
+  // -- run page ----------------------------------------------------------------------------
+  function initRun() {
+    var page = readJSON("gitrun-page");
+    var run = page && DATA[page.data];
+    var specs = readJSON("gitrun-specs") || {};
+    if (!run) return;
+    var nodes = Array.prototype.slice.call(document.querySelectorAll(".chart[data-kind=metric]"));
+    function draw() {
+      var options = chartOptions();
+      nodes.forEach(function (node) {
+        var key = node.getAttribute("data-metric");
+        var series = run.series[key];
+        var spec = specs[node.getAttribute("data-spec")];
+        if (!series || !spec) return;
+        embed(node, curveSpec(spec, options), { series: curveRows(runLabel(run.name, run.id), series, options) });
+      });
+    }
+    bindChartControls(draw);
+    draw();
+  }
+
+  // -- experiment page: the runs table -----------------------------------------------------
+  var ROW_HEIGHT = 30;
+
+  function decodeColumn(col) {
+    if (col.values) return col.values;
+    return col.codes.map(function (c) { return c === null ? null : col.dict[c]; });
+  }
+
+  function RunsTable(table, experimentData) {
+    var self = this;
+    this.columns = table.columns;
+    this.values = table.columns.map(decodeColumn);
+    this.n = table.count;
+    this.byId = {};
+    this.columns.forEach(function (col, i) { self.byId[col.id] = i; });
+    this.visible = this.columns.map(function (col) { return !col.hidden; });
+    this.sort = { col: this.byId.start_time, dir: -1 };
+    this.selected = {};
+    this.searchText = "";
+    this.predicate = null;
+    this.view = [];
+    this.textIndex = null;
+    this.lookups = this.buildLookups();
+    this.wrap = $("table-wrap");
+    this.thead = document.querySelector("#runs-table thead");
+    this.tbody = document.querySelector("#runs-table tbody");
+    this.lastWindow = null;
+    this.experiment = experimentData;
+    this.wrap.addEventListener("scroll", function () { self.renderBody(false); });
+    this.buildColumnChooser();
+    this.applyFilters();
+  }
+
+  RunsTable.prototype.buildLookups = function () {
+    var maps = { metric: {}, param: {}, tag: {}, attr: {} };
+    this.columns.forEach(function (col, i) {
+      if (col.kind === "metric" && col.stat === "latest") maps.metric[col.key] = i;
+      else if (col.kind === "param") maps.param[col.key] = i;
+      else if (col.kind === "tag") maps.tag[col.key] = i;
+      else if (col.kind === "attr") maps.attr[col.key] = i;
+    });
+    return maps;
+  };
+
+  RunsTable.prototype.accessor = function (row) {
+    var values = this.values, maps = this.lookups;
+    function get(map, key) {
+      if (!Object.prototype.hasOwnProperty.call(map, key)) return undefined;
+      var v = values[map[key]][row];
+      return v === null ? undefined : v;
+    }
+    return {
+      metric: function (key) { var v = get(maps.metric, key); return v === undefined ? undefined : num(v); },
+      param: function (key) { return get(maps.param, key); },
+      tag: function (key) {
+        if (key === "mlflow.runName") return get(maps.attr, "run_name");
+        if (key === "mlflow.user") return get(maps.attr, "user_id");
+        return get(maps.tag, key);
+      },
+      attr: function (key) { return get(maps.attr, key); }
+    };
+  };
+
+  RunsTable.prototype.buildTextIndex = function () {
+    var self = this, texts = new Array(this.n);
+    var cols = [];
+    this.columns.forEach(function (col, i) {
+      if (col.kind === "param" || col.kind === "tag" || col.id === "run_name" || col.id === "run_id" || col.id === "status" || col.id === "user_id") cols.push(i);
+    });
+    for (var r = 0; r < this.n; r++) {
+      var parts = [];
+      for (var k = 0; k < cols.length; k++) {
+        var v = self.values[cols[k]][r];
+        if (v !== null && v !== undefined) parts.push(String(v));
+      }
+      texts[r] = parts.join("\u0001").toLowerCase();
+    }
+    this.textIndex = texts;
+  };
+
+  RunsTable.prototype.setSearch = function (text) { this.searchText = text.trim().toLowerCase(); this.applyFilters(); };
+
+  RunsTable.prototype.setFilter = function (source) {
+    var error = $("filter-error"), input = $("filter");
+    try {
+      this.predicate = source.trim() ? window.GitrunFilter.compile(source) : null;
+      error.textContent = "";
+      input.classList.remove("invalid");
+    } catch (err) {
+      if (!(err instanceof window.GitrunFilter.FilterError)) throw err;
+      error.textContent = err.message;
+      input.classList.add("invalid");
+      return;
+    }
+    this.applyFilters();
+  };
+
+  RunsTable.prototype.applyFilters = function () {
+    var view = [];
+    var text = this.searchText;
+    if (text && !this.textIndex) this.buildTextIndex();
+    for (var r = 0; r < this.n; r++) {
+      if (text && this.textIndex[r].indexOf(text) < 0) continue;
+      if (this.predicate && !this.predicate(this.accessor(r))) continue;
+      view.push(r);
+    }
+    this.view = view;
+    this.applySort();
+  };
+
+  RunsTable.prototype.sortKey = function (col) {
+    var values = this.values[col], type = this.columns[col].type;
+    if (type === "num" || type === "time" || type === "duration") {
+      return function (r) { var v = num(values[r]); return v === null || v === undefined || isNaN(v) ? null : v; };
+    }
+    if (type === "param") {
+      return function (r) {
+        var v = values[r];
+        if (v === null || v === undefined) return null;
+        var n = Number(v);
+        return v.trim() !== "" && !isNaN(n) ? n : String(v).toLowerCase();
+      };
+    }
+    return function (r) { var v = values[r]; return v === null || v === undefined || v === "" ? null : String(v).toLowerCase(); };
+  };
+
+  RunsTable.prototype.applySort = function () {
+    var s = this.sort;
+    if (s.col !== undefined && s.col !== null) {
+      var key = this.sortKey(s.col), ids = this.values[this.byId.run_id];
+      var keyed = this.view.map(function (r) { return [key(r), r]; });
+      keyed.sort(function (a, b) {
+        var x = a[0], y = b[0];
+        if (x === null && y === null) return ids[a[1]] < ids[b[1]] ? -1 : 1;
+        if (x === null) return 1; // missing values last, whatever the direction
+        if (y === null) return -1;
+        if (typeof x !== typeof y) { x = String(x); y = String(y); }
+        if (x < y) return -s.dir;
+        if (x > y) return s.dir;
+        return ids[a[1]] < ids[b[1]] ? -1 : 1;
+      });
+      this.view = keyed.map(function (k) { return k[1]; });
+    }
+    this.renderHead();
+    this.renderBody(true);
+    var count = $("row-count");
+    if (count) count.textContent = this.view.length + " of " + this.n + " runs";
+  };
+
+  RunsTable.prototype.setSort = function (col) {
+    if (this.sort.col === col) this.sort.dir = -this.sort.dir;
+    else this.sort = { col: col, dir: this.columns[col].type === "num" ? -1 : 1 };
+    this.applySort();
+  };
+
+  RunsTable.prototype.renderHead = function () {
+    var self = this;
+    var tr = el("tr");
+    var th0 = el("th", { className: "select" });
+    var all = el("input", { type: "checkbox", "aria-label": "select all shown runs", id: "select-all" });
+    all.checked = this.view.length > 0 && this.view.every(function (r) { return self.selected[self.runId(r)]; });
+    all.addEventListener("change", function () {
+      self.view.forEach(function (r) {
+        if (all.checked) self.selected[self.runId(r)] = true; else delete self.selected[self.runId(r)];
+      });
+      self.renderBody(true);
+      self.updateCompare();
+    });
+    th0.appendChild(all);
+    tr.appendChild(th0);
+    this.columns.forEach(function (col, i) {
+      if (!self.visible[i]) return;
+      var th = el("th", { "data-col": col.id, className: col.kind + (col.type === "num" || col.type === "duration" ? " num" : "") });
+      var button = el("button", { type: "button", className: "sort" }, col.label);
+      if (self.sort.col === i) {
+        th.setAttribute("aria-sort", self.sort.dir > 0 ? "ascending" : "descending");
+        button.appendChild(el("span", { className: "arrow" }, self.sort.dir > 0 ? " ▲" : " ▼"));
+      }
+      button.title = (col.kind === "attr" || col.kind === "derived" ? "" : col.kind + "s.") + col.key + (col.stat && col.stat !== "latest" ? " (" + col.stat + ")" : "");
+      button.addEventListener("click", function () { self.setSort(i); });
+      th.appendChild(button);
+      tr.appendChild(th);
+    });
+    this.thead.textContent = "";
+    this.thead.appendChild(tr);
+  };
+
+  RunsTable.prototype.runId = function (r) { return this.values[this.byId.run_id][r]; };
+
+  RunsTable.prototype.cell = function (col, i, r) {
+    var v = this.values[i][r];
+    var td = el("td");
+    if (col.type === "num" || col.type === "duration") td.className = "num";
+    if (col.id === "run_name") {
+      var id = this.runId(r);
+      td.appendChild(el("a", { href: ROOT + "runs/" + id + ".html" }, v || id));
+    } else if (col.type === "time") {
+      td.textContent = formatTime(v);
+    } else if (col.type === "duration") {
+      td.textContent = formatDuration(v);
+    } else if (col.type === "num") {
+      td.textContent = formatNumber(v);
+    } else if (col.type === "commit") {
+      if (v) { td.textContent = String(v).slice(0, 10); td.title = v; }
+    } else if (v !== null && v !== undefined) {
+      td.textContent = String(v);
+      if (String(v).length > 40) td.title = String(v);
+    }
+    return td;
+  };
+
+  RunsTable.prototype.renderBody = function (force) {
+    var self = this;
+    var total = this.view.length;
+    var height = this.wrap.clientHeight || 600;
+    var first = Math.max(0, Math.floor(this.wrap.scrollTop / ROW_HEIGHT) - 10);
+    var last = Math.min(total, first + Math.ceil(height / ROW_HEIGHT) + 20);
+    var key = first + ":" + last;
+    if (!force && key === this.lastWindow) return;
+    this.lastWindow = key;
+    var span = 1 + this.visible.filter(Boolean).length;
+    var frag = document.createDocumentFragment();
+    if (first > 0) {
+      var top = el("tr", { className: "spacer" });
+      top.appendChild(el("td", { colspan: String(span), style: "height:" + first * ROW_HEIGHT + "px" }));
+      frag.appendChild(top);
+    }
+    for (var k = first; k < last; k++) {
+      var r = this.view[k];
+      var id = this.runId(r);
+      var tr = el("tr", { "data-run-id": id });
+      var td0 = el("td", { className: "select" });
+      var box = el("input", { type: "checkbox", "aria-label": "select run " + id, className: "row-select" });
+      box.checked = !!this.selected[id];
+      box.addEventListener("change", (function (runId, input) {
+        return function () {
+          if (input.checked) self.selected[runId] = true; else delete self.selected[runId];
+          self.updateCompare();
+        };
+      })(id, box));
+      td0.appendChild(box);
+      tr.appendChild(td0);
+      for (var i = 0; i < this.columns.length; i++) if (this.visible[i]) tr.appendChild(this.cell(this.columns[i], i, r));
+      frag.appendChild(tr);
+    }
+    if (last < total) {
+      var bottom = el("tr", { className: "spacer" });
+      bottom.appendChild(el("td", { colspan: String(span), style: "height:" + (total - last) * ROW_HEIGHT + "px" }));
+      frag.appendChild(bottom);
+    }
+    this.tbody.textContent = "";
+    this.tbody.appendChild(frag);
+  };
+
+  RunsTable.prototype.updateCompare = function () {
+    var ids = Object.keys(this.selected).sort();
+    var link = $("compare-link");
+    link.textContent = "Compare selected (" + ids.length + ")";
+    if (ids.length) {
+      link.href = ROOT + "compare.html?runs=" + ids.join(",");
+      link.classList.remove("disabled");
+      link.removeAttribute("aria-disabled");
+    } else {
+      link.href = ROOT + "compare.html";
+      link.classList.add("disabled");
+      link.setAttribute("aria-disabled", "true");
+    }
+  };
+
+  RunsTable.prototype.buildColumnChooser = function () {
+    var self = this, box = $("column-list");
+    if (!box) return;
+    var groups = { attr: "Run", derived: "Run", param: "Params", metric: "Metrics", tag: "Tags" };
+    var current = null;
+    this.columns.forEach(function (col, i) {
+      var group = groups[col.kind] || col.kind;
+      if (group !== current) { box.appendChild(el("h4", null, group)); current = group; }
+      var label = el("label");
+      var input = el("input", { type: "checkbox", "data-col": col.id });
+      input.checked = self.visible[i];
+      input.addEventListener("change", function () {
+        self.visible[i] = input.checked;
+        self.renderHead();
+        self.renderBody(true);
+      });
+      label.appendChild(input);
+      label.appendChild(document.createTextNode(" " + col.label));
+      box.appendChild(label);
+    });
+  };
+
+  function initExperiment() {
+    var page = readJSON("gitrun-page");
+    var data = page && DATA[page.data];
+    if (!data) return;
+    var specs = readJSON("gitrun-specs") || {};
+    var table = new RunsTable(data.table, data.experiment);
+    window.GITRUN.table = table;
+    var search = $("search"), filter = $("filter");
+    search.addEventListener("input", debounce(function () { table.setSearch(search.value); }, 150));
+    filter.addEventListener("input", debounce(function () { table.setFilter(filter.value); }, 200));
+    if (search.value) table.setSearch(search.value);
+    if (filter.value) table.setFilter(filter.value);
+    if (specs.best && data.best) {
+      var options = { alpha: 0, log: false, x: "step" };
+      var rows = [];
+      data.best.runs.forEach(function (run) { rows = rows.concat(curveRows(run.run, run, options)); });
+      embed($("chart-best"), curveSpec(specs.best, options), { series: rows });
+    }
+    if (specs.pcp && data.pcp) embed($("chart-pcp"), specs.pcp, { pcp: data.pcp.rows, pcp_ticks: data.pcp.ticks });
+    if (specs.scatter && data.scatter) embed($("chart-scatter"), specs.scatter, { scatter: data.scatter });
+  }
+
+  // -- compare page ------------------------------------------------------------------------
+  function loadRun(id) {
+    return new Promise(function (resolve) {
+      var key = "run:" + id;
+      if (DATA[key]) { resolve(DATA[key]); return; }
+      var script = document.createElement("script");
+      script.src = ROOT + "data/runs/" + id + ".js";
+      script.onload = function () { resolve(DATA[key] || null); };
+      script.onerror = function () { resolve(null); };
+      document.body.appendChild(script);
+    });
+  }
+
+  function initCompare() {
+    var raw = new URLSearchParams(window.location.search).get("runs") || "";
+    var ids = [];
+    raw.split(",").forEach(function (part) {
+      var id = part.trim().toUpperCase();
+      if (RUN_ID_RE.test(id) && ids.indexOf(id) < 0) ids.push(id);
+    });
+    var status = $("compare-status");
+    if (!ids.length) return;
+    status.textContent = "Loading " + ids.length + " runs…";
+    Promise.all(ids.map(loadRun)).then(function (runs) {
+      var found = runs.filter(Boolean);
+      var missing = ids.filter(function (id, i) { return !runs[i]; });
+      status.textContent = "Comparing " + found.length + " run" + (found.length === 1 ? "" : "s") + (missing.length ? "; not in this site: " + missing.join(", ") : "") + ".";
+      if (!found.length) return;
+      renderCompareSummary(found);
+      renderCompareParams(found);
+      renderCompareCharts(found);
+    });
+  }
+
+  function runHeader(runs, firstLabel) {
+    var tr = el("tr");
+    tr.appendChild(el("th", null, firstLabel));
+    runs.forEach(function (run) {
+      var th = el("th");
+      th.appendChild(el("a", { href: ROOT + "runs/" + run.id + ".html" }, run.name || run.id));
+      tr.appendChild(th);
+    });
+    return tr;
+  }
+
+  function renderCompareSummary(runs) {
+    var table = $("compare-summary");
+    table.tHead.appendChild(runHeader(runs, ""));
+    var body = table.tBodies[0];
+    function row(label, values, className) {
+      var tr = el("tr", className ? { className: className } : null);
+      tr.appendChild(el("th", { scope: "row" }, label));
+      values.forEach(function (v) { tr.appendChild(el("td", null, v)); });
+      body.appendChild(tr);
+    }
+    row("experiment", runs.map(function (r) { return r.experiment; }));
+    row("status", runs.map(function (r) { return r.status; }));
+    row("start", runs.map(function (r) { return formatTime(r.start_time); }));
+    row("duration", runs.map(function (r) { return r.end_time ? formatDuration(r.end_time - r.start_time) : ""; }));
+    row("commit", runs.map(function (r) { return r.commit ? r.commit.slice(0, 10) : ""; }));
+    var keys = {};
+    runs.forEach(function (r) { Object.keys(r.metrics).forEach(function (k) { keys[k] = true; }); });
+    Object.keys(keys).sort().forEach(function (key) {
+      var tr = el("tr", { "data-metric": key });
+      tr.appendChild(el("th", { scope: "row" }, key));
+      runs.forEach(function (r) {
+        var m = r.metrics[key];
+        tr.appendChild(el("td", { className: "num" }, m ? formatNumber(m.latest) : ""));
+      });
+      body.appendChild(tr);
+    });
+  }
+
+  function renderCompareParams(runs) {
+    var table = $("compare-params");
+    table.tHead.appendChild(runHeader(runs, "param"));
+    var body = table.tBodies[0];
+    var keys = {};
+    runs.forEach(function (r) { Object.keys(r.params).forEach(function (k) { keys[k] = true; }); });
+    Object.keys(keys).sort().forEach(function (key) {
+      var values = runs.map(function (r) { return Object.prototype.hasOwnProperty.call(r.params, key) ? r.params[key] : null; });
+      var differs = values.some(function (v) { return v !== values[0]; });
+      var tr = el("tr", { "data-param": key, className: differs ? "diff" : "same" });
+      tr.appendChild(el("th", { scope: "row" }, key));
+      values.forEach(function (v) { tr.appendChild(el("td", v === null ? { className: "missing" } : null, v === null ? "—" : v)); });
+      body.appendChild(tr);
+    });
+    var only = $("only-diff");
+    only.addEventListener("change", function () { table.classList.toggle("only-diff", only.checked); });
+  }
+
+  function renderCompareCharts(runs) {
+    var specs = readJSON("gitrun-specs") || {};
+    var box = $("compare-charts");
+    var keys = {};
+    runs.forEach(function (r) { Object.keys(r.series).forEach(function (k) { keys[k] = true; }); });
+    var labels = runs.map(function (r) { return runLabel(r.name, r.id); });
+    var nodes = Object.keys(keys).sort().map(function (key, i) {
+      var figure = el("figure", { className: "chart-box" });
+      figure.appendChild(el("figcaption", null, key));
+      var node = el("div", { className: "chart", id: "compare-chart-" + i, "data-metric": key });
+      figure.appendChild(node);
+      box.appendChild(figure);
+      return node;
+    });
+    function draw() {
+      var options = chartOptions();
+      nodes.forEach(function (node) {
+        var key = node.getAttribute("data-metric");
+        var rows = [];
+        runs.forEach(function (r, i) { if (r.series[key]) rows = rows.concat(curveRows(labels[i], r.series[key], options)); });
+        embed(node, curveSpec(specs.compare, options, key, labels), { series: rows });
+      });
+    }
+    bindChartControls(draw);
+    draw();
+  }
+
+  // -- history page ------------------------------------------------------------------------
+  function initHistory() {
+    var specs = readJSON("gitrun-specs") || {};
+    var rows = readJSON("gitrun-history") || [];
+    if (specs.history && rows.length) embed($("chart-history"), specs.history, { history: rows });
+  }
+
+  window.GITRUN = { embed: embed, formatNumber: formatNumber, curveSpec: curveSpec, curveRows: curveRows };
+  var page = document.body.getAttribute("data-page");
+  var init = { run: initRun, experiment: initExperiment, compare: initCompare, history: initHistory }[page];
+  if (init) {
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", init);
+    else init();
+  }
+})();
