@@ -101,16 +101,20 @@ def add(root: Path, targets: Sequence[Path]) -> list[str]:
     rel = [os.path.relpath(t, root) for t in targets]
     with open_repo(root) as repo:
         try:
-            repo.add(rel)
+            repo.add(_absolute(root, rel))  # DVC reads relative targets from the cwd, not the root
         except Exception as exc:
             raise DvcError(f"dvc add failed for {len(rel)} file(s): {exc}") from exc
     return [r + ".dvc" for r in rel]
 
 
+def _absolute(root: Path, paths: Sequence[str]) -> list[str]:
+    return [str(Path(root, p).absolute()) for p in paths]
+
+
 def push(root: Path, targets: Sequence[str] | None = None, remote: str | None = None) -> int:
     with open_repo(root) as repo:
         try:
-            return int(repo.push(targets=list(targets) if targets else None, remote=remote) or 0)
+            return int(repo.push(targets=_absolute(root, targets) if targets else None, remote=remote) or 0)
         except Exception as exc:
             raise DvcError(f"dvc push failed: {exc}") from exc
 
@@ -118,7 +122,7 @@ def push(root: Path, targets: Sequence[str] | None = None, remote: str | None = 
 def pull(root: Path, targets: Sequence[str] | None = None, remote: str | None = None) -> int:
     with open_repo(root) as repo:
         try:
-            result = repo.pull(targets=list(targets) if targets else None, remote=remote)
+            result = repo.pull(targets=_absolute(root, targets) if targets else None, remote=remote)
         except Exception as exc:
             raise DvcError(f"dvc pull failed: {exc}; check the remote with `dvc remote list`") from exc
     if isinstance(result, dict):

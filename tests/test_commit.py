@@ -384,3 +384,32 @@ def test_size_parsing(size: str) -> None:
         "10mb": 10 * 1024**2,
     }
     assert parse_size(size) == expected[size]
+
+
+def test_first_commit_of_an_unborn_repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fresh = tmp_path / "fresh"
+    run_git(tmp_path, "init", "-q", "-b", "main", str(fresh))
+    monkeypatch.chdir(fresh)
+    (fresh / "train.py").write_text("print('not committed yet')\n")
+    run_git(fresh, "add", "train.py")
+    (fresh / "README.md").write_text("untracked\n")
+    (run_id,) = log_runs(fresh, [{"metrics": {"val_acc": 0.5}}])
+    before = git_state(fresh)
+
+    result = commit_json(fresh)
+
+    assert result["sha"] == head(fresh)
+    assert run_git(fresh, "rev-list", "--count", "HEAD").stdout.strip() == "1"
+    assert all(p.startswith(".gitrun/") for p in tree_paths(fresh))
+    assert committed_run_ids(fresh) == {run_id}
+    assert git_state(fresh) == before  # train.py still staged (as a new file), README.md untracked
+
+
+def test_commit_from_a_subdirectory(repo: Path) -> None:
+    sub = repo / "src" / "pkg"
+    sub.mkdir(parents=True)
+    (run_id,) = log_runs(sub, [{"metrics": {"val_acc": 0.5}}])
+    assert (repo / ".gitrun").is_dir() and not (sub / ".gitrun").exists()
+    result = commit_json(sub)
+    assert [r["run_id"] for r in result["runs"]] == [run_id]
+    assert committed_run_ids(repo) == {run_id}

@@ -285,3 +285,33 @@ def test_s3_remote_on_moto_push_then_pull_into_a_fresh_clone(
     assert not (clone / ".dvc" / "config.local").exists()  # credentials come from the environment
     cli_ok("pull", cwd=clone)
     assert (run_dir(clone, run_id) / "artifacts" / "model.bin").read_bytes() == data
+
+
+def test_commit_push_pull_from_a_subdirectory_with_unusual_artifact_names(
+    dvc_repo: Path, origin: Path, tmp_path: Path
+) -> None:
+    repo = dvc_repo
+    src = repo / "src"
+    src.mkdir()
+    data = random_file(tmp_path / "my model ü.bin", 700 * 1024)
+    code = f"""
+import gitrun
+with gitrun.start_run() as run:
+    gitrun.log_artifact({str(tmp_path / "my model ü.bin")!r}, artifact_path="models/best one")
+print(run.info.run_id)
+"""
+    run_id = python_ok(code, src).strip().splitlines()[-1]
+    art = f".gitrun/experiments/default/runs/{run_id}/artifacts/models/best one/my model ü.bin"
+
+    result = json.loads(cli_ok("commit", "--json", cwd=src))
+    assert result["dvc_tracked"] == [art + ".dvc"]
+    paths = run_git(repo, "-c", "core.quotePath=false", "ls-tree", "-r", "--name-only", "HEAD").stdout.splitlines()
+    assert art + ".dvc" in paths and art not in paths
+    cli_ok("push", cwd=src)
+    md5 = hashlib.md5(data).hexdigest()
+    assert (tmp_path / "dvc-remote" / "files" / "md5" / md5[:2] / md5[2:]).read_bytes() == data
+
+    clone = tmp_path / "clone"
+    run_git(tmp_path, "clone", "-q", str(origin), str(clone))
+    cli_ok("pull", cwd=clone / ".gitrun" / "experiments")
+    assert (clone / art).read_bytes() == data

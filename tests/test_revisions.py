@@ -189,6 +189,9 @@ def test_dvc_tracked_artifact_read_at_a_revision(dvc_repo: Path, tmp_path: Path)
     assert read_artifact(new, run_id, "model.bin") == v2
     assert read_artifact(store, run_id, "model.bin") == v2
     assert read_artifact(old, run_id, "small.txt") == b"small and in Git\n"
+    # Listing at a revision shows the artifact (size from its pointer), not DVC's bookkeeping.
+    listed = {f.path: f.file_size for f in old.list_artifacts(run_id)}
+    assert listed == {"model.bin": MiB, "small.txt": len(b"small and in Git\n")}
     with pytest.raises(GitrunError, match="no artifact"):
         read_artifact(old, run_id, "missing.bin")
 
