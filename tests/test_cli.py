@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -44,6 +45,7 @@ def populated(repo: Path) -> Populated:
     gitrun.set_experiment("iris", primary_metric="acc")
     iris = []
     for i, (acc, loss) in enumerate([(0.8, 0.5), (0.95, 0.2), (0.9, float("nan"))]):
+        time.sleep(0.002)  # distinct start times (ms): "newest first" is then well defined
         with gitrun.start_run(run_name=f"iris-{i}") as run:
             gitrun.log_params({"lr": 0.1 * (i + 1), "model": "sgd"})
             gitrun.log_metric("acc", acc, step=0)
@@ -53,6 +55,7 @@ def populated(repo: Path) -> Populated:
                 gitrun.log_metric("down", float("-inf"))
             gitrun.set_tag("grid", "small")
         iris.append(run.info.run_id)
+    time.sleep(0.002)
     with gitrun.start_run(run_name="plain", experiment_id="default") as run:
         gitrun.log_metric("x", 1.0)
     return Populated(repo, iris, run.info.run_id)

@@ -7,11 +7,12 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import warnings
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_git
+from conftest import ROOT, run_git, run_python
 
 import gitrun
 from gitrun.entities import RunStatus
@@ -125,6 +126,44 @@ while True:
     history = gitrun.Client(repo).get_metric_history(run_id, "busy")
     assert [(m.step, m.value) for m in history] == [(i, i * 0.5) for i in range(count)]
     assert gitrun.Client(repo).get_run(run_id).info.status == RunStatus.KILLED
+
+
+# -- liveness without a clean end ------------------------------------------------------------
+def test_client_created_run_of_an_exited_process_reads_as_killed(repo: Path, store_dir: Path) -> None:
+    code = "import os, gitrun\nprint(gitrun.Client().create_run('default').info.run_id, os.getpid())\n"
+    proc = run_python(code, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    run_id, pid = proc.stdout.split()
+    meta = json.loads((store_dir / "experiments" / "default" / "runs" / run_id / "meta.json").read_text())
+    assert meta["status"] == "RUNNING" and meta["pid"] == int(pid)
+    assert gitrun.Client(repo).get_run(run_id).info.status == RunStatus.KILLED
+
+
+@pytest.mark.parametrize(("age_s", "expected"), [(3600, RunStatus.KILLED), (0, RunStatus.RUNNING)])
+def test_heartbeat_from_another_host(repo: Path, store_dir: Path, age_s: int, expected: str) -> None:
+    client = gitrun.Client(repo)
+    run_id = client.create_run("default").info.run_id
+    run_dir = store_dir / "experiments" / "default" / "runs" / run_id
+    meta_path = run_dir / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta.update(host="gpu-node-7.cluster", pid=424242)  # a process on another machine (shared file system)
+    meta_path.write_text(json.dumps(meta))
+    beat = run_dir / ".heartbeat-gpu-node-7.cluster-424242"
+    beat.write_text("")
+    stamp = time.time() - age_s
+    os.utime(beat, (stamp, stamp))
+    assert client.get_run(run_id).info.status == expected
+
+
+def test_run_from_another_host_without_heartbeat_stays_running(repo: Path, store_dir: Path) -> None:
+    """A clone has no heartbeat files (they are git-ignored): nothing proves such a run died."""
+    client = gitrun.Client(repo)
+    run_id = client.create_run("default").info.run_id
+    meta_path = store_dir / "experiments" / "default" / "runs" / run_id / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta.update(host="laptop-of-someone-else", pid=1)
+    meta_path.write_text(json.dumps(meta))
+    assert client.get_run(run_id).info.status == RunStatus.RUNNING
 
 
 # -- many processes ---------------------------------------------------------------------------
@@ -262,6 +301,7 @@ def test_branches_adding_runs_merge_without_conflict(repo: Path, store_dir: Path
     assert {r.run_name for r in records} == {"base", "feature-1", "feature-2", "main-1", "main-2"}
     assert all(r.status == RunStatus.FINISHED for r in records)
     assert all(r.metrics == {"acc": 0.4} for r in records)
-    # Run IDs sort by creation time across branches (ULIDs).
-    assert sorted(base + feature + main) == base + feature + main
+    # Run IDs sort by creation time across branches (ULIDs; the first 10 characters are the millisecond).
+    created = [r.run_id[:10] for r in sorted(records, key=lambda r: r.start_time)]
+    assert created == sorted(created)
     assert gitrun.Client(repo).get_experiment_by_name("shared-exp").primary_metric == "acc"
