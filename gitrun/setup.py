@@ -119,9 +119,23 @@ def write_pr_comment_workflow(repo_root: Path, *, force: bool = False) -> Workfl
     return _write_workflow(repo_root, "gitrun-pr-comment.yml", text, force)
 
 
+def write_site_workflow(repo_root: Path, *, branch: str | None = None, force: bool = False) -> WorkflowFile:
+    """``gitrun-site.yml``: build the report site on every push to ``branch`` and deploy it to GitHub Pages."""
+    if branch is None:
+        from gitrun.git import GitRepo
+        from gitrun.site.build import default_branch
+
+        repo = GitRepo(repo_root)
+        branch = (default_branch(repo) if repo.head() is not None else None) or repo.branch() or "main"
+        branch = branch.split("/", 1)[1] if branch.startswith("origin/") else branch
+    text = render_workflow("gitrun-site.yml", branch=branch, package=_package_spec("[site]"))
+    return _write_workflow(repo_root, "gitrun-site.yml", text, force)
+
+
 def write_github_workflows(repo_root: Path, *, checks: Sequence[str] = (), force: bool = False) -> list[WorkflowFile]:
     """Every workflow ``gitrun init --github`` writes (existing files are kept unless ``force``)."""
     return [
         write_pr_workflow(repo_root, checks=checks, force=force),
         write_pr_comment_workflow(repo_root, force=force),
+        write_site_workflow(repo_root, force=force),
     ]

@@ -27,6 +27,7 @@ COMMANDS = {
     "gc": "gitrun.cli.vcs:gc",
     "diff": "gitrun.cli.diff:diff",
     "report": "gitrun.cli.report:report",
+    "site": "gitrun.cli.site:site",
 }
 
 

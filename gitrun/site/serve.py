@@ -1,0 +1,83 @@
+"""``gitrun site serve``: a local preview on 127.0.0.1 that rebuilds when the store changes.
+
+The store is polled (a walk of its files' sizes and modification times, skipping the local cache),
+so it works the same on every file system; each change triggers an incremental build.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import threading
+from collections.abc import Callable
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from gitrun.site.build import BuildOptions, BuildResult, build_site
+from gitrun.store import Store
+
+
+def store_signature(store: Store) -> str:
+    """A hash of the store's file names, sizes and mtimes (cheap enough to poll every second)."""
+    digest = hashlib.sha256()
+    root = str(store.root)
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != ".cache")
+        for name in sorted(filenames):
+            if name.endswith((".lock", ".tmp")) or name.startswith(".heartbeat-"):
+                continue
+            try:
+                st = os.stat(os.path.join(dirpath, name))
+            except FileNotFoundError:
+                continue
+            digest.update(f"{dirpath}/{name}\0{st.st_size}\0{st.st_mtime_ns}\n".encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    return ThreadingHTTPServer((host, port), handler)
+
+
+def serve(
+    store: Store,
+    options: BuildOptions,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    interval: float = 1.0,
+    on_build: Callable[[BuildResult], None] | None = None,
+    on_ready: Callable[[str], None] | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Build, serve ``options.output`` over HTTP, and rebuild on every store change until ``stop`` is set."""
+    stop = stop or threading.Event()
+    result = build_site(store, options)
+    if on_build:
+        on_build(result)
+    signature = store_signature(store)
+    server = make_server(Path(options.output), host, port)
+    thread = threading.Thread(target=server.serve_forever, name="gitrun-site-serve", daemon=True)
+    thread.start()
+    if on_ready:
+        bound_port = server.server_address[1]
+        on_ready(f"http://{host}:{bound_port}/index.html")
+    try:
+        while not stop.wait(interval):
+            now = store_signature(store)
+            if now != signature:
+                signature = now
+                result = build_site(store, options)
+                if on_build:
+                    on_build(result)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
