@@ -1,12 +1,14 @@
-"""The GitHub Actions workflow: its structure, and its wheel job's commands run for real.
+"""The GitHub Actions workflow: actionlint, its structure, and its wheel job's commands run for real.
 
-actionlint cannot be installed by the test suite (it is a Go binary), so this checks what matters
-to us: the jobs exist, the Python matrix matches pyproject.toml, every job calls Makefile targets
-that exist, and the wheel job's `run:` steps build, install and start gitrun in a fresh venv.
+actionlint runs as its WebAssembly build from scripts/node (installed by
+scripts/install-system-deps.sh; skipped without Node.js). Beyond what a linter can know, this
+checks that the Python matrix matches pyproject.toml, that every job calls Makefile targets that
+exist, and that the wheel job's `run:` steps build, install and start gitrun in a fresh venv.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -45,6 +47,18 @@ def uses(job: dict[str, Any]) -> list[str]:
 def make_targets() -> set[str]:
     text = (ROOT / "Makefile").read_text(encoding="utf-8")
     return set(re.findall(r"^([A-Za-z][\w-]*):", text, re.M))
+
+
+ACTIONLINT = ROOT / "scripts" / "node" / "actionlint.cjs"
+
+
+def test_actionlint_finds_no_problem() -> None:
+    node = shutil.which("node")
+    if node is None or not (ACTIONLINT.parent / "node_modules" / "@tktco" / "node-actionlint").is_dir():
+        pytest.skip("Node.js or scripts/node's packages are missing (scripts/install-system-deps.sh installs them)")
+    result = subprocess.run([node, str(ACTIONLINT), str(WORKFLOW)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == [], result.stdout
 
 
 def test_triggers_and_permissions() -> None:
