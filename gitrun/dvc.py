@@ -144,13 +144,13 @@ def read_at_rev(root: Path, path: str, rev: str | None, remote: str | None = Non
     return bytes(data)
 
 
-_SIZE = re.compile(r"^\s*size:\s*(\d+)\s*$", re.M)
+SIZE_LINE = re.compile(r"^\s*size:\s*(\d+)\s*$", re.M)
 
 
 def pointer_size(dvc_file: Path) -> int | None:
     """The ``size`` a ``.dvc`` pointer records (no YAML parse needed for this one field)."""
     try:
-        match = _SIZE.search(dvc_file.read_text(encoding="utf-8"))
+        match = SIZE_LINE.search(dvc_file.read_text(encoding="utf-8"))
     except OSError:
         return None
     return int(match.group(1)) if match else None

@@ -88,7 +88,7 @@ class RunTag:
     value: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MetricSummary:
     """Latest, min and max of one metric series (what ``metrics.json`` holds per key)."""
 

@@ -8,11 +8,12 @@ importing GitPython would cost more than all of it. Later features that need an 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -107,6 +108,27 @@ class GitCommandError(Exception):
         self.stderr = stderr
 
 
+class TreeEntry(NamedTuple):
+    mode: str
+    sha: str
+    size: int
+    path: str
+
+
+_LS_TREE_BLOB = re.compile(rb"(\d+) blob ([0-9a-f]+) +(\d+)\t([^\0]*)\0")
+
+
+def write_blobs(dest: Path, entries: list[TreeEntry], blobs: dict[str, bytes]) -> None:
+    made: set[Path] = set()
+    for entry in entries:
+        target = dest / entry.path
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        with open(target, "wb") as f:
+            f.write(blobs[entry.sha])
+
+
 class GitRepo:
     """A Git work tree, driven through the ``git`` executable."""
 
@@ -135,9 +157,7 @@ class GitRepo:
         text: bool = True,
     ) -> Any:
         full_env = {**os.environ, "LC_ALL": "C", **(env or {})}
-        proc = subprocess.run(
-            ["git", *args], cwd=self.root, env=full_env, input=input, capture_output=True, text=text
-        )
+        proc = subprocess.run(["git", *args], cwd=self.root, env=full_env, input=input, capture_output=True, text=text)
         if check and proc.returncode != 0:
             stderr = proc.stderr if text else proc.stderr.decode("utf-8", "replace")
             raise GitCommandError(list(args), proc.returncode, stderr)
@@ -183,56 +203,57 @@ class GitRepo:
         out = self.run("rev-parse", "--verify", "-q", f"{rev}:{path}" if path else f"{rev}^{{tree}}", check=False)
         return out.stdout.strip() if out.returncode == 0 else None
 
-    def materialize_tree(self, tree: str, dest: Path) -> int:
-        """Write every blob of ``tree`` under ``dest`` with two git processes; returns the file count.
+    def list_tree(self, treeish: str, path: str = "") -> list[TreeEntry]:
+        """Every blob under ``treeish:path`` with its size, paths relative to ``path`` (one process)."""
+        spec = f"{treeish}:{path}" if path else treeish
+        listing = self.run("ls-tree", "-r", "-l", "-z", spec, text=False)
+        return [
+            TreeEntry(mode.decode(), sha.decode(), int(size), rel.decode("utf-8", "surrogateescape"))
+            for mode, sha, size, rel in _LS_TREE_BLOB.findall(listing)
+        ]
 
-        ``ls-tree -r`` lists the blobs, one ``cat-file --batch`` streams them: no per-file process,
-        and neither the work tree nor the index is touched.
-        """
-        listing = self.run("ls-tree", "-r", "-z", "--full-tree", tree, text=False)
-        entries: list[tuple[str, str, str]] = []  # (mode, sha, path)
-        for item in listing.split(b"\0"):
-            if not item:
-                continue
-            meta, _, path = item.partition(b"\t")
-            mode, kind, sha = meta.decode().split()
-            if kind == "blob":
-                entries.append((mode, sha, path.decode("utf-8", "surrogateescape")))
-        if not entries:
-            dest.mkdir(parents=True, exist_ok=True)
-            return 0
+    def read_blobs(self, shas: list[str]) -> dict[str, bytes]:
+        """Contents of many blobs through one ``git cat-file --batch`` (no process per file)."""
+        wanted = list(dict.fromkeys(shas))
+        if not wanted:
+            return {}
         proc = subprocess.Popen(
             ["git", "cat-file", "--batch"], cwd=self.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE
         )
         assert proc.stdin is not None and proc.stdout is not None
-        # Feed requests from a thread so a full pipe in either direction never deadlocks.
-        import threading
 
-        def feed() -> None:
+        def feed() -> None:  # from a thread, so full pipes in both directions never deadlock
             assert proc.stdin is not None
             try:
-                proc.stdin.write(b"".join(sha.encode() + b"\n" for _, sha, _ in entries))
+                proc.stdin.write(b"".join(sha.encode() + b"\n" for sha in wanted))
             finally:
                 proc.stdin.close()
 
+        import threading
+
         feeder = threading.Thread(target=feed, daemon=True)
         feeder.start()
-        made: set[Path] = set()
-        for mode, _sha, rel in entries:
-            header = proc.stdout.readline().split()
+        data = proc.stdout.read()  # one read, then slice: far faster than a read per object
+        out: dict[str, bytes] = {}
+        pos = 0
+        for sha in wanted:
+            end = data.index(b"\n", pos)
+            header = data[pos:end].split()
+            pos = end + 1
+            if len(header) < 3:  # "<sha> missing"
+                continue
             size = int(header[2])
-            data = proc.stdout.read(size)
-            proc.stdout.read(1)  # trailing newline
-            target = dest / rel
-            if target.parent not in made:
-                target.parent.mkdir(parents=True, exist_ok=True)
-                made.add(target.parent)
-            if mode == "120000":
-                continue  # symlinks are not part of a store
-            with open(target, "wb") as f:
-                f.write(data)
+            out[sha] = data[pos : pos + size]
+            pos += size + 1  # the newline after each object
         feeder.join()
         proc.wait()
+        return out
+
+    def materialize_tree(self, tree: str, dest: Path) -> int:
+        """Write every blob of ``tree`` under ``dest``; returns the file count. Touches neither the
+        work tree nor the index."""
+        entries = [e for e in self.list_tree(tree) if e.mode != "120000"]  # no symlinks in a store
+        write_blobs(dest, entries, self.read_blobs([e.sha for e in entries]))
         return len(entries)
 
     def log_paths(self, path: str, rev: str = "HEAD") -> str:

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from gitrun.errors import GitrunError
-from gitrun.git import GitRepo
-from gitrun.store import Store
+from gitrun.entities import Metric, ViewType
+from gitrun.errors import GitrunError, RunNotFoundError
+from gitrun.git import GitRepo, TreeEntry, write_blobs
+from gitrun.store import RunRecord, Store, _visible
+from gitrun.store.reader import build_record, parse_json_text, parse_series_text, problem, summaries_from
+from gitrun.store.writer import RunWriter
 
 KEEP_TREES = 16  # materialised revisions kept in the cache (least recently used are removed)
 
@@ -50,38 +55,199 @@ def _store_rel(repo: GitRepo, store: Store) -> str:
     return "" if rel == "." else rel
 
 
-def store_at(store: Store, rev: str) -> Store:
+class RevisionStore(Store):
+    """A read-only :class:`Store` of the run store as committed at ``commit``.
+
+    One ``git ls-tree -r -l`` lists every file with its size. Only a skeleton (store.yaml, each
+    experiment.yaml, the project's pyproject.toml as of that commit) is written to disk; run
+    records are built in memory from one ``git cat-file --batch`` of their four small JSON files
+    (series sizes come from the listing, so summaries are checked without reading series). A
+    run's full directory (series, artifacts, code.diff) is written to the cache only when asked
+    for (:meth:`find_run_dir`). Neither the work tree nor the index is touched.
+    """
+
+    def __init__(self, base: Store, repo: GitRepo, commit: str, rel: str):
+        self.repo = repo
+        tree = repo.tree_id(commit, rel)
+        project = repo.run("rev-parse", "--verify", "-q", f"{commit}:pyproject.toml", check=False)
+        project_blob = project.stdout.strip() if project.returncode == 0 else None
+        key = f"{tree or 'empty'}-{(project_blob or 'none')[:12]}"
+        entries = repo.list_tree(tree) if tree else []
+        skeleton = _skeleton(base.layout.cache_dir / "revs" / key, repo, entries, project_blob)
+        super().__init__(skeleton / "store", strict=base.strict)
+        self.layout.__dict__["work_tree"] = skeleton  # pyproject.toml as of that commit
+        self.revision = commit
+        self.source_repo = repo.root
+        self.source_store_rel = rel
+        self._runs: dict[str, tuple[str, dict[str, TreeEntry]]] = {}
+        for entry in entries:
+            parts = entry.path.split("/", 4)
+            if len(parts) == 5 and parts[0] == "experiments" and parts[2] == "runs":
+                self._runs.setdefault(parts[3], (parts[1], {}))[1][parts[4]] = entry
+
+    def __repr__(self) -> str:
+        return f"RevisionStore({str(self.source_repo)!r} at {self.revision})"
+
+    def ensure(self) -> None:
+        raise GitrunError(f"this store is a read-only view of commit {self.revision[:12] if self.revision else ''}")
+
+    def writer(self, run_id: str, run_dir: Path | None = None) -> RunWriter:
+        self.ensure()
+        raise AssertionError  # unreachable
+
+    def resolve_run_id(self, prefix: str) -> str:
+        prefix = prefix.strip().upper()
+        matches = [r for r in self._runs if r.startswith(prefix)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise RunNotFoundError(f"no run whose ID starts with {prefix!r} at {self.revision}")
+        raise GitrunError(f"run ID prefix {prefix!r} is ambiguous ({len(matches)} runs); give more characters")
+
+    def find_run_dir(self, run_id: str) -> tuple[str, Path]:
+        """The run's directory, written to the cache from Git on first use."""
+        if run_id not in self._runs:
+            raise RunNotFoundError(f"no run {run_id!r} at {self.revision}")
+        experiment_id, files = self._runs[run_id]
+        run_dir = self.layout.run_dir(experiment_id, run_id)
+        if not (run_dir / ".complete").exists():
+            entries = [TreeEntry(e.mode, e.sha, e.size, p) for p, e in files.items() if e.mode != "120000"]
+            write_blobs(run_dir, entries, self.repo.read_blobs([e.sha for e in entries]))
+            (run_dir / ".complete").touch()
+        return experiment_id, run_dir
+
+    def read_run(self, run_id: str) -> RunRecord:
+        if run_id not in self._runs:
+            raise RunNotFoundError(f"no run {run_id!r} at {self.revision}")
+        records = self._records([run_id])
+        if not records:
+            raise RunNotFoundError(f"run {run_id} at {self.revision} cannot be read (see the warning above)")
+        return records[0]
+
+    def iter_runs(
+        self, experiment_ids: Iterable[str] | None = None, view_type: int = ViewType.ACTIVE_ONLY
+    ) -> Iterator[RunRecord]:
+        wanted = None if experiment_ids is None else {str(e) for e in experiment_ids}
+        ids = sorted(r for r, (exp, _) in self._runs.items() if wanted is None or exp in wanted)
+        for record in self._records(ids):
+            if _visible(record.lifecycle_stage, view_type):
+                yield record
+
+    def _records(self, run_ids: list[str]) -> list[RunRecord]:
+        names = ("meta.json", "params.json", "tags.json", "metrics.json")
+        shas = [files[n].sha for r in run_ids for n in names if n in (files := self._runs[r][1])]
+        shas += [e.sha for r in run_ids for p, e in self._runs[r][1].items() if p.endswith(".tsv.dvc")]
+        blobs = self.repo.read_blobs(shas)
+        out = []
+        runs_root = self.layout.experiments_dir
+        for run_id in run_ids:
+            experiment_id, files = self._runs[run_id]
+            run_dir = runs_root / experiment_id / "runs" / run_id
+            prefix = f"{run_dir}/"
+
+            def load(name: str, default: Any, files: dict[str, TreeEntry] = files, prefix: str = prefix) -> Any:
+                entry = files.get(name)
+                if entry is None:
+                    return default
+                return parse_json_text(blobs[entry.sha].decode("utf-8", "replace"), prefix + name, self.strict, default)
+
+            meta = load("meta.json", None)
+            if meta is None:
+                problem(
+                    f"{run_dir / 'meta.json'} (at {self.revision}): missing or unreadable; skipping this run",
+                    self.strict,
+                )
+                continue
+            sizes = _series_sizes(files, blobs)
+            summaries = summaries_from(
+                load("metrics.json", {}),
+                prefix + "metrics.json",
+                sizes,
+                lambda key, run_id=run_id: self._series_points(run_id, key),
+                self.strict,
+            )
+            record = build_record(
+                run_dir, experiment_id, meta, load("params.json", {}), load("tags.json", {}), summaries, self.strict
+            )
+            if record is not None:
+                out.append(record)
+        return out
+
+    def _series_points(self, run_id: str, key: str) -> list[tuple[int, int, float]]:
+        files = self._runs[run_id][1]
+        entry = files.get(f"metrics/{key}.tsv")
+        if entry is None:  # content in DVC: read it at this commit
+            from gitrun import dvc
+
+            path = "/".join(
+                p
+                for p in (
+                    self.source_store_rel,
+                    "experiments",
+                    self._runs[run_id][0],
+                    "runs",
+                    run_id,
+                    "metrics",
+                    f"{key}.tsv",
+                )
+                if p
+            )
+            assert self.source_repo is not None
+            text = dvc.read_at_rev(self.source_repo, path, self.revision).decode("utf-8", "replace")
+        else:
+            text = self.repo.read_blobs([entry.sha])[entry.sha].decode("utf-8", "replace")
+        return parse_series_text(text, f"{run_id}/metrics/{key}.tsv@{(self.revision or '')[:12]}", self.strict)
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        if run_id not in self._runs:
+            raise RunNotFoundError(f"no run {run_id!r} at {self.revision}")
+        return [Metric(key=key, value=v, timestamp=ts, step=st) for st, ts, v in self._series_points(run_id, key)]
+
+
+def _series_sizes(files: dict[str, TreeEntry], blobs: dict[str, bytes]) -> dict[str, int | None]:
+    from gitrun.dvc import SIZE_LINE
+
+    sizes: dict[str, int | None] = {}
+    for path, entry in files.items():
+        if not path.startswith("metrics/"):
+            continue
+        if path.endswith(".tsv"):
+            sizes[path[8:-4]] = entry.size
+        elif path.endswith(".tsv.dvc"):
+            match = SIZE_LINE.search(blobs.get(entry.sha, b"").decode("utf-8", "replace"))
+            sizes.setdefault(path[8:-8], int(match.group(1)) if match else None)
+    return sizes
+
+
+def _skeleton(target: Path, repo: GitRepo, entries: list[TreeEntry], project_blob: str | None) -> Path:
+    """Write (once per store tree) the few files a revision view reads from disk."""
+    if target.exists():
+        os.utime(target)
+        return target
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    keep = [e for e in entries if "/" not in e.path or (e.path.startswith("experiments/") and e.path.count("/") == 2)]
+    write_blobs(tmp / "store", keep, repo.read_blobs([e.sha for e in keep]))
+    for experiment in {
+        e.path.split("/")[1] for e in entries if e.path.startswith("experiments/") and e.path.count("/") >= 2
+    }:
+        (tmp / "store" / "experiments" / experiment / "runs").mkdir(parents=True, exist_ok=True)
+    (tmp / "store").mkdir(parents=True, exist_ok=True)
+    if project_blob is not None:
+        (tmp / "pyproject.toml").write_bytes(repo.run("cat-file", "blob", project_blob, text=False))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.rename(tmp, target)
+    except OSError:  # another process wrote it first
+        shutil.rmtree(tmp, ignore_errors=True)
+    _prune(target.parent)
+    return target
+
+
+def store_at(store: Store, rev: str) -> RevisionStore:
     """A read-only view of ``store`` as committed at ``rev`` (branch, tag, SHA, ``HEAD~2``...)."""
     repo = GitRepo.find(store.root)
-    commit = repo.rev_parse(rev)
-    rel = _store_rel(repo, store)
-    tree = repo.tree_id(commit, rel)
-    project = repo.run("rev-parse", "--verify", "-q", f"{commit}:pyproject.toml", check=False)
-    project_blob = project.stdout.strip() if project.returncode == 0 else None
-    key = f"{tree or 'empty'}-{(project_blob or 'none')[:12]}"
-    base = store.layout.cache_dir / "revs"
-    target = base / key
-    if not target.exists():
-        tmp = base / f".{key}.{os.getpid()}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        (tmp / "store").mkdir(parents=True)
-        if tree is not None:
-            repo.materialize_tree(tree, tmp / "store")
-        if project_blob is not None:
-            (tmp / "pyproject.toml").write_bytes(repo.run("cat-file", "blob", project_blob, text=False))
-        try:
-            os.rename(tmp, target)
-        except OSError:  # another process materialised it first
-            shutil.rmtree(tmp, ignore_errors=True)
-        _prune(base)
-    else:
-        os.utime(target)
-    view = Store(target / "store", strict=store.strict)
-    view.layout.__dict__["work_tree"] = target  # pyproject.toml as of that commit
-    view.revision = commit
-    view.source_repo = repo.root
-    view.source_store_rel = rel
-    return view
+    return RevisionStore(store, repo, repo.rev_parse(rev), _store_rel(repo, store))
 
 
 def _prune(base: Path) -> None:

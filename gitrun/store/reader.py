@@ -13,6 +13,7 @@ import os
 import socket
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,32 +39,48 @@ def read_json_file(path: Path, strict: bool, default: Any = None) -> Any:
             text = f.read()
     except FileNotFoundError:
         return default
+    return parse_json_text(text, str(path), strict, default)
+
+
+def parse_json_text(text: str, label: str, strict: bool, default: Any = None) -> Any:
+    """JSON from ``text`` (the content of the file ``label``); ``default`` with a warning if bad."""
     try:
         return json.loads(text)
     except ValueError as exc:
         line = getattr(exc, "lineno", None)
-        where = f"{path}:{line}" if line else str(path)
+        where = f"{label}:{line}" if line else label
         problem(f"{where}: cannot parse JSON ({getattr(exc, 'msg', exc)}); ignoring this file", strict)
         return default
 
 
 def read_str_dict(path: Path, strict: bool) -> dict[str, str]:
-    data = read_json_file(path, strict, {})
+    return str_dict(read_json_file(path, strict, {}), str(path), strict)
+
+
+def str_dict(data: Any, label: str | Callable[[], str], strict: bool) -> dict[str, str]:
+    """A JSON object as str -> str (non-strings re-encoded as JSON); ``label`` names the file."""
     if not isinstance(data, dict):
-        problem(f"{path}: expected a JSON object of strings; ignoring this file", strict)
+        problem(f"{label() if callable(label) else label}: expected a JSON object of strings; ignoring this file", strict)
         return {}
+    if all(type(v) is str for v in data.values()):
+        return data
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
 
 
 # -- metric series ---------------------------------------------------------------------------
 def read_series(path: Path, strict: bool = False) -> list[tuple[int, int, float]]:
     """Points ``(step, timestamp, value)`` of one series file, in file order."""
-    points: list[tuple[int, int, float]] = []
     try:
         with open(path, encoding="utf-8", newline="\n") as f:
             data = f.read()
     except FileNotFoundError:
-        return points
+        return []
+    return parse_series_text(data, str(path), strict)
+
+
+def parse_series_text(data: str, path: str, strict: bool = False) -> list[tuple[int, int, float]]:
+    """Points of a series from its text; bad lines are reported as ``path:line`` and skipped."""
+    points: list[tuple[int, int, float]] = []
     lines = data.split("\n")
     last = len(lines) - 1
     for number, line in enumerate(lines, start=1):
@@ -152,21 +169,38 @@ def summarize_run_series(run_dir: Path, strict: bool = False) -> dict[str, tuple
 
 
 def read_summaries(run_dir: Path, strict: bool = False) -> dict[str, MetricSummary]:
-    """Per-metric summaries: from ``metrics.json`` where it matches the series, recomputed where not.
+    """Per-metric summaries of a run directory (see :func:`summaries_from`)."""
+    keys = series_keys(run_dir)
+    return summaries_from(
+        read_json_file(run_dir / "metrics.json", strict, {}),
+        str(run_dir / "metrics.json"),
+        {key: series_size(path) for key, path in keys.items()},
+        lambda key: read_series(keys[key], strict),
+        strict,
+    )
 
-    A summary entry is trusted when its recorded ``bytes`` equals the series file's size: series
-    are append-only, so a series with more bytes has points the summary has not seen.
+
+def summaries_from(
+    stored: Any,
+    label: str,
+    sizes: dict[str, int | None],
+    load_points: Callable[[str], list[tuple[int, int, float]]],
+    strict: bool = False,
+) -> dict[str, MetricSummary]:
+    """Summaries from ``metrics.json`` content where it matches the series, recomputed where not.
+
+    A summary entry is trusted when its recorded ``bytes`` equals the series' size (``sizes``):
+    series are append-only, so a series with more bytes has points the summary has not seen.
     """
-    stored = read_json_file(run_dir / "metrics.json", strict, {})
     if not isinstance(stored, dict):
-        problem(f"{run_dir / 'metrics.json'}: expected a JSON object; recomputing from series", strict)
+        problem(f"{label}: expected a JSON object; recomputing from series", strict)
         stored = {}
     result: dict[str, MetricSummary] = {}
-    for key, path in series_keys(run_dir).items():
+    for key, size in sizes.items():
         entry = stored.get(key)
         if isinstance(entry, dict):
             try:
-                if entry.get("bytes") == series_size(path):
+                if entry.get("bytes") == size:
                     result[key] = MetricSummary(
                         key=key,
                         latest=textio.from_json_number(entry["latest"]),
@@ -178,8 +212,8 @@ def read_summaries(run_dir: Path, strict: bool = False) -> dict[str, MetricSumma
                     )
                     continue
             except (KeyError, TypeError, ValueError):
-                problem(f"{run_dir / 'metrics.json'}: bad entry for {key!r}; recomputing it from {path.name}", strict)
-        summary = summarize(key, read_series(path, strict))
+                problem(f"{label}: bad entry for {key!r}; recomputing it from its series", strict)
+        summary = summarize(key, load_points(key))
         if summary is not None:
             result[key] = summary
     return result
@@ -295,6 +329,27 @@ def read_run(run_dir: Path, experiment_id: str, strict: bool = False) -> RunReco
         if not (run_dir / "meta.json").exists():
             problem(f"{run_dir}: no meta.json; skipping this run directory", strict)
         return None
+    return build_record(
+        run_dir,
+        experiment_id,
+        meta,
+        params=read_json_file(run_dir / "params.json", strict, {}),
+        tags=read_json_file(run_dir / "tags.json", strict, {}),
+        summaries=read_summaries(run_dir, strict),
+        strict=strict,
+    )
+
+
+def build_record(
+    run_dir: Path,
+    experiment_id: str,
+    meta: Any,
+    params: Any,
+    tags: Any,
+    summaries: dict[str, MetricSummary],
+    strict: bool = False,
+) -> RunRecord | None:
+    """A record from parsed run files (the working tree's, or blobs of a past commit)."""
     if not isinstance(meta, dict):
         problem(f"{run_dir / 'meta.json'}: expected a JSON object; skipping this run", strict)
         return None
@@ -307,7 +362,7 @@ def read_run(run_dir: Path, experiment_id: str, strict: bool = False) -> RunReco
         run_dir=run_dir,
         meta=meta,
         status=effective_status(run_dir, meta),
-        params=read_str_dict(run_dir / "params.json", strict),
-        tags=read_str_dict(run_dir / "tags.json", strict),
-        summaries=read_summaries(run_dir, strict),
+        params=str_dict(params, lambda: str(run_dir / "params.json"), strict),
+        tags=str_dict(tags, lambda: str(run_dir / "tags.json"), strict),
+        summaries=summaries,
     )
