@@ -353,7 +353,9 @@ class _Parser:
             values = self.parse_list()
             return self.check(Comparison(field, "NOT IN" if negated else "IN", values), op_token, value_token)
         if op_token.kind == "end":
-            raise self.error(f"expected a comparison after {field_token.text!r}, e.g. {field_token.text} = 'value'")
+            numeric = field.kind == METRIC or field.key in self.schema.numeric_attributes
+            example = f"{field_token.text} > 0" if numeric else f"{field_token.text} = 'value'"
+            raise self.error(f"expected a comparison after {field_token.text!r}, e.g. {example}")
         raise self.error(
             f"expected a comparison operator (= != < <= > >= LIKE ILIKE IN IS), found {self.describe(op_token)}"
         )
@@ -384,7 +386,8 @@ class _Parser:
         if token.kind == "end":
             raise self.error("expected a value: a 'quoted string' or a number")
         if token.kind == "path":
-            raise self.error(f"expected a value, found {token.text!r}: put text in single quotes, e.g. '{token.text}'")
+            text = ".".join(t for t, _ in segments)
+            raise self.error(f"expected a value, found {token.text!r}: put text in single quotes, e.g. '{text}'")
         raise self.error(f"expected a value: a 'quoted string' or a number, found {self.describe(token)}")
 
     def parse_list(self) -> tuple[Value, ...]:

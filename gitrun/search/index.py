@@ -87,7 +87,8 @@ def load(path: Path) -> Index:
         log.debug("search index %s not readable: %s", path, exc)
         return {}
     header = _header()
-    if not data.startswith(MAGIC):
+    end = data.find(b"\n", len(MAGIC))
+    if not data.startswith(MAGIC) or end < 0 or len(data[len(MAGIC) : end].split()) != 3:
         return _discard(path, "it does not start with the gitrun index header")
     if not data.startswith(header):
         log.debug("search index %s was written by another Python or format; rebuilding", path)

@@ -127,9 +127,8 @@ def _summary_tuple(s: MetricSummary) -> Summary:
 
 @lru_cache(maxsize=4096)
 def valid_metric_key(key: str) -> bool:
-    """Whether ``metrics/<key>.tsv`` is a place the reader's walk could find (no '..', no hidden file)."""
-    parts = key.split("/")
-    return all(p and p not in (".", "..") and "\x00" not in p for p in parts) and not parts[-1].startswith(".")
+    """Whether ``metrics/<key>.tsv`` is a place the reader's walk could find (no '', '.' or '..' part)."""
+    return all(p and p not in (".", "..") and "\x00" not in p for p in key.split("/"))
 
 
 class RunRow:
@@ -323,8 +322,14 @@ class RunRow:
         return self._mj_st  # type: ignore[no-any-return]
 
     def _series_stat(self, key: str) -> os.stat_result | None:
+        """Stat of a series file; None when the run has no such series. A series whose content
+        lives in DVC (only ``<key>.tsv.dvc`` here) is left to the reader (raises _NeedReader)."""
         st = self._stat(f"metrics/{key}.tsv")
-        return None if st is None or statmod.S_ISDIR(st.st_mode) else st
+        if st is None:
+            if self._stat(f"metrics/{key}.tsv.dvc") is not None:
+                raise _NeedReader
+            return None
+        return None if statmod.S_ISDIR(st.st_mode) else st
 
     def _compute(self, key: str, st: os.stat_result | None) -> Summary | None:
         """The reader's summary of one series (raises _NeedReader where the reader would warn)."""
@@ -373,14 +378,14 @@ class RunRow:
             return None
         entry = self.entry
         mj_st = self._check_mj() if entry is not None else None
-        st = self._series_stat(key)
-        known = entry.get("mk") if entry is not None else None
-        if known is not None:
-            cached = known.get(key)
-            if cached is not None and cached[0] == _sig(st):
-                summaries[key] = cached[1]
-                return cached[1]  # type: ignore[no-any-return]
         try:
+            st = self._series_stat(key)
+            known = entry.get("mk") if entry is not None else None
+            if known is not None:
+                cached = known.get(key)
+                if cached is not None and cached[0] == _sig(st):
+                    summaries[key] = cached[1]
+                    return cached[1]  # type: ignore[no-any-return]
             value = self._compute(key, st)
         except _NeedReader:
             self._reader_summaries()
@@ -409,13 +414,18 @@ class RunRow:
         stack = [(root, "")]
         while stack:
             folder, prefix = stack.pop()
+            pointers = []
             with os.scandir(folder) as entries:
                 for item in entries:
                     if item.is_dir(follow_symlinks=False):
                         stack.append((item.path, f"{prefix}{item.name}/"))
                         dirs[f"{prefix}{item.name}/"] = item.stat(follow_symlinks=False)
-                    elif item.name.endswith(".tsv") and not item.name.startswith("."):
+                    elif item.name.endswith(".tsv"):
                         series[prefix + item.name[:-4]] = item.stat()
+                    elif item.name.endswith(".tsv.dvc"):
+                        pointers.append(prefix + item.name[:-8])
+            if any(key not in series for key in pointers):
+                raise _NeedReader  # a series whose content is in DVC, not here: the reader knows
         return series, dirs
 
     def _dirs_unchanged(self, dirs: dict[str, Sig]) -> bool:
@@ -431,19 +441,19 @@ class RunRow:
         entry = self.entry
         mj_st = self._check_mj() if entry is not None else None
         known = entry.get("mk") if entry is not None else None
-        if (
-            known is not None
-            and "md" in entry  # type: ignore[operator]
-            and self._dirs_unchanged(entry["md"])  # type: ignore[index]
-            and all(_sig(self._series_stat(k)) == sig for k, (sig, _) in known.items() if sig is not None)
-        ):
-            self._summaries = {k: s for k, (sig, s) in known.items() if sig is not None}
-            self._complete = True
-            return
-        series, dirs = self._walk()
-        earlier = self._summaries
-        result: dict[str, Summary | None] = {}
         try:
+            if (
+                known is not None
+                and "md" in entry  # type: ignore[operator]
+                and self._dirs_unchanged(entry["md"])  # type: ignore[index]
+                and all(_sig(self._series_stat(k)) == sig for k, (sig, _) in known.items() if sig is not None)
+            ):
+                self._summaries = {k: s for k, (sig, s) in known.items() if sig is not None}
+                self._complete = True
+                return
+            series, dirs = self._walk()
+            earlier = self._summaries
+            result: dict[str, Summary | None] = {}
             for key, st in series.items():
                 cached = known.get(key) if known is not None else None
                 if cached is not None and cached[0] == _sig(st):
