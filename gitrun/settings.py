@@ -46,7 +46,14 @@ class ProjectSettings:
         """Primary metric and directions that pyproject.toml gives the experiment ``name``."""
         own = self.experiments.get(name, {})
         directions = dict(self.directions)
-        directions.update({str(k): str(v) for k, v in (own.get("metrics") or {}).items()})
+        for metric, direction in (own.get("metrics") or {}).items():
+            if direction in ("min", "max"):
+                directions[str(metric)] = direction
+            else:
+                warnings.warn(
+                    f'[tool.gitrun.experiments."{name}".metrics] {metric} = {direction!r}; use "min" or "max"',
+                    stacklevel=2,
+                )
         return own.get("primary_metric", self.primary_metric), directions
 
 

@@ -181,15 +181,7 @@ def show_run(ctx: click.Context, run_id: str, as_json: bool) -> None:
 
 
 def _artifact_files(store: Store, run_id: str) -> list[dict[str, Any]]:
-    import os
-
-    root = store.artifact_dir(run_id)
-    files = []
-    for dirpath, _dirs, names in os.walk(root):
-        for name in names:
-            path = os.path.join(dirpath, name)
-            files.append({"path": os.path.relpath(path, root).replace(os.sep, "/"), "size": os.path.getsize(path)})
-    return sorted(files, key=lambda f: f["path"])
+    return [{"path": f.path, "size": f.file_size} for f in store.artifact_files(run_id)]
 
 
 @runs.command("delete", epilog="Example:\n\n\b\n  gitrun runs delete 01JD5Z3F")

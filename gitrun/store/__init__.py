@@ -397,6 +397,18 @@ class Store:
                 out.append(FileInfo(path=rel, is_dir=False, file_size=entry.stat().st_size))
         return out
 
+    def artifact_files(self, run_id: str) -> list[FileInfo]:
+        """Every artifact file of a run, recursively (DVC-tracked files by their pointer's size)."""
+        out: list[FileInfo] = []
+        pending: list[str | None] = [None]
+        while pending:
+            for info in self.list_artifacts(run_id, pending.pop()):
+                if info.is_dir:
+                    pending.append(info.path)
+                else:
+                    out.append(info)
+        return sorted(out, key=lambda f: f.path)
+
     def download_artifacts(self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None) -> str:
         source = _inside(self.artifact_dir(run_id), path) if path else self.artifact_dir(run_id)
         if not source.exists():
