@@ -226,7 +226,7 @@
     var t = this.tok();
     if (t.kind === "string") { this.i += 1; return { v: t.value, str: true }; }
     if (t.kind === "path" && t.value.length === 1 && t.value[0][1] === '"') { this.i += 1; return { v: t.value[0][0], str: true }; }
-    if (t.kind === "number") { this.i += 1; return { v: t.value, str: false }; }
+    if (t.kind === "number") { this.i += 1; return { v: t.value, str: false, integer: t.integer }; }
     if (t.kind === "end") throw this.error("expected a value: a 'quoted string' or a number");
     if (t.kind === "path") throw this.error("expected a value, found '" + t.text + "': put text in single quotes, e.g. '" + t.text + "'");
     throw this.error("expected a value: a 'quoted string' or a number, found " + this.describe(t));
@@ -311,17 +311,35 @@
     return new RegExp("^" + out + "$", ignoreCase ? "iu" : "u");
   }
 
-  function toNumber(text) {
-    // Python's float(): surrounding whitespace allowed, nan/inf/infinity in any case, underscores between digits.
-    if (typeof text === "number") return text;
-    if (typeof text !== "string") return undefined;
-    var s = text.trim();
-    if (/^[+-]?(nan|inf|infinity)$/i.test(s)) {
-      var sign = s[0] === "-" ? -1 : 1;
-      return /nan/i.test(s) ? NaN : sign * Infinity;
+  // gitrun.search.evaluate.as_number: the whole text is a decimal number, inf, infinity or nan.
+  var NUMBER_TEXT = /^[+-]?(?:(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan)$/i;
+
+  function asNumber(text) {
+    if (!NUMBER_TEXT.test(text)) return undefined;
+    var body = text.replace(/^[+-]/, "").toLowerCase();
+    var sign = text[0] === "-" ? -1 : 1;
+    if (body === "nan") return NaN;
+    if (body === "inf" || body === "infinity") return sign * Infinity;
+    return parseFloat(text);
+  }
+
+  // Python's repr() of a number literal, which gitrun compares with params that are not numbers.
+  function pyRepr(value, integer) {
+    if (integer) return String(value);
+    if (isNaN(value)) return "nan";
+    if (!isFinite(value)) return value > 0 ? "inf" : "-inf";
+    var m = /^(-?)(\d)(?:\.(\d+))?e([+-]\d+)$/.exec(value.toExponential());
+    var sign = m[1], digits = m[2] + (m[3] || ""), exp = parseInt(m[4], 10);
+    if (exp < -4 || exp >= 16) {
+      var mantissa = digits[0] + (digits.length > 1 ? "." + digits.slice(1) : "");
+      return sign + mantissa + "e" + (exp < 0 ? "-" : "+") + (Math.abs(exp) < 10 ? "0" : "") + Math.abs(exp);
     }
-    if (!/^[+-]?(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?$/.test(s)) return undefined;
-    return parseFloat(s.replace(/_/g, ""));
+    var point = exp + 1;
+    var text;
+    if (point <= 0) text = "0." + "0".repeat(-point) + digits;
+    else if (point >= digits.length) text = digits + "0".repeat(point - digits.length) + ".0";
+    else text = digits.slice(0, point) + "." + digits.slice(point);
+    return sign + text;
   }
 
   function compareValues(op, left, right) {
@@ -336,6 +354,19 @@
     return false;
   }
 
+  // gitrun.search.evaluate._text_compare: params, tags and text attributes against one literal.
+  function textCompare(op, literal, actual) {
+    if (literal.str) {
+      if (op === "=" || op === "!=") return compareValues(op, actual, literal.v);
+      var number = asNumber(literal.v);
+      if (number === undefined) return compareValues(op, actual, literal.v);
+      var x = asNumber(actual);
+      return x === undefined ? compareValues(op, actual, literal.v) : compareValues(op, x, number);
+    }
+    var y = asNumber(actual);
+    return y === undefined ? compareValues(op, actual, pyRepr(literal.v, literal.integer)) : compareValues(op, y, literal.v);
+  }
+
   function read(run, field) {
     if (field.kind === "metric") return run.metric(field.key);
     if (field.kind === "param") return run.param(field.key);
@@ -345,27 +376,24 @@
 
   function evalCmp(cmp, run) {
     var actual = read(run, cmp.field);
-    if (cmp.op === "IS NULL") return actual === undefined || actual === null;
-    if (cmp.op === "IS NOT NULL") return actual !== undefined && actual !== null;
-    if (actual === undefined || actual === null) return false;
+    var missing = actual === undefined || actual === null;
+    if (cmp.op === "IS NULL") return missing;
+    if (cmp.op === "IS NOT NULL") return !missing;
+    if (missing) return false;
     var numeric = cmp.field.kind === "metric" || (cmp.field.kind === "attribute" && NUMERIC_ATTRIBUTES.indexOf(cmp.field.key) >= 0);
     if (cmp.op === "LIKE" || cmp.op === "ILIKE" || cmp.op === "NOT LIKE" || cmp.op === "NOT ILIKE") {
-      var cache = cmp._re || (cmp._re = likeRegex(cmp.value.v, cmp.op.indexOf("ILIKE") >= 0));
-      var hit = cache.test(String(actual));
+      var re = cmp._re || (cmp._re = likeRegex(cmp.value.v, cmp.op.indexOf("ILIKE") >= 0));
+      var hit = re.test(String(actual));
       return cmp.op.indexOf("NOT") === 0 ? !hit : hit;
     }
-    var values = Array.isArray(cmp.value) ? cmp.value : [cmp.value];
-    var asText = String(actual);
-    function one(op, expected) {
-      if (numeric) return compareValues(op, Number(actual), expected.v);
-      if (expected.str) return compareValues(op, asText, expected.v);
-      var n = toNumber(asText);
-      if (n === undefined) return false; // text that is no number never compares with a number
-      return compareValues(op, n, expected.v);
+    if (cmp.op === "IN" || cmp.op === "NOT IN") {
+      var any = cmp.value.some(function (literal) {
+        return numeric ? Number(actual) === literal.v : textCompare("=", literal, String(actual));
+      });
+      return cmp.op === "IN" ? any : !any;
     }
-    if (cmp.op === "IN") return values.some(function (v) { return one("=", v); });
-    if (cmp.op === "NOT IN") return !values.some(function (v) { return one("=", v); });
-    return one(cmp.op, cmp.value);
+    if (numeric) return compareValues(cmp.op, Number(actual), cmp.value.v);
+    return textCompare(cmp.op, cmp.value, String(actual));
   }
 
   function evaluate(expr, run) {

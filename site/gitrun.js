@@ -214,11 +214,7 @@
     return {
       metric: function (key) { var v = get(maps.metric, key); return v === undefined ? undefined : num(v); },
       param: function (key) { return get(maps.param, key); },
-      tag: function (key) {
-        if (key === "mlflow.runName") return get(maps.attr, "run_name");
-        if (key === "mlflow.user") return get(maps.attr, "user_id");
-        return get(maps.tag, key);
-      },
+      tag: function (key) { return get(maps.tag, key); },
       attr: function (key) { return get(maps.attr, key); }
     };
   };

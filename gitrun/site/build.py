@@ -102,13 +102,15 @@ class Builder:
     progress: Progress | None = None
     specs_used: dict[str, Any] = field(default_factory=dict)
 
-    def site_info(self, page: str, depth: int) -> SiteInfo:
+    def site_info(self, page: str, depth: int, *, with_source: bool = True) -> SiteInfo:
+        """Shared page context; ``with_source=False`` for pages kept across commits (run pages)."""
+        built_from = self.snapshot.built_from if with_source else BuiltFrom(None, None, None, "", None, False, None)
         return SiteInfo(
             title=self.site_title,
             root="../" * depth,
             page=page,
             nav=tuple(NavLink(href, text, key) for key, href, text in NAV),
-            built_from=self.snapshot.built_from,
+            built_from=built_from,
             generator=f"gitrun {__version__}",
         )
 

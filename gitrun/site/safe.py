@@ -124,12 +124,16 @@ def file_slug(name: str) -> str:
 
 
 def render_note(text: str) -> str:
-    """Markdown note -> sanitized HTML (nh3 keeps safe tags, drops scripts, handlers and unsafe URLs)."""
+    """Markdown note -> sanitized HTML (nh3 keeps safe tags, drops scripts, handlers, images and unsafe URLs)."""
     import markdown
     import nh3
 
     html = markdown.markdown(text, extensions=["fenced_code", "tables", "sane_lists"], output_format="html")
-    return str(nh3.clean(html, link_rel="noopener noreferrer nofollow", url_schemes={"http", "https", "mailto"}))
+    # No images (or other embedded media): a remote image would be a request leaving the site.
+    tags = set(nh3.ALLOWED_TAGS) - {"img", "picture", "source", "video", "audio", "track", "map", "area"}
+    return str(
+        nh3.clean(html, tags=tags, link_rel="noopener noreferrer nofollow", url_schemes={"http", "https", "mailto"})
+    )
 
 
 _SCP_RE = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>[^/][^:]*?)(?:\.git)?/?$")

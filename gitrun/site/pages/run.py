@@ -119,7 +119,7 @@ def build_all(builder: Builder) -> int:
         strict=builder.options.strict,
         max_points=builder.options.max_points,
         artifact_max_bytes=builder.options.artifact_max_bytes,
-        site=builder.site_info("run", 1),
+        site=builder.site_info("run", 1, with_source=False),
         specs=specs,
         store_root=snapshot.store.root,
         store_rel=snapshot.store_rel,
@@ -301,6 +301,9 @@ def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[Art
     listing = dict(_walk_artifacts(root))
     views: list[ArtifactView] = []
     run_rel = os.path.relpath(record.run_dir, settings.store_root).replace(os.sep, "/")
+    repo_url = (
+        safe.https_repo_url(record.tags.get("mlflow.source.git.repoURL")) or settings.repo_url or "<repository URL>"
+    )
     for rel in sorted(listing):
         size = listing[rel].st_size
         if rel.endswith(".dvc"):
@@ -318,7 +321,7 @@ def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[Art
                     href=href,
                     note="tracked by DVC",
                     dvc_md5=pointer.get("md5"),
-                    dvc_command=f"dvc get {settings.repo_url or '<repository URL>'} {repo_path}{rev}",
+                    dvc_command=f"dvc get {repo_url} {repo_path}{rev}",
                 )
             )
             continue
