@@ -3,6 +3,7 @@ reproducible and incremental builds; the template context contract and overrides
 
 from __future__ import annotations
 
+# ruff: noqa: F811  (pytest fixtures imported from test_site_helpers are redefined as arguments)
 import hashlib
 import os
 import re
