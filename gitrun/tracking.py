@@ -260,6 +260,10 @@ def _read_meta(run_dir: Path) -> dict[str, Any]:
 
 def end_run(status: str = RunStatus.FINISHED) -> None:
     """End the active run (the innermost one, for nested runs)."""
+    if status not in RunStatus.ALL:  # before anything ends: the run stays active and can be ended again
+        from gitrun.errors import InvalidInputError
+
+        raise InvalidInputError(f"unknown run status {status!r}; use one of {', '.join(RunStatus.ALL)}")
     if _state.stack:
         _end(_state.stack[-1], status)
 
@@ -440,8 +444,10 @@ def get_metric_history(run_id: str, key: str) -> list[Metric]:
 # -- interpreter exit -----------------------------------------------------------------------
 def _end_all_at_exit() -> None:
     """End runs still active at interpreter exit: FAILED after an uncaught exception, else FINISHED."""
-    crashed = getattr(sys, "last_value", None) is not None and not isinstance(sys.last_value, SystemExit)
-    status = RunStatus.FAILED if crashed else RunStatus.FINISHED
+    last = getattr(sys, "last_value", None)
+    crashed = last is not None and not isinstance(last, SystemExit)
+    # Ctrl-C is KILLED, as when it leaves a `with start_run()` block.
+    status = RunStatus.KILLED if isinstance(last, KeyboardInterrupt) else RunStatus.FAILED if crashed else RunStatus.FINISHED
     for active in reversed(list(_all_active.values())):
         try:
             _end(active, status)
