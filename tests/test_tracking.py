@@ -57,6 +57,16 @@ def test_end_run_with_explicit_status(repo: Path) -> None:
     gitrun.end_run()  # nothing active: a no-op, as in MLflow
 
 
+def test_end_run_with_an_unknown_status_keeps_the_run_active(repo: Path) -> None:
+    run = gitrun.start_run()
+    with pytest.raises(GitrunError, match="unknown run status 'DONE'"):
+        gitrun.end_run(status="DONE")
+    assert gitrun.active_run() is run
+    assert gitrun.get_run(run.info.run_id).info.status == RunStatus.RUNNING
+    gitrun.end_run(status="KILLED")
+    assert gitrun.get_run(run.info.run_id).info.status == RunStatus.KILLED
+
+
 def test_nested_runs(repo: Path, store_dir: Path) -> None:
     with gitrun.start_run(run_name="parent") as parent:
         with pytest.raises(RunStateError, match=rf"run {parent.info.run_id} is already active.*nested=True"):
@@ -290,6 +300,13 @@ def test_uncaught_exception_at_exit_fails_the_run(repo: Path, store_dir: Path) -
     assert "training diverged" in proc.stderr
     for run_id in proc.stdout.split():
         assert _meta(store_dir, run_id)["status"] == RunStatus.FAILED
+
+
+def test_uncaught_keyboard_interrupt_at_exit_kills_the_run(repo: Path, store_dir: Path) -> None:
+    code = "import gitrun\nr = gitrun.start_run()\nprint(r.info.run_id, flush=True)\nraise KeyboardInterrupt\n"
+    proc = run_python(code, cwd=repo)
+    assert proc.returncode != 0
+    assert _meta(store_dir, proc.stdout.strip())["status"] == RunStatus.KILLED
 
 
 def test_sys_exit_zero_at_exit_finishes_the_run(repo: Path, store_dir: Path) -> None:
