@@ -443,7 +443,7 @@ def get_metric_history(run_id: str, key: str) -> list[Metric]:
 
 # -- interpreter exit -----------------------------------------------------------------------
 def _end_all_at_exit() -> None:
-    """End runs still active at interpreter exit: FAILED after an uncaught exception, else FINISHED."""
+    """End runs still active at interpreter exit: KILLED after Ctrl-C, FAILED after another uncaught exception, else FINISHED."""
     last = getattr(sys, "last_value", None)
     crashed = last is not None and not isinstance(last, SystemExit)
     # Ctrl-C is KILLED, as when it leaves a `with start_run()` block.
