@@ -315,3 +315,49 @@ print(run.info.run_id)
     run_git(tmp_path, "clone", "-q", str(origin), str(clone))
     cli_ok("pull", cwd=clone / ".gitrun" / "experiments")
     assert (clone / art).read_bytes() == data
+
+
+def test_push_and_pull_never_force_or_merge(repo: Path, origin: Path, tmp_path: Path) -> None:
+    (mine,) = log_runs(repo, [{"metrics": {"val_acc": 0.5}}])
+    cli_ok("commit", cwd=repo)
+    out = cli_ok("push", cwd=repo)  # first push sets the upstream
+    assert "Pushed main to origin" in out and "DVC" not in out
+    assert run_git(repo, "rev-parse", "--abbrev-ref", "main@{upstream}").stdout.strip() == "origin/main"
+
+    # A teammate pushes a run (and a tag) first.
+    mate = tmp_path / "mate"
+    run_git(tmp_path, "clone", "-q", str(origin), str(mate))
+    (theirs,) = log_runs(mate, [{"metrics": {"val_acc": 0.6}}])
+    cli_ok("commit", cwd=mate)
+    cli_ok("push", cwd=mate)
+    run_git(mate, "tag", "best-model")
+    run_git(mate, "push", "-q", "origin", "best-model")
+    remote_head = run_git(origin, "rev-parse", "main").stdout
+
+    # Our new commit cannot be pushed over theirs: refused with a hint, nothing forced.
+    log_runs(repo, [{"metrics": {"val_acc": 0.7}}])
+    cli_ok("commit", cwd=repo)
+    local_head = run_git(repo, "rev-parse", "HEAD").stdout
+    proc = gitrun_cli("push", cwd=repo)
+    assert proc.returncode != 0 and "gitrun pull" in proc.stderr
+    assert run_git(origin, "rev-parse", "main").stdout == remote_head
+    # And pull only fast-forwards: diverged branches are left for the user to merge.
+    proc = gitrun_cli("pull", cwd=repo)
+    assert proc.returncode != 0 and "diverged" in proc.stderr
+    assert run_git(repo, "rev-parse", "HEAD").stdout == local_head
+    assert run_git(repo, "status", "--porcelain").stdout == ""
+
+    # Once the user has merged, push and pull work, and pull brings the tags.
+    run_git(repo, "pull", "-q", "--no-rebase", "--no-edit", "origin", "main")
+    cli_ok("push", cwd=repo)
+    cli_ok("pull", cwd=mate)
+    assert run_git(mate, "rev-parse", "HEAD").stdout == run_git(repo, "rev-parse", "HEAD").stdout
+    # A tag on a commit outside main (not auto-followed by `git pull`) still arrives.
+    run_git(mate, "switch", "-q", "--detach")
+    run_git(mate, "commit", "-q", "--allow-empty", "-m", "side experiment")
+    run_git(mate, "tag", "side-experiment")
+    run_git(mate, "push", "-q", "origin", "side-experiment")
+    cli_ok("pull", cwd=repo)
+    assert run_git(repo, "tag", "--list").stdout.split() == ["best-model", "side-experiment"]
+    runs_dir = repo / ".gitrun" / "experiments" / "iris-sgd" / "runs"
+    assert {mine, theirs} <= {p.name for p in runs_dir.iterdir()}
