@@ -141,6 +141,9 @@ def test_metric_series_over_the_threshold_goes_to_dvc_summary_stays_in_git(dvc_r
     run = view.get_run(run_id)
     assert run.data.metrics["loss"] == pytest.approx(losses[-1])
     assert run.data.metrics["val_acc"] == pytest.approx(0.8)
+    # The whole series at that revision comes through DVC (from the cache).
+    history = view.metric_history(run_id, "loss")
+    assert [m.value for m in history] == pytest.approx(losses) and history[-1].step == len(losses) - 1
     # And the working tree still reads the whole series.
     assert len(store.metric_history(run_id, "loss")) == len(losses)
     assert store.get_run(run_id).data.metrics["loss"] == pytest.approx(losses[-1])
