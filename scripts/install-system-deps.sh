@@ -3,6 +3,8 @@
 set -euo pipefail
 need=()
 command -v git >/dev/null || need+=(git)
+# Headless Chromium for the report site's browser tests (driven by Playwright with executable_path).
+[ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null

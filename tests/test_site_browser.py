@@ -154,7 +154,7 @@ def test_every_page_renders_offline_with_no_outside_request(
 
 
 def test_runs_table_sorts_filters_and_compares(built_site: Site, served: str, browser_context: Any) -> None:
-    out, facts = built_site
+    _, facts = built_site
     page, watch = _open(browser_context, f"{served}experiments/{facts['alpha']}.html")
     rows = page.locator("#runs-table tbody tr:not(.spacer)")
 
