@@ -109,7 +109,8 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: st
 
     table = Table(title=title, show_lines=False, header_style="bold")
     for column in columns:
-        table.add_column(column, overflow="fold")
+        # IDs stay on one line (they are copied into other commands); other cells fold.
+        table.add_column(column, overflow="fold", no_wrap=column.endswith("id") or column == "commit")
     for row in rows:
         table.add_row(*(format_value(v) for v in row))
     console().print(table)

@@ -241,15 +241,13 @@ class Store:
         source: str = "",
     ) -> str:
         """Create a RUNNING run and return its ID (a ULID: time-sortable, unique across machines)."""
-        from ulid import ULID
-
         self.ensure()
         if not self.layout.experiment_dir(experiment_id).is_dir():
             if experiment_id == DEFAULT_EXPERIMENT_ID:
                 self.ensure_default_experiment()
             else:
                 raise ExperimentNotFoundError(f"no experiment {experiment_id!r} in {self.root}; create it with set_experiment()")
-        run_id = str(ULID())
+        run_id = new_run_id()
         meta = {
             "end_time": None,
             "host": _hostname(),
@@ -422,6 +420,26 @@ class Store:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dst)
         return str(dst)
+
+
+_last_id: tuple[int, int] = (0, 0)
+_id_lock = threading.Lock()
+
+
+def new_run_id() -> str:
+    """A ULID, monotonic within this process: runs started in the same millisecond still sort in
+    creation order (the random part is incremented, as the ULID spec's monotonic mode does)."""
+    global _last_id
+    from ulid import ULID
+
+    with _id_lock:
+        candidate = ULID()
+        ms, rand = candidate.milliseconds, int(candidate) & ((1 << 80) - 1)
+        last_ms, last_rand = _last_id
+        if ms <= last_ms:
+            ms, rand = last_ms, last_rand + 1
+        _last_id = (ms, rand)
+    return str(ULID.from_int((ms << 80) | rand))
 
 
 def read_run_meta(run_dir: Path) -> dict[str, Any]:
