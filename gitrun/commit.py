@@ -382,6 +382,11 @@ def commit_paths(repo: GitRepo, paths: Sequence[str], message: str, no_verify: b
         args = ["commit", "-q", "--no-edit", "-F", "-"]
         if no_verify:
             args.append("--no-verify")
+        if not _wait_for_index_lock(repo):
+            raise GitrunError(
+                f"{repo.git_dir / 'index.lock'} exists: another Git process is using the index (if none is, "
+                "a crashed one left the lock: delete it). Nothing was committed"
+            )
         try:
             repo.run(*args, env=env, input=message)
         except GitCommandError as exc:
@@ -393,10 +398,33 @@ def commit_paths(repo: GitRepo, paths: Sequence[str], message: str, no_verify: b
         with contextlib.suppress(FileNotFoundError):
             index.unlink()
     sha = repo.head()
-    # Refresh only the store's entries of the user's real index to the new HEAD.
+    # Refresh only the store's entries of the user's real index to the new HEAD. Left undone, the
+    # index would still lack them, i.e. stage their deletion: retry while another Git holds the lock.
     for chunk in _chunks(paths, 500):
-        repo.run("reset", "-q", "HEAD", "--", *chunk, check=False)
+        while True:
+            proc = repo.run("reset", "-q", "HEAD", "--", *chunk, check=False)
+            if proc.returncode == 0 or "index.lock" not in proc.stderr:
+                break
+            if not _wait_for_index_lock(repo):
+                raise GitrunError(
+                    f"committed {sha}, but another Git process holds the index, so it does not list the "
+                    f"committed files yet; when it is done, run: git reset -q HEAD -- {os.path.commonpath(paths) or ' '.join(paths)}"
+                )
     return sha, changed
+
+
+INDEX_LOCK_WAIT_S = 30.0
+
+
+def _wait_for_index_lock(repo: GitRepo, timeout: float = INDEX_LOCK_WAIT_S) -> bool:
+    """Wait until no other Git process holds the real index (an IDE's `git status` does, briefly)."""
+    lock = repo.git_dir / "index.lock"
+    deadline = time.monotonic() + timeout
+    while lock.exists():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:

@@ -413,3 +413,27 @@ def test_commit_from_a_subdirectory(repo: Path) -> None:
     result = commit_json(sub)
     assert [r["run_id"] for r in result["runs"]] == [run_id]
     assert committed_run_ids(repo) == {run_id}
+
+
+def test_commit_waits_for_another_git_process_holding_the_index(repo: Path) -> None:
+    """An IDE's background `git status` briefly holds .git/index.lock: the commit must not leave the
+    user's index without the store's entries (a later `git commit` would delete the runs)."""
+    (run_id,) = log_runs(repo, [{"metrics": {"val_acc": 0.5}}])
+    make_user_changes(repo)
+    before = git_state(repo)
+    lock = repo / ".git" / "index.lock"
+    lock.touch()
+    exe = Path(sys.executable).with_name("gitrun")
+    proc = subprocess.Popen([str(exe), "commit", "--json"], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        proc.wait(timeout=1.0)  # the commit is still waiting for the lock: nothing to see yet
+    except subprocess.TimeoutExpired:
+        pass
+    lock.unlink()
+    out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 0, err
+    assert json.loads(out)["sha"] == head(repo)
+    assert committed_run_ids(repo) == {run_id}
+    assert run_git(repo, "status", "--porcelain", "--", ".gitrun").stdout == ""
+    assert git_state(repo) == before
