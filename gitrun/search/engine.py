@@ -66,7 +66,10 @@ def open_scan(store: Store, use_index: bool | None = None) -> Iterator[Scan]:
         finally:
             scan.close()
         if scan.dirty:
-            _index.save(path, scan.index)  # type: ignore[arg-type]
+            assert scan.index is not None
+            for experiment_id in [e for e in scan.index if not store.layout.experiment_dir(e).is_dir()]:
+                del scan.index[experiment_id]  # experiments removed from disk
+            _index.save(path, scan.index)
 
 
 def iter_rows(store: Store, scan: Scan, experiment_ids: list[str], view_type: int) -> Iterator[RunRow]:
