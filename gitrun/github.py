@@ -83,7 +83,7 @@ def pull_request_info(payload: Mapping[str, Any]) -> dict[str, Any] | None:
             "head_repository": ((pr.get("head") or {}).get("repo") or {}).get("full_name"),
         }
     issue = payload.get("issue")
-    if isinstance(issue, dict) and issue.get("pull_request") and isinstance(issue.get("number"), int):
+    if isinstance(issue, dict) and "pull_request" in issue and isinstance(issue.get("number"), int):
         return {"number": issue["number"]}
     run = payload.get("workflow_run")
     if isinstance(run, dict):
