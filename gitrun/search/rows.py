@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat as statmod
 import sys
 from functools import lru_cache
@@ -123,6 +124,14 @@ def _parse_series(text: str) -> list[tuple[int, int, float]] | None:
 
 def _summary_tuple(s: MetricSummary) -> Summary:
     return (s.latest, s.min, s.max, s.step, s.timestamp, s.count)
+
+
+_URI_SAFE = re.compile(r"[A-Za-z0-9_.~-]+")
+
+
+@lru_cache(maxsize=64)
+def _dir_uri(folder: str) -> str:
+    return Path(folder).as_uri()
 
 
 @lru_cache(maxsize=4096)
@@ -514,6 +523,8 @@ class RunRow:
         return self._status
 
     def artifact_uri(self) -> str:
+        if _URI_SAFE.fullmatch(self.run_id):  # Path.as_uri() would leave the name as it is
+            return f"{_dir_uri(self.run_dir[: -len(self.run_id) - 1])}/{self.run_id}/artifacts"
         return (Path(self.run_dir) / "artifacts").as_uri()
 
     @property
