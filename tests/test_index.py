@@ -259,6 +259,24 @@ def test_index_from_another_python_is_rebuilt_silently(small: tuple[Path, gitrun
     assert sys.implementation.cache_tag.encode() in path.read_bytes()
 
 
+def test_index_made_in_another_folder_is_never_decoded(
+    small: tuple[Path, gitrun.Client, dict[str, str]], tmp_path: Path
+) -> None:
+    """A clone (or a cache committed by force) carries an index naming another folder: ignored."""
+    root, _, _ = small
+    expected = _both_ways(root)
+    clone = tmp_path / "clone" / ".gitrun"
+    shutil.copytree(root, clone)
+    path = _index_file(clone)
+    data = path.read_bytes()
+    path.write_bytes(data[:-20] + b"\x00" * 20)  # would be "damaged" if it were decoded
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = _search(clone, use_index=True)
+    assert [f["info"].run_id for f in found] == [f["info"].run_id for f in expected]
+    assert _search(clone, use_index=True) == _search(clone, use_index=False)
+
+
 def test_running_status_is_never_cached(tmp_path: Path) -> None:
     root = tmp_path / ".gitrun"
     gitrun.Client(root).create_experiment(EXP)

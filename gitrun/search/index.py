@@ -14,9 +14,11 @@ Why one ``marshal`` file, not sqlite, JSON or pickle: a warm search must load th
 every run (10,000 runs: about 3 MB) in a few milliseconds. ``marshal`` loads plain dicts, tuples,
 strings and floats (NaN included) several times faster than ``json`` and needs no per-row
 decoding as an sqlite table of JSON blobs would. Unlike ``pickle`` it cannot execute code, which
-matters because a cache directory can arrive inside a cloned repository. Its format belongs to
-one Python version, so the header records the interpreter and a CRC-32 of the payload; a file
-from another Python is silently rebuilt, and a damaged one is discarded with a warning.
+matters because a cache directory can arrive inside a cloned repository; and the header names
+the cache folder by device and inode, so a file made elsewhere is not even decoded. marshal's
+format belongs to one Python version, so the header also records the interpreter, and a CRC-32
+covers the payload: a file from another Python or folder is silently rebuilt, a damaged one is
+discarded with a warning.
 
 Several processes: the file is written to a temporary name and renamed over the old one, so a
 reader sees a whole file, old or new; two searches that both refresh it race harmlessly (the
@@ -64,8 +66,18 @@ def index_path(cache_dir: Path) -> Path:
     return cache_dir / INDEX_NAME
 
 
-def _header() -> bytes:
-    return MAGIC + f"{FORMAT} {sys.implementation.cache_tag} {marshal.version}\n".encode()
+def _header(path: Path) -> bytes:
+    """Magic, format, Python, marshal version, and the identity (device:inode) of the cache folder.
+
+    The folder's identity ties a file to the clone that wrote it: an index file that arrives
+    inside a repository (committed by force, say) names another folder and is never decoded.
+    """
+    try:
+        st = os.stat(path.parent)
+        where = f"{st.st_dev}:{st.st_ino}"
+    except OSError:
+        where = "-"
+    return MAGIC + f"{FORMAT} {sys.implementation.cache_tag} {marshal.version} {where}\n".encode()
 
 
 def load(path: Path) -> Index:
@@ -86,12 +98,12 @@ def load(path: Path) -> Index:
     except OSError as exc:
         log.debug("search index %s not readable: %s", path, exc)
         return {}
-    header = _header()
+    header = _header(path)
     end = data.find(b"\n", len(MAGIC))
-    if not data.startswith(MAGIC) or end < 0 or len(data[len(MAGIC) : end].split()) != 3:
+    if not data.startswith(MAGIC) or end < 0 or len(data[len(MAGIC) : end].split()) != 4:
         return _discard(path, "it does not start with the gitrun index header")
     if not data.startswith(header):
-        log.debug("search index %s was written by another Python or format; rebuilding", path)
+        log.debug("search index %s was written by another Python, format or folder; rebuilding", path)
         return {}
     body = data[len(header) :]
     if len(body) < 4 or zlib.crc32(body[4:]) != int.from_bytes(body[:4], "big"):
@@ -118,10 +130,10 @@ def _discard(path: Path, why: str) -> Index:
 def save(path: Path, index: Index) -> None:
     """Write ``index`` atomically (temp file + rename); failures only cost speed, so they are logged."""
     payload = marshal.dumps(index)
-    data = _header() + zlib.crc32(payload).to_bytes(4, "big") + payload
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        data = _header(path) + zlib.crc32(payload).to_bytes(4, "big") + payload
         with open(tmp, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
