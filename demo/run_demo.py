@@ -212,6 +212,18 @@ def main(argv: list[str] | None = None) -> int:
     banner(f"Best run: {best_name} ({PRIMARY} = {best_value:.4f})")
     show(repo, "runs", "show", best_id)
 
+    # -- The static report site (gitrun site build) --------------------------------------------
+    banner("Report site: gitrun site build")
+    with open(repo / ".git" / "info" / "exclude", "a", encoding="utf-8") as exclude:
+        exclude.write("_site/\n")  # the built site is not part of the demo's history
+    show(repo, "site", "build", "-o", "_site")
+    site_index = repo / "_site" / "index.html"
+    print(
+        f"Open {site_index.as_uri()} in a browser (no server needed), or preview it with\n"
+        f"  cd {repo} && gitrun site serve    # http://127.0.0.1:8000/index.html",
+        flush=True,
+    )
+
     elapsed = time.perf_counter() - started
     banner(f"Done in {elapsed:.1f} s")
     print(

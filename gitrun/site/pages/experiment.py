@@ -275,7 +275,7 @@ def build(builder: Builder, experiment: Experiment) -> None:
         data["pcp"] = {"rows": rows, "ticks": ticks}
         specs["pcp"] = builder.spec("parallel_coordinates", dimensions=dims, color_title=metric or "metric")
     if metric is not None:
-        params, points = scatter_data(records, metric)
+        params, points = scatter_data(pcp_runs, metric)  # the same (best) runs as the parallel coordinates
         if params and points:
             data["scatter"] = points
             specs["scatter"] = builder.spec("param_scatter", params=params, metric=metric)
