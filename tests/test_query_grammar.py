@@ -1,8 +1,9 @@
 """The filter grammar (gitrun.search.grammar) and its evaluation, against a table of cases.
 
-The table lives in tests/fixtures/search_cases.json so the site's JavaScript filter box can be
-held to the same answers. Stores are not involved here: matching runs are plain objects (see
-test_search_store.py and test_search_mlflow_compat.py for real stores).
+The table lives in tests/fixtures/search_cases.json (tests/test_site_filter.py holds the site's
+JavaScript port to tests/fixtures/filter_cases.json). Stores are not involved here: matching runs
+are plain objects (test_index.py, test_search_api.py and test_search_mlflow_compat.py use real
+stores).
 """
 
 from __future__ import annotations
