@@ -437,3 +437,35 @@ def test_commit_waits_for_another_git_process_holding_the_index(repo: Path) -> N
     assert committed_run_ids(repo) == {run_id}
     assert run_git(repo, "status", "--porcelain", "--", ".gitrun").stdout == ""
     assert git_state(repo) == before
+
+
+def test_the_projects_ignore_rules_do_not_hide_run_files(dvc_repo: Path, tmp_path: Path) -> None:
+    """ML projects often ignore *.json, *.pkl, metrics/ or artifacts/: the runs are committed whole anyway."""
+    repo = dvc_repo
+    (repo / ".gitignore").write_text("*.json\n*.tsv\n*.pkl\n*.bin\nartifacts/\nmetrics/\n")
+    run_git(repo, "add", ".gitignore")
+    run_git(repo, "commit", "-q", "-m", "ignore build outputs")
+    (tmp_path / "small.pkl").write_bytes(b"pickled")
+    (tmp_path / "big.bin").write_bytes(os.urandom(1024 * 1024))
+    (run_id,) = log_runs(
+        repo,
+        [
+            {
+                "params": {"lr": 0.1},
+                "metrics": {"val_acc": 0.5},
+                "artifacts": [str(tmp_path / "small.pkl"), str(tmp_path / "big.bin")],
+            }
+        ],
+    )
+
+    result = commit_json(repo)
+
+    run_dir = f".gitrun/experiments/iris-sgd/runs/{run_id}"
+    paths = set(tree_paths(repo))
+    for name in ("meta.json", "params.json", "tags.json", "metrics.json", "metrics/val_acc.tsv"):
+        assert f"{run_dir}/{name}" in paths
+    assert f"{run_dir}/artifacts/small.pkl" in paths and f"{run_dir}/artifacts/big.bin.dvc" in paths
+    assert f"{run_dir}/artifacts/big.bin" not in paths and not any(p.endswith("/.lock") for p in paths)
+    assert ".gitrun/experiments/iris-sgd/experiment.yaml" in paths
+    assert [r["run_id"] for r in result["runs"]] == [run_id]
+    assert run_git(repo, "status", "--porcelain", "--", ".gitrun").stdout == ""

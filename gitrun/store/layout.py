@@ -30,13 +30,17 @@ ENV_TRACKING_URI = "GITRUN_TRACKING_URI"
 DEFAULT_EXPERIMENT_ID = "default"
 DEFAULT_EXPERIMENT_NAME = "Default"
 
-# Local-only files: never committed, safe to delete at any time.
+# Local-only files: never committed, safe to delete at any time. `!*` first: the project's own
+# ignore rules (*.json, metrics/, artifacts/...) must not hide run files from `gitrun commit`.
 GITIGNORE = """\
 # Written by gitrun: local-only files, never committed (see docs/format.md).
+# Everything else in the store is committed, whatever the project's ignore rules say:
+!*
 .cache/
 *.lock
 .heartbeat-*
 .*.tmp
+.DS_Store
 """
 
 STORE_YAML = f"""\
