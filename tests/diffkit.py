@@ -90,7 +90,8 @@ def diff(repo: Path, base: str | None = None, target: str | None = None, **optio
 
 
 def cli(repo: Path, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return gitrun_cli(*args, cwd=repo, env=dict(env or {}))
+    """The real ``gitrun`` command in ``repo``; rich output 250 columns wide (unless ``env`` says)."""
+    return gitrun_cli(*args, cwd=repo, env={"COLUMNS": "250", **(env or {})})
 
 
 # -- GitHub-flavoured Markdown tables ------------------------------------------------------------
