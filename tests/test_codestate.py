@@ -31,20 +31,31 @@ def make_dirty(repo: Path) -> None:
     (repo / "README.md").unlink()  # tracked file deleted
     (repo / "config.yaml").write_bytes(b"epochs: 3\n")
     run_git(repo, "add", "config.yaml")  # staged new file
+    (repo / "pkg").mkdir()
+    (repo / "pkg" / "__init__.py").write_bytes(b"")  # empty untracked file
+    (repo / "pkg" / "données é.py").write_bytes("NOM = 'é'\n".encode())  # non-ASCII name with a space
+    (repo / "run.sh").write_bytes(b"#!/bin/sh\npython train.py\n")
+    (repo / "run.sh").chmod(0o755)  # executable bit
     (repo / ".env").write_text(f"API_KEY={SECRET}\n")  # secrets: never captured
     (repo / "deploy.pem").write_text(f"-----BEGIN PRIVATE KEY-----\n{SECRET}\n")
 
 
 def test_dirty_tree_keeps_a_diff_without_secrets(repo: Path) -> None:
+    (repo / "credentials.json").write_text('{"token": "placeholder"}\n')
+    run_git(repo, "add", "credentials.json")
+    run_git(repo, "commit", "-q", "-m", "credentials template")
+    (repo / "credentials.json").write_text(f'{{"token": "{SECRET}"}}\n')  # tracked secrets file, edited
     make_dirty(repo)
     _, tags, run_dir = start_run(repo)
 
     diff = (run_dir / "code.diff").read_bytes()
     assert tags["gitrun.git.diff"].startswith("code.diff")
     assert ".env" in tags["gitrun.git.diff"] and "deploy.pem" in tags["gitrun.git.diff"]
+    assert "credentials.json" in tags["gitrun.git.diff"]
     assert tags["mlflow.source.git.commit"] == run_git(repo, "rev-parse", "HEAD").stdout.strip()
     assert SECRET.encode() not in diff
     assert b"API_KEY" not in diff and b".env" not in diff and b"deploy.pem" not in diff
+    assert b"credentials.json" not in diff
     assert b"import helper" in diff and b"LR = 0.05" in diff  # tracked edit and untracked module
     assert b"epochs: 3" in diff and b"README.md" in diff and b"weights.bin" in diff
     assert b".gitrun" not in diff  # the store itself is never part of the code
@@ -64,6 +75,7 @@ def test_runs_checkout_reproduces_the_dirty_code_byte_for_byte(repo: Path, tmp_p
     assert work_files(dest) == expected
     assert not (dest / "README.md").exists() and not (dest / ".env").exists()
     assert (dest / "data" / "weights.bin").read_bytes() == bytes(range(256)) * 4
+    assert os.access(dest / "run.sh", os.X_OK)
     # The user's tree, index and branch are untouched; the checkout is a separate worktree.
     assert git_state(repo) == before and work_files(repo) == files
     assert run_git(repo, "rev-parse", "HEAD").stdout == head
