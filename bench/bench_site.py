@@ -46,7 +46,12 @@ def write_run(runs_dir: Path, i: int, metrics: int, steps: int, rng: random.Rand
     run_dir = runs_dir / run_id
     (run_dir / "metrics").mkdir(parents=True)
     lr = 10 ** rng.uniform(-4, -1)
-    params = {"lr": repr(lr), "batch": str(rng.choice([16, 32, 64, 128])), "opt": rng.choice(["sgd", "adam"]), "layers": str(rng.randint(1, 8))}
+    params = {
+        "lr": repr(lr),
+        "batch": str(rng.choice([16, 32, 64, 128])),
+        "opt": rng.choice(["sgd", "adam"]),
+        "layers": str(rng.randint(1, 8)),
+    }
     summary = {}
     for m in range(metrics):
         key = "val_acc" if m == 0 else f"metric_{m}"
@@ -81,7 +86,11 @@ def write_run(runs_dir: Path, i: int, metrics: int, steps: int, rng: random.Rand
         "status": "FINISHED",
         "user": "bench",
     }
-    tags = {"mlflow.runName": f"run-{i}", "mlflow.user": "bench", "mlflow.source.git.commit": "0123456789abcdef0123456789abcdef01234567"}
+    tags = {
+        "mlflow.runName": f"run-{i}",
+        "mlflow.user": "bench",
+        "mlflow.source.git.commit": "0123456789abcdef0123456789abcdef01234567",
+    }
     (run_dir / "meta.json").write_text(dumps(meta), encoding="utf-8")
     (run_dir / "params.json").write_text(dumps(params), encoding="utf-8")
     (run_dir / "tags.json").write_text(dumps(tags), encoding="utf-8")
@@ -97,7 +106,9 @@ def make_store(repo: Path, runs: int, metrics: int, steps: int, seed: int = 1) -
     runs_dir.mkdir(parents=True)
     (store / "store.yaml").write_text("format_version: '1.0'\n", encoding="utf-8")
     (store / ".gitignore").write_text(".cache/\n*.lock\n.heartbeat-*\n.*.tmp\n", encoding="utf-8")
-    (store / "experiments" / "bench" / "experiment.yaml").write_text("name: bench\nprimary_metric: val_acc\n", encoding="utf-8")
+    (store / "experiments" / "bench" / "experiment.yaml").write_text(
+        "name: bench\nprimary_metric: val_acc\n", encoding="utf-8"
+    )
     for i in range(runs):
         write_run(runs_dir, i, metrics, steps, rng)
     return store
@@ -132,7 +143,9 @@ def bench_site(runs: int, metrics: int, steps: int, work: Path) -> dict[str, obj
     run_id = sample.stem
     run_weight = sample.stat().st_size + (out / "data" / "runs" / f"{run_id}.js").stat().st_size
     csv_weight = size_of(out / "data" / "runs" / run_id)
-    exp_weight = (out / "experiments" / "bench.html").stat().st_size + (out / "data" / "experiments" / "bench.js").stat().st_size
+    exp_weight = (out / "experiments" / "bench.html").stat().st_size + (
+        out / "data" / "experiments" / "bench.js"
+    ).stat().st_size
     result = {
         "runs": runs,
         "metrics": metrics,
@@ -164,7 +177,14 @@ def bench_dvc(runs: int, steps: int, work: Path) -> dict[str, object] | None:
         return None
     repo = work / "dvc-repo"
     subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
-    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "b", "GIT_AUTHOR_EMAIL": "b@b", "GIT_COMMITTER_NAME": "b", "GIT_COMMITTER_EMAIL": "b@b"}
+    env = {
+        **os.environ,
+        "DVC_NO_ANALYTICS": "1",
+        "GIT_AUTHOR_NAME": "b",
+        "GIT_AUTHOR_EMAIL": "b@b",
+        "GIT_COMMITTER_NAME": "b",
+        "GIT_COMMITTER_EMAIL": "b@b",
+    }
     subprocess.run([dvc, "init", "-q"], cwd=repo, check=True, env=env)
     rng = random.Random(3)
     revs = []
@@ -173,12 +193,28 @@ def bench_dvc(runs: int, steps: int, work: Path) -> dict[str, object] | None:
         (repo / "acc.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
         subprocess.run(["git", "add", "-A"], cwd=repo, check=True, env=env)
         subprocess.run(["git", "commit", "-q", "-m", f"run {i}"], cwd=repo, check=True, env=env)
-        revs.append(subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True).stdout.strip())
+        revs.append(
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=repo, check=True, capture_output=True, text=True
+            ).stdout.strip()
+        )
     t0 = time.perf_counter()
-    subprocess.run([dvc, "plots", "diff", *revs, "--targets", "acc.tsv", "-o", str(work / "dvc_plots")], cwd=repo, check=True, env=env, capture_output=True)
+    subprocess.run(
+        [dvc, "plots", "diff", *revs, "--targets", "acc.tsv", "-o", str(work / "dvc_plots")],
+        cwd=repo,
+        check=True,
+        env=env,
+        capture_output=True,
+    )
     seconds = time.perf_counter() - t0
     html = work / "dvc_plots" / "index.html"
-    return {"runs": runs, "steps": steps, "seconds": round(seconds, 2), "ms_per_run": round(1000 * seconds / runs, 1), "html_bytes": html.stat().st_size}
+    return {
+        "runs": runs,
+        "steps": steps,
+        "seconds": round(seconds, 2),
+        "ms_per_run": round(1000 * seconds / runs, 1),
+        "html_bytes": html.stat().st_size,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,8 @@ def read_series(path: Path, strict: bool = False) -> Series | None:
     ok = len(parts) % 3 == 0 and raw.endswith(b"\n") and not raw.startswith(b"step")
     if ok:
         try:
-            table = np.array(parts, dtype=np.float64).reshape(-1, 3)
+            # float() of each token is faster than numpy's own conversion of a list of bytes.
+            table = np.fromiter(map(float, parts), dtype=np.float64, count=len(parts)).reshape(-1, 3)
             steps = (
                 np.array(parts[0::3], dtype=np.int64)
                 if table.size and abs(table[:, 0]).max() >= 2**53
