@@ -310,7 +310,18 @@ def _commit_locked(
                 f"({biggest.stat().st_size} bytes); gitrun keeps such files out of Git with DVC. Install it: "
                 f"{dvc.INSTALL_HINT}, then `gitrun init --dvc`; or raise the threshold (--dvc-threshold)"
             )
-        tracked = dvc.add(repo.root, big)
+        # Committed as blobs while small (a resumed run, --include-running): DVC refuses files Git
+        # tracks, so they leave the real index first (restored below if the commit fails).
+        in_git = [p for c in _chunks([_rel(repo, p) for p in big], 500) for p in _ls_files(repo, c)]
+        if in_git:
+            _rm_cached(repo, in_git)
+        try:
+            tracked = dvc.add(repo.root, big)
+        except BaseException:
+            _restore_index(repo, in_git)
+            raise
+    else:
+        in_git = []
 
     experiment_ids = {r.experiment_id for r in selected}
     paths = [_rel(repo, r.run_dir) for r in selected]
@@ -336,10 +347,38 @@ def _commit_locked(
         if message
         else default_message(store, [c for c in committed if c.change != "removed"] or committed, records)
     )
-    sha, files = commit_paths(repo, paths, text, no_verify)
+    # Files that DVC tracks now but HEAD has as blobs (see above, or an earlier failed attempt) leave Git.
+    drop = [p for c in _chunks(paths, 500) for p in _in_head(repo, c) if os.path.isfile(repo.root / f"{p}.dvc")]
+    try:
+        sha, files = commit_paths(repo, paths, text, no_verify, drop=drop)
+    except BaseException:
+        _restore_index(repo, in_git)
+        raise
     if sha is None:
         return CommitResult(None, "nothing to commit (the runs are already committed)", skipped_running=tuple(skipped))
     return CommitResult(sha, text, tuple(committed), tuple(tracked), tuple(skipped), tuple(files))
+
+
+def _ls_files(repo: GitRepo, paths: Sequence[str]) -> list[str]:
+    return [p for p in repo.run("ls-files", "-z", "--", *paths).split("\0") if p]
+
+
+def _in_head(repo: GitRepo, paths: Sequence[str]) -> list[str]:
+    if repo.head() is None:
+        return []
+    return [p for p in repo.run("ls-tree", "-r", "-z", "--name-only", "HEAD", "--", *paths).split("\0") if p]
+
+
+def _rm_cached(repo: GitRepo, paths: Sequence[str], env: dict[str, str] | None = None) -> None:
+    if env is None and not _wait_for_index_lock(repo):
+        raise GitrunError(f"{repo.git_dir / 'index.lock'} exists: another Git process is using the index")
+    for chunk in _chunks(paths, 500):
+        repo.run("rm", "--cached", "-q", "--ignore-unmatch", "--", *chunk, env=env)
+
+
+def _restore_index(repo: GitRepo, paths: Sequence[str]) -> None:
+    for chunk in _chunks(paths, 500):
+        repo.run("reset", "-q", "HEAD", "--", *chunk, check=False)
 
 
 def _record_killed(store: Store, record: RunRecord) -> RunRecord:
@@ -360,8 +399,11 @@ def _change(repo: GitRepo, run_dir: Path) -> str:
     return "changed" if out.returncode == 0 else "added"
 
 
-def commit_paths(repo: GitRepo, paths: Sequence[str], message: str, no_verify: bool) -> tuple[str | None, list[str]]:
-    """Commit exactly ``paths`` (as in the work tree) on top of HEAD, through a temporary index."""
+def commit_paths(
+    repo: GitRepo, paths: Sequence[str], message: str, no_verify: bool, drop: Sequence[str] = ()
+) -> tuple[str | None, list[str]]:
+    """Commit exactly ``paths`` (as in the work tree) on top of HEAD, through a temporary index;
+    ``drop``: files under them that leave Git (now tracked by DVC; Git ignores only untracked files)."""
     index = repo.git_dir / f"gitrun-index-{os.getpid()}"
     env = {"GIT_INDEX_FILE": str(index)}
     head = repo.head()
@@ -372,6 +414,8 @@ def commit_paths(repo: GitRepo, paths: Sequence[str], message: str, no_verify: b
             repo.run("read-tree", head, env=env)
         for chunk in _chunks(paths, 500):
             repo.run("add", "-A", "--", *chunk, env=env)
+        if drop:
+            _rm_cached(repo, drop, env=env)
         if head is None:
             listing = repo.run("ls-files", "-z", env=env)
         else:

@@ -364,3 +364,63 @@ def test_push_and_pull_never_force_or_merge(repo: Path, origin: Path, tmp_path: 
     assert run_git(repo, "tag", "--list").stdout.split() == ["best-model", "side-experiment"]
     runs_dir = repo / ".gitrun" / "experiments" / "iris-sgd" / "runs"
     assert {mine, theirs} <= {p.name for p in runs_dir.iterdir()}
+
+
+@pytest.mark.parametrize("hook_refuses_first", [False, True])
+def test_files_committed_small_that_grow_over_the_threshold_move_to_dvc(
+    dvc_repo: Path, tmp_path: Path, hook_refuses_first: bool
+) -> None:
+    """A run committed while running (--include-running) or resumed later: its checkpoint and its
+    metric series were small blobs in Git, now they are big. The next commit moves them to DVC."""
+    repo = dvc_repo
+    random_file(tmp_path / "ckpt.bin", 100 * 1024)
+    code = f"""
+import gitrun
+with gitrun.start_run() as run:
+    gitrun.log_artifact({str(tmp_path / "ckpt.bin")!r})
+    for step in range(100):
+        gitrun.log_metric("loss", 1 / (step + 1), step=step)
+print(run.info.run_id)
+"""
+    run_id = python_ok(code, repo).strip().splitlines()[-1]
+    cli_ok("commit", cwd=repo)
+    rel = f".gitrun/experiments/default/runs/{run_id}"
+    assert {f"{rel}/artifacts/ckpt.bin", f"{rel}/metrics/loss.tsv"} <= set(tree_paths(repo))
+    (repo / "notes.txt").write_text("the user's staged work\n")
+    run_git(repo, "add", "notes.txt")
+
+    big = random_file(tmp_path / "ckpt.bin", 2 * MiB)
+    code = f"""
+import gitrun
+with gitrun.start_run(run_id={run_id!r}):
+    gitrun.log_artifact({str(tmp_path / "ckpt.bin")!r})
+    for step in range(100, 30000):
+        gitrun.log_metric("loss", 1 / (step + 1), step=step)
+"""
+    python_ok(code, repo)
+    assert (repo / rel / "metrics" / "loss.tsv").stat().st_size > 500 * 1024
+
+    if hook_refuses_first:  # the files become DVC's, the commit fails: the index is as it was
+        hook = repo / ".git" / "hooks" / "pre-commit"
+        hook.write_text("#!/bin/sh\necho 'not today' >&2\nexit 1\n")
+        hook.chmod(0o755)
+        index_before = run_git(repo, "ls-files", "-s").stdout
+        proc = gitrun_cli("commit", cwd=repo)
+        assert proc.returncode != 0 and "not today" in proc.stderr
+        assert run_git(repo, "ls-files", "-s").stdout == index_before
+        assert run_git(repo, "diff", "--cached", "--name-only").stdout.split() == ["notes.txt"]
+        hook.unlink()
+
+    result = json.loads(cli_ok("commit", "--json", cwd=repo))
+
+    assert result["sha"] and result["runs"][0]["change"] == "changed"
+    if not hook_refuses_first:
+        assert sorted(result["dvc_tracked"]) == [f"{rel}/artifacts/ckpt.bin.dvc", f"{rel}/metrics/loss.tsv.dvc"]
+    paths = set(tree_paths(repo))
+    assert f"{rel}/artifacts/ckpt.bin" not in paths and f"{rel}/artifacts/ckpt.bin.dvc" in paths
+    assert f"{rel}/metrics/loss.tsv" not in paths and f"{rel}/metrics/loss.tsv.dvc" in paths
+    sizes = run_git(repo, "ls-tree", "-r", "-l", "HEAD").stdout.splitlines()
+    assert max(int(line.split()[3]) for line in sizes) < 10_000
+    assert run_git(repo, "status", "--porcelain", "--", ".gitrun").stdout == ""
+    assert run_git(repo, "diff", "--cached", "--name-only").stdout.split() == ["notes.txt"]
+    assert (repo / rel / "artifacts" / "ckpt.bin").read_bytes() == big
