@@ -69,6 +69,10 @@ def test_runs_land_in_the_other_repository_and_are_committed_there(
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "repro" / "train.py").read_text() == "print('tuned')\n"
     assert (tmp_path / "repro" / "staged.txt").read_text() == "staged in the training repo\n"
+    # From the experiments repository the run's commit does not exist: a clear error, no worktree.
+    proc = gitrun_cli("runs", "checkout", run_id, str(tmp_path / "elsewhere"), cwd=experiments_repo, env=env)
+    assert proc.returncode != 0 and "is not in" in proc.stderr and "code repository" in proc.stderr
+    assert not (tmp_path / "elsewhere").exists()
     log = json.loads(gitrun_cli("log", "--json", cwd=repo, env=env).stdout)
     assert [c["sha"] for c in log] == [result["sha"]]
 
