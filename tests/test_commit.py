@@ -127,6 +127,16 @@ def test_generated_message_and_explicit_message(repo: Path) -> None:
     assert again["sha"] is None and "nothing to commit" in again["message"]
     assert head(repo) == sha
 
+    # A loss is minimised: the best run is the lowest.
+    log_runs(
+        repo,
+        [{"name": "meh", "metrics": {"val_loss": 0.4}}, {"name": "good", "metrics": {"val_loss": 0.1}}],
+        experiment="regression",
+        primary_metric="val_loss",
+    )
+    subject = commit_json(repo)["message"].splitlines()[0]
+    assert "2 runs in regression" in subject and "val_loss=0.1" in subject and "good" in subject
+
 
 def test_run_ids_and_experiment_select_what_is_committed(repo: Path) -> None:
     a1, a2, a3 = log_runs(repo, [{"metrics": {"val_acc": v}} for v in (0.1, 0.2, 0.3)], experiment="alpha")
