@@ -66,7 +66,7 @@ def search_runs(
 
     Without experiment IDs or names it searches the active experiment (all active experiments
     with ``search_all_experiments=True``). The filter grammar is MLflow's plus OR, NOT and
-    parentheses (docs/search.md); the default order is ``start_time DESC, run_id``.
+    parentheses (docs/search.md); the default order is newest first (``start_time DESC``).
     """
     from gitrun import tracking
 

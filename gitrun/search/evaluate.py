@@ -212,8 +212,14 @@ def _sort_value(value: Any, ascending: bool) -> tuple[bool, Any]:
 
 
 def sort_rows(rows: list[Any], orders: Sequence[OrderBy]) -> list[Any]:
-    """MLflow's order: start_time DESC then run_id, re-sorted (stably) by each clause, last first."""
-    rows = sorted(rows, key=lambda r: (-r.attribute("start_time"), r.run_id))
+    """MLflow's order: start_time DESC, then re-sorted (stably) by each clause, last clause first.
+
+    Runs that started in the same millisecond come newest first: gitrun's run IDs grow with
+    creation time, so the tie-break is run_id DESC (MLflow breaks ties by run_id ascending, but its
+    IDs are random, so its order among such runs carries no meaning).
+    """
+    rows = sorted(rows, key=lambda r: r.run_id, reverse=True)
+    rows.sort(key=lambda r: -r.attribute("start_time"))
     for order in reversed(orders):
         get, ascending = getter(order.field), order.ascending
         rows.sort(key=lambda r: _sort_value(get(r), ascending), reverse=not ascending)
