@@ -230,3 +230,7 @@ def test_order_puts_nan_then_missing_last_in_both_directions() -> None:
     assert asc == ["d", "e", "a", "c", "b"]  # ties (a, e) keep the default order: start_time DESC
     assert desc == ["e", "a", "d", "c", "b"]
     assert [r.run_id for r in sort_rows(rows, [])] == ["e", "d", "c", "b", "a"]
+    # runs started in the same millisecond: the newer ID (IDs grow with time) first
+    same_ms = [R("01A", 7, 1.0), R("01C", 7, 1.0), R("01B", 7, 1.0), R("01D", 6, 1.0)]
+    assert [r.run_id for r in sort_rows(same_ms, [])] == ["01C", "01B", "01A", "01D"]
+    assert [r.run_id for r in sort_rows(same_ms, [parse_order_by("metrics.x")])] == ["01C", "01B", "01A", "01D"]
