@@ -11,12 +11,18 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from gitrun.entities import Experiment, ViewType
+from gitrun.entities import Experiment, LifecycleStage, ViewType
 from gitrun.errors import GitrunError
 from gitrun.store import RunRecord, Store
 
 SCHEMA_VERSION = 1
 WORKSPACE = "workspace"
+# With both sides at commits, runs whose Git tree is the same on both sides are read once; the
+# others are read one by one when there are at most this many, else the whole side is read.
+READ_ONE_BY_ONE = 256
+
+# run ID -> (experiment ID, Git tree ID of the run's directory) at one commit
+RunTrees = Mapping[str, tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -234,10 +240,53 @@ def best_of(records: Iterable[RunRecord], metric: str | None, direction: str | N
     return BestRun(record.run_id, record.run_name, value)
 
 
+def _all_bests(
+    records: Iterable[RunRecord], directions: Mapping[str, str], metrics_of: Mapping[str, Mapping[str, float]]
+) -> dict[str, BestRun]:
+    """:func:`best_of` for every metric in one pass over the runs (same choice, ties by run ID)."""
+    best: dict[str, tuple[float, str, RunRecord]] = {}
+    for record in records:
+        for key, value in metrics_of[record.run_id].items():
+            if value != value:  # NaN never wins
+                continue
+            current = best.get(key)
+            if current is None:
+                best[key] = (value, record.run_id, record)
+                continue
+            candidate = (value, record.run_id)
+            if (candidate < current[:2]) if directions.get(key) == "min" else (candidate > current[:2]):
+                best[key] = (value, record.run_id, record)
+    return {key: BestRun(r.run_id, r.run_name, v) for key, (v, _, r) in best.items()}
+
+
 def _records(store: Store | None, experiment_id: str, exists: bool) -> dict[str, RunRecord]:
     if store is None or not exists:
         return {}
     return {r.run_id: r for r in store.iter_runs([experiment_id], ViewType.ACTIVE_ONLY)}
+
+
+def _target_records(
+    store: Store, experiment_id: str, base_runs: Mapping[str, RunRecord], trees: tuple[RunTrees, RunTrees]
+) -> tuple[dict[str, RunRecord], set[str]]:
+    """The target's runs of one experiment, reusing the base's record of every run whose Git tree
+    is the same on both sides; returns (records, IDs of those identical runs)."""
+    from gitrun.errors import RunNotFoundError
+
+    base_trees, target_trees = trees
+    ids = [r for r, (e, _) in target_trees.items() if e == experiment_id]
+    same = {r for r in ids if r in base_runs and base_trees.get(r) == target_trees[r]}
+    to_read = [r for r in ids if r not in same]
+    if len(to_read) > READ_ONE_BY_ONE:
+        return _records(store, experiment_id, True), same
+    out = {r: base_runs[r] for r in same}
+    for run_id in to_read:
+        try:
+            record = store.read_run(run_id)
+        except RunNotFoundError:  # unreadable: the reader warned, as iter_runs would
+            continue
+        if record.lifecycle_stage == LifecycleStage.ACTIVE:
+            out[run_id] = record
+    return out, same
 
 
 def compute_diff(
@@ -249,11 +298,13 @@ def compute_diff(
     experiments: Iterable[str] | None = None,
     metric: str | None = None,
     only_changed: bool = False,
+    run_trees: tuple[RunTrees, RunTrees] | None = None,
 ) -> Diff:
     """Compare two snapshots of a store (either may be None: no store on that side).
 
     ``experiments`` limits the diff to experiments by name or ID; ``metric`` replaces each
-    experiment's primary metric as the measure of "best".
+    experiment's primary metric as the measure of "best". ``run_trees`` (base, target): each
+    side's :func:`run_trees` when both are commits, so runs unchanged between them are read once.
     """
     base_exps = {e.experiment_id: e for e in base_store.list_experiments(ViewType.ALL)} if base_store else {}
     target_exps = {e.experiment_id: e for e in target_store.list_experiments(ViewType.ALL)} if target_store else {}
@@ -264,7 +315,11 @@ def compute_diff(
         if wanted is not None and experiment_id not in wanted and exp.name not in wanted:
             continue
         base_runs = _records(base_store, experiment_id, experiment_id in base_exps)
-        target_runs = _records(target_store, experiment_id, experiment_id in target_exps)
+        same: set[str] = set()
+        if run_trees is not None and target_store is not None and experiment_id in target_exps:
+            target_runs, same = _target_records(target_store, experiment_id, base_runs, run_trees)
+        else:
+            target_runs = _records(target_store, experiment_id, experiment_id in target_exps)
         measure = metric or exp.primary_metric
         direction = exp.direction(measure) if measure else None
         added = tuple(_summary(target_runs[i]) for i in sorted(set(target_runs) - set(base_runs)))
@@ -272,6 +327,9 @@ def compute_diff(
         changed = []
         unchanged = 0
         for run_id in sorted(set(base_runs) & set(target_runs)):
+            if run_id in same:  # the same Git tree: nothing in the run differs
+                unchanged += 1
+                continue
             b, t = base_runs[run_id], target_runs[run_id]
             change = RunChange(
                 run=_summary(t),
@@ -285,12 +343,15 @@ def compute_diff(
                 changed.append(change)
             else:
                 unchanged += 1
-        base_best = best_of(base_runs.values(), measure, direction)
-        target_best = best_of(target_runs.values(), measure, direction)
-        keys = sorted({k for r in (*base_runs.values(), *target_runs.values()) for k in r.metrics})
+        # RunRecord.metrics builds a dict per call: build each run's once.
+        metrics_of = {r.run_id: r.metrics for r in base_runs.values()}
+        metrics_of.update({r.run_id: r.metrics for r in target_runs.values()})
+        keys = sorted({k for m in metrics_of.values() for k in m})
         directions = {k: exp.direction(k) for k in keys}
-        base_bests = {k: b for k in keys if (b := best_of(base_runs.values(), k, directions[k])) is not None}
-        target_bests = {k: b for k in keys if (b := best_of(target_runs.values(), k, directions[k])) is not None}
+        base_bests = _all_bests(base_runs.values(), directions, metrics_of)
+        target_bests = _all_bests(target_runs.values(), directions, metrics_of)
+        base_best = base_bests.get(measure) if measure else None
+        target_best = target_bests.get(measure) if measure else None
         best_params: tuple[ValueChange, ...] = ()
         if base_best and target_best and base_best.run_id != target_best.run_id:
             best_params = _dict_changes(base_runs[base_best.run_id].params, target_runs[target_best.run_id].params)
@@ -378,6 +439,24 @@ def store_for(store: Store, side: Side) -> Store:
     return store_at(store, side.commit)
 
 
+def run_trees(store: Store, commit: str) -> dict[str, tuple[str, str]]:
+    """run ID -> (experiment ID, Git tree ID of its directory) at ``commit``: one ``git ls-tree``."""
+    import os
+
+    from gitrun.git import GitRepo
+
+    repo = GitRepo.find(store.root)
+    rel = os.path.relpath(store.root.resolve(), repo.root.resolve()).replace(os.sep, "/")
+    prefix = "experiments/" if rel == "." else f"{rel}/experiments/"
+    out: dict[str, tuple[str, str]] = {}
+    for line in repo.run("ls-tree", "-r", "-d", "-z", commit, "--", prefix).split("\0"):
+        meta, _, path = line.partition("\t")
+        parts = path[len(prefix) :].split("/") if path.startswith(prefix) else []
+        if len(parts) == 3 and parts[1] == "runs":
+            out[parts[2]] = (parts[0], meta.split()[2])
+    return out
+
+
 def diff_revisions(
     store: Store,
     base: str | None = None,
@@ -389,6 +468,9 @@ def diff_revisions(
 ) -> Diff:
     """``gitrun diff [BASE] [TARGET]`` as a library call."""
     base_side, target_side = resolve_sides(store, base, target)
+    trees = None
+    if base_side.commit is not None and target_side.commit is not None:
+        trees = (run_trees(store, base_side.commit), run_trees(store, target_side.commit))
     return compute_diff(
         store_for(store, base_side),
         store_for(store, target_side),
@@ -397,4 +479,5 @@ def diff_revisions(
         experiments=experiments,
         metric=metric,
         only_changed=only_changed,
+        run_trees=trees,
     )
