@@ -246,3 +246,19 @@ def test_cli_defaults_and_only_changed_flag(repo: Path, branched: dict[str, str]
     shutil.rmtree(repo / ".gitrun" / ".cache", ignore_errors=True)
     proc = cli(repo, "diff", "main", "feature", "--json", "--metric", "val_loss")
     assert json.loads(proc.stdout)["experiments"][0]["direction"] == "min"
+
+
+def test_same_answer_whether_unchanged_runs_are_read_once_or_twice(
+    repo: Path, branched: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gitrun.diff as diff_module
+    from gitrun.diff import compute_diff, resolve_sides, store_for
+    from gitrun.store import Store
+
+    store = Store(repo / ".gitrun")
+    fast = diff(repo, "main", "feature")  # identical Git trees: read once; the 3 others one by one
+    monkeypatch.setattr(diff_module, "READ_ONE_BY_ONE", 0)
+    whole = diff(repo, "main", "feature")  # too many to read one by one: the whole target side
+    base, target = resolve_sides(store, "main", "feature")
+    plain = compute_diff(store_for(store, base), store_for(store, target), base, target)  # no trees
+    assert fast.to_dict() == whole.to_dict() == plain.to_dict()
