@@ -248,15 +248,24 @@ def test_cli_defaults_and_only_changed_flag(repo: Path, branched: dict[str, str]
     assert json.loads(proc.stdout)["experiments"][0]["direction"] == "min"
 
 
-def test_same_answer_whether_unchanged_runs_are_read_once_or_twice(
-    repo: Path, branched: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_same_answer_whether_unchanged_runs_are_read_once_or_twice(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import gitrun.diff as diff_module
-    from gitrun.diff import compute_diff, resolve_sides, store_for
+    from gitrun.diff import compute_diff, resolve_sides, run_trees, store_for
     from gitrun.store import Store
 
+    ids = log(repo, [{"name": f"r{i}", "params": {"i": i}, "metrics": {"val_acc": [0.1, i / 10]}} for i in range(6)])
+    commit(repo)
+    git(repo, "checkout", "-qb", "feature")
+    client(repo).set_tag(ids[0], "note", "changed")
+    client(repo).delete_run(ids[1])
+    log(repo, [{"name": "new", "metrics": {"val_acc": 0.95}}])
+    commit(repo)
     store = Store(repo / ".gitrun")
-    fast = diff(repo, "main", "feature")  # identical Git trees: read once; the 3 others one by one
+    trees = run_trees(store, git(repo, "rev-parse", "feature"))
+    assert len(trees) == 7 and {e for e, _ in trees.values()} == {"digits"}
+    fast = diff(repo, "main", "feature")  # 4 identical Git trees read once; the 3 others one by one
+    (exp,) = fast.experiments
+    assert exp.unchanged == 4 and len(exp.changed) == 1 and len(exp.removed) == 1 and len(exp.added) == 1
     monkeypatch.setattr(diff_module, "READ_ONE_BY_ONE", 0)
     whole = diff(repo, "main", "feature")  # too many to read one by one: the whole target side
     base, target = resolve_sides(store, "main", "feature")
