@@ -212,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     banner(f"Best run: {best_name} ({PRIMARY} = {best_value:.4f})")
     show(repo, "runs", "show", best_id)
 
+    # -- What the feature branch did to the experiments (gitrun diff) ----------------------------
+    banner(f"What {FEATURE_BRANCH} changed: gitrun diff main {FEATURE_BRANCH}")
+    show(repo, "diff", "main", FEATURE_BRANCH)
+
     # -- The static report site (gitrun site build) --------------------------------------------
     banner("Report site: gitrun site build")
     with open(repo / ".git" / "info" / "exclude", "a", encoding="utf-8") as exclude:
@@ -240,6 +244,7 @@ Next:
   gitrun runs list --experiment {EXPERIMENT} --json
   gitrun runs show {best_id[:10]}
   gitrun log                  # the commits that added runs
+  gitrun diff main {FEATURE_BRANCH} --format md     # the diff as a pull-request comment shows it
   git show --stat HEAD        # a gitrun commit: run files, and .dvc pointers for the models
 """,
         flush=True,
