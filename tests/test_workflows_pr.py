@@ -116,9 +116,11 @@ def test_shellcheck_passes_on_the_run_scripts(tmp_path: Path) -> None:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+    from tests.conftest import ROOT
+
     write_github_workflows(tmp_path, checks=["metrics.val_acc >= base"])
-    for name in (PR_FILE, COMMENT_FILE):
-        for s in steps(load(tmp_path / name)):
+    for name in (tmp_path / PR_FILE, tmp_path / COMMENT_FILE, ROOT / ".github" / "workflows" / "experiments.yml"):
+        for s in steps(load(name)):
             if "run" not in s:
                 continue
             # as actionlint does: expressions become same-length placeholders
@@ -331,3 +333,44 @@ def test_fork_pull_request_is_posted_by_the_workflow_run_workflow(pull_request: 
         refused = runner.run("Post the report as a comment")
         assert refused.returncode == 1 and "not posting" in refused.stderr
         assert len(fake.writes()) == 1
+
+
+# -- this project's own workflow ----------------------------------------------------------------
+def test_project_experiments_workflow_lints_and_its_commands_run(repo: Path, tmp_path: Path) -> None:
+    from tests.conftest import ROOT
+
+    path = ROOT / ".github" / "workflows" / "experiments.yml"
+    problems, _ = actionlint([path])
+    assert problems == [], problems
+    workflow = load(path)
+    assert step(workflow, "make demo")["run"] == 'make demo PYTHON=python DEMO_DIR="$RUNNER_TEMP/demo-repo"'
+    gitrun_exe = ROOT / ".venv" / "bin" / "gitrun"
+    if not gitrun_exe.exists():
+        pytest.skip("the project's .venv (make install) is what the workflow runs")
+    # a repository shaped like the demo's: main and feature/modified-huber
+    runner_temp = tmp_path / "runner-temp"
+    demo = runner_temp / "demo-repo"
+    shutil.copytree(repo, demo)
+    log(demo, [{"name": "log_loss-alpha0.001", "metrics": {"val_acc": [0.9, 0.94]}}], "digits-sgd")
+    commit(demo, "Baseline")
+    git(demo, "switch", "-q", "-c", "feature/modified-huber")
+    log(demo, [{"name": "modified_huber-alpha0.001", "metrics": {"val_acc": [0.88, 0.93]}}], "digits-sgd")
+    commit(demo, "feature")
+    summary = tmp_path / "summary.md"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "GITRUN_"))}
+    env.update(RUNNER_TEMP=str(runner_temp), GITHUB_WORKSPACE=str(ROOT), GITHUB_STEP_SUMMARY=str(summary))
+    script = step(workflow, "gitrun diff and the PR report on the demo repository")["run"]
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "digits-sgd  1 added, 0 removed, 0 changed, 1 unchanged" in proc.stdout
+    assert "PASS metrics.val_acc >= 0.8 [digits-sgd]" in proc.stdout
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("<!-- gitrun-report -->") and "**Gate: ✅ passed**" in text and "```mermaid" in text
+    assert any(p.suffix == ".svg" for p in (runner_temp / "gitrun-report" / "charts").iterdir())
