@@ -61,7 +61,7 @@ def python(code: str, cwd: Path) -> dict:
 
 COMMIT_CODE = """
 import json, time
-from gitrun.commit import commit
+from gitrun.commits import commit
 from gitrun.store import Store
 t = time.perf_counter()
 result = commit(Store(), message="bench")

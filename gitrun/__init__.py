@@ -74,9 +74,11 @@ __all__ = [
     "ViewType",
     "__version__",
     "active_run",
+    "commit",
     "create_experiment",
     "delete_run",
     "delete_tag",
+    "diff",
     "end_run",
     "get_artifact_uri",
     "get_experiment",
@@ -97,6 +99,8 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "pull",
+    "push",
     "restore_run",
     "search_experiments",
     "search_runs",
@@ -110,10 +114,20 @@ __all__ = [
 ]
 
 
+_LAZY = {
+    "search_runs": "gitrun.query",
+    "commit": "gitrun.commits",
+    "push": "gitrun.sync",
+    "pull": "gitrun.sync",
+    "diff": "gitrun.diff",
+}
+
+
 def __getattr__(name: str) -> Any:
     # Lazy parts: imported on first use so `import gitrun` stays fast.
-    if name == "search_runs":
-        from gitrun.query import search_runs
+    if name in _LAZY:
+        import importlib
 
-        return search_runs
+        module = importlib.import_module(_LAZY[name])
+        return getattr(module, "diff_revisions" if name == "diff" else name)
     raise AttributeError(f"module 'gitrun' has no attribute {name!r}")

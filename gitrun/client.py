@@ -21,14 +21,21 @@ from gitrun.store.validation import validate_key, validate_metric_value, validat
 
 
 class Client:
-    """A client of one store (``tracking_uri``: a store directory or Git work-tree root)."""
+    """A client of one store (``tracking_uri``: a store directory or Git work-tree root).
 
-    def __init__(self, tracking_uri: str | os.PathLike[str] | None = None, *, strict: bool = False):
+    With ``rev``, a read-only client of the store as committed at that revision (no checkout).
+    """
+
+    def __init__(self, tracking_uri: str | os.PathLike[str] | None = None, *, strict: bool = False, rev: str | None = None):
         if tracking_uri is None:
             from gitrun.tracking import get_tracking_uri
 
             tracking_uri = get_tracking_uri()
         self.store = Store(tracking_uri, strict=strict)
+        if rev is not None:
+            from gitrun.revision import store_at
+
+            self.store = store_at(self.store, rev)
 
     @property
     def tracking_uri(self) -> str:

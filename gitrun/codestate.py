@@ -65,7 +65,7 @@ def _is_secret(path: str) -> bool:
 def max_bytes() -> int:
     raw = os.environ.get(ENV_MAX_BYTES)
     if raw:
-        from gitrun.commit import parse_size
+        from gitrun.commits import parse_size
 
         return parse_size(raw)
     return DEFAULT_MAX_BYTES
@@ -73,9 +73,10 @@ def max_bytes() -> int:
 
 @lru_cache(maxsize=8)
 def code_state(directory: str) -> CodeState | None:
-    """The dirty diff of the repository around ``directory`` (once per process); None when clean."""
+    """The diff of the repository around ``directory`` against its commit, untracked files included
+    (once per process); None when there is nothing beyond the commit."""
     ctx = git_context(directory)
-    if ctx is None or not ctx.dirty or ctx.commit is None:
+    if ctx is None or not (ctx.dirty or ctx.untracked) or ctx.commit is None:
         return None
     repo = GitRepo(Path(ctx.root))
     tracked = repo.run("diff", "--name-only", "-z", "HEAD", "--", ".", ":(exclude).gitrun").split("\0")

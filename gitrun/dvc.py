@@ -147,6 +147,14 @@ def read_at_rev(root: Path, path: str, rev: str | None, remote: str | None = Non
 SIZE_LINE = re.compile(r"^\s*size:\s*(\d+)\s*$", re.M)
 
 
+def pointer_is_dir(dvc_file: Path) -> bool:
+    """True when the pointer tracks a directory (DVC records ``nfiles`` and a ``.dir`` hash)."""
+    try:
+        return "nfiles:" in dvc_file.read_text(encoding="utf-8")
+    except OSError:
+        return False
+
+
 def pointer_size(dvc_file: Path) -> int | None:
     """The ``size`` a ``.dvc`` pointer records (no YAML parse needed for this one field)."""
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 
-from gitrun.commit import CommitResult, commit
+from gitrun.commits import CommitResult, commit
 from gitrun.entities import ViewType
 from gitrun.store import Store
 from gitrun.store.writer import now_ms
@@ -23,14 +23,14 @@ def gc(store: Store, older_than_ms: int | None = None, *, dry_run: bool = False,
     doomed = []
     for record in store.iter_runs(view_type=ViewType.DELETED_ONLY):
         deleted_at = record.meta.get("deleted_time")
-        if cutoff is not None and isinstance(deleted_at, (int, float)) and deleted_at > cutoff:
-            continue
+        if cutoff is not None and (not isinstance(deleted_at, (int, float)) or deleted_at > cutoff):
+            continue  # deleted recently, or at an unknown time: keep it when an age limit is given
         doomed.append(record)
     if dry_run or not doomed:
         return GcResult(tuple(r.run_id for r in doomed), None)
     import os
 
-    from gitrun.commit import check_git_state
+    from gitrun.commits import check_git_state
     from gitrun.git import GitRepo
 
     repo = GitRepo.find(store.root)

@@ -24,8 +24,9 @@ class GitContext:
     root: str
     commit: str | None
     branch: str | None
-    dirty: bool | None
+    dirty: bool | None  # tracked files changed (as `git describe --dirty` means it)
     remote_url: str | None
+    untracked: bool = False  # untracked, not ignored files exist (kept in code.diff, not "dirty")
 
 
 def _git(cwd: str, *args: str) -> str | None:
@@ -56,7 +57,8 @@ def git_context(directory: str) -> GitContext | None:
     root = top.strip()
     head = _git(root, "rev-parse", "--verify", "-q", "HEAD")
     branch = _git(root, "symbolic-ref", "-q", "--short", "HEAD")
-    status = _git(root, "status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude).gitrun")
+    status = _git(root, "status", "--porcelain", "--untracked-files=normal", "--", ".", ":(exclude).gitrun")
+    lines = status.splitlines() if status is not None else []
     remotes = _git(root, "config", "--get-regexp", r"^remote\..*\.url$") or ""
     remote = None
     for line in remotes.splitlines():  # prefer origin, else the first remote
@@ -67,7 +69,8 @@ def git_context(directory: str) -> GitContext | None:
         root=root,
         commit=head.strip() if head else None,
         branch=branch.strip() if branch else None,
-        dirty=bool(status.strip()) if status is not None else None,
+        dirty=any(not line.startswith("??") for line in lines) if status is not None else None,
+        untracked=any(line.startswith("??") for line in lines),
         remote_url=remote,
     )
 

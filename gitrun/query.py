@@ -61,18 +61,24 @@ def search_runs(
     experiment_names: Sequence[str] | None = None,
     *,
     use_index: bool | None = None,
+    rev: str | None = None,
 ) -> pandas.DataFrame | list[Run]:
     """Search runs as ``mlflow.search_runs`` does; a pandas DataFrame, or ``list[Run]``.
 
     Without experiment IDs or names it searches the active experiment (all active experiments
     with ``search_all_experiments=True``). The filter grammar is MLflow's plus OR, NOT and
     parentheses (docs/search.md); the default order is newest first (``start_time DESC``).
+    ``rev`` searches the store as committed at that revision (branch, tag, SHA) without a checkout.
     """
     from gitrun import tracking
 
     if output_format not in ("pandas", "list"):
         raise InvalidInputError(f"unsupported output_format {output_format!r}; use 'pandas' or 'list'")
     store = tracking._get_client().store
+    if rev is not None:
+        from gitrun.revision import store_at
+
+        store = store_at(store, rev)
     no_ids = not experiment_ids
     no_names = not experiment_names
     if not no_ids and not no_names:

@@ -318,15 +318,16 @@ def read_artifact(store: Store, run_id: str, path: str) -> bytes:
     target = run_dir / "artifacts" / rel
     if target.is_file():
         return target.read_bytes()
-    pointer = target.with_name(target.name + ".dvc")
-    if not pointer.exists():
+    # The file, or a directory above it inside artifacts/, may be tracked by DVC.
+    artifacts = run_dir / "artifacts"
+    covering = [p for p in (target, *target.parents) if p != artifacts and artifacts in p.parents]
+    if not any(p.with_name(p.name + ".dvc").exists() for p in covering):
         raise GitrunError(f"run {run_id} has no artifact {path!r}")
-    revision = getattr(store, "revision", None)
-    if revision is None:
+    if store.revision is None:
         repo = GitRepo.find(store.root)
         repo_path = os.path.relpath(target.resolve(), repo.root.resolve())
         return dvc.read_at_rev(repo.root, repo_path, None)
-    rel_store = getattr(store, "source_store_rel", "")
-    repo_path = "/".join(p for p in (rel_store, os.path.relpath(target, store.root).replace(os.sep, "/")) if p)
+    in_store = os.path.relpath(target, store.root).replace(os.sep, "/")
+    repo_path = f"{store.source_store_rel}/{in_store}" if store.source_store_rel else in_store
     assert store.source_repo is not None
-    return dvc.read_at_rev(store.source_repo, repo_path, revision)
+    return dvc.read_at_rev(store.source_repo, repo_path, store.revision)

@@ -25,7 +25,7 @@ def init_store(store: Store, *, with_dvc: bool = False, remote_url: str | None =
     if not with_dvc:
         return InitResult(store.root, existed)
     from gitrun import dvc
-    from gitrun.commit import check_git_state, commit_paths
+    from gitrun.commits import check_git_state, commit_paths
     from gitrun.git import GitRepo
 
     repo = GitRepo.find(store.root)

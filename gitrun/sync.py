@@ -19,6 +19,12 @@ class SyncResult:
     dvc_transferred: int
 
 
+def _default_store() -> Store:
+    from gitrun.tracking import get_tracking_uri
+
+    return Store(get_tracking_uri())
+
+
 def _upstream(repo: GitRepo, branch: str) -> tuple[str, str]:
     remote = repo.run("config", "--get", f"branch.{branch}.remote", check=False).stdout.strip()
     merge = repo.run("config", "--get", f"branch.{branch}.merge", check=False).stdout.strip()
@@ -44,8 +50,9 @@ def committed_dvc_pointers(repo: GitRepo, store: Store, run_ids: set[str] | None
     return pointers
 
 
-def push(store: Store, remote: str | None = None, dvc_remote: str | None = None) -> SyncResult:
+def push(store: Store | None = None, remote: str | None = None, dvc_remote: str | None = None) -> SyncResult:
     """``git push`` of the current branch (setting its upstream the first time), then ``dvc push``."""
+    store = store or _default_store()
     repo = GitRepo.find(store.root)
     branch = repo.branch()
     if branch is None:

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from gitrun.revision import read_artifact, store_at
+from gitrun.store import Store
 from tests.conftest import ROOT, gitrun_cli, log_runs, python_ok, run_git
 
 MiB = 1024 * 1024
@@ -184,7 +186,7 @@ def test_big_artifact_without_dvc_installed_names_the_install_command(repo: Path
 
 def test_dvc_threshold_precedence(dvc_repo: Path, tmp_path: Path) -> None:
     """CLI option > [tool.gitrun] in pyproject.toml > store.yaml > 500 KB."""
-    from gitrun.commit import DEFAULT_DVC_THRESHOLD, dvc_threshold
+    from gitrun.commits import DEFAULT_DVC_THRESHOLD, dvc_threshold
     from gitrun.store import Store
 
     repo = dvc_repo
@@ -304,17 +306,19 @@ with gitrun.start_run() as run:
 print(run.info.run_id)
 """
     run_id = python_ok(code, src).strip().splitlines()[-1]
-    art = f".gitrun/experiments/default/runs/{run_id}/artifacts/models/best one/my model ü.bin"
+    artifacts = f".gitrun/experiments/default/runs/{run_id}/artifacts"
+    art = f"{artifacts}/models/best one/my model ü.bin"
 
+    # The top-level artifact directory is over the threshold: DVC tracks it as one unit.
     result = json.loads(cli_ok("commit", "--json", cwd=src))
-    assert result["dvc_tracked"] == [art + ".dvc"]
+    assert result["dvc_tracked"] == [f"{artifacts}/models.dvc"]
     paths = run_git(repo, "-c", "core.quotePath=false", "ls-tree", "-r", "--name-only", "HEAD").stdout.splitlines()
-    assert art + ".dvc" in paths and art not in paths
+    assert f"{artifacts}/models.dvc" in paths and art not in paths
     cli_ok("push", cwd=src)
     md5 = hashlib.md5(data).hexdigest()
     assert (tmp_path / "dvc-remote" / "files" / "md5" / md5[:2] / md5[2:]).read_bytes() == data
 
-    clone = tmp_path / "clone"
+    clone = tmp_path / "clone"  # pulled from a subdirectory of a fresh clone
     run_git(tmp_path, "clone", "-q", str(origin), str(clone))
     cli_ok("pull", cwd=clone / ".gitrun" / "experiments")
     assert (clone / art).read_bytes() == data
@@ -424,3 +428,40 @@ with gitrun.start_run(run_id={run_id!r}):
     assert run_git(repo, "status", "--porcelain", "--", ".gitrun").stdout == ""
     assert run_git(repo, "diff", "--cached", "--name-only").stdout.split() == ["notes.txt"]
     assert (repo / rel / "artifacts" / "ckpt.bin").read_bytes() == big
+
+
+def test_artifact_directory_of_small_files_goes_to_dvc_as_one_unit(
+    dvc_repo: Path, origin: Path, tmp_path: Path
+) -> None:
+    """A saved model of many small files: each under the threshold, the directory over it."""
+    model = tmp_path / "model"
+    model.mkdir()
+    parts = {f"shard-{i}.bin": os.urandom(60 * 1024) for i in range(12)}  # 12 x 60 KB = 720 KB
+    for name, data in parts.items():
+        (model / name).write_bytes(data)
+    code = f"""
+import gitrun
+with gitrun.start_run() as run:
+    gitrun.log_artifacts({str(model)!r}, artifact_path="model")
+    gitrun.log_text("small", "notes.txt")
+print(run.info.run_id)
+"""
+    run_id = python_ok(code, dvc_repo).strip().splitlines()[-1]
+    artifacts = f".gitrun/experiments/default/runs/{run_id}/artifacts"
+    result = json.loads(cli_ok("commit", "--json", cwd=dvc_repo))
+    assert result["dvc_tracked"] == [f"{artifacts}/model.dvc"]
+    paths = run_git(dvc_repo, "ls-tree", "-r", "--name-only", "HEAD").stdout.splitlines()
+    assert f"{artifacts}/model.dvc" in paths and f"{artifacts}/notes.txt" in paths
+    assert not any(p.startswith(f"{artifacts}/model/") for p in paths)
+    # Listing at that revision shows the directory from its pointer; nothing to re-add next time.
+    view = store_at(Store(dvc_repo / ".gitrun"), "HEAD")
+    listed = {f.path: f for f in view.list_artifacts(run_id)}
+    assert listed["model"].is_dir and listed["model"].file_size == sum(len(d) for d in parts.values())
+    assert json.loads(cli_ok("commit", "--json", cwd=dvc_repo))["sha"] is None
+    # A file inside the tracked directory reads through DVC at that revision, and comes back with pull.
+    assert read_artifact(view, run_id, "model/shard-3.bin") == parts["shard-3.bin"]
+    cli_ok("push", cwd=dvc_repo)
+    clone = tmp_path / "clone"
+    run_git(tmp_path, "clone", "-q", str(origin), str(clone))
+    cli_ok("pull", cwd=clone)
+    assert all((clone / artifacts / "model" / n).read_bytes() == d for n, d in parts.items())

@@ -203,3 +203,74 @@ def test_dvc_tracked_artifact_read_at_a_revision(dvc_repo: Path, tmp_path: Path)
 
     assert git_state(repo, exclude_store=False) == before and index_bytes(repo) == index
     assert (store.artifact_dir(run_id) / "model.bin").read_bytes() == v2
+
+
+def test_cli_search_api_and_client_read_a_revision(repo: Path, three_states: dict[str, str]) -> None:
+    s = three_states
+    # CLI: runs list / show / experiments list --rev
+    listed = json.loads(cli_ok("runs", "list", "--rev", "HEAD~1", "--json", cwd=repo))
+    assert {r["run_id"] for r in listed} == {s["a"], s["b"]}
+    filtered = json.loads(
+        cli_ok(
+            "runs",
+            "list",
+            "--rev",
+            "HEAD",
+            "--filter",
+            "metrics.val_acc > 0.8 OR tags.stage = 'candidate'",
+            "--json",
+            cwd=repo,
+        )
+    )
+    assert {r["run_id"] for r in filtered} == {s["b"], s["c"]}
+    shown = json.loads(cli_ok("runs", "show", s["b"][:12], "--rev", "HEAD~1", "--json", cwd=repo))
+    assert shown["tags"]["stage"] == "dev"
+    assert json.loads(cli_ok("runs", "show", s["b"], "--json", cwd=repo))["tags"]["stage"] == "production"
+    experiments = json.loads(cli_ok("experiments", "list", "--rev", "HEAD~1", "--json", cwd=repo))
+    assert sum(e["runs"] for e in experiments) == 2
+    # Python: search_runs(rev=) and Client(rev=) see the committed state, the working tree its own.
+    code = f"""
+import json, gitrun
+old = gitrun.search_runs(search_all_experiments=True, rev="HEAD~1", order_by=["metrics.val_acc DESC"])
+now = gitrun.search_runs(search_all_experiments=True, output_format="list")
+client = gitrun.Client(rev="HEAD")
+print(json.dumps({{
+    "old": list(old["run_id"]),
+    "now": sorted(r.info.run_id for r in now),
+    "client_tag": client.get_run({s["b"]!r}).data.tags["stage"],
+}}))
+"""
+    out = json.loads(python_ok(code, repo).strip().splitlines()[-1])
+    assert out["old"] == [s["b"], s["a"]]  # val_acc 0.7 then 0.6
+    assert out["now"] == sorted([s["b"], s["c"], s["d"]])
+    assert out["client_tag"] == "candidate"
+
+
+def test_client_at_a_revision_reads_metric_history_and_refuses_writes(repo: Path, three_states: dict[str, str]) -> None:
+    code = f"""
+import json, gitrun
+client = gitrun.Client(rev="HEAD~1")
+points = [m.value for m in client.get_metric_history({three_states["a"]!r}, "val_acc")]
+try:
+    client.set_tag({three_states["b"]!r}, "k", "v")
+    refused = False
+except gitrun.GitrunError as exc:
+    refused = "read-only" in str(exc)
+print(json.dumps({{"points": points, "refused": refused}}))
+"""
+    out = json.loads(python_ok(code, repo).strip().splitlines()[-1])
+    assert out == {"points": [0.5, 0.6], "refused": True}
+
+
+def test_gitrun_commit_function_is_the_python_api(repo: Path) -> None:
+    log_runs(repo, [{"name": "api", "metrics": {"val_acc": 0.5}}])
+    code = """
+import json, gitrun
+result = gitrun.commit(message="from python")
+again = gitrun.commit()
+print(json.dumps({"sha": result.sha, "runs": [r.run_name for r in result.runs], "again": again.sha}))
+"""
+    out = json.loads(python_ok(code, repo).strip().splitlines()[-1])
+    assert out["runs"] == ["api"] and out["again"] is None
+    assert run_git(repo, "rev-parse", "HEAD").stdout.strip() == out["sha"]
+    assert run_git(repo, "log", "-1", "--format=%s").stdout.strip() == "from python"

@@ -78,7 +78,7 @@ def test_runs_land_in_the_other_repository_and_are_committed_there(
 
 
 def test_the_python_api_commits_in_the_store_s_repository(repo: Path, experiments_repo: Path) -> None:
-    from gitrun.commit import commit
+    from gitrun.commits import commit
     from gitrun.store import Store
 
     env = {"GITRUN_TRACKING_URI": str(experiments_repo)}

@@ -57,11 +57,21 @@ def _fail(exc: BaseException, code: int, unexpected: bool = False) -> None:
     sys.exit(code)
 
 
-def get_store(ctx: click.Context) -> Store:
+def get_store(ctx: click.Context, rev: str | None = None) -> Store:
+    """The store the command works on; with ``rev``, a read-only view of it at that commit."""
     from gitrun.store import Store
 
     obj = ctx.find_root().obj or {}
-    return Store(obj.get("tracking_uri"), strict=bool(obj.get("strict")))
+    store = Store(obj.get("tracking_uri"), strict=bool(obj.get("strict")))
+    if rev is None:
+        return store
+    from gitrun.revision import store_at
+
+    return store_at(store, rev)
+
+
+def rev_option(f: F) -> F:
+    return click.option("--rev", metavar="REV", help="Read the store as committed at REV (branch, tag, SHA), without a checkout.")(f)
 
 
 def json_safe(value: Any) -> Any:

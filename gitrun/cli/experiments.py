@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from gitrun.cli._common import echo_json, get_store, json_option, print_table
+from gitrun.cli._common import echo_json, get_store, json_option, print_table, rev_option
 
 
 @click.group(epilog="Example:\n\n\b\n  gitrun experiments list --json")
@@ -12,14 +12,15 @@ def experiments() -> None:
 
 @experiments.command("list", epilog="Example:\n\n\b\n  gitrun experiments list --all")
 @click.option("--all", "show_all", is_flag=True, help="Include deleted experiments.")
+@rev_option
 @json_option
 @click.pass_context
-def list_experiments(ctx: click.Context, show_all: bool, as_json: bool) -> None:
+def list_experiments(ctx: click.Context, show_all: bool, rev: str | None, as_json: bool) -> None:
     """List the store's experiments with their run counts and settings."""
     from gitrun.entities import ViewType
     from gitrun.experiments_api import experiment_overview
 
-    rows = experiment_overview(get_store(ctx), ViewType.ALL if show_all else ViewType.ACTIVE_ONLY)
+    rows = experiment_overview(get_store(ctx, rev), ViewType.ALL if show_all else ViewType.ACTIVE_ONLY)
     if as_json:
         echo_json([row.to_dict() for row in rows])
         return

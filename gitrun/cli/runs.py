@@ -4,7 +4,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gitrun.cli._common import console, echo_json, format_value, get_store, iso_ms, json_option, print_table
+from gitrun.cli._common import console, echo_json, format_value, get_store, iso_ms, json_option, print_table, rev_option
 
 if TYPE_CHECKING:
     from gitrun.store import RunRecord, Store
@@ -80,6 +80,7 @@ The filter language is MLflow's search_runs grammar plus OR, NOT and parentheses
 )
 @click.option("-n", "--max", "max_results", type=int, default=None, help="Show at most N runs.")
 @click.option("--deleted", is_flag=True, help="Show deleted runs instead of active ones.")
+@rev_option
 @json_option
 @click.pass_context
 def list_runs(
@@ -89,13 +90,14 @@ def list_runs(
     order_by: tuple[str, ...],
     max_results: int | None,
     deleted: bool,
+    rev: str | None,
     as_json: bool,
 ) -> None:
     """List runs, newest first, optionally filtered and sorted."""
     from gitrun.entities import ViewType
     from gitrun.query import search_run_records
 
-    store = get_store(ctx)
+    store = get_store(ctx, rev)
     view = ViewType.DELETED_ONLY if deleted else ViewType.ACTIVE_ONLY
     ids = _experiment_ids(store, experiments)
     records = search_run_records(store, ids, filter_string, view, max_results, list(order_by))
@@ -127,13 +129,14 @@ def _print_runs(records: list[RunRecord], experiments: dict[str, Any]) -> None:
     print_table(columns, rows)
 
 
-@runs.command("show", epilog="Example:\n\n\b\n  gitrun runs show 01JD5Z3F")
+@runs.command("show", epilog="Example:\n\n\b\n  gitrun runs show 01JD5Z3F\n  gitrun runs show 01JD5Z3F --rev main~1")
 @click.argument("run_id")
+@rev_option
 @json_option
 @click.pass_context
-def show_run(ctx: click.Context, run_id: str, as_json: bool) -> None:
+def show_run(ctx: click.Context, run_id: str, rev: str | None, as_json: bool) -> None:
     """Show one run: info, params, metrics (latest/min/max), tags and artifacts. RUN_ID may be a unique prefix."""
-    store = get_store(ctx)
+    store = get_store(ctx, rev)
     record = store.read_run(store.resolve_run_id(run_id))
     experiment = store.get_experiment(record.experiment_id)
     artifacts = _artifact_files(store, record.run_id)

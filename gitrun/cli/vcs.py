@@ -38,7 +38,7 @@ def commit(
     """
     import dataclasses
 
-    from gitrun.commit import commit as do_commit
+    from gitrun.commits import commit as do_commit
 
     result = do_commit(
         get_store(ctx),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gitrun.entities import LifecycleStage, ViewType
 from gitrun.errors import ExperimentNotFoundError, InvalidInputError
@@ -21,7 +21,8 @@ from gitrun.search.grammar import OrderBy, parse_filter, parse_order_by
 from gitrun.search.rows import RunRow, Scan
 
 if TYPE_CHECKING:
-    from gitrun.store import Store
+    from gitrun.entities import Run
+    from gitrun.store import RunRecord, Store
 
 
 def parse_order_list(order_by: Sequence[str] | str | None) -> list[OrderBy]:
@@ -133,6 +134,10 @@ def search_rows(
     if max_results is not None and int(max_results) < 0:
         raise InvalidInputError(f"max_results must be a positive number, not {max_results}")
     ids = resolve_experiment_ids(store, experiment_ids)
+    if store.revision is not None:  # a past commit: records come from Git objects, not files
+        found = [RecordRow(r) for r in store.iter_runs(ids, view_type)]
+        found = sort_rows([r for r in found if predicate is None or predicate(r)], orders)
+        return found[: int(max_results)] if max_results is not None else found  # type: ignore[return-value]
     with _gc_paused(), open_scan(store, use_index) as scan:
         rows = [row for row in iter_rows(store, scan, ids, view_type) if predicate is None or predicate(row)]
         rows = sort_rows(rows, orders)
@@ -141,6 +146,72 @@ def search_rows(
         for row in rows:
             row.load_all()
     return rows
+
+
+class RecordRow:
+    """A :class:`RunRecord` (already read, e.g. from a past commit) seen through the interface of
+    :class:`~gitrun.search.rows.RunRow`, so filtering, ordering and result shapes are shared."""
+
+    __slots__ = ("experiment_id", "meta", "record", "run_id")
+
+    def __init__(self, record: RunRecord):
+        self.record = record
+        self.run_id = record.run_id
+        self.experiment_id = record.experiment_id
+        self.meta = record.meta
+
+    def metric(self, key: str) -> float | None:
+        summary = self.record.summaries.get(key)
+        return None if summary is None else summary.latest
+
+    def param(self, key: str) -> str | None:
+        return self.record.params.get(key)
+
+    def tag(self, key: str) -> str | None:
+        return self.record.tags.get(key)
+
+    def attribute(self, key: str) -> Any:
+        r = self.record
+        values = {
+            "start_time": r.start_time,
+            "end_time": r.end_time,
+            "status": r.status,
+            "run_name": r.run_name,
+            "run_id": r.run_id,
+            "user_id": str(r.meta.get("user") or ""),
+            "artifact_uri": self.artifact_uri(),
+        }
+        return values[key]
+
+    def status(self) -> str:
+        return self.record.status
+
+    def artifact_uri(self) -> str:
+        return (self.record.run_dir / "artifacts").as_uri()
+
+    @property
+    def lifecycle_stage(self) -> str:
+        return self.record.lifecycle_stage
+
+    def load_all(self) -> None:
+        pass
+
+    def params(self) -> dict[str, str]:
+        return self.record.params
+
+    def tags(self) -> dict[str, str]:
+        return self.record.tags
+
+    def metrics(self) -> dict[str, float]:
+        return self.record.metrics
+
+    def to_record(self) -> RunRecord:
+        return self.record
+
+    def to_run(self) -> Run:
+        from gitrun.store import record_to_run
+
+        return record_to_run(self.record)
 
 
 @contextmanager

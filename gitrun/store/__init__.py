@@ -306,20 +306,7 @@ class Store:
 
     def to_run(self, record: RunRecord) -> Run:
         """MLflow-shaped :class:`Run` from a record."""
-        return Run(
-            info=RunInfo(
-                run_id=record.run_id,
-                experiment_id=record.experiment_id,
-                run_name=record.run_name,
-                user_id=str(record.meta.get("user") or ""),
-                status=record.status,
-                start_time=record.start_time,
-                end_time=record.end_time,
-                artifact_uri=(record.run_dir / "artifacts").as_uri(),
-                lifecycle_stage=record.lifecycle_stage,
-            ),
-            data=RunData(metrics=record.metrics, params=dict(record.params), tags=dict(record.tags)),
-        )
+        return record_to_run(record)
 
     def get_run(self, run_id: str) -> Run:
         return self.to_run(self.read_run(run_id))
@@ -377,7 +364,7 @@ class Store:
         folder = _inside(root, path) if path else root
         if not folder.is_dir():
             return []
-        from gitrun.dvc import pointer_size
+        from gitrun.dvc import pointer_is_dir, pointer_size
 
         entries = {e.name: e for e in os.scandir(folder)}
         # A DVC pointer `x.dvc` stands for `x`, whether or not its content is here; DVC's own
@@ -387,8 +374,9 @@ class Store:
         for name in sorted(visible):
             rel = os.path.relpath(os.path.join(folder, name), root).replace(os.sep, "/")
             entry = entries.get(name)
-            if entry is None:
-                out.append(FileInfo(path=rel, is_dir=False, file_size=pointer_size(folder / f"{name}.dvc")))
+            if entry is None:  # content in DVC, not here: the pointer says what it is
+                pointer = folder / f"{name}.dvc"
+                out.append(FileInfo(path=rel, is_dir=pointer_is_dir(pointer), file_size=pointer_size(pointer)))
             elif entry.is_dir():
                 out.append(FileInfo(path=rel, is_dir=True, file_size=None))
             else:
@@ -440,6 +428,24 @@ def new_run_id() -> str:
             ms, rand = last_ms, last_rand + 1
         _last_id = (ms, rand)
     return str(ULID.from_int((ms << 80) | rand))
+
+
+def record_to_run(record: RunRecord) -> Run:
+    """MLflow-shaped :class:`Run` from a record."""
+    return Run(
+        info=RunInfo(
+            run_id=record.run_id,
+            experiment_id=record.experiment_id,
+            run_name=record.run_name,
+            user_id=str(record.meta.get("user") or ""),
+            status=record.status,
+            start_time=record.start_time,
+            end_time=record.end_time,
+            artifact_uri=(record.run_dir / "artifacts").as_uri(),
+            lifecycle_stage=record.lifecycle_stage,
+        ),
+        data=RunData(metrics=record.metrics, params=dict(record.params), tags=dict(record.tags)),
+    )
 
 
 def read_run_meta(run_dir: Path) -> dict[str, Any]:

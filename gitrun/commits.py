@@ -185,29 +185,46 @@ def _md5(path: Path) -> str:
 
 
 def big_files(run_dir: Path, threshold: int) -> list[Path]:
-    """Artifact files and metric series over ``threshold`` bytes that DVC does not track yet."""
-    found = []
-    for sub in ("artifacts", "metrics"):
-        root = run_dir / sub
-        if not root.is_dir():
-            continue
-        for dirpath, _dirs, names in os.walk(root):
-            for name in names:
-                if name.endswith(".dvc") or name == ".gitignore" or name.startswith("."):
-                    continue
-                path = Path(dirpath) / name
-                size = path.stat().st_size
-                if size <= threshold:
-                    continue
-                pointer = path.with_name(name + ".dvc")
-                if (
-                    pointer.exists()
-                    and dvc.pointer_size(pointer) == size
-                    and pointer.stat().st_mtime >= path.stat().st_mtime
-                ):
-                    continue  # tracked and unchanged
-                found.append(path)
+    """What DVC must (re-)track in a run: artifact files and metric series over ``threshold`` bytes,
+    and artifact *directories* (top level of ``artifacts/``) whose total size is over it, which
+    DVC tracks as one unit (a saved model of many small files). Unchanged tracked ones are skipped.
+    """
+    found: list[Path] = []
+    artifacts = run_dir / "artifacts"
+    if artifacts.is_dir():
+        for entry in sorted(artifacts.iterdir()):
+            if _bookkeeping(entry.name):
+                continue
+            if entry.is_dir():
+                files = [p for p in entry.rglob("*") if p.is_file() and not _bookkeeping(p.name)]
+                if any(p.name.endswith(".dvc") for p in entry.rglob("*.dvc")):
+                    found += _big_single_files(files, threshold)  # DVC tracks files inside: keep doing so
+                elif sum(p.stat().st_size for p in files) > threshold and not _pointer_current(entry, files):
+                    found.append(entry)
+            else:
+                found += _big_single_files([entry], threshold)
+    metrics = run_dir / "metrics"
+    if metrics.is_dir():
+        found += _big_single_files([p for p in metrics.rglob("*.tsv") if not p.name.startswith(".")], threshold)
     return found
+
+
+def _bookkeeping(name: str) -> bool:
+    return name.endswith(".dvc") or name == ".gitignore" or (name.startswith(".") and name.endswith(".tmp"))
+
+
+def _big_single_files(files: Iterable[Path], threshold: int) -> list[Path]:
+    return [p for p in files if p.stat().st_size > threshold and not _pointer_current(p, [p])]
+
+
+def _pointer_current(target: Path, files: list[Path]) -> bool:
+    """True when ``target.dvc`` records the current size and is newer than every file it covers."""
+    pointer = target.with_name(target.name + ".dvc")
+    if not pointer.exists():
+        return False
+    size = sum(p.stat().st_size for p in files)
+    newest = max((p.stat().st_mtime for p in files), default=0.0)
+    return dvc.pointer_size(pointer) == size and pointer.stat().st_mtime >= newest
 
 
 def default_message(store: Store, runs: Sequence[CommittedRun], records: dict[str, RunRecord]) -> str:
@@ -240,7 +257,11 @@ def commit(
     allow_detached: bool = False,
     dvc_threshold_bytes: str | int | None = None,
 ) -> CommitResult:
-    """Commit finished runs of the store (or only ``run_ids`` / ``experiment``) and nothing else."""
+    """Commit finished runs of the store (or only ``run_ids`` / ``experiment``) and nothing else.
+
+    ``gitrun.commit(message="sweep")`` from Python is ``gitrun commit -m sweep``; the result says
+    which commit was made and which runs and DVC-tracked files it holds.
+    """
     if store is None:
         from gitrun.tracking import get_tracking_uri
 
@@ -330,7 +351,13 @@ def _commit_locked(
         for e in sorted(experiment_ids)
         if store.layout.experiment_file(e).exists()
     ]
-    paths += [_rel(repo, p) for p in sorted(other_paths) if p.name in ("store.yaml", ".gitignore", "experiment.yaml")]
+    filtered = wanted_ids is not None or experiment_id is not None
+    paths += [
+        _rel(repo, p)
+        for p in sorted(other_paths)
+        if p.name in ("store.yaml", ".gitignore")
+        or (p.name == "experiment.yaml" and (not filtered or p.parent.name in experiment_ids))
+    ]
     records = {r.run_id: r for r in selected}
     committed = [
         CommittedRun(
