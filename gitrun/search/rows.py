@@ -103,25 +103,6 @@ def _str_dict(data: Any) -> dict[str, str] | None:
     return data
 
 
-def _parse_series(text: str) -> list[tuple[int, int, float]] | None:
-    """read_series on well-formed text; None when the reader would warn about a line."""
-    points = []
-    lines = text.split("\n")
-    for number, line in enumerate(lines, start=1):
-        if not line:
-            continue
-        parts = line.split("\t")
-        try:
-            if len(parts) != 3:
-                raise ValueError
-            points.append((int(parts[0]), int(parts[1]), float(parts[2])))
-        except ValueError:
-            if number == 1 and parts[0] == "step":
-                continue
-            return None
-    return points
-
-
 def _summary_tuple(s: MetricSummary) -> Summary:
     return (s.latest, s.min, s.max, s.step, s.timestamp, s.count)
 
@@ -363,7 +344,7 @@ class RunRow:
                 raise _NeedReader from None
         data = self._read(f"metrics/{key}.tsv")
         try:
-            points = _parse_series(data.decode("utf-8")) if data is not None else None
+            points = reader.parse_clean_series(data.decode("utf-8")) if data is not None else None
         except ValueError:
             points = None
         if points is None:

@@ -65,29 +65,22 @@ class Store:
 
     def config(self) -> dict[str, Any]:
         """Settings in ``store.yaml`` besides the format version (e.g. ``dvc_threshold``)."""
-        path = self.root / "store.yaml"
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return {}
-        import yaml
-
-        try:
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            problem(f"{path}: cannot parse YAML ({exc}); using default settings", self.strict)
-            return {}
-        return data if isinstance(data, dict) else {}
+        return self._read_yaml(self.root / "store.yaml", "using default settings")
 
     # -- experiments -----------------------------------------------------------------------
     def experiment_ids(self) -> list[str]:
         try:
-            return sorted(e.name for e in os.scandir(self.layout.experiments_dir) if e.is_dir() and not e.name.startswith("."))
+            return sorted(
+                e.name for e in os.scandir(self.layout.experiments_dir) if e.is_dir() and not e.name.startswith(".")
+            )
         except FileNotFoundError:
             return []
 
     def _read_experiment_file(self, experiment_id: str) -> dict[str, Any]:
-        path = self.layout.experiment_file(experiment_id)
+        return self._read_yaml(self.layout.experiment_file(experiment_id), "using defaults for this experiment")
+
+    def _read_yaml(self, path: Path, fallback: str) -> dict[str, Any]:
+        """A YAML mapping file; {} when missing, and {} with a warning naming file and line when bad."""
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -99,10 +92,10 @@ class Store:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-            problem(f"{where}: cannot parse YAML ({getattr(exc, 'problem', exc)}); using defaults for this experiment", self.strict)
+            problem(f"{where}: cannot parse YAML ({getattr(exc, 'problem', exc)}); {fallback}", self.strict)
             return {}
         if not isinstance(data, dict):
-            problem(f"{path}: expected a YAML mapping; using defaults for this experiment", self.strict)
+            problem(f"{path}: expected a YAML mapping; {fallback}", self.strict)
             return {}
         return data
 
@@ -118,7 +111,9 @@ class Store:
     def _experiment(self, experiment_id: str, data: Mapping[str, Any]) -> Experiment:
         from gitrun.settings import load_project_settings
 
-        name = str(data.get("name") or (DEFAULT_EXPERIMENT_NAME if experiment_id == DEFAULT_EXPERIMENT_ID else experiment_id))
+        name = str(
+            data.get("name") or (DEFAULT_EXPERIMENT_NAME if experiment_id == DEFAULT_EXPERIMENT_ID else experiment_id)
+        )
         primary, directions = load_project_settings(self.layout.work_tree).for_experiment(name)
         own_directions = data.get("directions") or {}
         if isinstance(own_directions, dict):
@@ -164,7 +159,9 @@ class Store:
         validate_experiment_name(name)
         self.ensure()
         if self.get_experiment_by_name(name) is not None:
-            raise InvalidInputError(f"experiment {name!r} already exists in {self.root}; use set_experiment() to select it")
+            raise InvalidInputError(
+                f"experiment {name!r} already exists in {self.root}; use set_experiment() to select it"
+            )
         experiment_id = slugify(name)
         if self.layout.experiment_dir(experiment_id).exists():
             experiment_id = f"{experiment_id}-{name_hash(name)}"
@@ -246,7 +243,9 @@ class Store:
             if experiment_id == DEFAULT_EXPERIMENT_ID:
                 self.ensure_default_experiment()
             else:
-                raise ExperimentNotFoundError(f"no experiment {experiment_id!r} in {self.root}; create it with set_experiment()")
+                raise ExperimentNotFoundError(
+                    f"no experiment {experiment_id!r} in {self.root}; create it with set_experiment()"
+                )
         run_id = new_run_id()
         meta = {
             "end_time": None,
@@ -281,7 +280,9 @@ class Store:
         prefix = prefix.strip().upper()
         if len(prefix) == 26:
             return prefix
-        matches = [r for exp in self.experiment_ids() for r in _list_dirs(self.layout.runs_dir(exp)) if r.startswith(prefix)]
+        matches = [
+            r for exp in self.experiment_ids() for r in _list_dirs(self.layout.runs_dir(exp)) if r.startswith(prefix)
+        ]
         if len(matches) == 1:
             return matches[0]
         if not matches:
@@ -295,7 +296,9 @@ class Store:
             raise RunNotFoundError(f"run {run_id} in {run_dir} cannot be read (see the warning above)")
         return record
 
-    def iter_runs(self, experiment_ids: Iterable[str] | None = None, view_type: int = ViewType.ACTIVE_ONLY) -> Iterator[RunRecord]:
+    def iter_runs(
+        self, experiment_ids: Iterable[str] | None = None, view_type: int = ViewType.ACTIVE_ONLY
+    ) -> Iterator[RunRecord]:
         self.check_readable()
         ids = self.experiment_ids() if experiment_ids is None else [str(e) for e in experiment_ids]
         for experiment_id in ids:
@@ -326,7 +329,9 @@ class Store:
         writer = self.writer(run_id)
         meta = read_run_meta(writer.run_dir)
         if meta.get("lifecycle_stage") == LifecycleStage.DELETED:
-            raise RunStateError(f"run {run_id} is deleted; restore it with `gitrun runs restore {run_id}` before logging to it")
+            raise RunStateError(
+                f"run {run_id} is deleted; restore it with `gitrun runs restore {run_id}` before logging to it"
+            )
         return writer
 
     def close_writer(self, run_id: str) -> None:

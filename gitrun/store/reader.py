@@ -60,7 +60,9 @@ def read_str_dict(path: Path, strict: bool) -> dict[str, str]:
 def str_dict(data: Any, label: str | Callable[[], str], strict: bool) -> dict[str, str]:
     """A JSON object as str -> str (non-strings re-encoded as JSON); ``label`` names the file."""
     if not isinstance(data, dict):
-        problem(f"{label() if callable(label) else label}: expected a JSON object of strings; ignoring this file", strict)
+        problem(
+            f"{label() if callable(label) else label}: expected a JSON object of strings; ignoring this file", strict
+        )
         return {}
     if all(type(v) is str for v in data.values()):
         return data
@@ -78,8 +80,30 @@ def read_series(path: Path, strict: bool = False) -> list[tuple[int, int, float]
     return parse_series_text(data, str(path), strict)
 
 
+def parse_clean_series(data: str) -> list[tuple[int, int, float]] | None:
+    """Points of a series whose every line is well-formed; None when one is not (the caller then
+    reports it, see :func:`parse_series_text`). The fast path of every series read."""
+    points = []
+    for number, line in enumerate(data.split("\n"), start=1):
+        if not line:
+            continue
+        parts = line.split("\t")
+        try:
+            if len(parts) != 3:
+                raise ValueError
+            points.append((int(parts[0]), int(parts[1]), float(parts[2])))
+        except ValueError:
+            if number == 1 and parts[0] == "step":
+                continue  # header
+            return None
+    return points
+
+
 def parse_series_text(data: str, path: str, strict: bool = False) -> list[tuple[int, int, float]]:
     """Points of a series from its text; bad lines are reported as ``path:line`` and skipped."""
+    clean = parse_clean_series(data)
+    if clean is not None:
+        return clean
     points: list[tuple[int, int, float]] = []
     lines = data.split("\n")
     last = len(lines) - 1
@@ -222,7 +246,9 @@ def summaries_from(
 def metric_history(run_dir: Path, key: str, strict: bool = False) -> list[Metric]:
     from gitrun.store.writer import series_path
 
-    return [Metric(key=key, value=v, timestamp=ts, step=s) for s, ts, v in read_series(series_path(run_dir, key), strict)]
+    return [
+        Metric(key=key, value=v, timestamp=ts, step=s) for s, ts, v in read_series(series_path(run_dir, key), strict)
+    ]
 
 
 # -- liveness --------------------------------------------------------------------------------
@@ -262,7 +288,7 @@ def effective_status(run_dir: Path, meta: dict[str, Any]) -> str:
     if beats:
         now = time.time()
         for name in beats:
-            host, _, pid = name[len(HEARTBEAT_PREFIX):].rpartition("-")
+            host, _, pid = name[len(HEARTBEAT_PREFIX) :].rpartition("-")
             if host == HOSTNAME and pid.isdigit():
                 if _pid_alive(int(pid)):
                     return RunStatus.RUNNING
