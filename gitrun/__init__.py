@@ -78,7 +78,6 @@ __all__ = [
     "create_experiment",
     "delete_run",
     "delete_tag",
-    "diff",
     "end_run",
     "get_artifact_uri",
     "get_experiment",
@@ -119,7 +118,6 @@ _LAZY = {
     "commit": "gitrun.commits",
     "push": "gitrun.sync",
     "pull": "gitrun.sync",
-    "diff": "gitrun.diff",
 }
 
 
@@ -129,5 +127,5 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         module = importlib.import_module(_LAZY[name])
-        return getattr(module, "diff_revisions" if name == "diff" else name)
+        return getattr(module, name)
     raise AttributeError(f"module 'gitrun' has no attribute {name!r}")
