@@ -42,8 +42,11 @@ def log_artifact(artifact_root: Path, local_path: str | os.PathLike[str], artifa
         raise GitrunError(f"cannot log artifact {str(source)!r}: no such file or directory")
     folder = artifact_root / validate_artifact_path(artifact_path)
     if source.is_dir():
-        return log_artifacts(artifact_root, source, validate_artifact_path(
-            f"{artifact_path}/{source.name}" if artifact_path else source.name))
+        return log_artifacts(
+            artifact_root,
+            source,
+            validate_artifact_path(f"{artifact_path}/{source.name}" if artifact_path else source.name),
+        )
     dest = folder / source.name
     _copy_file(source, dest)
     return dest

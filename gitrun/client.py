@@ -26,7 +26,9 @@ class Client:
     With ``rev``, a read-only client of the store as committed at that revision (no checkout).
     """
 
-    def __init__(self, tracking_uri: str | os.PathLike[str] | None = None, *, strict: bool = False, rev: str | None = None):
+    def __init__(
+        self, tracking_uri: str | os.PathLike[str] | None = None, *, strict: bool = False, rev: str | None = None
+    ):
         if tracking_uri is None:
             from gitrun.tracking import get_tracking_uri
 
@@ -143,7 +145,9 @@ class Client:
         from gitrun.query import search_run_records
 
         ids = [experiment_ids] if isinstance(experiment_ids, str) else list(experiment_ids)
-        records = search_run_records(self.store, ids, filter_string, ViewType.from_any(run_view_type), max_results, order_by)
+        records = search_run_records(
+            self.store, ids, filter_string, ViewType.from_any(run_view_type), max_results, order_by
+        )
         return [self.store.to_run(r) for r in records]
 
     # -- logging ---------------------------------------------------------------------------
@@ -209,7 +213,9 @@ class Client:
     def log_dict(self, run_id: str, dictionary: Any, artifact_file: str) -> None:
         _artifacts.log_dict(self._artifact_root(run_id), dictionary, artifact_file)
 
-    def log_figure(self, run_id: str, figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None) -> None:
+    def log_figure(
+        self, run_id: str, figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None
+    ) -> None:
         _artifacts.log_figure(self._artifact_root(run_id), figure, artifact_file, save_kwargs)
 
     def log_image(

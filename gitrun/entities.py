@@ -134,7 +134,11 @@ class Run:
     def to_dictionary(self) -> dict[str, Any]:
         return {
             "info": {k: getattr(self.info, k) for k in self.info.__dataclass_fields__},
-            "data": {"metrics": dict(self.data.metrics), "params": dict(self.data.params), "tags": dict(self.data.tags)},
+            "data": {
+                "metrics": dict(self.data.metrics),
+                "params": dict(self.data.params),
+                "tags": dict(self.data.tags),
+            },
         }
 
 

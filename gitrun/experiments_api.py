@@ -25,7 +25,9 @@ class ExperimentOverview:
         return asdict(self)
 
 
-def best_run(experiment: Experiment, records: list[RunRecord], metric: str | None = None) -> tuple[RunRecord, float] | None:
+def best_run(
+    experiment: Experiment, records: list[RunRecord], metric: str | None = None
+) -> tuple[RunRecord, float] | None:
     """The run with the best latest value of ``metric`` (default: the primary metric), by its direction."""
     metric = metric or experiment.primary_metric
     if not metric:

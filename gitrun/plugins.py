@@ -71,8 +71,12 @@ def _create() -> pluggy.PluginManager:
             pm.register(plugin, name=ep.name)
         except Exception as exc:  # a broken plugin must not break the user's run
             message = f"{type(exc).__name__}: {exc}"
-            _failures.append(PluginInfo(ep.name, "entry point", ep.value, _dist_name(ep), _dist_version(ep), error=message))
-            warnings.warn(f"gitrun plugin {ep.name!r} ({ep.value}) failed to load and is skipped: {message}", stacklevel=2)
+            _failures.append(
+                PluginInfo(ep.name, "entry point", ep.value, _dist_name(ep), _dist_version(ep), error=message)
+            )
+            warnings.warn(
+                f"gitrun plugin {ep.name!r} ({ep.value}) failed to load and is skipped: {message}", stacklevel=2
+            )
             continue
     return pm
 

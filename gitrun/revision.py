@@ -10,6 +10,7 @@ nor the index is touched.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Iterable, Iterator
@@ -163,7 +164,7 @@ class RevisionStore(Store):
                 load("metrics.json", {}),
                 prefix + "metrics.json",
                 sizes,
-                lambda key, run_id=run_id: self._series_points(run_id, key),
+                functools.partial(self._series_points, run_id),
                 self.strict,
             )
             record = build_record(

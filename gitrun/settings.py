@@ -89,9 +89,7 @@ def _load(path: Path, _mtime: int, _size: int) -> ProjectSettings:
         if direction in ("min", "max"):
             directions[str(metric)] = direction
         else:
-            warnings.warn(
-                f"{path}: [tool.gitrun.metrics] {metric} = {direction!r}; use \"min\" or \"max\"", stacklevel=2
-            )
+            warnings.warn(f'{path}: [tool.gitrun.metrics] {metric} = {direction!r}; use "min" or "max"', stacklevel=2)
     return ProjectSettings(
         primary_metric=section.get("primary_metric"),
         directions=directions,

@@ -391,14 +391,18 @@ def _artifact_root(run_id: str | None) -> Path:
     return _writer_for(run_id).run_dir / "artifacts"
 
 
-def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None) -> None:
+def log_artifact(
+    local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
+) -> None:
     """Copy a file (or a directory) into the run's artifacts, under ``artifact_path`` if given."""
     from gitrun import artifacts
 
     artifacts.log_artifact(_artifact_root(run_id), local_path, artifact_path)
 
 
-def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None) -> None:
+def log_artifacts(
+    local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
+) -> None:
     from gitrun import artifacts
 
     artifacts.log_artifacts(_artifact_root(run_id), local_dir, artifact_path)
@@ -447,7 +451,9 @@ def _end_all_at_exit() -> None:
     last = getattr(sys, "last_value", None)
     crashed = last is not None and not isinstance(last, SystemExit)
     # Ctrl-C is KILLED, as when it leaves a `with start_run()` block.
-    status = RunStatus.KILLED if isinstance(last, KeyboardInterrupt) else RunStatus.FAILED if crashed else RunStatus.FINISHED
+    status = (
+        RunStatus.KILLED if isinstance(last, KeyboardInterrupt) else RunStatus.FAILED if crashed else RunStatus.FINISHED
+    )
     for active in reversed(list(_all_active.values())):
         try:
             _end(active, status)

@@ -71,7 +71,9 @@ def get_store(ctx: click.Context, rev: str | None = None) -> Store:
 
 
 def rev_option(f: F) -> F:
-    return click.option("--rev", metavar="REV", help="Read the store as committed at REV (branch, tag, SHA), without a checkout.")(f)
+    return click.option(
+        "--rev", metavar="REV", help="Read the store as committed at REV (branch, tag, SHA), without a checkout."
+    )(f)
 
 
 def json_safe(value: Any) -> Any:

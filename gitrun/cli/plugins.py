@@ -20,7 +20,14 @@ def plugins(as_json: bool) -> None:
     print_table(
         ["name", "source", "module", "version", "hooks", "status"],
         [
-            (p.name, p.source, p.module, p.version or "", ", ".join(p.hooks), f"failed: {p.error}" if p.error else "loaded")
+            (
+                p.name,
+                p.source,
+                p.module,
+                p.version or "",
+                ", ".join(p.hooks),
+                f"failed: {p.error}" if p.error else "loaded",
+            )
             for p in infos
         ],
     )

@@ -62,7 +62,9 @@ The filter language is MLflow's search_runs grammar plus OR, NOT and parentheses
 
 
 @runs.command("list", epilog=_LIST_EPILOG)
-@click.option("-e", "--experiment", "experiments", multiple=True, metavar="NAME", help="Experiment name or ID (repeatable).")
+@click.option(
+    "-e", "--experiment", "experiments", multiple=True, metavar="NAME", help="Experiment name or ID (repeatable)."
+)
 @click.option(
     "-f",
     "--filter",
@@ -103,7 +105,12 @@ def list_runs(
     records = search_run_records(store, ids, filter_string, view, max_results, list(order_by))
     names = {e.experiment_id: e for e in store.list_experiments(ViewType.ALL)}
     if as_json:
-        echo_json([run_to_json(r, names[r.experiment_id].name if r.experiment_id in names else r.experiment_id) for r in records])
+        echo_json(
+            [
+                run_to_json(r, names[r.experiment_id].name if r.experiment_id in names else r.experiment_id)
+                for r in records
+            ]
+        )
         return
     _print_runs(records, names)
 
@@ -119,13 +126,27 @@ def _print_runs(records: list[RunRecord], experiments: dict[str, Any]) -> None:
             if key not in metric_names and len(metric_names) < 4:
                 metric_names.append(key)
     show_experiment = len({r.experiment_id for r in records}) > 1
-    columns = ["run_id", "name", *(["experiment"] if show_experiment else []), "status", "started (UTC)", "duration", *metric_names]
+    columns = [
+        "run_id",
+        "name",
+        *(["experiment"] if show_experiment else []),
+        "status",
+        "started (UTC)",
+        "duration",
+        *metric_names,
+    ]
     rows = []
     for r in records:
         duration = f"{(r.end_time - r.start_time) / 1000:.1f}s" if r.end_time else ""
         started = (iso_ms(r.start_time) or "")[:19].replace("T", " ")
-        exp_col = [experiments[r.experiment_id].name if r.experiment_id in experiments else r.experiment_id] if show_experiment else []
-        rows.append([r.run_id, r.run_name, *exp_col, r.status, started, duration, *(r.metrics.get(m) for m in metric_names)])
+        exp_col = (
+            [experiments[r.experiment_id].name if r.experiment_id in experiments else r.experiment_id]
+            if show_experiment
+            else []
+        )
+        rows.append(
+            [r.run_id, r.run_name, *exp_col, r.status, started, duration, *(r.metrics.get(m) for m in metric_names)]
+        )
     print_table(columns, rows)
 
 

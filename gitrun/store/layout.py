@@ -82,7 +82,7 @@ def resolve_store_root(uri: str | os.PathLike[str] | None = None) -> Path:
     raw = os.fspath(uri) if uri is not None else os.environ.get(ENV_TRACKING_URI)
     if raw:
         if raw.startswith("file://"):
-            raw = raw[len("file://"):]
+            raw = raw[len("file://") :]
         elif "://" in raw:
             raise GitrunError(
                 f"tracking URI {raw!r} is not a local path; gitrun stores runs in a directory "

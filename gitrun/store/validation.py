@@ -102,7 +102,9 @@ def validate_experiment_name(name: object) -> str:
     if not isinstance(name, str) or not name.strip():
         raise InvalidInputError(f"experiment name must be a non-empty string, got {name!r}")
     if len(name) > MAX_EXPERIMENT_NAME_LENGTH:
-        raise InvalidInputError(f"experiment name is {len(name)} characters long; the limit is {MAX_EXPERIMENT_NAME_LENGTH}")
+        raise InvalidInputError(
+            f"experiment name is {len(name)} characters long; the limit is {MAX_EXPERIMENT_NAME_LENGTH}"
+        )
     if "\n" in name or "\r" in name:
         raise InvalidInputError(f"experiment name {name!r} must fit on one line")
     return name
