@@ -205,6 +205,7 @@ class Harness:
             ("search", self.bench_search),
         ]
         self.setup_project()
+        self.extra["file_create_us"] = file_creation_cost(self.workdir)
         for name, fn in cases:
             if self.args.only and name not in self.args.only:
                 continue
@@ -680,6 +681,27 @@ def machine_info(python: Path) -> dict[str, Any]:
     return info
 
 
+def file_creation_cost(workdir: Path, count: int = 2000) -> float:
+    """µs of one new small file (open O_CREAT|O_EXCL, write, close) on the stores' file system, median of 3.
+
+    Not gitrun's or MLflow's code: a property of the machine that explains the per-run figures, since
+    both tools create several files per run.
+    """
+    results = []
+    for batch in range(3):
+        folder = workdir / f"file-cost-{batch}"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        start = time.perf_counter()
+        for i in range(count):
+            fd = os.open(folder / f"f{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.write(fd, b"x\n")
+            os.close(fd)
+        results.append((time.perf_counter() - start) / count * 1e6)
+        shutil.rmtree(folder, ignore_errors=True)
+    return statistics.median(results)
+
+
 def filesystem_of(path: Path) -> str:
     best, fstype = "", "?"
     with contextlib.suppress(OSError):
@@ -726,6 +748,10 @@ def write_report(
     add(f"| MLflow | {versions.get('mlflow') or 'not installed'} (pinned: {MLFLOW_PIN}) |")
     add(f"| pandas | {versions.get('pandas')} |")
     add(f"| stores on | {filesystem_of(h.workdir)}, under a fresh temp directory |")
+    if "file_create_us" in h.extra:
+        add(
+            f"| cost of one new small file there | {h.extra['file_create_us']:.0f} µs (`open(O_CREAT)` + `write` + `close`, median of 3 × 2,000) |"
+        )
     per_case = ", ".join(f"{name} {value:.1f}" for name, value in h.loads.items())
     add(
         f"| load average (1 min) | {load[0][0]:.2f} before, {load[1][0]:.2f} after; at the start of each case: {per_case} |"
@@ -776,7 +802,8 @@ def write_report(
         f"seconds), {s.import_reps} (imports). Cells: median, and [min–max] over the repetitions. The CPU columns "
         "are the process's CPU time (user + system, `time.process_time`) over the same timed section, median: "
         "unlike wall time it barely moves when other processes compete for the 2 cores, so a wall figure far above "
-        "its CPU figure was waiting (for a core, or for the disk)."
+        "its CPU figure was waiting (for a core, or for the disk). CPU time above wall time means several threads "
+        "(numpy starts its thread pool when pandas is imported)."
     )
     add("")
     add(
@@ -863,7 +890,7 @@ def write_report(
         add("")
         why = ANALYSIS.get(row.key)
         if why:
-            add(f"Why: {why}")
+            add(f"Why: {why.format_map(_Figures(h))}")
             add("")
         if row.profile:
             add("```")
@@ -907,12 +934,14 @@ ANALYSIS: dict[str, str] = {
         "`gitrun.store.reader` (about 2 ms, for `socket.gethostname()`: `os.uname().nodename` needs no import)."
     ),
     "start_end": (
-        "The time is in the kernel, creating files: on this VM one `open(O_CREAT)` of a new file costs 80-300 µs "
-        "of CPU (measured alone: a loop creating 5,000 files), and an empty run creates 6 inodes and a directory: "
+        "The time is in the kernel, creating files: on this VM one new small file costs {file_create_us} µs of CPU "
+        "in this run (see the machine table; 80-300 µs depending on the load), and an empty run creates 6 inodes "
+        "and a directory: "
         "`meta.json` (temp + rename), `.lock`, `tags.json` (temp + rename, after a locked read of a file that "
         "cannot exist yet), `.heartbeat-<host>-<pid>`, then at `end_run` `metrics.json` (temp + rename, written "
-        "even for a run with no metrics: `{}`) and `meta.json` again; `end_run` also takes the run lock twice "
-        "(`write_summary`, then `update_meta`). The Python work is small (see the profile: `posix.open` leads). "
+        "even for a run with no metrics: `{{}}`) and `meta.json` again; `end_run` also takes the run lock twice "
+        "(`write_summary`, then `update_meta`), and `start_run` reads `meta.json` back right after writing it, for "
+        "the start time it just chose. The Python work is small (see the profile: `posix.open` leads). "
         "Fewer files per run is the fix: write `tags.json` with `meta.json` when the run directory is created "
         "(nobody else can know the run yet, so no lock and no read), skip `metrics.json` when the run has no "
         "series, take the lock once in `end_run`, and lock the run directory's own descriptor (`flock` works on a "
@@ -928,16 +957,33 @@ ANALYSIS: dict[str, str] = {
         "a core or the disk while other test suites ran."
     ),
     "search_warm_10000": (
-        "Two costs add up: importing pandas for the DataFrame (0.2-0.3 s alone on a quiet machine: about the "
-        "whole budget, and paid by the first `search_runs` of every fresh process; MLflow pays it inside "
-        '`import mlflow`), and the index check. With `output_format="list"` (no pandas) the same warm search '
-        'takes the time in the `output_format="list"` row. That remainder is the freshness check of the '
-        "index: about 3 `stat` calls per run (32,500 for 10,000 runs, see the profile) plus a Python row object "
-        "per run. Cheaper freshness checks (one `stat` of the run directory, whose mtime changes with every "
-        "atomic rename inside it, plus the series files only for runs still RUNNING) would cut that to about a "
-        "third."
+        "Importing pandas for the DataFrame. `import pandas` alone took {import_pandas_ms} ms in this run, "
+        "paid by the first `search_runs` of every fresh process (MLflow pays it inside `import mlflow`), which is "
+        "about the whole 0.2 s budget. The search itself is quicker: the same warm search with "
+        '`output_format="list"` (no pandas) took {search_list_10000} s, and a second pandas search in the same '
+        "process {search_hot_10000} s. Most of that remainder is the index's freshness check: about 3 `stat` calls "
+        "per run (32,500 for 10,000 runs, the top of the own-time profile) plus one Python row object per run. "
+        "Checking the run directory's mtime (every atomic rename inside it changes it) and stat-ing series files "
+        "only for runs still RUNNING would remove most of those calls. Meeting 0.2 s with pandas output in a "
+        "fresh process would need a DataFrame without importing pandas, which cannot be; the search engine's own "
+        "figure is the list / second-call one."
     ),
 }
+
+
+class _Figures(dict):  # type: ignore[type-arg]
+    """``{row_key}`` in an ANALYSIS text: this run's gitrun median of that row ("?" if not measured)."""
+
+    def __init__(self, h: Harness):
+        super().__init__()
+        self.h = h
+
+    def __missing__(self, key: str) -> str:
+        if key in ("import_pandas_ms", "file_create_us"):
+            value = self.h.extra.get(key)
+            return _fmt(value) if value is not None else "?"
+        row = self.h.rows.get(key)
+        return _fmt(row.median("gitrun")) if row and row.median("gitrun") is not None else "?"
 
 
 def _rel(path: Path | None) -> str:
