@@ -270,8 +270,6 @@ def _target_records(
 ) -> tuple[dict[str, RunRecord], set[str]]:
     """The target's runs of one experiment, reusing the base's record of every run whose Git tree
     is the same on both sides; returns (records, IDs of those identical runs)."""
-    from gitrun.errors import RunNotFoundError
-
     base_trees, target_trees = trees
     ids = [r for r, (e, _) in target_trees.items() if e == experiment_id]
     same = {r for r in ids if r in base_runs and base_trees.get(r) == target_trees[r]}
@@ -279,14 +277,26 @@ def _target_records(
     if len(to_read) > READ_ONE_BY_ONE:
         return _records(store, experiment_id, True), same
     out = {r: base_runs[r] for r in same}
-    for run_id in to_read:
+    for record in _read_runs(store, to_read):
+        if record.lifecycle_stage == LifecycleStage.ACTIVE:
+            out[record.run_id] = record
+    return out, same
+
+
+def _read_runs(store: Store, run_ids: list[str]) -> list[RunRecord]:
+    """Several runs; a revision view reads them in one batch of Git reads."""
+    from gitrun.errors import RunNotFoundError
+    from gitrun.revision import RevisionStore
+
+    if isinstance(store, RevisionStore):
+        return store.read_runs(run_ids)
+    out = []
+    for run_id in run_ids:
         try:
-            record = store.read_run(run_id)
+            out.append(store.read_run(run_id))
         except RunNotFoundError:  # unreadable: the reader warned, as iter_runs would
             continue
-        if record.lifecycle_stage == LifecycleStage.ACTIVE:
-            out[run_id] = record
-    return out, same
+    return out
 
 
 def compute_diff(
@@ -439,24 +449,6 @@ def store_for(store: Store, side: Side) -> Store:
     return store_at(store, side.commit)
 
 
-def run_trees(store: Store, commit: str) -> dict[str, tuple[str, str]]:
-    """run ID -> (experiment ID, Git tree ID of its directory) at ``commit``: one ``git ls-tree``."""
-    import os
-
-    from gitrun.git import GitRepo
-
-    repo = GitRepo.find(store.root)
-    rel = os.path.relpath(store.root.resolve(), repo.root.resolve()).replace(os.sep, "/")
-    prefix = "experiments/" if rel == "." else f"{rel}/experiments/"
-    out: dict[str, tuple[str, str]] = {}
-    for line in repo.run("ls-tree", "-r", "-d", "-z", commit, "--", prefix).split("\0"):
-        meta, _, path = line.partition("\t")
-        parts = path[len(prefix) :].split("/") if path.startswith(prefix) else []
-        if len(parts) == 3 and parts[1] == "runs":
-            out[parts[2]] = (parts[0], meta.split()[2])
-    return out
-
-
 def diff_revisions(
     store: Store,
     base: str | None = None,
@@ -467,13 +459,16 @@ def diff_revisions(
     only_changed: bool = False,
 ) -> Diff:
     """``gitrun diff [BASE] [TARGET]`` as a library call."""
+    from gitrun.revision import RevisionStore
+
     base_side, target_side = resolve_sides(store, base, target)
+    base_store, target_store = store_for(store, base_side), store_for(store, target_side)
     trees = None
-    if base_side.commit is not None and target_side.commit is not None:
-        trees = (run_trees(store, base_side.commit), run_trees(store, target_side.commit))
+    if isinstance(base_store, RevisionStore) and isinstance(target_store, RevisionStore):
+        trees = (base_store.run_trees, target_store.run_trees)  # from the listings the views made anyway
     return compute_diff(
-        store_for(store, base_side),
-        store_for(store, target_side),
+        base_store,
+        target_store,
         base_side,
         target_side,
         experiments=experiments,

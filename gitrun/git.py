@@ -118,7 +118,7 @@ class TreeEntry(NamedTuple):
     path: str
 
 
-_LS_TREE_BLOB = re.compile(rb"(\d+) blob ([0-9a-f]+) +(\d+)\t([^\0]*)\0")
+_LS_TREE_ENTRY = re.compile(rb"(\d+) (?:blob|tree) ([0-9a-f]+) +(\d+|-)\t([^\0]*)\0")
 
 
 def write_blobs(dest: Path, entries: list[TreeEntry], blobs: dict[str, bytes]) -> None:
@@ -208,12 +208,21 @@ class GitRepo:
 
     def list_tree(self, treeish: str, path: str = "") -> list[TreeEntry]:
         """Every blob under ``treeish:path`` with its size, paths relative to ``path`` (one process)."""
-        spec = f"{treeish}:{path}" if path else treeish
-        listing = self.run("ls-tree", "-r", "-l", "-z", spec, text=False)
         return [
             TreeEntry(mode.decode(), sha.decode(), int(size), rel.decode("utf-8", "surrogateescape"))
-            for mode, sha, size, rel in _LS_TREE_BLOB.findall(listing)
+            for mode, sha, size, rel in self.ls_tree_raw(f"{treeish}:{path}" if path else treeish)
+            if size != b"-"
         ]
+
+    def ls_tree_raw(self, treeish: str, *, with_trees: bool = False) -> list[tuple[bytes, bytes, bytes, bytes]]:
+        """``git ls-tree -r -l`` as raw ``(mode, sha, size, path)`` byte tuples; directories too (size
+        ``b"-"``) with ``with_trees``. For large stores: callers decode only what they use."""
+        args = ["git", "ls-tree", "-r", "-l", "-z", *(["-t"] if with_trees else []), treeish]
+        # stdout only: one read to the end, no polling of a second pipe (this output is large).
+        proc = subprocess.run(args, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        if proc.returncode != 0:
+            raise GitCommandError(args[1:], proc.returncode, f"cannot list {treeish}")
+        return _LS_TREE_ENTRY.findall(proc.stdout)
 
     def read_blobs(self, shas: list[str]) -> dict[str, bytes]:
         """Contents of many blobs through one ``git cat-file --batch`` (no process per file)."""

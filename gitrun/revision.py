@@ -73,18 +73,45 @@ class RevisionStore(Store):
         project = repo.run("rev-parse", "--verify", "-q", f"{commit}:pyproject.toml", check=False)
         project_blob = project.stdout.strip() if project.returncode == 0 else None
         key = f"{tree or 'empty'}-{(project_blob or 'none')[:12]}"
-        entries = repo.list_tree(tree) if tree else []
-        skeleton = _skeleton(base.layout.cache_dir / "revs" / key, repo, entries, project_blob)
+        raw = repo.ls_tree_raw(tree, with_trees=True) if tree else []
+        # The skeleton: store-level files and each experiment.yaml (a handful of entries).
+        top = [
+            TreeEntry(m.decode(), sha.decode(), int(size), p.decode("utf-8", "surrogateescape"))
+            for m, sha, size, p in raw
+            if size != b"-" and (b"/" not in p or (p.startswith(b"experiments/") and p.count(b"/") == 2))
+        ]
+        experiments = [
+            p[len(b"experiments/") :].decode()
+            for _, _, size, p in raw
+            if size == b"-" and p.startswith(b"experiments/") and p.count(b"/") == 1
+        ]
+        skeleton = _skeleton(base.layout.cache_dir / "revs" / key, repo, top, experiments, project_blob)
         super().__init__(skeleton / "store", strict=base.strict)
         self.layout.__dict__["work_tree"] = skeleton  # pyproject.toml as of that commit
         self.revision = commit
         self.source_repo = repo.root
         self.source_store_rel = rel
+        # run ID -> (experiment ID, {path in the run: entry}); names decoded once per run, not per file.
         self._runs: dict[str, tuple[str, dict[str, TreeEntry]]] = {}
-        for entry in entries:
-            parts = entry.path.split("/", 4)
-            if len(parts) == 5 and parts[0] == "experiments" and parts[2] == "runs":
-                self._runs.setdefault(parts[3], (parts[1], {}))[1][parts[4]] = entry
+        # run ID -> (experiment ID, Git tree ID of its directory): equal IDs mean identical runs.
+        self.run_trees: dict[str, tuple[str, str]] = {}
+        by_dir: dict[bytes, dict[str, TreeEntry]] = {}
+        for mode, sha, size, path in raw:
+            if not path.startswith(b"experiments/"):
+                continue
+            parts = path.split(b"/", 4)
+            if len(parts) < 4 or parts[2] != b"runs":
+                continue
+            if size == b"-":
+                if len(parts) == 4:  # the run's directory: `ls-tree -t` lists it before its files
+                    run_id, experiment_id = parts[3].decode(), parts[1].decode()
+                    self.run_trees[run_id] = (experiment_id, sha.decode())
+                    by_dir[parts[1] + b"/" + parts[3]] = self._runs.setdefault(run_id, (experiment_id, {}))[1]
+                continue
+            if len(parts) == 5:
+                by_dir[parts[1] + b"/" + parts[3]][parts[4].decode("utf-8", "surrogateescape")] = TreeEntry(
+                    mode.decode(), sha.decode(), int(size), ""
+                )
 
     def __repr__(self) -> str:
         return f"RevisionStore({str(self.source_repo)!r} at {self.revision})"
@@ -112,10 +139,14 @@ class RevisionStore(Store):
         experiment_id, files = self._runs[run_id]
         run_dir = self.layout.run_dir(experiment_id, run_id)
         if not (run_dir / ".complete").exists():
-            entries = [TreeEntry(e.mode, e.sha, e.size, p) for p, e in files.items() if e.mode != "120000"]
+            entries = [e._replace(path=p) for p, e in files.items() if e.mode != "120000"]
             write_blobs(run_dir, entries, self.repo.read_blobs([e.sha for e in entries]))
             (run_dir / ".complete").touch()
         return experiment_id, run_dir
+
+    def read_runs(self, run_ids: Iterable[str]) -> list[RunRecord]:
+        """Records of several runs in one batch of Git reads (unknown IDs are skipped)."""
+        return self._records([r for r in run_ids if r in self._runs])
 
     def read_run(self, run_id: str) -> RunRecord:
         if run_id not in self._runs:
@@ -220,18 +251,18 @@ def _series_sizes(files: dict[str, TreeEntry], blobs: dict[str, bytes]) -> dict[
     return sizes
 
 
-def _skeleton(target: Path, repo: GitRepo, entries: list[TreeEntry], project_blob: str | None) -> Path:
-    """Write (once per store tree) the few files a revision view reads from disk."""
+def _skeleton(
+    target: Path, repo: GitRepo, keep: list[TreeEntry], experiments: list[str], project_blob: str | None
+) -> Path:
+    """Write (once per store tree) the few files a revision view reads from disk: store.yaml,
+    .gitignore, each experiment.yaml, an empty ``runs/`` per experiment, pyproject.toml."""
     if target.exists():
         os.utime(target)
         return target
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    keep = [e for e in entries if "/" not in e.path or (e.path.startswith("experiments/") and e.path.count("/") == 2)]
     write_blobs(tmp / "store", keep, repo.read_blobs([e.sha for e in keep]))
-    for experiment in {
-        e.path.split("/")[1] for e in entries if e.path.startswith("experiments/") and e.path.count("/") >= 2
-    }:
+    for experiment in experiments:
         (tmp / "store" / "experiments" / experiment / "runs").mkdir(parents=True, exist_ok=True)
     (tmp / "store").mkdir(parents=True, exist_ok=True)
     if project_blob is not None:

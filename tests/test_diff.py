@@ -250,7 +250,8 @@ def test_cli_defaults_and_only_changed_flag(repo: Path, branched: dict[str, str]
 
 def test_same_answer_whether_unchanged_runs_are_read_once_or_twice(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import gitrun.diff as diff_module
-    from gitrun.diff import compute_diff, resolve_sides, run_trees, store_for
+    from gitrun.diff import compute_diff, resolve_sides, store_for
+    from gitrun.revision import store_at
     from gitrun.store import Store
 
     ids = log(repo, [{"name": f"r{i}", "params": {"i": i}, "metrics": {"val_acc": [0.1, i / 10]}} for i in range(6)])
@@ -261,9 +262,9 @@ def test_same_answer_whether_unchanged_runs_are_read_once_or_twice(repo: Path, m
     log(repo, [{"name": "new", "metrics": {"val_acc": 0.95}}])
     commit(repo)
     store = Store(repo / ".gitrun")
-    trees = run_trees(store, git(repo, "rev-parse", "feature"))
+    trees = store_at(store, "feature").run_trees
     assert len(trees) == 7 and {e for e, _ in trees.values()} == {"digits"}
-    fast = diff(repo, "main", "feature")  # 4 identical Git trees read once; the 3 others one by one
+    fast = diff(repo, "main", "feature")  # 4 identical Git trees read once; the 3 others in one batch
     (exp,) = fast.experiments
     assert exp.unchanged == 4 and len(exp.changed) == 1 and len(exp.removed) == 1 and len(exp.added) == 1
     monkeypatch.setattr(diff_module, "READ_ONE_BY_ONE", 0)

@@ -225,14 +225,16 @@ def summaries_from(
         if isinstance(entry, dict):
             try:
                 if entry.get("bytes") == size:
+                    latest, low, high = entry["latest"], entry["min"], entry["max"]
                     result[key] = MetricSummary(
-                        key=key,
-                        latest=textio.from_json_number(entry["latest"]),
-                        min=textio.from_json_number(entry["min"]),
-                        max=textio.from_json_number(entry["max"]),
-                        step=int(entry["step"]),
-                        timestamp=int(entry["timestamp"]),
-                        count=int(entry["count"]),
+                        key,
+                        # JSON numbers arrive as float or int; non-finite ones as strings
+                        latest if type(latest) is float else textio.from_json_number(latest),
+                        low if type(low) is float else textio.from_json_number(low),
+                        high if type(high) is float else textio.from_json_number(high),
+                        int(entry["step"]),
+                        int(entry["timestamp"]),
+                        int(entry["count"]),
                     )
                     continue
             except (KeyError, TypeError, ValueError):
