@@ -113,6 +113,9 @@ class Harness:
         self.env = _clean_env()
         self.judged = self.sizes == FULL  # targets are stated for the full sizes only
         self.loads: dict[str, float] = {}
+        self.file_costs: dict[str, float] = {}
+        self.created: list[Path] = []
+        self.tmpfs: Path | None = None
         self.project = self.workdir / "project"
         self.script = self.project / WORKLOADS.name
 
@@ -154,11 +157,24 @@ class Harness:
             f"workload {spec['workload']} ({spec['system']}) exited {proc.returncode}:\n" + "\n".join(tail)
         )
 
-    def fresh_store(self, name: str) -> Path:
-        path = self.workdir / name
+    def fresh_store(self, name: str, parent: Path | None = None) -> Path:
+        """A new empty directory for one measurement's store.
+
+        Stores are deleted only at the very end (:meth:`cleanup`): on this VM's ext4 (mounted with
+        ``discard``) deleting tens of thousands of files slows every file creation for a minute or
+        more afterwards, which would leak one measurement's clean-up into the next one's figures.
+        """
+        path = (parent or self.workdir) / name
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir(parents=True)
+        self.created.append(path)
         return path
+
+    def cleanup(self) -> None:
+        for path in self.created:
+            shutil.rmtree(path, ignore_errors=True)
+        if self.tmpfs is not None:
+            shutil.rmtree(self.tmpfs, ignore_errors=True)
 
     def row(self, key: str, title: str, unit: str, target: Target | None = None) -> Row:
         row = self.rows.get(key)
@@ -205,13 +221,13 @@ class Harness:
             ("search", self.bench_search),
         ]
         self.setup_project()
-        self.extra["file_create_us"] = file_creation_cost(self.workdir)
         for name, fn in cases:
             if self.args.only and name not in self.args.only:
                 continue
             self.wait_quiet()
             t0 = time.perf_counter()
             self.loads[name] = os.getloadavg()[0]
+            self.file_costs[name] = file_creation_cost(self.fresh_store(f"file-cost-{name}"))
             print(f"[bench] {name} (load {self.loads[name]:.2f}) ...", flush=True)
             fn()
             print(f"[bench] {name} done in {time.perf_counter() - t0:.1f} s", flush=True)
@@ -321,7 +337,6 @@ class Harness:
                     p50.samples.setdefault(system, []).append(out["p50_us"])
                     p99.samples.setdefault(system, []).append(out["p99_us"])
                     p50.n[system] = p99.n[system] = n
-                shutil.rmtree(store, ignore_errors=True)
         row.notes.append(
             "Mean over the loop (total / N), median over repetitions. Every call has handed its line to the OS "
             "(gitrun: one `os.write` on an O_APPEND descriptor) before it returns; see the SIGKILL check."
@@ -346,7 +361,6 @@ class Harness:
                     store = self.fresh_store(f"{key}-{system}-{rep}")
                     spec = {"workload": workload, "system": system, "store": str(store), "n": n}
                     self.record(rows[key], system, lambda spec=spec: _value(self.workload(spec), "seconds", 1000), n)
-                    shutil.rmtree(store, ignore_errors=True)
 
     def bench_start_end(self) -> None:
         target = Target("<= 2 ms per run", lambda m: _at_most(m.get("gitrun"), 2.0, "ms"))
@@ -363,11 +377,28 @@ class Harness:
                     first.samples.setdefault(system, []).append(out["first_run_ms"])
                     rest.samples.setdefault(system, []).append(out["rest_ms_per_run"])
                     first.n[system] = rest.n[system] = n
-                shutil.rmtree(store, ignore_errors=True)
         row.notes.append(
             "N runs into one fresh store per repetition (`start_run(run_name=...)` then `end_run()`), "
             "total / N, the first run included (it pays one-off costs: Git context, plugin manager, store init)."
         )
+        self.tmpfs = _tmpfs_dir()
+        if self.tmpfs is None:
+            return
+        ram = self.row(
+            "start_end_tmpfs", "`start_run` + `end_run`, store on tmpfs (RAM: the software's own cost)", "ms/run"
+        )
+        ram.notes.append(
+            f"Same loop with the store in {self.tmpfs.parent} (tmpfs): no disk, no journal, so this is the CPU cost of "
+            "the code itself; the difference from the row above is what the file system charges for the files a run "
+            "creates."
+        )
+        for rep in range(self.sizes.heavy_reps if "mlflow-file" in self.systems else self.sizes.reps):
+            for system in self.systems_for("gitrun", "mlflow-file"):
+                store = self.fresh_store(f"start_end-{system}-{rep}", parent=self.tmpfs)
+                spec = {"workload": "start_end", "system": system, "store": str(store), "n": self.sizes.start_end}
+                self.record(
+                    ram, system, lambda spec=spec: _value(self.workload(spec), "ms_per_run"), self.sizes.start_end
+                )
 
     def bench_history(self) -> None:
         n = self.sizes.history
@@ -393,8 +424,6 @@ class Harness:
                         "run_id": run_ids[system],
                     }
                     self.record(row, system, lambda spec=spec: _value(self.workload(spec), "seconds", 1000), n)
-        for path in stores.values():
-            shutil.rmtree(path, ignore_errors=True)
 
     def bench_sigkill(self) -> None:
         """gitrun only: log N points, SIGKILL the process, count the points another process reads."""
@@ -428,7 +457,6 @@ class Harness:
         }
         if out["points"] != n:
             self.errors.append(f"SIGKILL check: {out['points']} of {n} points survived")
-        shutil.rmtree(store, ignore_errors=True)
 
     def bench_search(self) -> None:
         cold_target = Target("<= 1 s (10,000 runs)", lambda m: _at_most(m.get("gitrun"), 1.0, "s"))
@@ -439,6 +467,7 @@ class Harness:
             largest = n == max(self.sizes.search)
             systems = [s for s in self.systems if s != "mlflow-sqlite" or n <= self.sizes.sqlite_search_max]
             base = self.workdir / f"search-{n}"
+            self.created.append(base)
             paths = {s: base / s for s in systems}
             for system in systems:  # build once per size, reused by every repetition (searches only read)
                 shutil.rmtree(paths[system], ignore_errors=True)
@@ -499,9 +528,6 @@ class Harness:
                     if system != "gitrun" and system in rows["cold"].samples:
                         rows[mode].samples[system] = rows["cold"].samples[system]
                         rows[mode].n[system] = n
-            for system in list(paths):
-                if not self.args.keep:
-                    shutil.rmtree(paths[system], ignore_errors=True)
 
     # -- profiles of missed targets --------------------------------------------------------
     def profile_missed(self) -> None:
@@ -556,7 +582,6 @@ class Harness:
             text = buf.getvalue().replace(str(ROOT) + "/", "").replace(str(self.python.parent.parent) + "/", "")
             return text[text.find("   ncalls") :].rstrip()
 
-        shutil.rmtree(store, ignore_errors=True)
         shown = json.dumps({k: v for k, v in spec.items() if k not in ("store", "profile")})
         return (
             f"cProfile of the timed section (python bench/workloads.py '{shown}'), by cumulative time:\n"
@@ -681,25 +706,32 @@ def machine_info(python: Path) -> dict[str, Any]:
     return info
 
 
-def file_creation_cost(workdir: Path, count: int = 2000) -> float:
-    """µs of one new small file (open O_CREAT|O_EXCL, write, close) on the stores' file system, median of 3.
+def file_creation_cost(folder: Path, dirs: int = 100, files: int = 5) -> float:
+    """µs per new small file on the stores' file system, created the way run stores are.
 
-    Not gitrun's or MLflow's code: a property of the machine that explains the per-run figures, since
-    both tools create several files per run.
+    ``dirs`` new directories of ``files`` files each, every file written to a temp name and renamed
+    (as both tools write their JSON/YAML files). Not gitrun's or MLflow's code: a property of the
+    machine at that moment, which explains much of the per-run figures.
     """
-    results = []
-    for batch in range(3):
-        folder = workdir / f"file-cost-{batch}"
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        start = time.perf_counter()
-        for i in range(count):
-            fd = os.open(folder / f"f{i}", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            os.write(fd, b"x\n")
+    start = time.perf_counter()
+    for d in range(dirs):
+        sub = folder / f"d{d}"
+        sub.mkdir()
+        for i in range(files):
+            tmp = sub / f".f{i}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.write(fd, b'{"x": 1}\n')
             os.close(fd)
-        results.append((time.perf_counter() - start) / count * 1e6)
-        shutil.rmtree(folder, ignore_errors=True)
-    return statistics.median(results)
+            os.replace(tmp, sub / f"f{i}.json")
+    return (time.perf_counter() - start) / (dirs * files) * 1e6
+
+
+def _tmpfs_dir() -> Path | None:
+    """A new directory on a RAM file system (/dev/shm), if this machine has one."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or not os.access(shm, os.W_OK) or not filesystem_of(shm).startswith("tmpfs"):
+        return None
+    return Path(tempfile.mkdtemp(prefix="gitrun-bench-", dir=shm))
 
 
 def filesystem_of(path: Path) -> str:
@@ -748,9 +780,11 @@ def write_report(
     add(f"| MLflow | {versions.get('mlflow') or 'not installed'} (pinned: {MLFLOW_PIN}) |")
     add(f"| pandas | {versions.get('pandas')} |")
     add(f"| stores on | {filesystem_of(h.workdir)}, under a fresh temp directory |")
-    if "file_create_us" in h.extra:
+    if h.file_costs:
+        costs = ", ".join(f"{name} {value:.0f}" for name, value in h.file_costs.items())
         add(
-            f"| cost of one new small file there | {h.extra['file_create_us']:.0f} µs (`open(O_CREAT)` + `write` + `close`, median of 3 × 2,000) |"
+            f"| one new small file there, µs | at the start of each case: {costs} (100 new directories × 5 files, "
+            "each written to a temp name and renamed, as run stores are) |"
         )
     per_case = ", ".join(f"{name} {value:.1f}" for name, value in h.loads.items())
     add(
@@ -934,19 +968,23 @@ ANALYSIS: dict[str, str] = {
         "`gitrun.store.reader` (about 2 ms, for `socket.gethostname()`: `os.uname().nodename` needs no import)."
     ),
     "start_end": (
-        "The time is in the kernel, creating files: on this VM one new small file costs {file_create_us} µs of CPU "
-        "in this run (see the machine table; 80-300 µs depending on the load), and an empty run creates 6 inodes "
-        "and a directory: "
-        "`meta.json` (temp + rename), `.lock`, `tags.json` (temp + rename, after a locked read of a file that "
-        "cannot exist yet), `.heartbeat-<host>-<pid>`, then at `end_run` `metrics.json` (temp + rename, written "
-        "even for a run with no metrics: `{{}}`) and `meta.json` again; `end_run` also takes the run lock twice "
-        "(`write_summary`, then `update_meta`), and `start_run` reads `meta.json` back right after writing it, for "
-        "the start time it just chose. The Python work is small (see the profile: `posix.open` leads). "
-        "Fewer files per run is the fix: write `tags.json` with `meta.json` when the run directory is created "
-        "(nobody else can know the run yet, so no lock and no read), skip `metrics.json` when the run has no "
-        "series, take the lock once in `end_run`, and lock the run directory's own descriptor (`flock` works on a "
-        "directory fd on Linux) instead of creating a `.lock` file: 4 new inodes per run instead of 6, and 2 lock "
-        "opens instead of 3."
+        "The file system, not the Python code. With the store on tmpfs the same loop costs {start_end_tmpfs} "
+        "ms/run (the tmpfs row): that is gitrun's own cost. On this VM's ext4 (mounted with "
+        "`discard`) every new file costs kernel CPU time that swings with what the disk has been doing: "
+        "{file_us_start_end} µs per small file when this case started (the machine table), and in separate trials "
+        "the same loop ran anywhere from 0.6 to 6 ms per run, slowest for minutes after large deletions (this "
+        "harness now deletes its stores only at the very end for that reason). An empty run creates 6 inodes and "
+        "a directory: `meta.json` (temp + rename), `.lock`, `tags.json` (temp + rename, after a locked read of a "
+        "file that cannot exist yet), `.heartbeat-<host>-<pid>`, then at `end_run` `metrics.json` (temp + rename, "
+        "written even for a run with no metrics: `{{}}`) and `meta.json` again; `end_run` takes the run lock "
+        "twice (`write_summary`, then `update_meta`), and `start_run` reads `meta.json` back right after writing "
+        "it, for the start time it just chose. In the profile `posix.open` (8 per run) leads. Fewer files per run "
+        "is the fix: write `tags.json` with `meta.json` when the run directory is created (nobody else can know "
+        "the run yet, so no lock and no read), skip `metrics.json` when the run has no series, take the lock "
+        "once in `end_run`, and lock the run directory's own descriptor (`flock` works on a directory fd on "
+        "Linux) instead of creating a `.lock` file: 4 new inodes per run instead of 6, and 5 `open` calls "
+        "instead of 8. MLflow's file store pays the same file-system tax on more files (its tmpfs figure is in "
+        "the same row)."
     ),
     "search_cold_10000": (
         "A cold search reads every run's files once (about 20,000 JSON files for 10,000 runs: `meta.json` plus "
@@ -979,9 +1017,12 @@ class _Figures(dict):  # type: ignore[type-arg]
         self.h = h
 
     def __missing__(self, key: str) -> str:
-        if key in ("import_pandas_ms", "file_create_us"):
+        if key == "import_pandas_ms":
             value = self.h.extra.get(key)
             return _fmt(value) if value is not None else "?"
+        if key.startswith("file_us_"):
+            cost = self.h.file_costs.get(key[len("file_us_") :])
+            return _fmt(cost) if cost is not None else "?"
         row = self.h.rows.get(key)
         return _fmt(row.median("gitrun")) if row and row.median("gitrun") is not None else "?"
 
@@ -1068,7 +1109,11 @@ def main(argv: list[str] | None = None) -> int:
     load_before = list(os.getloadavg())
     print(f"[bench] workloads run by {h.python}; stores in {h.workdir}", flush=True)
     with _workdir_cleanup(h, args.keep):
-        h.run()
+        try:
+            h.run()
+        finally:
+            if not args.keep:
+                h.cleanup()
     load_after = list(os.getloadavg())
     out = Path(args.out)
     write_report(h, info, command, out, (load_before, load_after))
