@@ -1009,7 +1009,7 @@ ANALYSIS: dict[str, str] = {
         "paid by the first `search_runs` of every fresh process (MLflow pays it inside `import mlflow`), which is "
         "about the whole 0.2 s budget. The search itself is quicker: the same warm search with "
         '`output_format="list"` (no pandas) took {search_list_10000} s, and a second pandas search in the same '
-        "process {search_hot_10000} s. Most of that remainder is the index's freshness check: about 3 `stat` calls "
+        "process {search_hot_10000} s. Much of that remainder is the index's freshness check: about 3 `stat` calls "
         "per run (32,500 for 10,000 runs, the top of the own-time profile) plus one Python row object per run. "
         "Checking the run directory's mtime (every atomic rename inside it changes it) and stat-ing series files "
         "only for runs still RUNNING would remove most of those calls. Meeting 0.2 s with pandas output in a "
