@@ -389,7 +389,11 @@ class Harness:
                     first.n[system] = rest.n[system] = n
         row.notes.append(
             "N runs into one fresh store per repetition (`start_run(run_name=...)` then `end_run()`), "
-            "total / N, the first run included (it pays one-off costs: Git context, plugin manager, store init)."
+            "total / N, the first run included (it pays one-off costs: Git context, plugin manager, store init). "
+            "On this VM the disk figure swings several-fold from one run of this harness to the next with the cost "
+            "of creating files (full runs on 2026-11-27 gave 0.67, 1.63, 1.89 and 2.60 ms per run for gitrun, and "
+            "5.8 ms in a run that followed the deletion of ~400,000 files); the per-case file cost in the machine "
+            "table tracks it, and the tmpfs row below is the stable, software-only part."
         )
         self.tmpfs = _tmpfs_dir()
         if self.tmpfs is None:
