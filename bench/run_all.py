@@ -759,6 +759,9 @@ def filesystem_of(path: Path) -> str:
 
 
 # -- the report ------------------------------------------------------------------------------
+KEEP_MARK = "<!-- Sections below come from the other benchmarks (bench_git.py, bench_diff.py, bench_site.py); run_all.py keeps them. -->"
+
+
 def write_report(
     h: Harness, info: dict[str, Any], command: str, out: Path, load: tuple[list[float], list[float]]
 ) -> None:
@@ -964,7 +967,11 @@ def write_report(
         for title, sys_, why in unavailable:
             add(f"- {title} / {LABEL[sys_]}: {why}")
         add("")
-    out.write_text("\n".join(lines))
+    # The other benchmarks (bench_git.py, bench_diff.py, bench_site.py) keep their sections below
+    # KEEP_MARK in the same file: a new harness run replaces only what is above it.
+    previous = out.read_text(encoding="utf-8") if out.exists() else ""
+    kept = previous[previous.index(KEEP_MARK) :] if KEEP_MARK in previous else KEEP_MARK + "\n"
+    out.write_text("\n".join(lines).rstrip() + "\n\n" + kept)
 
 
 # Explanations of missed targets, by row key, written by hand from profiles, strace and
