@@ -220,10 +220,9 @@ def main(argv: list[str] | None = None) -> int:
     banner("Report site: gitrun site build")
     with open(repo / ".git" / "info" / "exclude", "a", encoding="utf-8") as exclude:
         exclude.write("_site/\n")  # the built site is not part of the demo's history
-    show(repo, "site", "build", "-o", "_site")
-    site_index = repo / "_site" / "index.html"
+    show(repo, "site", "build", "-o", "_site")  # ends with the file:// link to open
     print(
-        f"Open {site_index.as_uri()} in a browser (no server needed), or preview it with\n"
+        f"(a browser opens it from disk, no server needed), or preview it live with\n"
         f"  cd {repo} && gitrun site serve    # http://127.0.0.1:8000/index.html",
         flush=True,
     )
