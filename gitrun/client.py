@@ -71,10 +71,10 @@ class Client:
         order_by: Sequence[str] | None = None,
     ) -> list[Experiment]:
         experiments = self.store.list_experiments(ViewType.from_any(view_type))
-        if filter_string:
-            from gitrun.query import filter_experiments
+        if filter_string or order_by:
+            from gitrun.query import filter_experiments, order_experiments
 
-            experiments = filter_experiments(experiments, filter_string)
+            experiments = order_experiments(filter_experiments(experiments, filter_string), order_by)
         return experiments[:max_results] if max_results else experiments
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:

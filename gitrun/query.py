@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from gitrun.search.rows import RunRow
     from gitrun.store import RunRecord, Store
 
-__all__ = ["filter_experiments", "search_run_records", "search_runs"]
+__all__ = ["filter_experiments", "order_experiments", "search_run_records", "search_runs"]
 
 log = logging.getLogger(__name__)
 
@@ -142,6 +142,20 @@ def filter_experiments(experiments: Sequence[Experiment], filter_string: str | N
     if predicate is None:
         return list(experiments)
     return [e for e in experiments if predicate(_ExperimentLookup(e))]
+
+
+def order_experiments(experiments: Sequence[Experiment], order_by: Sequence[str] | None) -> list[Experiment]:
+    """Experiments sorted by ``order_by`` clauses (``"name DESC"``, ``"tags.team"``...), as runs
+    are: stable, the last clause applied first, None sorting last in both directions."""
+    from gitrun.search.evaluate import _sort_value, getter
+    from gitrun.search.grammar import parse_order_by
+
+    out = list(experiments)
+    for clause in reversed(list(order_by or ())):
+        order = parse_order_by(clause, EXPERIMENT_SCHEMA)
+        get, ascending = getter(order.field), order.ascending
+        out.sort(key=lambda e: _sort_value(get(_ExperimentLookup(e)), ascending), reverse=not ascending)
+    return out
 
 
 class _ExperimentLookup:

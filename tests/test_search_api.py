@@ -135,3 +135,16 @@ def test_import_gitrun_and_query_stay_free_of_pandas(tmp_path: Path) -> None:
         env={"PYTHONPATH": str(ROOT), "PATH": ""},
     )
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_search_experiments_order_by(logged: Path) -> None:
+    gitrun.set_experiment_tag("owner", "ann")  # iris only; digits has no owner
+    names = lambda order: [e.name for e in gitrun.search_experiments(order_by=order)]  # noqa: E731
+    everything = [e.name for e in gitrun.search_experiments()]
+    assert names(["name DESC"]) == sorted(everything, reverse=True)
+    assert names(["name"]) == sorted(everything)
+    assert names(["tags.owner DESC", "name"])[0] == "iris"  # missing tags sort last, whatever the direction
+    assert names(["tags.owner ASC", "name"])[0] == "iris"
+    assert [e.name for e in gitrun.search_experiments(order_by=["name DESC"], max_results=1)] == ["iris"]
+    with pytest.raises(FilterSyntaxError):
+        gitrun.search_experiments(order_by=["metrics.acc DESC"])
