@@ -130,3 +130,24 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: st
 
 def json_option(f: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)
+
+
+def diff_options(f: F) -> F:
+    """The options `gitrun diff` and `gitrun report pr` share (what to compare and how to show it)."""
+    options = [
+        click.option("--only-changed", is_flag=True, help="Leave out experiments where nothing changed."),
+        click.option("--metric", help="Judge 'best' by this metric instead of each experiment's primary metric."),
+        click.option(
+            "-e",
+            "--experiment",
+            "experiments",
+            multiple=True,
+            metavar="NAME",
+            help="Only this experiment (repeatable).",
+        ),
+        click.option("--precision", type=int, default=4, show_default=True, help="Significant digits of numbers."),
+        click.option("--require-runs", is_flag=True, help="A check fails where the target adds or changes no run."),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from gitrun.cli._common import console, get_store
+from gitrun.cli._common import console, diff_options, get_store
 
 
 @click.command(
@@ -25,16 +25,10 @@ from gitrun.cli._common import console, get_store
     help="Output format.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
-@click.option("--only-changed", is_flag=True, help="Leave out experiments where nothing changed.")
-@click.option("--metric", help="Judge 'best' by this metric instead of each experiment's primary metric.")
-@click.option(
-    "-e", "--experiment", "experiments", multiple=True, metavar="NAME", help="Only this experiment (repeatable)."
-)
-@click.option("--precision", type=int, default=4, show_default=True, help="Significant digits of numbers.")
 @click.option(
     "--check", "checks", multiple=True, metavar="EXPR", help="Gate: e.g. 'metrics.val_acc >= base - 0.01' (repeatable)."
 )
-@click.option("--require-runs", is_flag=True, help="A check fails where the target adds or changes no run.")
+@diff_options
 @click.pass_context
 def diff(
     ctx: click.Context,

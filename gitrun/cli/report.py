@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from gitrun.cli._common import get_store
+from gitrun.cli._common import diff_options, get_store
 
 
 @click.group(epilog="Example:\n\n\b\n  gitrun report pr main HEAD --out gitrun-report --post")
@@ -40,12 +40,6 @@ def _checks_from_env() -> tuple[str, ...]:
 )
 @click.option("--post", is_flag=True, help="Create or update the pull request's gitrun comment (GitHub REST API).")
 @click.option("--pr", "pr_number", type=int, metavar="N", help="Pull-request number (default: from the event payload).")
-@click.option("--only-changed", is_flag=True, help="Leave out experiments where nothing changed.")
-@click.option("--metric", help="Judge 'best' by this metric instead of each experiment's primary metric.")
-@click.option(
-    "-e", "--experiment", "experiments", multiple=True, metavar="NAME", help="Only this experiment (repeatable)."
-)
-@click.option("--precision", type=int, default=4, show_default=True, help="Significant digits of numbers.")
 @click.option(
     "--check",
     "checks",
@@ -53,12 +47,12 @@ def _checks_from_env() -> tuple[str, ...]:
     metavar="EXPR",
     help="Gate, as in `gitrun diff --check` (repeatable; default: the lines of $GITRUN_CHECKS).",
 )
-@click.option("--require-runs", is_flag=True, help="A check fails where the target adds or changes no run.")
 @click.option("--max-runs", type=int, default=50, show_default=True, help="Rows per run table before cutting.")
 @click.option("--max-curves", type=int, default=3, show_default=True, help="Best new runs drawn in each chart.")
 @click.option("--no-images", is_flag=True, help="Skip the SVG/PNG charts (the Markdown keeps its Mermaid charts).")
 @click.option("--marker", default="gitrun-report", show_default=True, help="Hidden marker naming the sticky comment.")
 @click.option("--print", "print_md", is_flag=True, help="Also print the comment's Markdown.")
+@diff_options
 @click.pass_context
 def pr(
     ctx: click.Context,
