@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import shutil
 import statistics
@@ -32,35 +31,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from stores import GITRUN_EXPERIMENT_ID, build_gitrun_store, run_spec  # noqa: E402
+from stores import ENV, GITRUN_EXPERIMENT_ID, build_gitrun_store, git, new_repo, run_spec  # noqa: E402
 
 TARGET_S = 2.0
-ENV = {
-    **{k: v for k, v in os.environ.items() if not k.startswith(("GITRUN_", "GIT_DIR", "GIT_WORK_TREE"))},
-    "GIT_AUTHOR_NAME": "bench",
-    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
-    "GIT_COMMITTER_NAME": "bench",
-    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
-    "DVC_NO_ANALYTICS": "1",
-    "NO_COLOR": "1",
-}
 GITRUN = [str(Path(sys.executable).with_name("gitrun"))]
 if not Path(GITRUN[0]).exists():
     GITRUN = [sys.executable, "-m", "gitrun"]
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", *args], cwd=repo, env=ENV, check=True, capture_output=True, text=True).stdout
-
-
-def new_repo(path: Path) -> Path:
-    path.mkdir(parents=True)
-    git(path, "init", "-q", "-b", "main")
-    git(path, "config", "commit.gpgsign", "false")
-    (path / "README.md").write_text("bench\n")
-    git(path, "add", "README.md")
-    git(path, "commit", "-q", "-m", "init")
-    return path
 
 
 def timed(cmd: list[str], cwd: Path) -> tuple[float, str]:

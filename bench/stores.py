@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -301,3 +302,29 @@ def count_files(root: Path) -> tuple[int, int]:
             files += 1
             size += os.path.getsize(os.path.join(folder, name))
     return files, size
+
+
+# -- Git repositories for the Git-path benchmarks (bench_git.py, bench_diff.py) ------------------
+ENV = {
+    **{k: v for k, v in os.environ.items() if not k.startswith(("GITRUN_", "GIT_DIR", "GIT_WORK_TREE"))},
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+    "DVC_NO_ANALYTICS": "1",
+    "NO_COLOR": "1",
+}
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", *args], cwd=repo, env=ENV, check=True, capture_output=True, text=True).stdout
+
+
+def new_repo(path: Path) -> Path:
+    path.mkdir(parents=True)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "commit.gpgsign", "false")
+    (path / "README.md").write_text("bench\n")
+    git(path, "add", "README.md")
+    git(path, "commit", "-q", "-m", "init")
+    return path
