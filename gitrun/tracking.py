@@ -223,7 +223,7 @@ def start_run(
         all_tags["mlflow.runName"] = name
         user, source = current_user(), source_name()
         new_id = store.create_run(exp_id, run_name=name, tags=all_tags, parent_run_id=parent, user=user, source=source)
-        writer = store.writer(new_id)
+        writer = store.writer(new_id, store.layout.run_dir(exp_id, new_id))  # known: no lookup
         if code is not None and code.diff is not None:
             from gitrun.store.textio import atomic_write
 
@@ -283,7 +283,7 @@ def _end(active: ActiveRun, status: str) -> None:
     store = _get_client().store
     writer: RunWriter = active._writer  # type: ignore[attr-defined]
     try:
-        store.set_terminated(run_id, status)
+        store.set_terminated(run_id, status, writer=writer)
     finally:
         from gitrun import heartbeat
 

@@ -340,10 +340,19 @@ class Store:
                 writer.close()
                 _writers.pop(path, None)
 
-    def set_terminated(self, run_id: str, status: str = RunStatus.FINISHED, end_time: int | None = None) -> None:
+    def set_terminated(
+        self,
+        run_id: str,
+        status: str = RunStatus.FINISHED,
+        end_time: int | None = None,
+        *,
+        writer: RunWriter | None = None,
+    ) -> None:
+        """End a run: write its metric summary, then its status and end time. ``writer``: the run's
+        writer when the caller holds it (saves looking the run's directory up)."""
         if status not in RunStatus.ALL:
             raise InvalidInputError(f"unknown run status {status!r}; use one of {', '.join(RunStatus.ALL)}")
-        writer = self.writer(run_id)
+        writer = writer or self.writer(run_id)
         writer.write_summary()
         writer.update_meta(status=status, end_time=now_ms() if end_time is None else int(end_time))
 
