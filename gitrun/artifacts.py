@@ -7,7 +7,6 @@ reader never sees half an artifact.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ def _target(artifact_root: Path, artifact_file: str) -> Path:
 
 def _copy_file(source: Path, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    tmp = textio.temp_path(dest)
     try:
         shutil.copy2(source, tmp)
         os.replace(tmp, dest)
@@ -87,7 +86,7 @@ def log_dict(artifact_root: Path, dictionary: Any, artifact_file: str) -> Path:
 def log_figure(artifact_root: Path, figure: Any, artifact_file: str, save_kwargs: dict[str, Any] | None = None) -> Path:
     """A matplotlib figure (``savefig``) or a plotly figure (``write_html`` / ``write_image``)."""
     path = _target(artifact_root, artifact_file)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix}")
+    tmp = textio.temp_path(path, ".tmp" + path.suffix)
     kwargs = dict(save_kwargs or {})
     module = type(figure).__module__
     try:
@@ -140,7 +139,7 @@ def image_to_pil(image: Any) -> Any:
 def log_image(artifact_root: Path, image: Any, artifact_file: str) -> Path:
     path = _target(artifact_root, artifact_file)
     pil = image_to_pil(image)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix or '.png'}")
+    tmp = textio.temp_path(path, ".tmp" + (path.suffix or ".png"))
     try:
         pil.save(tmp)
         os.replace(tmp, path)

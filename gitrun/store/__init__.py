@@ -42,7 +42,8 @@ class Store:
         self.layout = StoreLayout(resolve_store_root(root))
         self.root = self.layout.root
         self.strict = strict
-        self._checked = False
+        self._checked = False  # format version checked
+        self._ensured = False  # skeleton (store.yaml, .gitignore) made sure of, for writing
         # Set on read-only views of a past commit (gitrun.revision.store_at).
         self.revision: str | None = None
         self.source_repo: Path | None = None
@@ -54,9 +55,9 @@ class Store:
     # -- setup -----------------------------------------------------------------------------
     def ensure(self) -> None:
         """Create the store if needed and check its format version (once per Store object)."""
-        if not self._checked:
+        if not self._ensured:
             self.layout.ensure()
-            self._checked = True
+            self._checked = self._ensured = True
 
     def check_readable(self) -> None:
         if not self._checked and self.layout.exists():

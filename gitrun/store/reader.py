@@ -21,8 +21,8 @@ from typing import Any
 from gitrun.entities import LifecycleStage, Metric, MetricSummary, RunStatus
 from gitrun.errors import StoreFormatError, StoreWarning
 from gitrun.store import textio
+from gitrun.store.layout import HEARTBEAT_PREFIX
 
-HEARTBEAT_PREFIX = ".heartbeat-"
 HEARTBEAT_TIMEOUT_S = float(os.environ.get("GITRUN_HEARTBEAT_TIMEOUT", "300"))
 
 

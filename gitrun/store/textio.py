@@ -49,15 +49,21 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def _tmp_path(path: Path) -> Path:
-    # A name cut short: a 250-character key plus pid and random suffix would exceed NAME_MAX (255 bytes).
-    return path.with_name(f".{path.name[:40]}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+# Every temp file gitrun writes in a store starts with this prefix, a name reserved for it: the
+# store's .gitignore ignores exactly these names, and no key or artifact path may use it.
+TEMP_PREFIX = ".gitrun-tmp."
+
+
+def temp_path(path: Path, suffix: str = ".tmp") -> Path:
+    """A fresh temp file name beside ``path`` (``suffix``: e.g. ``.tmp.png`` for writers that need the type)."""
+    # The name is cut short: a 250-character key plus pid and random part would exceed NAME_MAX (255 bytes).
+    return path.with_name(f"{TEMP_PREFIX}{path.name[:40]}.{os.getpid()}.{secrets.token_hex(4)}{suffix[:16]}")
 
 
 def atomic_write(path: Path, text: str | bytes) -> None:
     """Write a whole file so readers see the old content or the new one, never a mix."""
     data = text.encode("utf-8") if isinstance(text, str) else text
-    tmp = _tmp_path(path)
+    tmp = temp_path(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
     try:
         os.write(fd, data)
@@ -76,7 +82,7 @@ def create_with_content(path: Path, text: str) -> bool:
     A hard link of a complete temp file either appears whole or fails with EEXIST, so two
     processes racing to create a series file never produce a half-written header.
     """
-    tmp = _tmp_path(path)
+    tmp = temp_path(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
     try:
         os.write(fd, text.encode("utf-8"))
