@@ -17,7 +17,7 @@ from gitrun.store.validation import validate_artifact_path
 
 
 def _target(artifact_root: Path, artifact_file: str) -> Path:
-    rel = validate_artifact_path(artifact_file)
+    rel = validate_artifact_path(artifact_file, writing=True)
     if not rel:
         raise InvalidInputError("artifact_file must name a file, e.g. 'report/summary.txt'")
     path = artifact_root / rel
@@ -39,14 +39,11 @@ def log_artifact(artifact_root: Path, local_path: str | os.PathLike[str], artifa
     source = Path(local_path)
     if not source.exists():
         raise GitrunError(f"cannot log artifact {str(source)!r}: no such file or directory")
-    folder = artifact_root / validate_artifact_path(artifact_path)
+    folder = validate_artifact_path(artifact_path)
+    rel = f"{folder}/{source.name}" if folder else source.name
     if source.is_dir():
-        return log_artifacts(
-            artifact_root,
-            source,
-            validate_artifact_path(f"{artifact_path}/{source.name}" if artifact_path else source.name),
-        )
-    dest = folder / source.name
+        return log_artifacts(artifact_root, source, validate_artifact_path(rel))
+    dest = artifact_root / validate_artifact_path(rel, writing=True)
     _copy_file(source, dest)
     return dest
 
@@ -55,7 +52,12 @@ def log_artifacts(artifact_root: Path, local_dir: str | os.PathLike[str], artifa
     source = Path(local_dir)
     if not source.is_dir():
         raise GitrunError(f"cannot log artifacts from {str(source)!r}: not a directory (use log_artifact for a file)")
-    folder = artifact_root / validate_artifact_path(artifact_path)
+    prefix = validate_artifact_path(artifact_path, writing=True)
+    folder = artifact_root / prefix
+    for dirpath, _dirnames, filenames in os.walk(source):  # check every name before copying any file
+        rel = Path(dirpath).relative_to(source).as_posix()
+        for name in filenames:
+            validate_artifact_path("/".join(p for p in (prefix, rel, name) if p not in ("", ".")), writing=True)
     for dirpath, _dirnames, filenames in os.walk(source):
         for name in filenames:
             file = Path(dirpath) / name
