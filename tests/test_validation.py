@@ -209,14 +209,14 @@ def test_long_param_is_truncated_with_warning_and_kept_whole(active: gitrun.Acti
     with pytest.warns(UserWarning, match=r"param 'long' .* 6500 characters .* full_values/params/long.txt"):
         gitrun.log_param("long", value)
     run_dir = _run_dir(active)
-    assert (run_dir / "artifacts" / "full_values" / "params" / "long.txt").read_text() == value
+    assert (run_dir / "full_values" / "params" / "long.txt").read_text() == value
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gitrun.log_param("long", value)  # the same long value again is fine
         # A different value that truncates to the same 6,000 characters is still a change.
         with pytest.raises(InvalidInputError, match="'long'"):
             gitrun.log_param("long", value[:6000] + "DIFFERENT")
-    assert (run_dir / "artifacts" / "full_values" / "params" / "long.txt").read_text() == value
+    assert (run_dir / "full_values" / "params" / "long.txt").read_text() == value
     gitrun.end_run()
     stored = gitrun.get_run(active.info.run_id).data.params["long"]
     assert stored == value[:6000]
@@ -225,16 +225,45 @@ def test_long_param_is_truncated_with_warning_and_kept_whole(active: gitrun.Acti
         warnings.simplefilter("error")  # exactly at the limit: no warning, no artifact
         gitrun.log_param("edge", exactly)
     assert gitrun.get_run(second.info.run_id).data.params["edge"] == exactly
-    assert not (_run_dir(second) / "artifacts" / "full_values").exists()
+    assert (
+        not (_run_dir(second) / "full_values").exists()
+        and not (_run_dir(second) / "artifacts" / "full_values").exists()
+    )
 
 
 def test_long_tag_is_truncated_with_warning_and_kept_whole(active: gitrun.ActiveRun) -> None:
     value = "0123456789" * 850  # 8,500 characters
     with pytest.warns(UserWarning, match=r"tag 'notes/long' .* 8500 characters .* full_values/tags/notes/long.txt"):
         gitrun.set_tag("notes/long", value)
-    assert (_run_dir(active) / "artifacts" / "full_values" / "tags" / "notes" / "long.txt").read_text() == value
+    assert (_run_dir(active) / "full_values" / "tags" / "notes" / "long.txt").read_text() == value
     gitrun.end_run()
     assert gitrun.get_run(active.info.run_id).data.tags["notes/long"] == value[:8000]
+
+
+def test_an_artifact_cannot_overwrite_the_full_value_of_a_truncated_param(active: gitrun.ActiveRun) -> None:
+    """Full values live beside artifacts/, not in it: no artifact path reaches them."""
+    value = "v" * 7000
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gitrun.log_param("big", value)
+        gitrun.log_text("not the value", "full_values/params/big.txt")
+        gitrun.log_param("big", value)  # the same value again: no change, no error
+    run_dir = _run_dir(active)
+    assert (run_dir / "full_values" / "params" / "big.txt").read_text() == value
+    assert (run_dir / "artifacts" / "full_values" / "params" / "big.txt").read_text() == "not the value"
+
+
+def test_full_values_kept_by_gitrun_0_1_inside_artifacts_still_count(active: gitrun.ActiveRun) -> None:
+    value = "w" * 7000
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gitrun.log_param("big", value[:6000])
+        old = _run_dir(active) / "artifacts" / "full_values" / "params" / "big.txt"  # where gitrun 0.1 kept it
+        old.parent.mkdir(parents=True)
+        old.write_text(value)
+        gitrun.log_param("big", value)  # the same value: accepted
+        with pytest.raises(InvalidInputError, match="'big'"):
+            gitrun.log_param("big", value[:6000] + "other")
 
 
 def test_logging_to_a_deleted_run_is_refused(repo: Path) -> None:
