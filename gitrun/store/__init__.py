@@ -25,7 +25,7 @@ from gitrun.store.layout import (
     resolve_store_root,
     slugify,
 )
-from gitrun.store.reader import RunRecord, metric_history, problem, read_run
+from gitrun.store.reader import RunRecord, holds_only_local_files, metric_history, problem, read_run
 from gitrun.store.validation import validate_direction, validate_experiment_name, validate_run_id
 from gitrun.store.writer import RunWriter, new_run_files, now_ms
 
@@ -133,10 +133,19 @@ class Store:
         self.check_readable()
         out = []
         for experiment_id in self.experiment_ids():
-            exp = self._experiment(experiment_id, self._read_experiment_file(experiment_id))
+            data = self._read_experiment_file(experiment_id)
+            if not data and self._only_local_files(experiment_id):
+                continue  # gitrun's local files of runs committed on another branch, no experiment
+            exp = self._experiment(experiment_id, data)
             if _visible(exp.lifecycle_stage, view_type):
                 out.append(exp)
         return out
+
+    def _only_local_files(self, experiment_id: str) -> bool:
+        if self.layout.experiment_file(experiment_id).exists():
+            return False
+        runs = self.layout.runs_dir(experiment_id)
+        return all(holds_only_local_files(runs / run_id) for run_id in _list_dirs(runs))
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         for candidate in (slugify(name), f"{slugify(name)}-{name_hash(name)}"):
@@ -294,6 +303,11 @@ class Store:
         experiment_id, run_dir = self.find_run_dir(run_id)
         record = read_run(run_dir, experiment_id, self.strict)
         if record is None:
+            if holds_only_local_files(run_dir):
+                raise RunNotFoundError(
+                    f"no run {run_id!r} in {self.root}: {run_dir} holds only gitrun's local files (the run is "
+                    "committed on another branch, or was removed); they are safe to delete"
+                )
             raise RunNotFoundError(f"run {run_id} in {run_dir} cannot be read (see the warning above)")
         return record
 
