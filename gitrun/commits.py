@@ -13,9 +13,11 @@ import fcntl
 import os
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gitrun import dvc
 from gitrun.entities import RunStatus
@@ -297,6 +299,7 @@ def _commit_locked(
     no_verify: bool,
     threshold_override: str | int | None,
 ) -> CommitResult:
+    recover_interrupted_commit(repo)
     store.layout.ensure_gitignore(create=False)  # one an earlier gitrun wrote: migrated, and committed below
     changed_runs, other_paths = changed_run_dirs(repo, store)
     wanted_ids = {store.resolve_run_id(r) for r in run_ids} if run_ids else None
@@ -370,6 +373,7 @@ def _commit_locked(
         # tracks, so they leave the real index first (restored below if the commit fails).
         in_git = [p for c in _chunks([_rel(repo, p) for p in big], 500) for p in _ls_files(repo, c)]
         if in_git:
+            _write_journal(repo.git_dir, repo.head(), paths)  # a kill from here on is repaired next time
             _rm_cached(repo, in_git)
         try:
             tracked = dvc.add(repo.root, big)
@@ -411,7 +415,9 @@ def _commit_locked(
         )
     except BaseException:
         _restore_index(repo, in_git)
+        _clear_journal(repo.git_dir)
         raise
+    _clear_journal(repo.git_dir)
     if sha is None:
         return CommitResult(None, "nothing to commit (the runs are already committed)", skipped_running=tuple(skipped))
     return CommitResult(sha, text, tuple(committed), tuple(tracked), tuple(skipped), tuple(files))
@@ -496,65 +502,203 @@ def commit_paths(
     ``drop``: files under them that leave Git (now tracked by DVC; Git ignores only untracked
     files). ``complete``: directories whose every file must be in the commit or tracked by DVC
     (else nothing is committed). ``local``: repo-relative paths never to stage (gitrun's local files).
+
+    The repository's pre-commit and commit-msg hooks run first, on the temporary index; a hook
+    that changes what would be committed is refused. The user's index lists the new entries of
+    ``paths`` before HEAD moves, and a journal in ``.git`` lets the next gitrun command repair
+    it if this process is killed in between (:func:`recover_interrupted_commit`).
     """
-    index = repo.git_dir / f"gitrun-index-{os.getpid()}"
+    recover_interrupted_commit(repo)
+    git_dir = repo.git_dir
+    index = git_dir / f"{_TEMP_INDEX}{os.getpid()}"
     env = {"GIT_INDEX_FILE": str(index)}
     head = repo.head()
     started = time.time()
     try:
-        if head is None:
-            repo.run("read-tree", "--empty", env=env)
-        else:
-            repo.run("read-tree", head, env=env)
+        repo.run("read-tree", *([head] if head else ["--empty"]), env=env)
         in_index, pointers = _stage(repo, paths, env, local or (lambda _path: False))
         if drop:
             _rm_cached(repo, drop, env=env)
         if complete:
             _check_complete(repo, complete, in_index, local, pointers, started)
-        if head is None:
-            listing = repo.run("ls-files", "-z", env=env)
-        else:
-            listing = repo.run("diff", "--cached", "--name-only", "--no-renames", "-z", head, env=env)
-        changed = [c for c in listing.split("\0") if c]
+        tree = repo.run("write-tree", env=env).strip()
+        changed = _tree_changes(repo, head, tree)
         if not changed:
+            _refresh_index(repo, head, paths, repair=True)
             return None, []
-        args = ["commit", "-q", "--no-edit", "-F", "-"]
-        if no_verify:
-            args.append("--no-verify")
-        if not _wait_for_index_lock(repo):
-            raise GitrunError(
-                f"{repo.git_dir / 'index.lock'} exists: another Git process is using the index (if none is, "
-                "a crashed one left the lock: delete it). Nothing was committed"
-            )
+        if not no_verify:
+            _run_hook_checked(repo, "pre-commit", env)
+            _check_tree_unchanged(repo, tree, repo.run("write-tree", env=env).strip(), paths)
+            message = _run_commit_msg_hook(repo, env, message, git_dir)
+        _write_journal(git_dir, head, paths)
+        _refresh_index(repo, tree, paths)  # the user's index lists the new entries before HEAD moves
         try:
-            repo.run(*args, env=env, input=message)
+            repo.run("commit", "-q", "--no-verify", "--no-edit", "-F", "-", env=env, input=message)
         except GitCommandError as exc:
+            _refresh_index(repo, head, paths)
+            _clear_journal(git_dir)
             raise GitrunError(
-                f"git refused the commit (a hook or Git itself): {exc.stderr.strip() or exc}. "
+                f"git refused the commit: {exc.stderr.strip() or exc}. "
                 "Nothing was committed; your files and index are unchanged"
             ) from None
+        _clear_journal(git_dir)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            index.unlink()
-    sha = repo.head()
-    # Refresh only the store's entries of the user's real index to the new HEAD. Left undone, the
-    # index would still lack them, i.e. stage their deletion: retry while another Git holds the lock.
+        for leftover in (index, git_dir / f"{_TEMP_MESSAGE}{os.getpid()}"):
+            leftover.unlink(missing_ok=True)
+    return repo.head(), changed
+
+
+def _tree_changes(repo: GitRepo, head: str | None, tree: str) -> list[str]:
+    if head is None:
+        listing = repo.run("ls-tree", "-r", "-z", "--name-only", tree)
+    else:
+        listing = repo.run("diff-tree", "-r", "-z", "--name-only", "--no-renames", head, tree)
+    return [c for c in listing.split("\0") if c]
+
+
+def _refresh_index(repo: GitRepo, treeish: str | None, paths: Sequence[str], repair: bool = False) -> None:
+    """Make the user's index list ``paths`` as ``treeish`` has them (None: an unborn branch, none of
+    them), leaving every other entry as it is. ``repair``: only if they differ, saying so."""
+    if repair:
+        differs = treeish is not None and any(
+            repo.run("diff-index", "--cached", "--quiet", treeish, "--", *chunk, check=False).returncode
+            for chunk in _chunks(paths, 500)
+        )
+        if not differs:
+            return
+        warnings.warn(
+            f"gitrun: the index did not list gitrun's committed files as in HEAD (an interrupted commit of an "
+            f"earlier gitrun?); reset them to HEAD: {_summary(paths)}",
+            stacklevel=3,
+        )
     for chunk in _chunks(paths, 500):
         while True:
-            proc = repo.run("reset", "-q", "HEAD", "--", *chunk, check=False)
-            if proc.returncode == 0 or "index.lock" not in proc.stderr:
+            proc = repo.run("reset", "-q", *([treeish] if treeish else []), "--", *chunk, check=False)
+            if proc.returncode == 0:
                 break
-            if not _wait_for_index_lock(repo):
+            if "index.lock" not in proc.stderr or not _wait_for_index_lock(repo):
                 raise GitrunError(
-                    f"committed {sha}, but another Git process holds the index, so it does not list the "
-                    f"committed files yet; when it is done, run: git reset -q HEAD -- {os.path.commonpath(paths) or ' '.join(paths)}"
+                    f"cannot update the index ({proc.stderr.strip()}): another Git process holds "
+                    f"{repo.git_dir / 'index.lock'} (if none does, a crashed one left it: delete it). "
+                    "Nothing was committed"
                 )
-    return sha, changed
+
+
+# -- hooks: run here on the temporary index, so gitrun's commit holds gitrun's files only -------
+def _run_hook_checked(repo: GitRepo, name: str, env: dict[str, str], *args: str) -> None:
+    proc = _run_hook(repo, name, env, *args)
+    if proc is not None and proc.returncode != 0:
+        output = (proc.stderr + proc.stdout).strip()
+        raise GitrunError(
+            f"git refused the commit (its {name} hook failed): {output or f'exit status {proc.returncode}'}. "
+            "Nothing was committed; your files and index are unchanged (--no-verify skips the hooks)"
+        )
+
+
+def _run_hook(repo: GitRepo, name: str, env: dict[str, str], *args: str) -> Any:
+    """Run a hook as ``git commit`` would (``core.hooksPath`` honoured); None when there is none."""
+    hook_env = {**env, "GIT_EDITOR": ":"}
+    proc = repo.run("hook", "run", "--ignore-missing", name, "--", *args, env=hook_env, input="", check=False)
+    if proc.returncode == 0 or "is not a git command" not in proc.stderr:
+        return proc
+    # Git before 2.36 has no `git hook run`: find and run the hook file the way it would.
+    import subprocess
+
+    path = repo.root / repo.run("rev-parse", "--git-path", f"hooks/{name}").strip()
+    if not os.access(path, os.X_OK) or not path.is_file():
+        return None
+    return subprocess.run(
+        [str(path), *args], cwd=repo.root, env={**os.environ, **hook_env}, input="", capture_output=True, text=True
+    )
+
+
+def _check_tree_unchanged(repo: GitRepo, before: str, after: str, paths: Sequence[str]) -> None:
+    if after == before:
+        return
+    changed = _tree_changes(repo, before, after)
+    outside = [p for p in changed if not _under(p, paths)]
+    if outside:
+        what = f"staged files outside gitrun's store: {_summary(outside)}"
+    else:
+        what = f"changed gitrun's files: {_summary(changed)} (run files are committed as they were logged)"
+    raise GitrunError(
+        f"the pre-commit hook {what}. gitrun commits only its own files, so nothing was committed; your "
+        "index is unchanged. Make the hook leave .gitrun/ alone (pre-commit: `exclude: ^\\.gitrun/`), "
+        "or pass --no-verify"
+    )
+
+
+def _run_commit_msg_hook(repo: GitRepo, env: dict[str, str], message: str, git_dir: Path) -> str:
+    """The message after the commit-msg hook (which may edit it, e.g. to add a trailer)."""
+    path = git_dir / f"{_TEMP_MESSAGE}{os.getpid()}"
+    path.write_text(message if message.endswith("\n") else message + "\n", encoding="utf-8")  # as Git writes it
+    _run_hook_checked(repo, "commit-msg", env, str(path))
+    return path.read_text(encoding="utf-8")
+
+
+def _under(path: str, roots: Sequence[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip("/") + "/") or root == "." for root in roots)
 
 
 def _summary(paths: Sequence[str], limit: int = 5) -> str:
     more = f" and {len(paths) - limit} more" if len(paths) > limit else ""
     return ", ".join(paths[:limit]) + more
+
+
+# -- the journal: the user's index is repaired after a kill ----------------------------------------
+_JOURNAL = "gitrun-commit-journal.json"
+_TEMP_INDEX = "gitrun-index-"
+_TEMP_MESSAGE = "gitrun-message-"
+_TEMP_FILE_RE = re.compile(rf"^(?:{_TEMP_INDEX}|{_TEMP_MESSAGE})(\d+)(?:\.lock)?$")
+
+
+def _write_journal(git_dir: Path, head: str | None, paths: Sequence[str]) -> None:
+    """Record, before the user's index changes, what to undo if this process dies before HEAD moves."""
+    import json
+
+    from gitrun.store.textio import atomic_write
+
+    atomic_write(git_dir / _JOURNAL, json.dumps({"pid": os.getpid(), "head": head, "paths": list(paths)}))
+
+
+def _clear_journal(git_dir: Path) -> None:
+    (git_dir / _JOURNAL).unlink(missing_ok=True)
+
+
+def recover_interrupted_commit(repo: GitRepo) -> None:
+    """Repair what a killed ``gitrun commit`` left: its index entries (from its journal) and temp files.
+
+    Killed after it updated the index but before HEAD moved, the index lists the runs as staged:
+    they are reset to HEAD again, with a warning. Killed later, the index is already right.
+    """
+    import json
+
+    from gitrun.store.reader import _pid_alive
+
+    git_dir = repo.git_dir
+    with contextlib.suppress(FileNotFoundError):
+        for name in os.listdir(git_dir):
+            match = _TEMP_FILE_RE.match(name)
+            if match and not _pid_alive(int(match.group(1))):
+                (git_dir / name).unlink(missing_ok=True)
+    try:
+        journal = json.loads((git_dir / _JOURNAL).read_text(encoding="utf-8"))
+        pid, head, paths = int(journal["pid"]), journal["head"], list(journal["paths"])
+    except FileNotFoundError:
+        return
+    except (ValueError, KeyError, TypeError):
+        _clear_journal(git_dir)  # torn by a crash before the rename could not happen: unreadable means unused
+        return
+    if pid == os.getpid() or _pid_alive(pid):
+        return  # that commit is still going on (this process's own, when it moves files to DVC)
+    if repo.head() == head:
+        _refresh_index(repo, head, paths)
+        warnings.warn(
+            f"gitrun: a `gitrun commit` (process {pid}) was interrupted before committing; its files were left "
+            f"staged in the index, and are unstaged again (the files themselves are untouched): {_summary(paths)}",
+            stacklevel=2,
+        )
+    _clear_journal(git_dir)
 
 
 # -- staging -----------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """``gitrun commit`` against hostile artifacts, hooks, kills, filters and branch switches.
 
 Each test reproduces a way the commit used to lose data or take the user's files (issue 9,
-items 3, 16, 17; item 4 is in test_validation.py), with real Git (git-lfs), real DVC and the real CLI.
+items 3, 7, 8, 16, 17; item 4 is in test_validation.py), with real Git (hooks, git-lfs, SIGKILL), real DVC and the real CLI.
 """
 
 from __future__ import annotations
@@ -9,6 +9,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -171,6 +175,141 @@ def test_gitrun_commit_alone_migrates_the_old_gitignore_but_keeps_a_hand_edited_
     log_runs(repo, [{"metrics": {"val_acc": 0.6}}])
     commit_ok(repo)
     assert gitignore.read_text() == edited  # the user's own file: left as they wrote it
+
+
+# -- item 7: a kill at any instant leaves a right index, or one the next command repairs ----------
+KILL_POINTS = ["pre-commit", "commit-msg", "prepare-commit-msg", "post-commit"]
+
+
+@pytest.mark.parametrize("hook", KILL_POINTS)
+def test_sigkill_of_gitrun_commit_at_each_step(repo: Path, tmp_path: Path, hook: str) -> None:
+    ids = log_runs(repo, [{"metrics": {"val_acc": 0.5}}, {"metrics": {"val_acc": 0.7}}])
+    edit_user_files(repo)
+    sha, before, files = head(repo), git_state(repo), work_files(repo)
+    marker = tmp_path / "in-hook"
+    write_hook(repo, hook, f'touch "{marker}"\nsleep 60\n')
+
+    exe = Path(sys.executable).with_name("gitrun")
+    proc = subprocess.Popen([str(exe), "commit"], cwd=repo, start_new_session=True, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)  # gitrun, git and the hook, as a terminal or a CI cancel does
+    proc.wait(timeout=30)
+
+    # At the instant of the kill: the user's work is as it was, and the index never stages the
+    # deletion of committed runs.
+    assert git_state(repo) == before and work_files(repo) == files
+    deleted = run_git(repo, "diff", "--cached", "--name-only", "--diff-filter=D").stdout
+    assert deleted == ""
+    committed = head(repo) != sha
+    assert committed == (hook == "post-commit")
+    if committed:  # the commit landed: the index already lists its files
+        assert store_status(repo) == ""
+
+    (repo / ".git" / "hooks" / hook).unlink()
+    after = gitrun_cli("commit", cwd=repo)
+    assert after.returncode == 0, after.stderr
+    if hook == "prepare-commit-msg":  # killed between the index update and the commit: repaired
+        assert "interrupted" in after.stderr and "unstaged again" in after.stderr
+    if committed:
+        assert "Nothing to commit" in after.stdout
+    assert {p.split("/")[4] for p in tree_paths(repo) if "/runs/" in p} == set(ids)
+    assert run_git(repo, "rev-list", "--count", f"{sha}..HEAD").stdout.strip() == "1"
+    assert git_state(repo) == before and work_files(repo) == files
+    assert store_status(repo) == ""
+    assert temp_files(repo) == []
+
+
+def test_an_index_left_staging_the_removal_of_runs_is_repaired(repo: Path) -> None:
+    """What a kill of gitrun 0.1's commit left (no journal): the next commit puts the entries back."""
+    ids = log_runs(repo, [{"metrics": {"val_acc": 0.5}}])
+    commit_ok(repo)
+    edit_user_files(repo)
+    before = git_state(repo)
+    run_git(repo, "rm", "-r", "-q", "--cached", ".gitrun")  # the index gitrun 0.1 left: every run deleted
+    sha = head(repo)
+
+    proc = gitrun_cli("commit", cwd=repo)
+
+    assert proc.returncode == 0 and "Nothing to commit" in proc.stdout, proc.stderr
+    assert "reset them to HEAD" in proc.stderr
+    assert head(repo) == sha and store_status(repo) == "" and git_state(repo) == before
+    assert {p.split("/")[4] for p in tree_paths(repo) if "/runs/" in p} == set(ids)
+
+
+# -- item 8: hooks cannot put the user's files into gitrun's commit --------------------------------
+@pytest.mark.parametrize("hooks_path", [False, True], ids=["hooks-dir", "core.hooksPath"])
+def test_a_pre_commit_hook_that_restages_is_refused(repo: Path, hooks_path: bool) -> None:
+    hooks_dir = None
+    if hooks_path:
+        hooks_dir = repo / "ci-hooks"
+        run_git(repo, "config", "core.hooksPath", "ci-hooks")
+    write_hook(repo, "pre-commit", "git add -u\n", hooks_dir)  # a fixer that re-stages what it touched
+    log_runs(repo, [{"metrics": {"val_acc": 0.5}}])
+    edit_user_files(repo)
+    sha, before, files = head(repo), git_state(repo), work_files(repo)
+
+    proc = gitrun_cli("commit", cwd=repo)
+
+    assert proc.returncode != 0
+    assert "staged files outside gitrun's store" in proc.stderr and "README.md" in proc.stderr
+    assert "nothing was committed" in proc.stderr and "--no-verify" in proc.stderr
+    assert head(repo) == sha and git_state(repo) == before and work_files(repo) == files
+
+    # --no-verify skips that hook, as `git commit --no-verify` would: gitrun's files only.
+    result = commit_ok(repo, "--no-verify")
+    assert result["sha"] == head(repo)
+    assert all(p.startswith(".gitrun/") for p in result["files"])
+    assert run_git(repo, "show", "HEAD:README.md").stdout == "# demo project\n"
+    assert git_state(repo) == before and work_files(repo) == files
+
+
+def test_a_pre_commit_hook_that_rewrites_a_run_file_is_refused(repo: Path) -> None:
+    write_hook(
+        repo,
+        "pre-commit",
+        'for f in $(git diff --cached --name-only -- \'*.tsv\'); do echo x >> "$f"; git add "$f"; done\n',
+    )
+    (run_id,) = log_runs(repo, [{"metrics": {"val_acc": 0.5}}])
+    series = run_dir_of(repo, run_id) / "metrics" / "val_acc.tsv"
+    sha, before = head(repo), git_state(repo)
+
+    proc = gitrun_cli("commit", cwd=repo)
+
+    assert proc.returncode != 0
+    assert "changed gitrun's files" in proc.stderr and "val_acc.tsv" in proc.stderr
+    assert head(repo) == sha and git_state(repo) == before
+    assert run_git(repo, "diff", "--cached", "--name-only").stdout == ""
+    assert series.read_text().endswith("x\n")  # the hook's own edit of the file; gitrun committed nothing
+
+
+def test_failing_hooks_refuse_and_commit_msg_hooks_may_edit_the_message(repo: Path, tmp_path: Path) -> None:
+    log_runs(repo, [{"metrics": {"val_acc": 0.5}}])
+    edit_user_files(repo)
+    sha, before = head(repo), git_state(repo)
+    write_hook(repo, "pre-commit", "echo 'lint: no' >&2\nexit 1\n")
+    proc = gitrun_cli("commit", cwd=repo)
+    assert proc.returncode != 0 and "pre-commit hook failed" in proc.stderr and "lint: no" in proc.stderr
+    assert head(repo) == sha and git_state(repo) == before
+
+    (repo / ".git" / "hooks" / "pre-commit").unlink()
+    write_hook(repo, "commit-msg", "grep -q 'JIRA-' \"$1\" || { echo 'missing ticket' >&2; exit 1; }\n")
+    proc = gitrun_cli("commit", cwd=repo)
+    assert proc.returncode != 0 and "commit-msg hook failed" in proc.stderr and "missing ticket" in proc.stderr
+    assert head(repo) == sha and git_state(repo) == before
+
+    # A commit-msg hook that adds a trailer; prepare-commit-msg and post-commit run as Git runs them.
+    write_hook(repo, "commit-msg", 'printf "\\nChange-Id: I123\\n" >> "$1"\n')
+    write_hook(repo, "prepare-commit-msg", f'echo "$2" > "{tmp_path / "source"}"\n')
+    write_hook(repo, "post-commit", f'git rev-parse HEAD > "{tmp_path / "post"}"\n')
+    commit_ok(repo, "-m", "JIRA-7 sweep")
+    assert run_git(repo, "log", "-1", "--format=%B").stdout.strip() == "JIRA-7 sweep\n\nChange-Id: I123"
+    assert (tmp_path / "source").read_text().strip() == "message"
+    assert (tmp_path / "post").read_text().strip() == head(repo)
+    assert git_state(repo) == before
 
 
 # -- item 16: a branch without the store ------------------------------------------------------------
