@@ -378,7 +378,7 @@ def _commit_locked(
         try:
             tracked = dvc.add(repo.root, big)
         except BaseException:
-            _restore_index(repo, in_git)
+            _roll_back(repo)
             raise
     else:
         in_git = []
@@ -414,8 +414,7 @@ def _commit_locked(
             local=lambda path: path.startswith(prefix) and local_only(path[len(prefix) :]),
         )
     except BaseException:
-        _restore_index(repo, in_git)
-        _clear_journal(repo.git_dir)
+        _roll_back(repo)
         raise
     _clear_journal(repo.git_dir)
     if sha is None:
@@ -461,11 +460,6 @@ def _rm_cached(repo: GitRepo, paths: Sequence[str], env: dict[str, str] | None =
         raise GitrunError(f"{repo.git_dir / 'index.lock'} exists: another Git process is using the index")
     for chunk in _chunks(paths, 500):
         repo.run("rm", "--cached", "-q", "--ignore-unmatch", "--", *chunk, env=env)
-
-
-def _restore_index(repo: GitRepo, paths: Sequence[str]) -> None:
-    for chunk in _chunks(paths, 500):
-        repo.run("reset", "-q", "HEAD", "--", *chunk, check=False)
 
 
 def _record_killed(store: Store, record: RunRecord) -> RunRecord:
@@ -531,16 +525,17 @@ def commit_paths(
             _check_tree_unchanged(repo, tree, repo.run("write-tree", env=env).strip(), paths)
             message = _run_commit_msg_hook(repo, env, message, git_dir)
         _write_journal(git_dir, head, paths)
-        _refresh_index(repo, tree, paths)  # the user's index lists the new entries before HEAD moves
         try:
+            _refresh_index(repo, tree, paths)  # the user's index lists the new entries before HEAD moves
             repo.run("commit", "-q", "--no-verify", "--no-edit", "-F", "-", env=env, input=message)
-        except GitCommandError as exc:
-            _refresh_index(repo, head, paths)
-            _clear_journal(git_dir)
-            raise GitrunError(
-                f"git refused the commit: {exc.stderr.strip() or exc}. "
-                "Nothing was committed; your files and index are unchanged"
-            ) from None
+        except BaseException as exc:
+            _roll_back(repo)
+            if isinstance(exc, GitCommandError):
+                raise GitrunError(
+                    f"git refused the commit: {exc.stderr.strip() or exc}. "
+                    "Nothing was committed; your files and index are unchanged"
+                ) from None
+            raise
         _clear_journal(git_dir)
     finally:
         for leftover in (index, git_dir / f"{_TEMP_MESSAGE}{os.getpid()}"):
@@ -649,7 +644,8 @@ def _summary(paths: Sequence[str], limit: int = 5) -> str:
 _JOURNAL = "gitrun-commit-journal.json"
 _TEMP_INDEX = "gitrun-index-"
 _TEMP_MESSAGE = "gitrun-message-"
-_TEMP_FILE_RE = re.compile(rf"^(?:{_TEMP_INDEX}|{_TEMP_MESSAGE})(\d+)(?:\.lock)?$")
+# ... and the temp file of the journal's atomic write, when a kill hits it
+_TEMP_FILE_RE = re.compile(f"^(?:{_TEMP_INDEX}|{_TEMP_MESSAGE}|{re.escape(f'{TEMP_PREFIX}{_JOURNAL}.')})([0-9]+)")
 
 
 def _write_journal(git_dir: Path, head: str | None, paths: Sequence[str]) -> None:
@@ -671,8 +667,6 @@ def recover_interrupted_commit(repo: GitRepo) -> None:
     Killed after it updated the index but before HEAD moved, the index lists the runs as staged:
     they are reset to HEAD again, with a warning. Killed later, the index is already right.
     """
-    import json
-
     from gitrun.store.reader import _pid_alive
 
     git_dir = repo.git_dir
@@ -681,24 +675,50 @@ def recover_interrupted_commit(repo: GitRepo) -> None:
             match = _TEMP_FILE_RE.match(name)
             if match and not _pid_alive(int(match.group(1))):
                 (git_dir / name).unlink(missing_ok=True)
-    try:
-        journal = json.loads((git_dir / _JOURNAL).read_text(encoding="utf-8"))
-        pid, head, paths = int(journal["pid"]), journal["head"], list(journal["paths"])
-    except FileNotFoundError:
+    journal = _read_journal(git_dir)
+    if journal is None:
         return
-    except (ValueError, KeyError, TypeError):
-        _clear_journal(git_dir)  # torn by a crash before the rename could not happen: unreadable means unused
-        return
+    pid, head, paths = journal
     if pid == os.getpid() or _pid_alive(pid):
         return  # that commit is still going on (this process's own, when it moves files to DVC)
-    if repo.head() == head:
-        _refresh_index(repo, head, paths)
+    if _undo_journal(repo, git_dir, head, paths):
         warnings.warn(
             f"gitrun: a `gitrun commit` (process {pid}) was interrupted before committing; its files were left "
             f"staged in the index, and are unstaged again (the files themselves are untouched): {_summary(paths)}",
             stacklevel=2,
         )
+
+
+def _read_journal(git_dir: Path) -> tuple[int, str | None, list[str]] | None:
+    import json
+
+    try:
+        journal = json.loads((git_dir / _JOURNAL).read_text(encoding="utf-8"))
+        return int(journal["pid"]), journal["head"], [str(p) for p in journal["paths"]]
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError):
+        _clear_journal(git_dir)  # not one gitrun wrote (its writes are atomic): nothing to go by
+        return None
+
+
+def _undo_journal(repo: GitRepo, git_dir: Path, head: str | None, paths: Sequence[str]) -> bool:
+    """Reset the journaled index entries to HEAD if HEAD has not moved (True then), and drop the
+    journal. If another Git process holds the index, this raises and the journal stays."""
+    undone = repo.head() == head
+    if undone:
+        _refresh_index(repo, head, paths)
     _clear_journal(git_dir)
+    return undone
+
+
+def _roll_back(repo: GitRepo) -> None:
+    """After a failure of this process's commit: its index entries as before, if it changed them."""
+    git_dir = repo.git_dir
+    journal = _read_journal(git_dir)
+    if journal is not None and journal[0] == os.getpid():
+        with contextlib.suppress(GitrunError):  # the journal stays; the next gitrun commit repairs it
+            _undo_journal(repo, git_dir, journal[1], journal[2])
 
 
 # -- staging -----------------------------------------------------------------------------------------

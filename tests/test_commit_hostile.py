@@ -301,6 +301,15 @@ def test_failing_hooks_refuse_and_commit_msg_hooks_may_edit_the_message(repo: Pa
     assert proc.returncode != 0 and "commit-msg hook failed" in proc.stderr and "missing ticket" in proc.stderr
     assert head(repo) == sha and git_state(repo) == before
 
+    # prepare-commit-msg runs inside `git commit`, after gitrun updated the index: it is put back.
+    write_hook(repo, "commit-msg", "exit 0\n")
+    write_hook(repo, "prepare-commit-msg", "echo 'no message today' >&2\nexit 1\n")
+    proc = gitrun_cli("commit", cwd=repo)
+    assert proc.returncode != 0 and "git refused the commit" in proc.stderr and "no message today" in proc.stderr
+    assert head(repo) == sha and git_state(repo) == before
+    assert run_git(repo, "diff", "--cached", "--name-only", "--", ".gitrun").stdout == ""  # no runs left staged
+    assert temp_files(repo) == []
+
     # A commit-msg hook that adds a trailer; prepare-commit-msg and post-commit run as Git runs them.
     write_hook(repo, "commit-msg", 'printf "\\nChange-Id: I123\\n" >> "$1"\n')
     write_hook(repo, "prepare-commit-msg", f'echo "$2" > "{tmp_path / "source"}"\n')
