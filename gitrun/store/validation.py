@@ -47,12 +47,13 @@ def validate_key(kind: str, key: object, run_id: str | None = None) -> str:
             f"{kind} key {key!r}{where} is not a clean relative name (no leading or trailing '/' or "
             "spaces, no '.', '..' or '//' parts), because keys become file names"
         )
-    *folders, name = key.split("/")
-    reason = next(filter(None, map(_reserved_part, folders)), None)
-    if reason is None and name.startswith(TEMP_PREFIX):  # the file gets a suffix (.tsv): only the prefix matters
-        reason = _reserved_part(name)
-    if reason:
-        raise InvalidInputError(f"{kind} key {key!r}{where} has a part {reason}, because keys become file names")
+    if key.startswith(".") or "/." in key or "~" in key:  # every reserved name starts with '.' (or is git~1)
+        *folders, name = key.split("/")
+        reason = next(filter(None, map(_reserved_part, folders)), None)
+        if reason is None and name.startswith(TEMP_PREFIX):  # the file gets a suffix (.tsv): only the prefix matters
+            reason = _reserved_part(name)
+        if reason:
+            raise InvalidInputError(f"{kind} key {key!r}{where} has a part {reason}, because keys become file names")
     if any(len(part.encode("utf-8")) > MAX_KEY_LENGTH for part in key.split("/")):
         raise InvalidInputError(
             f"{kind} key {key[:40]!r}...{where} has a part longer than {MAX_KEY_LENGTH} bytes in UTF-8, too long "
