@@ -84,8 +84,12 @@ def resolve_store_root(uri: str | os.PathLike[str] | None = None) -> Path:
         if raw.startswith("file://"):
             raw = raw[len("file://") :]
         elif "://" in raw:
+            from gitrun.redact import strip_credentials  # only on this error path
+
+            from_env = raw == os.environ.get(ENV_TRACKING_URI)
+            source = f"the tracking URI ({ENV_TRACKING_URI})" if from_env else "the tracking URI"
             raise GitrunError(
-                f"tracking URI {raw!r} is not a local path; gitrun stores runs in a directory "
+                f"{source} {strip_credentials(raw)!r} is not a local path; gitrun stores runs in a directory "
                 "(a store such as ./.gitrun or a Git work-tree root)"
             )
         path = Path(raw).expanduser().absolute()
