@@ -204,6 +204,8 @@ def start_run(
         resume_id = validate_run_id(resume_id)
         store.set_running(resume_id)
         writer = store.writer(resume_id)
+        if run_name:  # renames the resumed run, as MLflow does (a mlflow.runName tag in `tags` wins)
+            user_tags = {"mlflow.runName": run_name, **user_tags}
         if user_tags:
             writer.set_tags(user_tags)
         run = store.get_run(resume_id)

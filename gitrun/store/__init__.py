@@ -262,8 +262,8 @@ class Store:
         }
         run_dir = self.layout.run_dir(experiment_id, run_id)
         new_run_files(run_dir, meta)
-        if tags:
-            self.writer(run_id, run_dir).set_tags(tags)
+        if tags:  # meta.json already has the run's name: no rename to check
+            self.writer(run_id, run_dir).set_tags(tags, rename=run_name != tags.get("mlflow.runName"))
         return run_id
 
     def find_run_dir(self, run_id: str) -> tuple[str, Path]:

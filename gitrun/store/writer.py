@@ -29,6 +29,7 @@ from gitrun.store.validation import (
 )
 
 SERIES_HEADER = "step\ttimestamp\t{name}\n"
+RUN_NAME_TAG = "mlflow.runName"  # setting it renames the run, as in MLflow
 FULL_VALUES_DIR = "full_values"  # artifacts/full_values/{params,tags}/<key>.txt keeps truncated values whole
 MAX_OPEN_SERIES = 128  # descriptors kept open per run; beyond that, least recently used are closed
 
@@ -155,7 +156,10 @@ class RunWriter:
                 textio.atomic_write(self.run_dir / "params.json", textio.dumps(current))
             self._params = current
 
-    def set_tags(self, tags: Mapping[str, Any]) -> None:
+    def set_tags(self, tags: Mapping[str, Any], *, rename: bool = True) -> None:
+        """Set tags (read-modify-write under the run lock). A non-empty ``mlflow.runName`` also
+        renames the run (``run_name`` in meta.json), as MLflow does; an empty one sets only the tag.
+        ``rename=False``: the caller has just written that name into meta.json (a new run)."""
         new: dict[str, str] = {}
         for key, value in tags.items():
             validate_key("tag", key, self.run_id)
@@ -168,10 +172,15 @@ class RunWriter:
             return
         with run_lock(self.run_dir):
             current = self._read_json("tags.json")
-            if all(current.get(k) == v for k, v in new.items()):
-                return
-            current.update(new)
-            textio.atomic_write(self.run_dir / "tags.json", textio.dumps(current))
+            if not all(current.get(k) == v for k, v in new.items()):
+                current.update(new)
+                textio.atomic_write(self.run_dir / "tags.json", textio.dumps(current))
+            name = new.get(RUN_NAME_TAG) if rename else None
+            if name:
+                meta = self._read_json("meta.json")
+                if meta.get("run_name") != name:
+                    meta["run_name"] = name
+                    textio.atomic_write(self.run_dir / "meta.json", textio.dumps(meta))
 
     def delete_tag(self, key: str) -> None:
         with run_lock(self.run_dir):
