@@ -53,8 +53,9 @@ class Client:
         primary_metric: str | None = None,
         directions: Mapping[str, str] | None = None,
     ) -> str:
-        """Create an experiment; its ID is the slug of its name. ``artifact_location`` is ignored
-        (artifacts always live beside the run, so they travel with it through Git)."""
+        """Create an experiment; its ID derives from its exact name (docs/format.md, "Experiment
+        IDs"). ``artifact_location`` is ignored (artifacts always live beside the run, so they
+        travel with it through Git)."""
         return self.store.create_experiment(name, tags=tags, primary_metric=primary_metric, directions=directions)
 
     def get_experiment(self, experiment_id: str) -> Experiment:

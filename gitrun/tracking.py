@@ -115,8 +115,10 @@ def set_experiment(
     else:
         assert experiment_name is not None
         found = client.get_experiment_by_name(experiment_name)
-        if found is None:
-            new_id = client.create_experiment(experiment_name, primary_metric=primary_metric, directions=directions)
+        if found is None:  # exist_ok: parallel processes (a sweep) may all create it at once
+            new_id = client.store.create_experiment(
+                experiment_name, primary_metric=primary_metric, directions=directions, exist_ok=True
+            )
             exp = client.get_experiment(new_id)
             primary_metric = directions = None
         else:

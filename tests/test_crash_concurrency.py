@@ -305,3 +305,23 @@ def test_branches_adding_runs_merge_without_conflict(repo: Path, store_dir: Path
     created = [r.run_id[:10] for r in sorted(records, key=lambda r: r.start_time)]
     assert created == sorted(created)
     assert gitrun.Client(repo).get_experiment_by_name("shared-exp").primary_metric == "acc"
+
+
+SAME_EXPERIMENT_SCRIPT = """
+import os, time
+import gitrun
+while not os.path.exists("go"):
+    time.sleep(0.002)
+exp = gitrun.set_experiment("Churn Model", primary_metric="auc")
+with gitrun.start_run() as run:
+    gitrun.log_metric("auc", 0.5)
+print(exp.experiment_id, run.info.experiment_id)
+"""
+
+
+def test_processes_creating_one_experiment_at_once_share_its_folder(repo: Path, store_dir: Path) -> None:
+    """The experiment ID depends on the name alone: racing creators agree on one folder."""
+    outputs = _start_all([(SAME_EXPERIMENT_SCRIPT, {}) for _ in range(6)], repo)
+    assert {out.strip() for out in outputs} == {"churn-model-97779c churn-model-97779c"}
+    assert [p.name for p in (store_dir / "experiments").iterdir()] == ["churn-model-97779c"]
+    assert len(list(Store(store_dir).iter_runs(["churn-model-97779c"]))) == 6

@@ -21,7 +21,9 @@ from gitrun.store.layout import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
     StoreLayout,
-    name_hash,
+    experiment_id_candidates,
+    experiment_id_for,
+    hashed_experiment_id,
     resolve_store_root,
     slugify,
 )
@@ -138,7 +140,8 @@ class Store:
         return out
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        for candidate in (slugify(name), f"{slugify(name)}-{name_hash(name)}"):
+        # Its ID first, then the folders older releases chose for that name (IDs never change).
+        for candidate in experiment_id_candidates(name):
             if self.layout.experiment_dir(candidate).is_dir():
                 exp = self.get_experiment(candidate)
                 if exp.name == name:
@@ -154,17 +157,25 @@ class Store:
         tags: Mapping[str, Any] | None = None,
         primary_metric: str | None = None,
         directions: Mapping[str, str] | None = None,
+        *,
+        exist_ok: bool = False,
     ) -> str:
-        """Create an experiment and return its ID (the slug of its name)."""
+        """Create an experiment and return its ID (:func:`~gitrun.store.layout.experiment_id_for`: a
+        pure function of the name, so the same name gets the same folder on every branch).
+
+        ``exist_ok``: when it exists (another process may create it at the same moment: a parallel
+        sweep), apply the settings and tags to it and return its ID instead of raising."""
         validate_experiment_name(name)
         self.ensure()
-        if self.get_experiment_by_name(name) is not None:
-            raise InvalidInputError(
-                f"experiment {name!r} already exists in {self.root}; use set_experiment() to select it"
-            )
-        experiment_id = slugify(name)
-        if self.layout.experiment_dir(experiment_id).exists():
-            experiment_id = f"{experiment_id}-{name_hash(name)}"
+        existing = self.get_experiment_by_name(name)
+        experiment_id = existing.experiment_id if existing is not None else self._free_experiment_id(name)
+        if existing is not None or self._read_experiment_file(experiment_id).get("name") == name:
+            if not exist_ok:
+                raise InvalidInputError(
+                    f"experiment {name!r} already exists in {self.root}; use set_experiment() to select it"
+                )
+            self.update_experiment(experiment_id, primary_metric=primary_metric, directions=directions, tags=tags)
+            return experiment_id
         data: dict[str, Any] = {"name": name}
         if tags:
             data["tags"] = {str(k): str(v) for k, v in tags.items()}
@@ -172,6 +183,21 @@ class Store:
         self.layout.experiment_dir(experiment_id).mkdir(parents=True, exist_ok=True)
         self._write_experiment_file(experiment_id, data)
         return experiment_id
+
+    def _free_experiment_id(self, name: str) -> str:
+        """``name``'s ID, or its hashed form when an older store's folder of another name holds it
+        (the ID of a folder another process has just created for ``name`` counts as free)."""
+        taken: list[str] = []
+        for candidate in dict.fromkeys((experiment_id_for(name), hashed_experiment_id(name))):
+            holder = self._read_experiment_file(candidate).get("name")
+            if holder is None or holder == name:
+                return candidate
+            taken.append(f"{candidate} ({holder!r})")
+        raise InvalidInputError(
+            f"cannot create experiment {name!r}: its IDs are taken by other experiments in "
+            f"{self.layout.experiments_dir}: {', '.join(taken)}. Choose another name, or rename one of "
+            "those folders' experiments"
+        )
 
     def ensure_default_experiment(self) -> str:
         self.ensure()
