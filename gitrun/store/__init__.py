@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,21 @@ from gitrun.store.layout import (
     resolve_store_root,
     slugify,
 )
-from gitrun.store.reader import RunRecord, metric_history, problem, read_run
+from gitrun.store.reader import (
+    HEARTBEAT_PREFIX,
+    OUTCOMES_FILE,
+    RunRecord,
+    heartbeat_alive,
+    heartbeat_name,
+    heartbeats,
+    metric_history,
+    problem,
+    read_outcomes,
+    read_run,
+    worst_status,
+)
 from gitrun.store.validation import validate_direction, validate_experiment_name, validate_run_id
-from gitrun.store.writer import RunWriter, new_run_files, now_ms
+from gitrun.store.writer import RunWriter, new_run_files, now_ms, run_lock
 
 __all__ = ["Store", "RunRecord", "resolve_store_root", "slugify"]
 
@@ -374,16 +387,72 @@ class Store:
         *,
         writer: RunWriter | None = None,
     ) -> None:
-        """End a run: write its metric summary, then its status and end time. ``writer``: the run's
-        writer when the caller holds it (saves looking the run's directory up)."""
+        """End a run at once, whatever processes are attached to it (``Client.set_terminated``):
+        write its metric summary, then its status and end time. ``writer``: the run's writer when
+        the caller holds it (saves looking the run's directory up). A process's own end of a run
+        it started or resumed is :meth:`end_attached`."""
         if status not in RunStatus.ALL:
             raise InvalidInputError(f"unknown run status {status!r}; use one of {', '.join(RunStatus.ALL)}")
         writer = writer or self.writer(run_id)
-        writer.write_summary()
-        writer.update_meta(status=status, end_time=now_ms() if end_time is None else int(end_time))
+        with run_lock(writer.run_dir):
+            writer.write_summary()
+            writer.update_meta(status=status, end_time=now_ms() if end_time is None else int(end_time))
+            _unlink(writer.run_dir / OUTCOMES_FILE)  # the run is over: earlier outcomes no longer count
 
-    def set_running(self, run_id: str) -> None:
-        self.writable(run_id).update_meta(status=RunStatus.RUNNING, end_time=None, pid=os.getpid(), host=_hostname())
+    def end_attached(self, run_id: str, status: str = RunStatus.FINISHED, *, writer: RunWriter | None = None) -> str:
+        """This process's end of a run it is attached to (started or resumed with ``start_run``,
+        with a heartbeat file); returns the run's stored status afterwards.
+
+        The run ends when the last attached process ends it: if another attached process still
+        lives, this one only records its outcome (``.heartbeat-outcomes``) and removes its
+        heartbeat, and the run stays RUNNING. The last one writes the summary, the end time and
+        the worst status of all (FAILED over KILLED over FINISHED; a dead heartbeat counts as
+        KILLED). All of it happens under the run's lock, so two processes ending at the same moment
+        are serialised and exactly one of them is last. A run already ended from outside
+        (:meth:`set_terminated`) is left as it is."""
+        if status not in RunStatus.ALL:
+            raise InvalidInputError(f"unknown run status {status!r}; use one of {', '.join(RunStatus.ALL)}")
+        writer = writer or self.writer(run_id)
+        run_dir = writer.run_dir
+        own = heartbeat_name()
+        with run_lock(run_dir):
+            names = os.listdir(run_dir)
+            meta = writer._read_json("meta.json")
+            stored = str(meta.get("status", RunStatus.RUNNING))
+            if stored != RunStatus.RUNNING:
+                _unlink(run_dir / own)
+                return stored
+            others = [n for n in heartbeats(names) if n != own]
+            if others:
+                now = time.time()
+                if any(heartbeat_alive(run_dir, n, now) for n in others):
+                    with open(run_dir / OUTCOMES_FILE, "a", encoding="utf-8") as f:
+                        f.write(f"{own[len(HEARTBEAT_PREFIX) :]}\t{status}\t{now_ms()}\n")
+                    _unlink(run_dir / own)  # after the outcome: a kill in between loses nothing
+                    return RunStatus.RUNNING
+            ended = read_outcomes(run_dir) if OUTCOMES_FILE in names else {}
+            killed = [RunStatus.KILLED for n in others if n[len(HEARTBEAT_PREFIX) :] not in ended]
+            final = worst_status([status, *ended.values(), *killed])
+            writer.write_summary()
+            meta.update(status=final, end_time=now_ms())
+            textio.atomic_write(run_dir / "meta.json", textio.dumps(meta))
+            for name in (own, *others, *([OUTCOMES_FILE] if OUTCOMES_FILE in names else [])):
+                _unlink(run_dir / name)
+            return final
+
+    def set_running(self, run_id: str, *, attach: bool = False) -> RunWriter:
+        """Make a run RUNNING again (resume it); returns its writer.
+
+        ``attach``: this process joins the run, with its heartbeat file created under the run's
+        lock, so a process ending the run at that moment counts it. When no other attached process
+        lives, the run starts afresh: earlier processes' outcomes and dead heartbeats are dropped."""
+        writer = self.writable(run_id)
+        run_dir = writer.run_dir
+        with run_lock(run_dir):
+            if attach:
+                _join(run_dir)
+            writer.update_meta(status=RunStatus.RUNNING, end_time=None, pid=os.getpid(), host=_hostname())
+        return writer
 
     def delete_run(self, run_id: str) -> None:
         self.writer(run_id).update_meta(lifecycle_stage=LifecycleStage.DELETED, deleted_time=now_ms())
@@ -518,6 +587,34 @@ def _visible(stage: str, view_type: int) -> bool:
         return True
     deleted = stage == LifecycleStage.DELETED
     return deleted if view_type == ViewType.DELETED_ONLY else not deleted
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _join(run_dir: Path) -> None:
+    """Attach this process to a run (the caller holds the run's lock): see :meth:`Store.set_running`."""
+    own = heartbeat_name()
+    names = os.listdir(run_dir)
+    others = [n for n in heartbeats(names) if n != own]
+    now = time.time()
+    live = [n for n in others if heartbeat_alive(run_dir, n, now)]
+    if not live:  # a new session: nothing of the earlier processes counts any more
+        for name in (*others, *([OUTCOMES_FILE] if OUTCOMES_FILE in names else [])):
+            _unlink(run_dir / name)
+    elif OUTCOMES_FILE in names:  # rejoining after ending it here: this process's end no longer holds
+        path = run_dir / OUTCOMES_FILE
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.readlines()
+        mine = own[len(HEARTBEAT_PREFIX) :] + "\t"
+        if any(line.startswith(mine) for line in lines):
+            textio.atomic_write(path, "".join(line for line in lines if not line.startswith(mine)))
+    fd = os.open(run_dir / own, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    os.close(fd)
 
 
 def _hostname() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 import warnings
 from collections import OrderedDict
@@ -40,9 +41,29 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+_held = threading.local()  # .dirs: the run directories whose lock this thread holds
+
+
 @contextlib.contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
-    """Exclusive lock of one run across processes, for read-modify-write of its JSON files."""
+    """Exclusive lock of one run across processes, for read-modify-write of its JSON files.
+
+    Reentrant within a thread (a second ``flock`` on a new descriptor would wait for the first):
+    ending a run updates several files under one hold of the lock."""
+    held: set[Path] = _held.__dict__.setdefault("dirs", set())
+    if run_dir in held:
+        yield
+        return
+    held.add(run_dir)
+    try:
+        with _run_lock(run_dir):
+            yield
+    finally:
+        held.discard(run_dir)
+
+
+@contextlib.contextmanager
+def _run_lock(run_dir: Path) -> Iterator[None]:
     path = run_dir / ".lock"
     try:
         import fcntl
