@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -490,3 +491,22 @@ def test_set_terminated_from_outside_ends_the_run_at_once(repo: Path, store_dir:
     resumer.end()  # their own ends leave the explicit status alone
     assert _stored(store_dir, starter.run_id)["status"] == "KILLED"
     assert _bookkeeping(store_dir, starter.run_id) == []
+
+
+def test_a_process_on_another_host_holds_the_run_while_its_heartbeat_is_fresh(repo: Path, store_dir: Path) -> None:
+    """Shared file systems: the other host's heartbeat keeps the run open; once stale, it counts as KILLED."""
+    with gitrun.start_run() as run:
+        run_dir = store_dir / "experiments" / "default" / "runs" / run.info.run_id
+        (run_dir / ".heartbeat-gpu-node-7.cluster-4242").write_text("")  # a rank on another machine
+    assert _stored(store_dir, run.info.run_id)["status"] == "RUNNING"
+    assert gitrun.get_run(run.info.run_id).info.status == RunStatus.RUNNING
+    outcomes = (run_dir / ".heartbeat-outcomes").read_text().splitlines()
+    assert [line.split("\t")[1] for line in outcomes] == ["FINISHED"]
+    stale = time.time() - 3600
+    os.utime(run_dir / ".heartbeat-gpu-node-7.cluster-4242", (stale, stale))
+    assert gitrun.get_run(run.info.run_id).info.status == RunStatus.KILLED  # the other rank died
+    # Resuming it with nobody alive starts afresh: the old outcome and the dead heartbeat go.
+    with gitrun.start_run(run_id=run.info.run_id):
+        assert _bookkeeping(store_dir, run.info.run_id) == [f".heartbeat-{socket.gethostname()}-{os.getpid()}"]
+    assert gitrun.get_run(run.info.run_id).info.status == RunStatus.FINISHED
+    assert _bookkeeping(store_dir, run.info.run_id) == []

@@ -270,6 +270,7 @@ def test_init_gitignore_hides_local_only_files(repo: Path, store_dir: Path) -> N
     run_dir = _run_dir(store_dir, proc.stdout.strip())
     assert (run_dir / ".lock").exists()
     (run_dir / ".heartbeat-somehost-12345").write_text("")
+    (run_dir / ".heartbeat-outcomes").write_text("somehost-12345\tFINISHED\t1\n")
     (store_dir / ".cache").mkdir()
     (store_dir / ".cache" / "index.sqlite").write_text("x")
     (run_dir / ".params.json.999.abcd1234.tmp").write_text("{")
@@ -285,6 +286,7 @@ def test_init_gitignore_hides_local_only_files(repo: Path, store_dir: Path) -> N
     for local in (
         run_dir / ".lock",
         run_dir / ".heartbeat-somehost-12345",
+        run_dir / ".heartbeat-outcomes",
         store_dir / ".cache" / "index.sqlite",
         run_dir / ".params.json.999.abcd1234.tmp",
     ):
