@@ -13,7 +13,7 @@ import os
 import socket
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,9 @@ from gitrun.errors import StoreFormatError, StoreWarning
 from gitrun.store import textio
 
 HEARTBEAT_PREFIX = ".heartbeat-"
+# How the processes attached to a run that have ended it ended, one line each: "<host>-<pid>\t<status>\t<ms>"
+# (local-only, covered by the store's `.heartbeat-*` ignore rule; see docs/format.md).
+OUTCOMES_FILE = ".heartbeat-outcomes"
 HEARTBEAT_TIMEOUT_S = float(os.environ.get("GITRUN_HEARTBEAT_TIMEOUT", "300"))
 
 
@@ -274,33 +277,77 @@ def _pid_alive(pid: int) -> bool:
 
 HOSTNAME = socket.gethostname()
 
+# A run several processes ended takes the worst of their statuses: a failure over a kill (a
+# launcher kills the other ranks when one fails) over a clean end. Other statuses rank lowest.
+_SEVERITY = {RunStatus.FINISHED: 1, RunStatus.KILLED: 2, RunStatus.FAILED: 3}
+
+
+def worst_status(statuses: Iterable[str]) -> str:
+    """The worst of ``statuses`` (FAILED over KILLED over FINISHED); the first of equals."""
+    return max(statuses, key=lambda s: _SEVERITY.get(s, 0))
+
+
+def heartbeat_name() -> str:
+    """This process's heartbeat file name (the PID is read each time: a forked child has its own)."""
+    return f"{HEARTBEAT_PREFIX}{HOSTNAME}-{os.getpid()}"
+
+
+def heartbeats(names: Iterable[str]) -> list[str]:
+    """The heartbeat files among a run directory's entries."""
+    return [n for n in names if n.startswith(HEARTBEAT_PREFIX) and n != OUTCOMES_FILE]
+
+
+def heartbeat_alive(run_dir: Path, name: str, now: float) -> bool:
+    """On this host, while its PID lives; from another host, while its mtime is fresh."""
+    host, _, pid = name[len(HEARTBEAT_PREFIX) :].rpartition("-")
+    if host == HOSTNAME and pid.isdigit():
+        return _pid_alive(int(pid))
+    try:
+        return now - (run_dir / name).stat().st_mtime < HEARTBEAT_TIMEOUT_S
+    except FileNotFoundError:
+        return False
+
+
+def read_outcomes(run_dir: Path) -> dict[str, str]:
+    """``<host>-<pid>`` -> the status that process ended the run with (its last line wins)."""
+    out: dict[str, str] = {}
+    try:
+        with open(run_dir / OUTCOMES_FILE, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                fields = line.rstrip("\n").split("\t")
+                if len(fields) >= 2 and fields[1] in RunStatus.ALL and line.endswith("\n"):
+                    out[fields[0]] = fields[1]
+    except FileNotFoundError:
+        pass
+    return out
+
 
 def effective_status(run_dir: Path, meta: dict[str, Any]) -> str:
-    """The status to report: a RUNNING run whose processes are gone is KILLED.
+    """The status to report: a RUNNING run whose processes are gone has ended.
 
     Each process attached to a run keeps a heartbeat file ``.heartbeat-<host>-<pid>`` (local-only).
     On this host a heartbeat counts while its pid lives; from another host (shared file system)
-    while its mtime is fresh. With no heartbeat file at all (e.g. a clone), the run's own host and
-    pid decide, and a run from another host stays RUNNING (nothing proves otherwise).
+    while its mtime is fresh. While any counts, the run is RUNNING, whatever the processes that
+    already ended it recorded (``.heartbeat-outcomes``). When none does, the run reads as the worst
+    of those outcomes and KILLED for each dead heartbeat. With no heartbeat file at all (e.g. a
+    clone), the run's own host and pid decide, and a run from another host stays RUNNING (nothing
+    proves otherwise).
     """
     status = meta.get("status", RunStatus.RUNNING)
     if status != RunStatus.RUNNING:
         return str(status)
-    beats = [p for p in _list(run_dir) if p.startswith(HEARTBEAT_PREFIX)]
+    names = _list(run_dir)
+    beats = heartbeats(names)
+    ended = read_outcomes(run_dir) if OUTCOMES_FILE in names else {}
     if beats:
         now = time.time()
-        for name in beats:
-            host, _, pid = name[len(HEARTBEAT_PREFIX) :].rpartition("-")
-            if host == HOSTNAME and pid.isdigit():
-                if _pid_alive(int(pid)):
-                    return RunStatus.RUNNING
-            else:
-                try:
-                    if now - (run_dir / name).stat().st_mtime < HEARTBEAT_TIMEOUT_S:
-                        return RunStatus.RUNNING
-                except FileNotFoundError:
-                    continue
-        return RunStatus.KILLED
+        if any(heartbeat_alive(run_dir, name, now) for name in beats):
+            return RunStatus.RUNNING
+        # A dead heartbeat is a killed process, unless it recorded its end (killed just after).
+        killed = [RunStatus.KILLED for name in beats if name[len(HEARTBEAT_PREFIX) :] not in ended]
+        return worst_status([*killed, *ended.values()])
+    if ended:  # every attached process ended it, but the last one's final write is missing
+        return worst_status(ended.values())
     if meta.get("host") == HOSTNAME and isinstance(meta.get("pid"), int) and not _pid_alive(meta["pid"]):
         return RunStatus.KILLED
     return RunStatus.RUNNING

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 import warnings
 from collections import OrderedDict
@@ -29,6 +30,7 @@ from gitrun.store.validation import (
 )
 
 SERIES_HEADER = "step\ttimestamp\t{name}\n"
+RUN_NAME_TAG = "mlflow.runName"  # setting it renames the run, as in MLflow
 FULL_VALUES_DIR = "full_values"  # artifacts/full_values/{params,tags}/<key>.txt keeps truncated values whole
 MAX_OPEN_SERIES = 128  # descriptors kept open per run; beyond that, least recently used are closed
 
@@ -39,9 +41,29 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+_held = threading.local()  # .dirs: the run directories whose lock this thread holds
+
+
 @contextlib.contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
-    """Exclusive lock of one run across processes, for read-modify-write of its JSON files."""
+    """Exclusive lock of one run across processes, for read-modify-write of its JSON files.
+
+    Reentrant within a thread (a second ``flock`` on a new descriptor would wait for the first):
+    ending a run updates several files under one hold of the lock."""
+    held: set[Path] = _held.__dict__.setdefault("dirs", set())
+    if run_dir in held:
+        yield
+        return
+    held.add(run_dir)
+    try:
+        with _run_lock(run_dir):
+            yield
+    finally:
+        held.discard(run_dir)
+
+
+@contextlib.contextmanager
+def _run_lock(run_dir: Path) -> Iterator[None]:
     path = run_dir / ".lock"
     try:
         import fcntl
@@ -155,7 +177,10 @@ class RunWriter:
                 textio.atomic_write(self.run_dir / "params.json", textio.dumps(current))
             self._params = current
 
-    def set_tags(self, tags: Mapping[str, Any]) -> None:
+    def set_tags(self, tags: Mapping[str, Any], *, rename: bool = True) -> None:
+        """Set tags (read-modify-write under the run lock). A non-empty ``mlflow.runName`` also
+        renames the run (``run_name`` in meta.json), as MLflow does; an empty one sets only the tag.
+        ``rename=False``: the caller has just written that name into meta.json (a new run)."""
         new: dict[str, str] = {}
         for key, value in tags.items():
             validate_key("tag", key, self.run_id)
@@ -168,10 +193,15 @@ class RunWriter:
             return
         with run_lock(self.run_dir):
             current = self._read_json("tags.json")
-            if all(current.get(k) == v for k, v in new.items()):
-                return
-            current.update(new)
-            textio.atomic_write(self.run_dir / "tags.json", textio.dumps(current))
+            if not all(current.get(k) == v for k, v in new.items()):
+                current.update(new)
+                textio.atomic_write(self.run_dir / "tags.json", textio.dumps(current))
+            name = new.get(RUN_NAME_TAG) if rename else None
+            if name:
+                meta = self._read_json("meta.json")
+                if meta.get("run_name") != name:
+                    meta["run_name"] = name
+                    textio.atomic_write(self.run_dir / "meta.json", textio.dumps(meta))
 
     def delete_tag(self, key: str) -> None:
         with run_lock(self.run_dir):
