@@ -55,7 +55,10 @@ class Store:
     def ensure(self) -> None:
         """Create the store if needed and check its format version (once per Store object)."""
         if not self._checked:
-            self.layout.ensure()
+            try:
+                self.layout.ensure()
+            except OSError as exc:  # a read-only file system, a full disk...
+                raise textio.write_error(Path(exc.filename or self.root), exc, "nothing was written") from None
             self._checked = True
 
     def check_readable(self) -> None:
@@ -169,14 +172,14 @@ class Store:
         if tags:
             data["tags"] = {str(k): str(v) for k, v in tags.items()}
         self._apply_settings(data, primary_metric, directions)
-        self.layout.experiment_dir(experiment_id).mkdir(parents=True, exist_ok=True)
+        textio.make_dirs(self.layout.experiment_dir(experiment_id))
         self._write_experiment_file(experiment_id, data)
         return experiment_id
 
     def ensure_default_experiment(self) -> str:
         self.ensure()
         if not self.layout.experiment_file(DEFAULT_EXPERIMENT_ID).exists():
-            self.layout.experiment_dir(DEFAULT_EXPERIMENT_ID).mkdir(parents=True, exist_ok=True)
+            textio.make_dirs(self.layout.experiment_dir(DEFAULT_EXPERIMENT_ID))
             self._write_experiment_file(DEFAULT_EXPERIMENT_ID, {"name": DEFAULT_EXPERIMENT_NAME})
         return DEFAULT_EXPERIMENT_ID
 
