@@ -26,7 +26,12 @@ from gitrun.store.layout import (
     slugify,
 )
 from gitrun.store.reader import RunRecord, metric_history, problem, read_run
-from gitrun.store.validation import validate_direction, validate_experiment_name, validate_run_id
+from gitrun.store.validation import (
+    validate_direction,
+    validate_experiment_name,
+    validate_run_id,
+    validate_run_time,
+)
 from gitrun.store.writer import RunWriter, new_run_files, now_ms
 
 __all__ = ["Store", "RunRecord", "resolve_store_root", "slugify"]
@@ -259,7 +264,7 @@ class Store:
             "run_id": run_id,
             "run_name": run_name,
             "source": source,
-            "start_time": now_ms() if start_time is None else int(start_time),
+            "start_time": now_ms() if start_time is None else validate_run_time("start_time", start_time),
             "status": RunStatus.RUNNING,
             "user": user,
         }
@@ -357,7 +362,9 @@ class Store:
             raise InvalidInputError(f"unknown run status {status!r}; use one of {', '.join(RunStatus.ALL)}")
         writer = writer or self.writer(run_id)
         writer.write_summary()
-        writer.update_meta(status=status, end_time=now_ms() if end_time is None else int(end_time))
+        writer.update_meta(
+            status=status, end_time=now_ms() if end_time is None else validate_run_time("end_time", end_time)
+        )
 
     def set_running(self, run_id: str) -> None:
         self.writable(run_id).update_meta(status=RunStatus.RUNNING, end_time=None, pid=os.getpid(), host=_hostname())
