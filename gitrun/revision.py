@@ -22,7 +22,15 @@ from gitrun.entities import Metric, ViewType
 from gitrun.errors import GitrunError, RunNotFoundError
 from gitrun.git import GitRepo, TreeEntry, write_blobs
 from gitrun.store import RunRecord, Store, _visible
-from gitrun.store.reader import build_record, parse_json_text, parse_series_text, problem, summaries_from
+from gitrun.store.reader import (
+    build_record,
+    decode_json_bytes,
+    decode_series_bytes,
+    parse_json_text,
+    parse_series_text,
+    problem,
+    summaries_from,
+)
 from gitrun.store.writer import RunWriter
 
 KEEP_TREES = 16  # materialised revisions kept in the cache (least recently used are removed)
@@ -181,7 +189,10 @@ class RevisionStore(Store):
                 entry = files.get(name)
                 if entry is None:
                     return default
-                return parse_json_text(blobs[entry.sha].decode("utf-8", "replace"), prefix + name, self.strict, default)
+                label = f"{prefix}{name} (at {self.revision})"
+                return parse_json_text(
+                    decode_json_bytes(blobs[entry.sha], label, self.strict), label, self.strict, default
+                )
 
             meta = load("meta.json", None)
             if meta is None:
@@ -225,10 +236,11 @@ class RevisionStore(Store):
                 if p
             )
             assert self.source_repo is not None
-            text = dvc.read_at_rev(self.source_repo, path, self.revision).decode("utf-8", "replace")
+            data = dvc.read_at_rev(self.source_repo, path, self.revision)
         else:
-            text = self.repo.read_blobs([entry.sha])[entry.sha].decode("utf-8", "replace")
-        return parse_series_text(text, f"{run_id}/metrics/{key}.tsv@{(self.revision or '')[:12]}", self.strict)
+            data = self.repo.read_blobs([entry.sha])[entry.sha]
+        label = f"{run_id}/metrics/{key}.tsv@{(self.revision or '')[:12]}"
+        return parse_series_text(decode_series_bytes(data, label, self.strict), label, self.strict)
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         if run_id not in self._runs:

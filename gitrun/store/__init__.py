@@ -25,7 +25,7 @@ from gitrun.store.layout import (
     resolve_store_root,
     slugify,
 )
-from gitrun.store.reader import RunRecord, metric_history, problem, read_run
+from gitrun.store.reader import RunRecord, decode_json_bytes, metric_history, problem, read_run
 from gitrun.store.validation import (
     validate_direction,
     validate_experiment_name,
@@ -90,9 +90,10 @@ class Store:
     def _read_yaml(self, path: Path, fallback: str) -> dict[str, Any]:
         """A YAML mapping file; {} when missing, and {} with a warning naming file and line when bad."""
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except FileNotFoundError:
             return {}
+        text = decode_json_bytes(raw, str(path), self.strict)
         import yaml
 
         try:

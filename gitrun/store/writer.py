@@ -269,7 +269,7 @@ class RunWriter:
     def _full_value(self, kind: str, key: str) -> str | None:
         path = self.run_dir / "artifacts" / FULL_VALUES_DIR / kind / f"{key}.txt"
         try:
-            return path.read_text(encoding="utf-8")
+            return path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return None
 
