@@ -162,6 +162,28 @@ def test_a_metric_append_on_a_full_disk_raises_and_leaves_no_torn_line(repo: Pat
     assert history[-1].value == 0.5
 
 
+def test_artifacts_on_a_full_disk(repo: Path, disk: Path, tmp_path: Path) -> None:
+    big = tmp_path / "weights.bin"
+    big.write_bytes(os.urandom(3 * PAGE))
+    with gitrun.start_run() as run:
+        gitrun.log_text("old notes\n" * 700, "notes.txt")
+        gitrun.log_artifact(str(big))
+        artifacts = _run_dir(run) / "artifacts"
+        before = {p: (artifacts / p).read_bytes() for p in ("notes.txt", "weights.bin")}
+        big.write_bytes(os.urandom(3 * PAGE))
+        _fill(disk, leave=PAGE)
+        with pytest.raises(DiskFullError, match=r"notes\.txt.*intact"):
+            gitrun.log_text("new notes\n" * 700, "notes.txt")
+        with pytest.raises(DiskFullError, match=r"weights\.bin.*intact"):
+            gitrun.log_artifact(str(big))
+        with pytest.raises(DiskFullError, match=r"table\.json"):
+            gitrun.log_dict({"rows": ["x" * 100] * 100}, "table.json")
+        assert {p: (artifacts / p).read_bytes() for p in before} == before
+        assert not (artifacts / "table.json").exists()
+        assert _temp_files(artifacts) == []
+        _free(disk)
+
+
 def test_start_run_on_a_full_disk_is_a_clear_error(repo: Path, disk: Path) -> None:
     Store(disk / "store").ensure_default_experiment()
     _fill(disk)

@@ -17,6 +17,7 @@ MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
 MAX_TAG_VALUE_LENGTH = 8000
 MAX_EXPERIMENT_NAME_LENGTH = 500
+MAX_FILE_NAME_BYTES = 255  # NAME_MAX of Linux and macOS file systems: one part of an artifact path
 
 _KEY_RE = re.compile(r"^[/\w.\- :]+$")
 _RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
@@ -195,5 +196,12 @@ def validate_artifact_path(path: object) -> str:
     if path.startswith("/") or any(part in ("", ".", "..") for part in parts) or "\x00" in path:
         raise InvalidInputError(
             f"artifact path {path!r} must be a relative path inside the run's artifacts (no '..', no leading '/')"
+        )
+    sizes = [len(part.encode("utf-8", "surrogateescape")) for part in parts]
+    if max(sizes) > MAX_FILE_NAME_BYTES:
+        long = parts[sizes.index(max(sizes))]
+        raise InvalidInputError(
+            f"artifact path {_show(path)} has a part of {max(sizes)} bytes ({_show(long, 40)}); file systems "
+            f"allow {MAX_FILE_NAME_BYTES} bytes per file or folder name: shorten it"
         )
     return clean
