@@ -622,7 +622,11 @@ class Harness:
             "samples": samples,
             "cpu": cpu,
             "n": sizes,
-            "baseline": baseline if isinstance(baseline, str) else f"{self.args.baseline} at {baseline[1]}",
+            "baseline": baseline
+            if isinstance(baseline, str)
+            else f"commit {baseline[1]}"
+            if self.args.baseline.startswith(baseline[1][:7])
+            else f"{self.args.baseline} at {baseline[1]}",
             "filesystem": filesystem_of(self.workdir),
             "file_us": self.file_costs.get("durability"),
         }
