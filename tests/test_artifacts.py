@@ -132,7 +132,8 @@ def test_log_artifacts_skips_what_is_not_a_file_and_says_so(repo: Path, tmp_path
 
 
 def test_log_artifacts_never_blocks_on_a_fifo(repo: Path, tmp_path: Path) -> None:
-    """Copying a FIFO would wait forever for a writer; it is skipped (checked in a child with a timeout)."""
+    """A FIFO is not a file: skipped with a warning (reading it would wait for a writer, so this runs in a
+    child with a timeout; the old code raised shutil's SpecialFileError)."""
     out = tmp_path / "out"
     out.mkdir()
     (out / "a.txt").write_text("a\n")
