@@ -32,6 +32,7 @@ from gitrun.store.reader import (
     HEARTBEAT_PREFIX,
     OUTCOMES_FILE,
     RunRecord,
+    decode_json_bytes,
     heartbeat_alive,
     heartbeat_name,
     heartbeats,
@@ -41,7 +42,12 @@ from gitrun.store.reader import (
     read_run,
     worst_status,
 )
-from gitrun.store.validation import validate_direction, validate_experiment_name, validate_run_id
+from gitrun.store.validation import (
+    validate_direction,
+    validate_experiment_name,
+    validate_run_id,
+    validate_run_time,
+)
 from gitrun.store.writer import RunWriter, new_run_files, now_ms, run_lock
 
 __all__ = ["Store", "RunRecord", "resolve_store_root", "slugify"]
@@ -70,7 +76,10 @@ class Store:
     def ensure(self) -> None:
         """Create the store if needed and check its format version (once per Store object)."""
         if not self._checked:
-            self.layout.ensure()
+            try:
+                self.layout.ensure()
+            except OSError as exc:  # a read-only file system, a full disk...
+                raise textio.write_error(Path(exc.filename or self.root), exc, "nothing was written") from None
             self._checked = True
 
     def check_readable(self) -> None:
@@ -97,9 +106,10 @@ class Store:
     def _read_yaml(self, path: Path, fallback: str) -> dict[str, Any]:
         """A YAML mapping file; {} when missing, and {} with a warning naming file and line when bad."""
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except FileNotFoundError:
             return {}
+        text = decode_json_bytes(raw, str(path), self.strict)
         import yaml
 
         try:
@@ -193,7 +203,7 @@ class Store:
         if tags:
             data["tags"] = {str(k): str(v) for k, v in tags.items()}
         self._apply_settings(data, primary_metric, directions)
-        self.layout.experiment_dir(experiment_id).mkdir(parents=True, exist_ok=True)
+        textio.make_dirs(self.layout.experiment_dir(experiment_id))
         self._write_experiment_file(experiment_id, data)
         return experiment_id
 
@@ -215,7 +225,7 @@ class Store:
     def ensure_default_experiment(self) -> str:
         self.ensure()
         if not self.layout.experiment_file(DEFAULT_EXPERIMENT_ID).exists():
-            self.layout.experiment_dir(DEFAULT_EXPERIMENT_ID).mkdir(parents=True, exist_ok=True)
+            textio.make_dirs(self.layout.experiment_dir(DEFAULT_EXPERIMENT_ID))
             self._write_experiment_file(DEFAULT_EXPERIMENT_ID, {"name": DEFAULT_EXPERIMENT_NAME})
         return DEFAULT_EXPERIMENT_ID
 
@@ -295,7 +305,7 @@ class Store:
             "run_id": run_id,
             "run_name": run_name,
             "source": source,
-            "start_time": now_ms() if start_time is None else int(start_time),
+            "start_time": now_ms() if start_time is None else validate_run_time("start_time", start_time),
             "status": RunStatus.RUNNING,
             "user": user,
         }
@@ -396,7 +406,9 @@ class Store:
         writer = writer or self.writer(run_id)
         with run_lock(writer.run_dir):
             writer.write_summary()
-            writer.update_meta(status=status, end_time=now_ms() if end_time is None else int(end_time))
+            writer.update_meta(
+                status=status, end_time=now_ms() if end_time is None else validate_run_time("end_time", end_time)
+            )
             _unlink(writer.run_dir / OUTCOMES_FILE)  # the run is over: earlier outcomes no longer count
 
     def end_attached(self, run_id: str, status: str = RunStatus.FINISHED, *, writer: RunWriter | None = None) -> str:

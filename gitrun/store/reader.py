@@ -3,6 +3,10 @@
 A file that cannot be read completely produces a :class:`~gitrun.errors.StoreWarning` naming the
 file and line, and the rest of the store still reads; with ``strict=True`` the same problem is a
 :class:`~gitrun.errors.StoreFormatError`. Readers never write.
+
+Files are read as bytes and decoded here (:func:`decode_json_bytes`, :func:`decode_series_bytes`),
+so a byte that is not UTF-8 is one of those problems too, not a ``UnicodeDecodeError`` for the
+whole store; so is a step or timestamp outside the 64-bit range the writer accepts.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 from gitrun.entities import LifecycleStage, Metric, MetricSummary, RunStatus
 from gitrun.errors import StoreFormatError, StoreWarning
 from gitrun.store import textio
+from gitrun.store.validation import INT64_MAX, INT64_MIN, RUN_TIME_MAX_MS, RUN_TIME_MIN_MS
 
 HEARTBEAT_PREFIX = ".heartbeat-"
 # How the processes attached to a run that have ended it ended, one line each: "<host>-<pid>\t<status>\t<ms>"
@@ -38,11 +43,52 @@ def problem(message: str, strict: bool) -> None:
 
 def read_json_file(path: Path, strict: bool, default: Any = None) -> Any:
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            data = f.read()
     except FileNotFoundError:
         return default
-    return parse_json_text(text, str(path), strict, default)
+    return parse_json_text(decode_json_bytes(data, str(path), strict), str(path), strict, default)
+
+
+def decode_json_bytes(data: bytes, label: str, strict: bool) -> str:
+    """UTF-8 text of a JSON or YAML file; bytes that are not UTF-8 are reported with their lines and
+    replaced by U+FFFD, so the rest of the file still reads."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    bad: list[tuple[int, bytes]] = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad.append((number, raw[max(0, exc.start - 12) : exc.end + 12]))
+    first, near = bad[0] if bad else (0, b"")
+    more = (
+        f" (also line {', '.join(str(n) for n, _ in bad[1:6])}{'...' if len(bad) > 6 else ''})" if len(bad) > 1 else ""
+    )
+    problem(
+        f"{label}:{first}: not valid UTF-8 near {near!r}{more}; reading the file with those bytes replaced by U+FFFD",
+        strict,
+    )
+    return data.decode("utf-8", "replace")
+
+
+def decode_series_bytes(data: bytes, label: str, strict: bool) -> str:
+    """UTF-8 text of a metric series; a line holding bytes that are not UTF-8 is reported and skipped
+    (left empty, so line numbers stay right), and the other lines still read."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    lines = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            problem(f"{label}:{number}: not valid UTF-8 ({raw[:60]!r}); skipping this line", strict)
+            lines.append("")
+    return "\n".join(lines)
 
 
 def parse_json_text(text: str, label: str, strict: bool, default: Any = None) -> Any:
@@ -76,11 +122,11 @@ def str_dict(data: Any, label: str | Callable[[], str], strict: bool) -> dict[st
 def read_series(path: Path, strict: bool = False) -> list[tuple[int, int, float]]:
     """Points ``(step, timestamp, value)`` of one series file, in file order."""
     try:
-        with open(path, encoding="utf-8", newline="\n") as f:
+        with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
         return []
-    return parse_series_text(data, str(path), strict)
+    return parse_series_text(decode_series_bytes(data, str(path), strict), str(path), strict)
 
 
 def parse_clean_series(data: str) -> list[tuple[int, int, float]] | None:
@@ -92,7 +138,8 @@ def parse_clean_series(data: str) -> list[tuple[int, int, float]] | None:
             continue
         parts = line.split("\t")
         try:
-            if len(parts) != 3:
+            # 19 digits or more may be outside the 64-bit range: the careful path checks.
+            if len(parts) != 3 or len(parts[0]) > 18 or len(parts[1]) > 18:
                 raise ValueError
             points.append((int(parts[0]), int(parts[1]), float(parts[2])))
         except ValueError:
@@ -117,7 +164,10 @@ def parse_series_text(data: str, path: str, strict: bool = False) -> list[tuple[
         try:
             if len(parts) != 3:
                 raise ValueError(f"expected 3 tab-separated fields, found {len(parts)}")
-            points.append((int(parts[0]), int(parts[1]), float(parts[2])))
+            step, ts = int(parts[0]), int(parts[1])
+            if not (INT64_MIN <= step <= INT64_MAX and INT64_MIN <= ts <= INT64_MAX):
+                raise ValueError("step or timestamp outside the 64-bit signed range")
+            points.append((step, ts, float(parts[2])))
         except ValueError as exc:
             if number == 1 and parts[0] == "step":
                 continue  # header
@@ -235,8 +285,8 @@ def summaries_from(
                         latest if type(latest) is float else textio.from_json_number(latest),
                         low if type(low) is float else textio.from_json_number(low),
                         high if type(high) is float else textio.from_json_number(high),
-                        int(entry["step"]),
-                        int(entry["timestamp"]),
+                        int64(entry["step"]),
+                        int64(entry["timestamp"]),
                         int(entry["count"]),
                     )
                     continue
@@ -246,6 +296,31 @@ def summaries_from(
         if summary is not None:
             result[key] = summary
     return result
+
+
+def run_time(value: Any) -> int | None:
+    """A run's start or end time from ``meta.json``; None when missing or not a date gitrun can show
+    (an old release accepted ``start_time=10**30``, which broke every listing)."""
+    if type(value) is int or (isinstance(value, float) and math.isfinite(value)):
+        return int(value) if RUN_TIME_MIN_MS <= value <= RUN_TIME_MAX_MS else None
+    return None
+
+
+def bad_run_times(meta: dict[str, Any]) -> list[str]:
+    """The fields of ``meta`` holding a start or end time that :func:`run_time` rejects."""
+    return [
+        name
+        for name in ("start_time", "end_time")
+        if meta.get(name) is not None and run_time(meta[name]) is None and not isinstance(meta[name], str)
+    ]
+
+
+def int64(value: Any) -> int:
+    """``int(value)``; ValueError outside the 64-bit signed range (an old release wrote such steps)."""
+    number = int(value)
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise ValueError(f"{number} is outside the 64-bit signed range")
+    return number
 
 
 def metric_history(run_dir: Path, key: str, strict: bool = False) -> list[Metric]:
@@ -384,13 +459,11 @@ class RunRecord:
 
     @property
     def start_time(self) -> int:
-        value = self.meta.get("start_time")
-        return int(value) if isinstance(value, (int, float)) else 0
+        return run_time(self.meta.get("start_time")) or 0
 
     @property
     def end_time(self) -> int | None:
-        value = self.meta.get("end_time")
-        return int(value) if isinstance(value, (int, float)) else None
+        return run_time(self.meta.get("end_time"))
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -431,6 +504,8 @@ def build_record(
     run_id = run_dir.name
     if meta.get("run_id", run_id) != run_id:
         problem(f"{run_dir / 'meta.json'}: run_id {meta.get('run_id')!r} differs from the directory name", strict)
+    for name in bad_run_times(meta):
+        problem(f"{run_dir / 'meta.json'}: {name} {meta[name]!r} is not a date in milliseconds; ignoring it", strict)
     return RunRecord(
         run_id=run_id,
         experiment_id=experiment_id,

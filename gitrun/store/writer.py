@@ -4,6 +4,11 @@ The hot path is :meth:`RunWriter.log_metric`: validate the key once, format one 
 ``os.write`` on a cached ``O_APPEND`` descriptor. The line is in the kernel when the call returns,
 so a SIGKILL loses nothing, and ``O_APPEND`` keeps lines from several processes whole. No YAML,
 Git or pandas here.
+
+An append is checked: a write that stops short (a full disk) is finished or taken back (the file
+truncated to where this write started), so no torn line is left and the caller gets a
+:class:`~gitrun.errors.DiskFullError`. A torn last line left by a process killed mid-write is
+repaired when this process first opens the series. ``GITRUN_FSYNC=1`` adds an ``fsync`` per call.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from gitrun.errors import InvalidInputError, RunStateError
+from gitrun.errors import InvalidInputError, RunStateError, StoreWarning, StoreWriteError
 from gitrun.store import textio
 from gitrun.store.validation import (
     MAX_PARAM_VALUE_LENGTH,
@@ -34,7 +39,10 @@ RUN_NAME_TAG = "mlflow.runName"  # setting it renames the run, as in MLflow
 FULL_VALUES_DIR = "full_values"  # artifacts/full_values/{params,tags}/<key>.txt keeps truncated values whole
 MAX_OPEN_SERIES = 128  # descriptors kept open per run; beyond that, least recently used are closed
 
-_O_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+# Read and write: the first open of a series reads its last bytes (see repair_torn_tail).
+_O_APPEND_FLAGS = os.O_RDWR | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+_FSYNC = textio.FSYNC  # GITRUN_FSYNC=1, read once
+TORN_SETTLE_NS = 2_000_000_000  # a torn last line younger than this may still be being written
 
 
 def now_ms() -> int:
@@ -73,7 +81,12 @@ def _run_lock(run_dir: Path) -> Iterator[None]:
         with FileLock(str(path)):
             yield
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except FileNotFoundError:
+        raise RunStateError(f"the run directory {run_dir} is gone; was it deleted from disk?") from None
+    except OSError as exc:
+        raise textio.write_error(path, exc, "nothing was changed") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -109,7 +122,16 @@ class RunWriter:
             fd = self._open_series(key)
         else:
             self._series.move_to_end(key)
-        os.write(fd, f"{step}\t{ts}\t{value!r}\n".encode())
+        data = f"{step}\t{ts}\t{value!r}\n".encode()
+        try:
+            written = os.write(fd, data)
+        except OSError as exc:
+            self._append_failed(key, fd, data, 0, exc)
+        else:
+            if written != len(data):
+                self._append_failed(key, fd, data, written, None)
+        if _FSYNC:
+            self._sync(key, fd)
 
     def log_metric_points(self, points: Iterable[tuple[str, Any, Any, Any]]) -> None:
         """Append many ``(key, value, step, timestamp)`` points: validated first, then one write per key."""
@@ -125,19 +147,55 @@ class RunWriter:
             if fd is None:
                 fd = self._open_series(key)
             data = format_points(rows).encode()
-            written = 0
-            while written < len(data):  # large batches may need several writes
-                written += os.write(fd, data[written:])
+            try:
+                written = os.write(fd, data)
+            except OSError as exc:
+                self._append_failed(key, fd, data, 0, exc)
+            else:
+                if written != len(data):  # large batches may need several writes
+                    self._append_failed(key, fd, data, written, None)
+            if _FSYNC:
+                self._sync(key, fd)
+
+    def _append_failed(self, key: str, fd: int, data: bytes, written: int, error: OSError | None) -> None:
+        """Slow path of an append that did not complete in one ``write``: finish it, or take it back.
+
+        ``written`` bytes of ``data`` are in the file (``error``: the write raised). The rest is
+        written in a loop; if that fails too (a full disk), the file is truncated back to where
+        this append started, so no torn line is left, and a StoreWriteError says so.
+        """
+        path = series_path(self.run_dir, key)
+        start = -1
+        try:
+            if error is not None:
+                raise error
+            start = os.lseek(fd, 0, os.SEEK_CUR) - written  # O_APPEND: our bytes end at the offset
+            textio.write_all(fd, data, written)
+        except OSError as exc:
+            if start >= 0:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+            points = "this point was" if data.count(b"\n") == 1 else "these points were"
+            raise textio.write_error(path, exc, f"{points} not logged; the points before are intact") from None
+
+    def _sync(self, key: str, fd: int) -> None:
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise textio.write_error(
+                series_path(self.run_dir, key), exc, "the point is written but not synced"
+            ) from None
 
     def _open_series(self, key: str) -> int:
         validate_key("metric", key, self.run_id)
         path = series_path(self.run_dir, key)
         if not self.run_dir.is_dir():
             raise RunStateError(f"run {self.run_id} has no directory {self.run_dir}; was it deleted from disk?")
+        header = SERIES_HEADER.format(name=key.rsplit("/", 1)[-1])
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            textio.make_dirs(path.parent)
             if not path.exists():
-                textio.create_with_content(path, SERIES_HEADER.format(name=key.rsplit("/", 1)[-1]))
+                textio.create_with_content(path, header)
             fd = os.open(path, _O_APPEND_FLAGS)
         except (FileExistsError, IsADirectoryError, NotADirectoryError) as exc:
             # e.g. key "a.tsv/b" after key "a": one needs a folder where the other has its file.
@@ -145,6 +203,16 @@ class RunWriter:
                 f"metric key {key!r} of run {self.run_id} clashes with another metric's file or folder "
                 f"{exc.filename}; log it under another name"
             ) from None
+        except OSError as exc:
+            raise textio.write_error(path, exc, "nothing was logged") from None
+        try:
+            repair_torn_tail(fd, path, header)
+        except OSError as exc:
+            os.close(fd)
+            raise textio.write_error(path, exc, "nothing was logged") from None
+        except BaseException:
+            os.close(fd)
+            raise
         self._series[key] = fd
         if len(self._series) > MAX_OPEN_SERIES:
             _, old = self._series.popitem(last=False)
@@ -214,7 +282,13 @@ class RunWriter:
     def _keep_full_value(self, kind: str, key: str, value: str, limit: int) -> None:
         rel = f"{FULL_VALUES_DIR}/{kind}/{key}.txt"
         path = self.run_dir / "artifacts" / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            textio.make_dirs(path.parent)
+        except (FileExistsError, NotADirectoryError):
+            raise InvalidInputError(
+                f"cannot keep the full value of {kind[:-1]} {key!r} of run {self.run_id}: a file stands where "
+                f"the folder of artifacts/{rel} should be; move that artifact"
+            ) from None
         textio.atomic_write(path, value)
         warnings.warn(
             f"{kind[:-1]} {key!r} of run {self.run_id} is {len(value)} characters long; stored truncated to "
@@ -225,7 +299,7 @@ class RunWriter:
     def _full_value(self, kind: str, key: str) -> str | None:
         path = self.run_dir / "artifacts" / FULL_VALUES_DIR / kind / f"{key}.txt"
         try:
-            return path.read_text(encoding="utf-8")
+            return path.read_text(encoding="utf-8", errors="replace")
         except FileNotFoundError:
             return None
 
@@ -290,8 +364,58 @@ def _short(value: str, limit: int = 60) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
+def repair_torn_tail(fd: int, path: Path, header: str) -> None:
+    """Before this process's first append to a series: end a torn last line (no newline: a writer was
+    killed mid-line, or an old gitrun hit a full disk) so the next point starts a line of its own.
+
+    A torn line older than :data:`TORN_SETTLE_NS` is cut off (the file truncated to its last
+    newline). One that changed moments ago may be another live process's write in progress, so it
+    is ended with a newline instead of cut: at worst that leaves an empty line, which readers skip.
+    Costs one ``fstat`` and one 1-byte ``pread`` per series opened; nothing per point.
+    """
+    st = os.fstat(fd)
+    size = st.st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    keep, end = 0, size
+    while end > 0:
+        begin = max(0, end - 4096)
+        newline = os.pread(fd, end - begin, begin).rfind(b"\n")
+        if newline >= 0:
+            keep = begin + newline + 1
+            break
+        end = begin
+    torn = os.pread(fd, min(size - keep, 80), keep)
+    if time.time_ns() - st.st_mtime_ns < TORN_SETTLE_NS:
+        textio.write_all(fd, b"\n")
+        done = "ended it with a newline (it changed moments ago: another process may be writing it)"
+    else:
+        os.ftruncate(fd, keep)
+        if keep == 0:
+            textio.write_all(fd, header.encode())
+        done = "removed it"
+    warnings.warn(
+        f"{path}: incomplete last line {torn.decode('utf-8', 'replace')!r} (a writer was killed mid-line, or ran out "
+        f"of disk space); {done} before appending",
+        StoreWarning,
+        stacklevel=5,
+    )
+
+
 def new_run_files(run_dir: Path, meta: Mapping[str, Any]) -> None:
     """Create a run directory holding its ``meta.json``; fails if it exists (IDs never repeat)."""
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    run_dir.mkdir()
-    textio.atomic_write(run_dir / "meta.json", textio.dumps(dict(meta)))
+    textio.make_dirs(run_dir.parent)
+    try:
+        run_dir.mkdir()
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise textio.write_error(run_dir, exc, "no run was created") from None
+    try:
+        textio.atomic_write(run_dir / "meta.json", textio.dumps(dict(meta)))
+    except StoreWriteError:
+        with contextlib.suppress(OSError):
+            run_dir.rmdir()  # no run directory without its meta.json (readers would warn about it forever)
+        raise
+    if _FSYNC:
+        textio.fsync_dir(run_dir.parent)
