@@ -13,6 +13,12 @@ Options: ``--quick`` (fewer repetitions, smaller N: a smoke check in a minute or
 ``--systems gitrun`` (no MLflow, no bench venv: what tests/test_bench_smoke.py runs with
 ``--tiny``), ``--only CASE ...``, ``--python PATH`` (interpreter that runs the workloads),
 ``--out FILE``, ``--workdir DIR``. Benchmarks are not part of ``make test``.
+
+The ``durability`` case is gitrun against itself: ``set_tag``, ``log_param`` and start+end of a
+run with the code of ``--baseline`` (default ``main``, extracted with ``git archive`` and run with
+its own ``PYTHONPATH``), with this checkout, and with this checkout under ``GITRUN_FSYNC=1``,
+interleaved in one run. It writes its own section of RESULTS.md (below the keep marker); run
+alone (``--only durability``) it touches nothing else in the file.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -65,11 +72,25 @@ class Sizes:
     search: tuple[int, ...]
     sqlite_search_max: int  # largest search store also migrated to sqlite
     sigkill: int
+    durability_calls: int = 200  # set_tag / log_param calls per measurement (durability case)
+    durability_runs: int = 100  # start+end runs per measurement (durability case)
 
 
 FULL = Sizes(5, 3, 7, 10_000, 1_000, 10_000, 1_000, 100, 10_000, (1_000, 10_000), 1_000, 10_000)
-QUICK = Sizes(2, 1, 3, 1_000, 200, 1_000, 100, 50, 1_000, (100, 1_000), 1_000, 1_000)
-TINY = Sizes(1, 1, 1, 50, 20, 50, 10, 5, 50, (20,), 20, 50)
+QUICK = Sizes(2, 1, 3, 1_000, 200, 1_000, 100, 50, 1_000, (100, 1_000), 1_000, 1_000, 50, 20)
+TINY = Sizes(1, 1, 1, 50, 20, 50, 10, 5, 50, (20,), 20, 50, 5, 3)
+
+# The durability case's variants: (label, which gitrun tree, extra environment).
+DURABILITY_VARIANTS = (
+    ("baseline", "baseline", {}),
+    ("checked", "checkout", {}),
+    ("fsync", "checkout", {"GITRUN_FSYNC": "1"}),
+)
+DURABILITY_OPS = (
+    ("set_tag", "`set_tag` (the same tag rewritten: `tags.json` read, changed, replaced)", "µs/call"),
+    ("log_param", "`log_param` (a new key each call: `params.json` grows)", "µs/call"),
+    ("start_end", "`start_run` + `end_run` of an empty run", "ms/run"),
+)
 
 
 @dataclass
@@ -137,13 +158,15 @@ class Harness:
             subprocess.run([*git, *cmd], cwd=self.project, env=self.env, check=True, capture_output=True)
 
     # -- running workloads -----------------------------------------------------------------
-    def workload(self, spec: dict[str, Any], timeout: float = SUBPROCESS_TIMEOUT_S) -> dict[str, Any]:
+    def workload(
+        self, spec: dict[str, Any], timeout: float = SUBPROCESS_TIMEOUT_S, env: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         """Run one workload in a fresh interpreter; its ``RESULT`` line as a dict."""
         assert self.python is not None
         proc = subprocess.run(
             [str(self.python), str(self.script), json.dumps(spec)],
             cwd=self.project,
-            env=self.env,
+            env={**self.env, **(env or {})},
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -219,6 +242,7 @@ class Harness:
             ("history", self.bench_history),
             ("sigkill", self.bench_sigkill),
             ("search", self.bench_search),
+            ("durability", self.bench_durability),
         ]
         self.setup_project()
         for name, fn in cases:
@@ -544,6 +568,69 @@ class Harness:
                         rows[mode].n[system] = n
 
     # -- profiles of missed targets --------------------------------------------------------
+    def baseline_tree(self) -> tuple[Path, str] | str:
+        """``gitrun/`` of ``--baseline`` (a branch, tag or SHA of this repository) extracted into the
+        workdir with ``git archive`` (read-only for the repository: no worktree, no checkout);
+        (folder for PYTHONPATH, short SHA), or why it is unavailable."""
+        rev = self.args.baseline
+        sha = subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, capture_output=True, text=True)
+        if sha.returncode != 0:
+            return f"no revision {rev!r} in this repository"
+        dest = self.workdir / f"baseline-{sha.stdout.strip()}"
+        if not (dest / "gitrun" / "__init__.py").exists():
+            archive = subprocess.run(["git", "archive", "--format=tar", rev, "gitrun"], cwd=ROOT, capture_output=True)
+            if archive.returncode != 0:
+                return f"git archive {rev} failed: {archive.stderr.decode(errors='replace').strip()}"
+            import io
+
+            with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+                tar.extractall(dest, filter="data")
+        return dest, sha.stdout.strip()
+
+    def bench_durability(self) -> None:
+        """Checked writes and GITRUN_FSYNC=1 against the baseline's unchecked writes, interleaved."""
+        baseline = self.baseline_tree()
+        trees = {"checkout": ROOT}
+        if isinstance(baseline, str):
+            self.errors.append(f"durability: baseline unavailable: {baseline}")
+        else:
+            trees["baseline"] = baseline[0]
+        samples: dict[str, dict[str, list[float]]] = {op: {} for op, _, _ in DURABILITY_OPS}
+        cpu: dict[str, dict[str, list[float]]] = {op: {} for op, _, _ in DURABILITY_OPS}
+        sizes = {"set_tag": self.sizes.durability_calls, "log_param": self.sizes.durability_calls}
+        sizes["start_end"] = self.sizes.durability_runs
+        for rep in range(self.sizes.reps):
+            for op, _, unit in DURABILITY_OPS:
+                scale = 1e-3 if unit == "ms/run" else 1.0
+                for label, tree, extra in DURABILITY_VARIANTS:
+                    if tree not in trees:
+                        continue
+                    store = self.fresh_store(f"durability-{op}-{label}-{rep}")
+                    spec = {"workload": "durability", "system": "gitrun", "store": str(store), "op": op, "n": sizes[op]}
+                    try:
+                        out = self.workload(spec, env={"PYTHONPATH": str(trees[tree]), **extra})
+                        expected = trees[tree] / "gitrun" / "__init__.py"
+                        if Path(out["gitrun_file"]).resolve() != expected.resolve():
+                            raise RuntimeError(f"ran {out['gitrun_file']}, not {expected}")
+                    except Exception as exc:  # one broken measurement must not lose the others
+                        self.errors.append(f"durability {op} / {label}: {exc}")
+                        print(f"  ! durability {op} / {label}: {exc}", file=sys.stderr)
+                        continue
+                    samples[op].setdefault(label, []).append(out["us_per_call"] * scale)
+                    cpu[op].setdefault(label, []).append(out["cpu_us_per_call"] * scale)
+        self.extra["durability"] = {
+            "samples": samples,
+            "cpu": cpu,
+            "n": sizes,
+            "baseline": baseline
+            if isinstance(baseline, str)
+            else f"commit {baseline[1]}"
+            if self.args.baseline.startswith(baseline[1][:7])
+            else f"{self.args.baseline} at {baseline[1]}",
+            "filesystem": filesystem_of(self.workdir),
+            "file_us": self.file_costs.get("durability"),
+        }
+
     def profile_missed(self) -> None:
         for row in self.rows.values():
             if row.target is None or "gitrun" not in row.samples:
@@ -974,6 +1061,77 @@ def write_report(
     out.write_text("\n".join(lines).rstrip() + "\n\n" + kept)
 
 
+DURABILITY_BEGIN = "<!-- durability: begin (written by bench/run_all.py, case durability) -->"
+DURABILITY_END = "<!-- durability: end -->"
+
+
+def write_durability_section(
+    h: Harness, info: dict[str, Any], command: str, out: Path, load: tuple[list[float], list[float]]
+) -> None:
+    """Replace (or add, below KEEP_MARK) the durability section of RESULTS.md; nothing else changes."""
+    d = h.extra["durability"]
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def cell(op: str, label: str) -> str:
+        values = d["samples"][op].get(label)
+        if not values:
+            return "n/a"
+        text = _fmt(statistics.median(values))
+        if len(values) > 1:
+            text += f" [{_fmt(min(values))}–{_fmt(max(values))}]"
+        cpu = d["cpu"][op].get(label)
+        return text + (f" (CPU {_fmt(statistics.median(cpu))})" if cpu else "")
+
+    def ratio(op: str, over: str, under: str) -> str:
+        a, b = d["samples"][op].get(over), d["samples"][op].get(under)
+        return f"{statistics.median(a) / statistics.median(b):.2f}x" if a and b else "—"
+
+    lines = [
+        DURABILITY_BEGIN,
+        "## Durability: checked writes and `GITRUN_FSYNC=1` (issue 9, item 2)",
+        "",
+        f"Command: `{command}` ({now:%Y-%m-%d %H:%M} UTC, {h.sizes.reps} repetition{'s' if h.sizes.reps != 1 else ''}, each a "
+        "fresh process; the "
+        "variants interleaved within each repetition). Stores on "
+        f"{d['filesystem']} (a new small file cost {_fmt(d['file_us']) if d['file_us'] else '?'} µs when the case "
+        f"started); load average {load[0][0]:.2f} before, {load[1][0]:.2f} after. **Baseline**: `gitrun/` of "
+        f"{d['baseline']} (`git archive`, run with its own `PYTHONPATH`): whole-file writes with one unchecked "
+        f"`os.write`, no fsync. **Checked**: this checkout ({info.get('gitrun_commit')}): every write's byte count "
+        "and the temp file's size checked before the rename. **fsync**: the same with `GITRUN_FSYNC=1` (the temp "
+        "file before its rename, its folder after it, new folders' parents).",
+        "",
+        "| operation | N | baseline | checked | checked, `GITRUN_FSYNC=1` | checked / baseline | fsync / checked |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for op, title, unit in DURABILITY_OPS:
+        lines.append(
+            f"| {title}, {unit} | {d['n'][op]:,} | {cell(op, 'baseline')} | {cell(op, 'checked')} | "
+            f"{cell(op, 'fsync')} | {ratio(op, 'checked', 'baseline')} | {ratio(op, 'fsync', 'checked')} |"
+        )
+    lines += [
+        "",
+        "Cells: median wall time [min–max over the repetitions] (median CPU time). start+end excludes a first "
+        "warm-up run per process (Git context, plugins). The checked writes add one `fstat` per whole-file write "
+        "(the size check before the rename); `log_metric` adds no system call (a comparison of `os.write`'s "
+        "return value, and a test of a module constant for `GITRUN_FSYNC`). With `GITRUN_FSYNC=1`, each call "
+        "waits for the disk: the figure is the cost of that durability on this VM's disk, not of gitrun's code.",
+        DURABILITY_END,
+    ]
+    section = "\n".join(lines) + "\n"
+    text = out.read_text(encoding="utf-8") if out.exists() else ""
+    if DURABILITY_BEGIN in text and DURABILITY_END in text:
+        start = text.index(DURABILITY_BEGIN)
+        end = text.index(DURABILITY_END) + len(DURABILITY_END)
+        text = text[:start] + section.rstrip("\n") + text[end:]
+    else:
+        if KEEP_MARK not in text:
+            text = text.rstrip("\n") + ("\n\n" if text else "") + KEEP_MARK + "\n"
+        at = text.index(KEEP_MARK) + len(KEEP_MARK)
+        rest = text[at:].lstrip("\n")
+        text = text[:at] + "\n\n" + section + ("\n" + rest if rest else "")
+    out.write_text(text, encoding="utf-8")
+
+
 # Explanations of missed targets, by row key, written by hand from profiles, strace and
 # `-X importtime` of gitrun as of 2026-11-27 (RESULTS.md prints the current run's profile under each,
 # so a reader can check they still hold). Keep them in step with the code they describe.
@@ -1104,8 +1262,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--only",
         nargs="+",
-        choices=["import", "log_metric", "log_metrics", "start_end", "history", "sigkill", "search"],
+        choices=["import", "log_metric", "log_metrics", "start_end", "history", "sigkill", "search", "durability"],
     )
+    p.add_argument("--baseline", default="main", help="revision whose gitrun/ the durability case compares with")
     p.add_argument("--python", help="interpreter for the workloads (default: .venv-bench, created if needed)")
     p.add_argument("--mlflow-version", default=MLFLOW_PIN)
     p.add_argument("--out", default=str(BENCH / "RESULTS.md"))
@@ -1146,6 +1305,12 @@ def main(argv: list[str] | None = None) -> int:
                 h.cleanup()
     load_after = list(os.getloadavg())
     out = Path(args.out)
+    if "durability" in h.extra:
+        # Its own section, below the keep marker, rewritten in place.
+        write_durability_section(h, info, command, out, (load_before, load_after))
+    if args.only == ["durability"]:
+        print(f"[bench] wrote the durability section of {out}", flush=True)
+        return 1 if h.errors else 0
     write_report(h, info, command, out, (load_before, load_after))
     raw = {
         "command": command,

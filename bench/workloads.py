@@ -351,7 +351,54 @@ def w_search(spec: Spec) -> dict[str, Any]:
     }
 
 
+def w_durability(spec: Spec) -> dict[str, Any]:
+    """``n`` calls of one write operation (``op``: ``set_tag``, ``log_param`` or ``start_end``), gitrun only.
+
+    run_all.py starts it with ``PYTHONPATH`` naming the gitrun tree to measure (this checkout, or
+    the baseline extracted from ``main``) and with or without ``GITRUN_FSYNC=1``; ``gitrun_file``
+    in the result says which code actually ran.
+    """
+    import gitrun
+
+    n, op = spec["n"], spec["op"]
+    gitrun.set_tracking_uri(spec["store"])
+    gitrun.set_experiment(EXPERIMENT)
+    timer = Timer(spec)
+    if op == "start_end":
+        gitrun.start_run(run_name="warm-up")  # one-off costs (Git context, plugins) outside the timer
+        gitrun.end_run()
+        with timer():
+            for i in range(n):
+                gitrun.start_run(run_name=f"r{i}")
+                gitrun.end_run()
+    else:
+        with gitrun.start_run(run_name=op) as run:
+            if op == "set_tag":  # the same tag rewritten: tags.json keeps its size
+                with timer():
+                    for i in range(n):
+                        gitrun.set_tag("phase", f"epoch-{i:06d}")
+            elif op == "log_param":  # params are immutable: a new key per call, params.json grows
+                with timer():
+                    for i in range(n):
+                        gitrun.log_param(f"p{i:04d}", i)
+            else:
+                raise ValueError(f"unknown op {op!r}")
+        data = gitrun.get_run(run.info.run_id).data
+        if (op == "set_tag" and data.tags.get("phase") != f"epoch-{n - 1:06d}") or (
+            op == "log_param" and len(data.params) != n
+        ):
+            raise AssertionError(f"{op}: not everything was written")
+    return {
+        "us_per_call": timer.seconds / n * 1e6,
+        "cpu_us_per_call": timer.cpu / n * 1e6,
+        "n": n,
+        "gitrun_file": gitrun.__file__,
+        "fsync": os.environ.get("GITRUN_FSYNC", ""),
+    }
+
+
 WORKLOADS: dict[str, Callable[[Spec], dict[str, Any]]] = {
+    "durability": w_durability,
     "log_metric": w_log_metric,
     "log_metrics": w_log_metrics,
     "log_batch": w_log_batch,

@@ -71,7 +71,7 @@ An array of runs, in the order of the table (newest first unless an order was gi
 | `run_id` | string | ULID |
 | `run_name` | string | |
 | `experiment` | string | the experiment's name |
-| `experiment_id` | string | the experiment's slug |
+| `experiment_id` | string | the experiment's ID (see [format.md](format.md#experiment-ids)) |
 | `status` | string | `RUNNING`, `SCHEDULED`, `FINISHED`, `FAILED` or `KILLED` (a run whose process died reads `KILLED`) |
 | `lifecycle_stage` | string | `active` or `deleted` |
 | `start_time` | string | ISO-8601 UTC |
@@ -115,7 +115,7 @@ An array, one object per experiment, sorted by ID:
 
 | key | type | |
 |---|---|---|
-| `experiment_id` | string | the slug |
+| `experiment_id` | string | see [format.md](format.md#experiment-ids) |
 | `name` | string | |
 | `runs` | integer | active runs |
 | `primary_metric` | string or null | see [settings.md](settings.md) |

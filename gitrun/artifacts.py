@@ -1,13 +1,17 @@
 """Artifact writers behind ``log_artifact(s)``, ``log_text``, ``log_dict``, ``log_figure``, ``log_image``.
 
 Every file lands in the run's ``artifacts/`` folder through a temp file and a rename, so a
-reader never sees half an artifact.
+reader never sees half an artifact. The writes are the store's checked writes
+(:mod:`gitrun.store.textio`): a full disk or a read-only store is a clear error naming the
+artifact, and what was there before stays intact. A path that cannot be made (a file where a
+folder is needed, a name too long for the file system) is refused naming the artifact path.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
+import stat
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,21 +20,67 @@ from gitrun.store import textio
 from gitrun.store.validation import validate_artifact_path
 
 
+def _run_of(artifact_root: Path) -> str:
+    return artifact_root.parent.name
+
+
+def _make_folder(artifact_root: Path, folder: Path, wanted: str) -> None:
+    """Create ``folder`` under ``artifact_root``; a file standing in its way is named in the error."""
+    try:
+        textio.make_dirs(folder)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in (folder, *folder.parents) if p.is_file() or p.is_symlink()), folder)
+        try:
+            shown = blocker.relative_to(artifact_root).as_posix()
+        except ValueError:
+            shown = str(blocker)
+        raise InvalidInputError(
+            f"cannot log artifact {wanted!r} in run {_run_of(artifact_root)}: {shown!r} is a file there, and this "
+            "path needs a folder of that name; choose another artifact path"
+        ) from None
+
+
 def _target(artifact_root: Path, artifact_file: str) -> Path:
     rel = validate_artifact_path(artifact_file, writing=True)
     if not rel:
         raise InvalidInputError("artifact_file must name a file, e.g. 'report/summary.txt'")
     path = artifact_root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_folder(artifact_root, path.parent, rel)
+    _refuse_folder(artifact_root, path, rel)
     return path
 
 
-def _copy_file(source: Path, dest: Path) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = textio.temp_path(dest)
+def _refuse_folder(artifact_root: Path, path: Path, rel: str) -> None:
+    if path.is_dir():
+        raise InvalidInputError(
+            f"cannot log artifact {rel!r} in run {_run_of(artifact_root)}: a folder of that name is already "
+            "there; choose another file name"
+        )
+
+
+def _copy_file(artifact_root: Path, source: Path, dest: Path) -> None:
+    rel = dest.relative_to(artifact_root).as_posix()
+    _make_folder(artifact_root, dest.parent, rel)
+    _refuse_folder(artifact_root, dest, rel)
     try:
-        shutil.copy2(source, tmp)
-        os.replace(tmp, dest)
+        textio.copy_file(source, dest)
+    except FileNotFoundError:
+        raise GitrunError(f"cannot log artifact {str(source)!r}: it disappeared while being copied") from None
+    except OSError as exc:  # reading the user's file; writing errors are already StoreWriteError
+        raise GitrunError(f"cannot read {str(source)!r} to log it as artifact {rel!r}: {exc.strerror or exc}") from None
+
+
+def _save_through_temp(artifact_root: Path, path: Path, save: Any, suffix: str) -> None:
+    """Let ``save(tmp)`` write a temp file beside ``path`` (a library's own writer), then check and rename it."""
+    tmp = textio.temp_path(path, suffix)
+    try:
+        try:
+            save(tmp)
+            if not tmp.is_file():
+                raise GitrunError(f"saving artifact {path.name!r} wrote no file")
+            textio.commit_temp(tmp, path)
+        except OSError as exc:  # from the library's own writes (savefig, PIL...)
+            raise textio.write_error(path, exc) from None
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -44,25 +94,62 @@ def log_artifact(artifact_root: Path, local_path: str | os.PathLike[str], artifa
     if source.is_dir():
         return log_artifacts(artifact_root, source, validate_artifact_path(rel))
     dest = artifact_root / validate_artifact_path(rel, writing=True)
-    _copy_file(source, dest)
+    _copy_file(artifact_root, source, dest)
     return dest
+
+
+def _files_to_log(source: Path) -> list[tuple[str, Path]]:
+    """``(relative path, file)`` of every regular file under ``source``, warning about what is skipped.
+
+    Symlinks to files are logged as the files they point to. Directory symlinks are not
+    followed (they can reach far outside the folder, e.g. a dataset mount, or loop), dangling
+    symlinks have nothing to copy, and FIFOs, sockets and devices are not files: each is named
+    in a warning.
+    """
+    found: list[tuple[str, Path]] = []
+    skipped: list[str] = []
+    for dirpath, dirnames, filenames in os.walk(source):
+        folder = Path(dirpath)
+        prefix = folder.relative_to(source).as_posix()
+        prefix = "" if prefix == "." else prefix + "/"
+        for name in sorted(dirnames):
+            if (folder / name).is_symlink():
+                skipped.append(f"{prefix}{name} (a symlink to the folder {os.readlink(folder / name)!r}: not followed)")
+        for name in sorted(filenames):
+            path = folder / name
+            try:
+                mode = path.stat().st_mode  # follows symlinks
+            except OSError:
+                target = os.readlink(path) if path.is_symlink() else "?"
+                skipped.append(f"{prefix}{name} (a dangling symlink to {target!r})")
+                continue
+            if stat.S_ISREG(mode):
+                found.append((prefix + name, path))
+            else:
+                skipped.append(f"{prefix}{name} (not a regular file)")
+    if skipped:
+        warnings.warn(
+            f"log_artifacts({str(source)!r}) skipped {len(skipped)} entr{'y' if len(skipped) == 1 else 'ies'}: "
+            + "; ".join(skipped)
+            + ". Log a folder that a symlink points to with log_artifacts(<that folder>, <artifact path>)",
+            stacklevel=4,
+        )
+    return found
 
 
 def log_artifacts(artifact_root: Path, local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> Path:
     source = Path(local_dir)
     if not source.is_dir():
         raise GitrunError(f"cannot log artifacts from {str(source)!r}: not a directory (use log_artifact for a file)")
-    prefix = validate_artifact_path(artifact_path, writing=True)
-    folder = artifact_root / prefix
-    for dirpath, _dirnames, filenames in os.walk(source):  # check every name before copying any file
-        rel = Path(dirpath).relative_to(source).as_posix()
-        for name in filenames:
-            validate_artifact_path("/".join(p for p in (prefix, rel, name) if p not in ("", ".")), writing=True)
-    for dirpath, _dirnames, filenames in os.walk(source):
-        for name in filenames:
-            file = Path(dirpath) / name
-            _copy_file(file, folder / file.relative_to(source))
-    folder.mkdir(parents=True, exist_ok=True)
+    base = validate_artifact_path(artifact_path, writing=True)
+    folder = artifact_root / base
+    files = _files_to_log(source)
+    # Every name is checked before anything is copied: a refused name logs nothing.
+    for rel, _ in files:
+        validate_artifact_path(f"{base}/{rel}" if base else rel, writing=True)
+    for rel, file in files:
+        _copy_file(artifact_root, file, folder / rel)
+    _make_folder(artifact_root, folder, base or ".")
     return folder
 
 
@@ -87,26 +174,24 @@ def log_dict(artifact_root: Path, dictionary: Any, artifact_file: str) -> Path:
 
 def log_figure(artifact_root: Path, figure: Any, artifact_file: str, save_kwargs: dict[str, Any] | None = None) -> Path:
     """A matplotlib figure (``savefig``) or a plotly figure (``write_html`` / ``write_image``)."""
-    path = _target(artifact_root, artifact_file)
-    tmp = textio.temp_path(path, ".tmp" + path.suffix)
-    kwargs = dict(save_kwargs or {})
     module = type(figure).__module__
-    try:
+    if not module.startswith(("matplotlib", "plotly")):
+        raise InvalidInputError(
+            f"log_figure takes a matplotlib or plotly figure, got {type(figure).__name__}; "
+            "save other objects to a file and use log_artifact"
+        )
+    path = _target(artifact_root, artifact_file)
+    kwargs = dict(save_kwargs or {})
+
+    def save(tmp: Path) -> None:
         if module.startswith("matplotlib"):
             figure.savefig(tmp, **kwargs)
-        elif module.startswith("plotly"):
-            if path.suffix.lower() in (".html", ".htm"):
-                figure.write_html(str(tmp), **kwargs)
-            else:
-                figure.write_image(str(tmp), **kwargs)
+        elif path.suffix.lower() in (".html", ".htm"):
+            figure.write_html(str(tmp), **kwargs)
         else:
-            raise InvalidInputError(
-                f"log_figure takes a matplotlib or plotly figure, got {type(figure).__name__}; "
-                "save other objects to a file and use log_artifact"
-            )
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+            figure.write_image(str(tmp), **kwargs)
+
+    _save_through_temp(artifact_root, path, save, path.suffix)  # the suffix tells savefig the format
     return path
 
 
@@ -141,10 +226,5 @@ def image_to_pil(image: Any) -> Any:
 def log_image(artifact_root: Path, image: Any, artifact_file: str) -> Path:
     path = _target(artifact_root, artifact_file)
     pil = image_to_pil(image)
-    tmp = textio.temp_path(path, ".tmp" + (path.suffix or ".png"))
-    try:
-        pil.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    _save_through_temp(artifact_root, path, pil.save, path.suffix or ".png")
     return path

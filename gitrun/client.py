@@ -14,7 +14,7 @@ from typing import Any
 
 from gitrun import artifacts as _artifacts
 from gitrun.entities import Experiment, FileInfo, Metric, Param, Run, RunStatus, RunTag, ViewType
-from gitrun.errors import ExperimentNotFoundError
+from gitrun.errors import ExperimentNotFoundError, InvalidInputError
 from gitrun.store import Store
 from gitrun.store.names import generate_run_name
 from gitrun.store.validation import validate_key, validate_metric_value, validate_step, validate_timestamp
@@ -53,8 +53,9 @@ class Client:
         primary_metric: str | None = None,
         directions: Mapping[str, str] | None = None,
     ) -> str:
-        """Create an experiment; its ID is the slug of its name. ``artifact_location`` is ignored
-        (artifacts always live beside the run, so they travel with it through Git)."""
+        """Create an experiment; its ID derives from its exact name (docs/format.md, "Experiment
+        IDs"). ``artifact_location`` is ignored (artifacts always live beside the run, so they
+        travel with it through Git)."""
         return self.store.create_experiment(name, tags=tags, primary_metric=primary_metric, directions=directions)
 
     def get_experiment(self, experiment_id: str) -> Experiment:
@@ -95,7 +96,13 @@ class Client:
         run_name: str | None = None,
     ) -> Run:
         user_tags = {str(k): str(v) for k, v in (tags or {}).items()}
-        name = run_name or user_tags.get("mlflow.runName") or generate_run_name()
+        tagged = user_tags.get("mlflow.runName")
+        if run_name and tagged and tagged != run_name:
+            raise InvalidInputError(
+                f"create_run got run_name={run_name!r} and a different mlflow.runName tag {tagged!r}; "
+                "give the name once (MLflow refuses this too)"
+            )
+        name = run_name or tagged or generate_run_name()
         user_tags["mlflow.runName"] = name
         run_id = self.store.create_run(
             str(experiment_id),
@@ -115,14 +122,10 @@ class Client:
         return self.store.get_run(parent) if parent else None
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
-        fields: dict[str, Any] = {}
-        if status is not None:
-            fields["status"] = status
-        if name is not None:
-            fields["run_name"] = name
+        if name:  # the tag renames the run (meta.json's run_name too); an empty name changes nothing, as in MLflow
             self.store.writable(run_id).set_tags({"mlflow.runName": name})
-        if fields:
-            self.store.writable(run_id).update_meta(**fields)
+        if status is not None:
+            self.store.writable(run_id).update_meta(status=status)
 
     def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
         self.store.set_terminated(run_id, status or RunStatus.FINISHED, end_time)

@@ -329,8 +329,8 @@ def _commit_locked(
         if record.status == RunStatus.RUNNING and not include_running:
             skipped.append(record.run_id)
             continue
-        if record.status == RunStatus.KILLED and record.meta.get("status") == RunStatus.RUNNING:
-            record = _record_killed(store, record)
+        if record.status != RunStatus.RUNNING and record.meta.get("status") == RunStatus.RUNNING:
+            record = _record_killed(store, record)  # KILLED, or FAILED when an attached process failed
         selected.append(record)
     if wanted_ids:
         missing = wanted_ids - {r.run_id for r in selected} - set(skipped)
@@ -463,11 +463,12 @@ def _rm_cached(repo: GitRepo, paths: Sequence[str], env: dict[str, str] | None =
 
 
 def _record_killed(store: Store, record: RunRecord) -> RunRecord:
-    """Persist KILLED for a run whose process died, so the committed record says so everywhere."""
+    """Persist the status readers derive for a run whose processes died (KILLED, or the worst
+    outcome of its attached processes), so the committed record says so everywhere."""
     writer = store.writer(record.run_id, record.run_dir)
     writer.write_summary()
     last = max((p.stat().st_mtime for p in record.run_dir.rglob("*") if p.is_file()), default=time.time())
-    writer.update_meta(status=RunStatus.KILLED, end_time=int(last * 1000))
+    writer.update_meta(status=record.status, end_time=int(last * 1000))
     store.close_writer(record.run_id)
     return store.read_run(record.run_id)
 

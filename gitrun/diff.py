@@ -353,13 +353,16 @@ def compute_diff(
                 changed.append(change)
             else:
                 unchanged += 1
-        # RunRecord.metrics builds a dict per call: build each run's once.
-        metrics_of = {r.run_id: r.metrics for r in base_runs.values()}
-        metrics_of.update({r.run_id: r.metrics for r in target_runs.values()})
-        keys = sorted({k for m in metrics_of.values() for k in m})
+        # RunRecord.metrics builds a dict per call: build each run's once, per side. A run on both
+        # sides has its own values on each (a resumed run's metrics differ): never mix the two.
+        base_metrics = {r.run_id: r.metrics for r in base_runs.values()}
+        target_metrics = {
+            run_id: base_metrics[run_id] if run_id in same else r.metrics for run_id, r in target_runs.items()
+        }
+        keys = sorted({k for side in (base_metrics, target_metrics) for m in side.values() for k in m})
         directions = {k: exp.direction(k) for k in keys}
-        base_bests = _all_bests(base_runs.values(), directions, metrics_of)
-        target_bests = _all_bests(target_runs.values(), directions, metrics_of)
+        base_bests = _all_bests(base_runs.values(), directions, base_metrics)
+        target_bests = _all_bests(target_runs.values(), directions, target_metrics)
         base_best = base_bests.get(measure) if measure else None
         target_best = target_bests.get(measure) if measure else None
         best_params: tuple[ValueChange, ...] = ()

@@ -10,10 +10,12 @@ import os
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gitrun.errors import GitrunError
+from gitrun.redact import redact_credentials, strip_credentials
 
 INSTALL_HINT = "pip install 'gitrun-ml[dvc]'"
 DEFAULT_REMOTE_NAME = "storage"
@@ -24,7 +26,10 @@ class DvcNotInstalledError(GitrunError):
 
 
 class DvcError(GitrunError):
-    pass
+    """A DVC operation failed; DVC's message is kept with credentials removed (it may quote a remote URL)."""
+
+    def __init__(self, message: str):
+        super().__init__(redact_credentials(message))
 
 
 def dvc_available() -> bool:
@@ -38,6 +43,29 @@ def dvc_available() -> bool:
 def require_dvc() -> None:
     if not dvc_available():
         raise DvcNotInstalledError(f"DVC is not installed: {INSTALL_HINT}")
+    _redact_dvc_logs()
+
+
+def _redact_dvc_logs() -> None:
+    """DVC prints its own log lines (``ERROR: failed to transfer ... url='...?token=...'``) through
+    handlers it installs on import: make their output go through :func:`redact_credentials` too."""
+    import logging
+
+    class RedactingFormatter(logging.Formatter):
+        def __init__(self, inner: logging.Formatter):
+            super().__init__()
+            self.inner = inner
+
+        def format(self, record: logging.LogRecord) -> str:
+            return redact_credentials(self.inner.format(record))
+
+    for name in ("dvc", "dvc_objects", "dvc_data"):
+        for handler in logging.getLogger(name).handlers:
+            formatter = handler.formatter
+            if formatter is not None and not getattr(formatter, "gitrun_redacts", False):
+                wrapped = RedactingFormatter(formatter)
+                wrapped.gitrun_redacts = True  # type: ignore[attr-defined]
+                handler.setFormatter(wrapped)
 
 
 def is_dvc_repo(root: Path) -> bool:
@@ -62,12 +90,83 @@ def open_repo(root: Path, rev: str | None = None) -> Iterator[Any]:
         repo.close()
 
 
-def init(root: Path, remote_url: str | None = None, remote_name: str = DEFAULT_REMOTE_NAME) -> list[str]:
-    """``dvc init`` (if needed) and a default remote; returns the repo-relative files DVC wrote."""
+# Where DVC's config schema (dvc/config_schema.py) keeps the user and the password of a remote,
+# by URL scheme. A URL's user info goes there, at the git-ignored "local" level (.dvc/config.local).
+CREDENTIAL_FIELDS: dict[str, tuple[str, str | None]] = {
+    "http": ("user", "password"),
+    "https": ("user", "password"),
+    "webdav": ("user", "password"),
+    "webdavs": ("user", "password"),
+    "webhdfs": ("user", "password"),
+    "ssh": ("user", "password"),
+    "s3": ("access_key_id", "secret_access_key"),
+    "hdfs": ("user", None),
+}
+
+
+@dataclass(frozen=True)
+class DvcSetup:
+    files: list[str]  # repo-relative files DVC wrote that belong in Git
+    remote_url: str | None  # the URL as written to .dvc/config (no credentials)
+    credentials: tuple[str, ...] = ()  # the remote's fields written to .dvc/config.local
+
+
+def split_remote_credentials(url: str) -> tuple[str, dict[str, str]]:
+    """``(url without user info, {DVC config field: value})`` for a DVC remote URL.
+
+    Raises :class:`DvcError` for what cannot be kept out of Git safely: credentials in a URL of a
+    scheme DVC has no such fields for, and query strings or fragments (tokens travel there).
+    """
+    from gitrun.redact import split_url
+
+    parts = split_url(url)
+    if parts is None:
+        return url, {}
+    clean = strip_credentials(url)
+    hint = (
+        f"give `--remote {clean}` and set the secret in DVC's git-ignored local config yourself: "
+        f"`dvc remote modify --local {DEFAULT_REMOTE_NAME} <option> <value>` (see `dvc remote modify --help`)"
+    )
+    if parts.rest:
+        raise DvcError(f"the remote URL {clean!r} has a query or fragment, which often carries a token; {hint}")
+    if "@" in parts.host + parts.path:
+        # An "@" that is not the end of the user info: it could be part of a password (never echoed).
+        raise DvcError(
+            f"the remote URL ({parts.scheme}://...) has an '@' gitrun cannot place; write characters of a user "
+            "name or password percent-encoded (%40 for '@', %2F for '/'), or set them with `dvc remote modify --local`"
+        )
+    if parts.userinfo is None:
+        return url, {}
+    fields = CREDENTIAL_FIELDS.get(parts.scheme.lower())
+    user, _, password = parts.userinfo.partition(":")
+    if fields is None or (password and fields[1] is None):
+        raise DvcError(
+            f"the remote URL {clean!r} carries credentials, and DVC has no user/password options for "
+            f"{parts.scheme}:// remotes; {hint}"
+        )
+    from urllib.parse import unquote
+
+    credentials = {}
+    if user:
+        credentials[fields[0]] = unquote(user)
+    if password and fields[1] is not None:
+        credentials[fields[1]] = unquote(password)
+    return f"{parts.scheme}://{parts.host}{parts.path}", credentials
+
+
+def init(root: Path, remote_url: str | None = None, remote_name: str = DEFAULT_REMOTE_NAME) -> DvcSetup:
+    """``dvc init`` (if needed) and a default remote.
+
+    The remote's URL goes to ``.dvc/config`` without its user info; the user name and password
+    (or S3 key pair) go to ``.dvc/config.local``, which DVC's own ``.dvc/.gitignore`` keeps out of Git.
+    """
     require_dvc()
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
     from dvc.repo import Repo
 
+    url, credentials = split_remote_credentials(remote_url) if remote_url else (None, {})
+    if url is not None and "://" not in url and not os.path.isabs(url):
+        url = str(Path(url).resolve())
     if not is_dvc_repo(root):
         import logging
 
@@ -78,15 +177,22 @@ def init(root: Path, remote_url: str | None = None, remote_name: str = DEFAULT_R
             Repo.init(str(root))
         finally:
             dvc_logger.setLevel(level)
-    with open_repo(root) as repo, repo.config.edit() as conf:
-        conf["core"]["analytics"] = False
-        if remote_url:
-            url = remote_url
-            if "://" not in url and not os.path.isabs(url):
-                url = str(Path(url).resolve())
-            conf["remote"][remote_name] = {"url": url}
-            conf["core"]["remote"] = remote_name
-    return [p for p in (".dvc/config", ".dvc/.gitignore", ".dvcignore") if (root / p).exists()]
+    try:
+        with open_repo(root) as repo:
+            with repo.config.edit() as conf:
+                conf["core"]["analytics"] = False
+                if url:
+                    conf["remote"][remote_name] = {"url": url}
+                    conf["core"]["remote"] = remote_name
+            if credentials:
+                with repo.config.edit("local") as local:
+                    local["remote"].setdefault(remote_name, {}).update(credentials)
+    except DvcError:
+        raise
+    except Exception as exc:  # DVC's ConfigError: an option its schema refuses
+        raise DvcError(f"cannot write DVC's configuration in {root / '.dvc'}: {exc}") from None
+    files = [p for p in (".dvc/config", ".dvc/.gitignore", ".dvcignore") if (root / p).exists()]
+    return DvcSetup(files, url, tuple(credentials))
 
 
 def add(root: Path, targets: Sequence[Path]) -> list[str]:

@@ -61,6 +61,18 @@ class RunStateError(GitrunError):
     """The operation does not fit the run's state (deleted run, run already active...)."""
 
 
+class StoreWriteError(GitrunError):
+    """A file of the store could not be written; what was already on disk is intact."""
+
+
+class DiskFullError(StoreWriteError):
+    """The disk (or quota) is full: nothing was replaced, nothing torn was left behind."""
+
+
+class ReadOnlyStoreError(StoreWriteError):
+    """The store is on a read-only file system (or not writable by this user)."""
+
+
 class PluginError(GitrunError):
     """A plugin failed in a way that cannot be reduced to a warning."""
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit, urlunsplit
+
+from gitrun.redact import redact_credentials, strip_credentials  # strip_credentials: importable from here too
 
 
 @dataclass(frozen=True)
@@ -75,24 +76,6 @@ def git_context(directory: str) -> GitContext | None:
     )
 
 
-def strip_credentials(url: str) -> str:
-    """A remote URL without user name and password/token (``https://tok@host/x`` -> ``https://host/x``).
-
-    scp-like SSH addresses (``git@github.com:org/repo.git``) carry no secret and stay as they are.
-    """
-    if "://" not in url:
-        return url
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    if parts.scheme in ("ssh", "git+ssh") and parts.password is None:
-        return url  # ssh://git@host/... names a user, not a secret
-    return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-
-
 def script_directory() -> str:
     """Directory of the running script (MLflow's rule), else the current directory."""
     import sys
@@ -105,8 +88,12 @@ def script_directory() -> str:
 
 # -- repository operations (commit, revisions, history) ----------------------------------------
 class GitCommandError(Exception):
+    """A ``git`` command that failed. Its arguments and stderr are kept with credentials removed
+    (Git quotes remote URLs, query tokens included, in its errors)."""
+
     def __init__(self, args: list[str], returncode: int, stderr: str):
-        super().__init__(f"git {' '.join(args)} failed ({returncode}): {stderr.strip()}")
+        stderr = redact_credentials(stderr)
+        super().__init__(redact_credentials(f"git {' '.join(args)} failed ({returncode}): {stderr.strip()}"))
         self.returncode = returncode
         self.stderr = stderr
 

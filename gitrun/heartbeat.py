@@ -2,7 +2,9 @@
 
 Each process attached to a run keeps ``<run>/.heartbeat-<host>-<pid>`` (git-ignored) and a daemon
 thread refreshes its mtime every :data:`INTERVAL_S` seconds. ``gitrun.store.reader.effective_status``
-reads them.
+reads them; ``Store.set_running(attach=True)`` and ``Store.end_attached`` create and remove them
+under the run's lock when a process joins or leaves a run others may hold (docs/format.md,
+"Heartbeats and the KILLED rule").
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import threading
 from pathlib import Path
 
-from gitrun.store.reader import HEARTBEAT_PREFIX, HOSTNAME
+from gitrun.store.reader import heartbeat_name
 
 INTERVAL_S = 30.0
 
@@ -23,14 +25,17 @@ _wake = threading.Event()
 
 
 def heartbeat_file(run_dir: Path) -> Path:
-    return run_dir / f"{HEARTBEAT_PREFIX}{HOSTNAME}-{os.getpid()}"
+    return run_dir / heartbeat_name()
 
 
-def attach(run_dir: Path) -> None:
+def attach(run_dir: Path, *, create: bool = True) -> None:
+    """Keep this process's heartbeat of ``run_dir`` fresh; ``create=False`` when the store has
+    already created the file (a resumed run)."""
     global _thread
     path = heartbeat_file(run_dir)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-    os.close(fd)
+    if create:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        os.close(fd)
     with _lock:
         _attached[run_dir] = path
         if _thread is None or not _thread.is_alive():
@@ -38,10 +43,11 @@ def attach(run_dir: Path) -> None:
             _thread.start()
 
 
-def detach(run_dir: Path) -> None:
+def detach(run_dir: Path, *, unlink: bool = True) -> None:
+    """Stop refreshing the heartbeat; ``unlink=False`` when the store has removed the file."""
     with _lock:
         path = _attached.pop(run_dir, None)
-    if path is not None:
+    if path is not None and unlink:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
 

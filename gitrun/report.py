@@ -324,18 +324,24 @@ def check_dicts(results: Iterable[CheckResult]) -> list[dict[str, Any]]:
 
 def sparkline_lookup(diff: Diff, histories: Histories, width: int = 24) -> Callable[[str, str], str]:
     """``(run_id, side) -> sparkline`` of that run's history of its experiment's metric."""
-    metric_of = {}
+    # Keyed by side too: a run moved to another experiment between the sides is drawn with each
+    # side's experiment metric.
+    metric_of: dict[tuple[str, str], str] = {}
     for exp in diff.experiments:
         if not exp.metric:
             continue
-        for run in (*exp.added, *exp.removed, *(c.run for c in exp.changed)):
-            metric_of[run.run_id] = exp.metric
-        for best in (exp.base_best, exp.target_best):
+        for side, runs in (
+            ("target", (*exp.added, *(c.run for c in exp.changed))),
+            ("base", (*exp.removed, *(c.run for c in exp.changed))),
+        ):
+            for run in runs:
+                metric_of[(side, run.run_id)] = exp.metric
+        for side, best in (("base", exp.base_best), ("target", exp.target_best)):
             if best is not None:
-                metric_of[best.run_id] = exp.metric
+                metric_of[(side, best.run_id)] = exp.metric
 
     def spark(run_id: str, side: str) -> str:
-        key = metric_of.get(run_id)
+        key = metric_of.get((side, run_id))
         if key is None:
             return ""
         points = sorted(histories.get(side, run_id, key), key=lambda p: (p[0], p[1]))

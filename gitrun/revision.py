@@ -6,13 +6,20 @@
 (search, diff, site, registry) works unchanged. The key is the tree's object ID, so a revision is
 materialised once and shared by every commit with the same store content. Neither the work tree
 nor the index is touched.
+
+When ``.gitrun/.cache`` cannot be written (a read-only file system, a full disk, no permission),
+revisions are materialised in a temp folder of this process instead, removed at exit: reading
+never needs a writable store.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
+import logging
 import os
 import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +28,21 @@ from typing import Any
 from gitrun.entities import Metric, ViewType
 from gitrun.errors import GitrunError, RunNotFoundError
 from gitrun.git import GitRepo, TreeEntry, write_blobs
-from gitrun.store import RunRecord, Store, _visible
-from gitrun.store.reader import build_record, parse_json_text, parse_series_text, problem, summaries_from
+from gitrun.store import RunRecord, Store, _visible, textio
+from gitrun.store.reader import (
+    build_record,
+    decode_json_bytes,
+    decode_series_bytes,
+    parse_json_text,
+    parse_series_text,
+    problem,
+    summaries_from,
+)
 from gitrun.store.writer import RunWriter
 
 KEEP_TREES = 16  # materialised revisions kept in the cache (least recently used are removed)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -85,7 +102,16 @@ class RevisionStore(Store):
             for _, _, size, p in raw
             if size == b"-" and p.startswith(b"experiments/") and p.count(b"/") == 1
         ]
-        skeleton = _skeleton(base.layout.cache_dir / "revs" / key, repo, top, experiments, project_blob)
+        cache = _revisions_cache(base)
+        try:
+            skeleton = _skeleton(cache / key, repo, top, experiments, project_blob)
+        except OSError as exc:
+            if _scratch and cache == _scratch[0]:
+                raise textio.write_error(
+                    cache / key, exc, "the cache is derived data: the store is untouched"
+                ) from None
+            log.info("cannot materialise %s in %s (%s); using %s", commit, cache, exc, _scratch_cache())
+            skeleton = _skeleton(_scratch_cache() / key, repo, top, experiments, project_blob)
         super().__init__(skeleton / "store", strict=base.strict)
         self.layout.__dict__["work_tree"] = skeleton  # pyproject.toml as of that commit
         self.revision = commit
@@ -140,8 +166,11 @@ class RevisionStore(Store):
         run_dir = self.layout.run_dir(experiment_id, run_id)
         if not (run_dir / ".complete").exists():
             entries = [e._replace(path=p) for p, e in files.items() if e.mode != "120000"]
-            write_blobs(run_dir, entries, self.repo.read_blobs([e.sha for e in entries]))
-            (run_dir / ".complete").touch()
+            try:
+                write_blobs(run_dir, entries, self.repo.read_blobs([e.sha for e in entries]))
+                (run_dir / ".complete").touch()
+            except OSError as exc:
+                raise textio.write_error(run_dir, exc, "the cache is derived data: the store is untouched") from None
         return experiment_id, run_dir
 
     def read_runs(self, run_ids: Iterable[str]) -> list[RunRecord]:
@@ -181,7 +210,10 @@ class RevisionStore(Store):
                 entry = files.get(name)
                 if entry is None:
                     return default
-                return parse_json_text(blobs[entry.sha].decode("utf-8", "replace"), prefix + name, self.strict, default)
+                label = f"{prefix}{name} (at {self.revision})"
+                return parse_json_text(
+                    decode_json_bytes(blobs[entry.sha], label, self.strict), label, self.strict, default
+                )
 
             meta = load("meta.json", None)
             if meta is None:
@@ -225,10 +257,11 @@ class RevisionStore(Store):
                 if p
             )
             assert self.source_repo is not None
-            text = dvc.read_at_rev(self.source_repo, path, self.revision).decode("utf-8", "replace")
+            data = dvc.read_at_rev(self.source_repo, path, self.revision)
         else:
-            text = self.repo.read_blobs([entry.sha])[entry.sha].decode("utf-8", "replace")
-        return parse_series_text(text, f"{run_id}/metrics/{key}.tsv@{(self.revision or '')[:12]}", self.strict)
+            data = self.repo.read_blobs([entry.sha])[entry.sha]
+        label = f"{run_id}/metrics/{key}.tsv@{(self.revision or '')[:12]}"
+        return parse_series_text(decode_series_bytes(data, label, self.strict), label, self.strict)
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         if run_id not in self._runs:
@@ -257,23 +290,56 @@ def _skeleton(
     """Write (once per store tree) the few files a revision view reads from disk: store.yaml,
     .gitignore, each experiment.yaml, an empty ``runs/`` per experiment, pyproject.toml."""
     if target.exists():
-        os.utime(target)
+        try:
+            os.utime(target)  # recently used: kept by _prune
+        except OSError:
+            pass  # a read-only cache still serves what it holds
         return target
     tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    write_blobs(tmp / "store", keep, repo.read_blobs([e.sha for e in keep]))
-    for experiment in experiments:
-        (tmp / "store" / "experiments" / experiment / "runs").mkdir(parents=True, exist_ok=True)
-    (tmp / "store").mkdir(parents=True, exist_ok=True)
-    if project_blob is not None:
-        (tmp / "pyproject.toml").write_bytes(repo.run("cat-file", "blob", project_blob, text=False))
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        write_blobs(tmp / "store", keep, repo.read_blobs([e.sha for e in keep]))
+        for experiment in experiments:
+            (tmp / "store" / "experiments" / experiment / "runs").mkdir(parents=True, exist_ok=True)
+        (tmp / "store").mkdir(parents=True, exist_ok=True)
+        if project_blob is not None:
+            (tmp / "pyproject.toml").write_bytes(repo.run("cat-file", "blob", project_blob, text=False))
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # a full disk must not leave half a revision behind
+        raise
     try:
         os.rename(tmp, target)
     except OSError:  # another process wrote it first
         shutil.rmtree(tmp, ignore_errors=True)
     _prune(target.parent)
     return target
+
+
+_scratch: list[Path] = []  # this process's temp cache, created on first need
+
+
+def _scratch_cache() -> Path:
+    """A temp folder of this process for materialised revisions, removed at exit."""
+    if not _scratch:
+        folder = Path(tempfile.mkdtemp(prefix="gitrun-revs-"))
+        atexit.register(shutil.rmtree, folder, True)
+        _scratch.append(folder)
+    return _scratch[0]
+
+
+def _revisions_cache(base: Store) -> Path:
+    """``<store>/.cache/revs`` when this process can write there, else :func:`_scratch_cache`."""
+    revs = base.layout.cache_dir / "revs"
+    probe = textio.temp_path(revs / "probe")
+    try:
+        revs.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+        os.unlink(probe)
+        return revs
+    except OSError as exc:
+        log.info("the store's cache %s is not writable (%s); materialising revisions in a temp folder", revs, exc)
+        return _scratch_cache()
 
 
 def store_at(store: Store, rev: str) -> RevisionStore:

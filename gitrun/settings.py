@@ -15,6 +15,12 @@ Sources, strongest first: the experiment's ``experiment.yaml`` (written by
     primary_metric = "val_loss"
 
 and last gitrun's naming rule (:func:`default_direction`).
+
+Also read here: which files a dirty run's ``code.diff`` may hold (docs/format.md)::
+
+    [tool.gitrun.code_diff]
+    include = ["tests/fixtures/fake_key.pem"]   # wrongly taken for secrets: keep them
+    exclude = ["conf/prod/*", "*.sqlite"]       # secrets gitrun does not recognise: leave them out
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ class ProjectSettings:
     directions: dict[str, str] = field(default_factory=dict)
     experiments: dict[str, dict[str, Any]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    code_diff_include: tuple[str, ...] = ()  # glob patterns: always kept in code.diff (unless excluded)
+    code_diff_exclude: tuple[str, ...] = ()  # glob patterns: never kept in code.diff
 
     def for_experiment(self, name: str) -> tuple[str | None, dict[str, str]]:
         """Primary metric and directions that pyproject.toml gives the experiment ``name``."""
@@ -90,9 +98,29 @@ def _load(path: Path, _mtime: int, _size: int) -> ProjectSettings:
             directions[str(metric)] = direction
         else:
             warnings.warn(f'{path}: [tool.gitrun.metrics] {metric} = {direction!r}; use "min" or "max"', stacklevel=2)
+    code_diff = section.get("code_diff") or {}
+    if not isinstance(code_diff, dict):
+        warnings.warn(f"{path}: [tool.gitrun.code_diff] is not a table; ignoring it", stacklevel=2)
+        code_diff = {}
     return ProjectSettings(
         primary_metric=section.get("primary_metric"),
         directions=directions,
         experiments={str(k): v for k, v in (section.get("experiments") or {}).items() if isinstance(v, dict)},
         raw=section,
+        code_diff_include=_patterns(path, code_diff, "include"),
+        code_diff_exclude=_patterns(path, code_diff, "exclude"),
     )
+
+
+def _patterns(path: Path, table: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        warnings.warn(
+            f'{path}: [tool.gitrun.code_diff] {key} must be a list of glob patterns such as ["conf/*.yaml"]; '
+            "ignoring it",
+            stacklevel=3,
+        )
+        return ()
+    return tuple(value)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from gitrun import dvc
 from gitrun.errors import GitrunError
 from gitrun.git import GitCommandError, GitRepo
+from gitrun.redact import redact_credentials
 from gitrun.store import Store
 
 
@@ -65,12 +66,13 @@ def push(store: Store | None = None, remote: str | None = None, dvc_remote: str 
         out = repo.run(*args)
     except GitCommandError as exc:
         hint = " (the remote has commits you do not: run `gitrun pull` first)" if "rejected" in exc.stderr else ""
-        raise GitrunError(f"git push to {git_remote} failed{hint}: {exc.stderr.strip()}") from None
+        shown = redact_credentials(git_remote)  # --remote may be a URL with credentials in it
+        raise GitrunError(f"git push to {shown} failed{hint}: {exc.stderr.strip()}") from None
     pointers = committed_dvc_pointers(repo, store)
     transferred = 0
     if pointers:
         transferred = dvc.push(repo.root, pointers, remote=dvc_remote)
-    return SyncResult(git_remote, branch, out, tuple(pointers), transferred)
+    return SyncResult(redact_credentials(git_remote), branch, redact_credentials(out), tuple(pointers), transferred)
 
 
 def pull(
@@ -88,10 +90,10 @@ def pull(
         repo.run("fetch", "--tags", git_remote)
     except GitCommandError as exc:
         raise GitrunError(
-            f"git pull --ff-only from {git_remote} failed: {exc.stderr.strip()}; the branches have diverged "
+            f"git pull --ff-only from {redact_credentials(git_remote)} failed: {exc.stderr.strip()}; the branches have diverged "
             "or the working tree has conflicting changes — merge or rebase yourself (gitrun never does it for you)"
         ) from None
     wanted = {store.resolve_run_id(r) for r in run_ids} if run_ids else None
     pointers = committed_dvc_pointers(repo, store, wanted)
     transferred = dvc.pull(repo.root, pointers, remote=dvc_remote) if pointers else 0
-    return SyncResult(git_remote, branch, out, tuple(pointers), transferred)
+    return SyncResult(redact_credentials(git_remote), branch, redact_credentials(out), tuple(pointers), transferred)

@@ -115,8 +115,10 @@ def set_experiment(
     else:
         assert experiment_name is not None
         found = client.get_experiment_by_name(experiment_name)
-        if found is None:
-            new_id = client.create_experiment(experiment_name, primary_metric=primary_metric, directions=directions)
+        if found is None:  # exist_ok: parallel processes (a sweep) may all create it at once
+            new_id = client.store.create_experiment(
+                experiment_name, primary_metric=primary_metric, directions=directions, exist_ok=True
+            )
             exp = client.get_experiment(new_id)
             primary_metric = directions = None
         else:
@@ -202,8 +204,9 @@ def start_run(
 
     if resume_id is not None:
         resume_id = validate_run_id(resume_id)
-        store.set_running(resume_id)
-        writer = store.writer(resume_id)
+        writer = store.set_running(resume_id, attach=True)  # with this process's heartbeat
+        if run_name:  # renames the resumed run, as MLflow does (a mlflow.runName tag in `tags` wins)
+            user_tags = {"mlflow.runName": run_name, **user_tags}
         if user_tags:
             writer.set_tags(user_tags)
         run = store.get_run(resume_id)
@@ -244,7 +247,7 @@ def start_run(
         )
     from gitrun import heartbeat
 
-    heartbeat.attach(writer.run_dir)
+    heartbeat.attach(writer.run_dir, create=resume_id is None)
     active = ActiveRun(run, writer)
     stack.append(active)
     _all_active[run.info.run_id] = active
@@ -283,11 +286,12 @@ def _end(active: ActiveRun, status: str) -> None:
     store = _get_client().store
     writer: RunWriter = active._writer  # type: ignore[attr-defined]
     try:
-        store.set_terminated(run_id, status, writer=writer)
+        # The run ends when the last process attached to it ends (several may have resumed it).
+        store.end_attached(run_id, status, writer=writer)
     finally:
         from gitrun import heartbeat
 
-        heartbeat.detach(writer.run_dir)
+        heartbeat.detach(writer.run_dir, unlink=False)  # end_attached removed it
         store.close_writer(run_id)
     _last_run_id = run_id
 

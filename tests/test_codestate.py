@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import subprocess
 from pathlib import Path
 
-from tests.conftest import git_state, gitrun_cli, python_ok, run_git, work_files
+from tests.conftest import git_state, gitrun_cli, python_ok, run_git, run_python, work_files
+from tests.test_redact import secret_found
 
 SECRET = "sk-live-51HnotARealKeyButSecretEnough"
 START = """
@@ -156,3 +159,147 @@ def test_code_diff_is_committed_with_the_run(repo: Path) -> None:
         repo, "ls-tree", "-r", "--name-only", "HEAD"
     ).stdout.split(os.linesep)
     assert git_state(repo) == before  # the dirty train.py is still dirty, not committed
+
+
+# -- secrets by content (issue 9, item 11) -------------------------------------------------------
+def _token(alphabet: str, n: int) -> str:
+    import secrets
+
+    return "".join(secrets.choice(alphabet) for _ in range(n))
+
+
+ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+
+def _keygen(tmp_path: Path, kind: str, *options: str) -> str:
+    """A real private key made by ssh-keygen (the test makes it; nothing secret is committed here)."""
+    path = tmp_path / f"key-{kind}-{len(options)}"
+    subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", *options, "-f", str(path)], check=True)
+    return path.read_text()
+
+
+def _run_start(repo: Path) -> tuple[dict[str, str], Path, str]:
+    """start_run in a fresh process: (tags, run dir, stderr with the warnings)."""
+    proc = run_python(START, repo)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    run_dir = next((repo / ".gitrun" / "experiments").glob(f"*/runs/{out['run_id']}"))
+    return out["tags"], run_dir, proc.stderr
+
+
+def test_untracked_and_tracked_secret_files_stay_out_of_code_diff_and_the_commit(repo: Path, tmp_path: Path) -> None:
+    ed25519 = _keygen(tmp_path, "ed25519")
+    rsa_pem = _keygen(tmp_path, "rsa", "-b", "2048", "-m", "PKCS8")
+    aws_id, aws_secret = "AKIA" + _token(UPPER, 16), _token(ALNUM + "/+", 40)
+    registry_auth = base64.b64encode(f"ci-bot:{_token(ALNUM, 24)}".encode()).decode()
+    pg_password, tf_password = _token(ALNUM, 20), _token(ALNUM, 20)
+    tracked_key = _keygen(tmp_path, "ecdsa")
+    secrets_in_files = {
+        "deploy_key": ed25519,  # an OpenSSH private key under a name no list has
+        "service-account.json": json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "churn-prod",
+                "private_key_id": _token("0123456789abcdef", 40),
+                "private_key": rsa_pem,
+                "client_email": "trainer@churn-prod.iam.gserviceaccount.com",
+                "token_uri": "https://oauth2.googleapis.com/token",
+            },
+            indent=2,
+        ),
+        ".pgpass": f"db.internal:5432:churn:trainer:{pg_password}\n",
+        ".envrc": f"export AWS_ACCESS_KEY_ID={aws_id}\nexport AWS_SECRET_ACCESS_KEY={aws_secret}\n",
+        "docker/config.json": json.dumps({"auths": {"registry.example.com": {"auth": registry_auth}}}, indent=1),
+        "infra/prod.tfvars": f'region = "eu-west-1"\ndb_password = "{tf_password}"\n',
+        "aws/credentials.ini": f"[default]\naws_access_key_id = {aws_id}\naws_secret_access_key = {aws_secret}\n",
+    }
+    for rel, content in secrets_in_files.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        (repo / rel).write_text(content)
+    odd_name = 'conf/prod "é"\tv2.py'  # Git quotes this name in its diff headers
+    for rel in ("settings.py", odd_name):
+        (repo / rel).parent.mkdir(exist_ok=True)
+        (repo / rel).write_text("DEBUG = False\n")
+    run_git(repo, "add", "settings.py", odd_name)
+    run_git(repo, "commit", "-q", "-m", "settings")
+    with open(repo / "settings.py", "a") as f:  # a tracked file gains a private key
+        f.write(f'SIGNING_KEY = """{tracked_key}"""\n')
+    with open(repo / odd_name, "a") as f:
+        f.write(f"GITHUB_TOKEN = 'ghp_{_token(ALNUM, 36)}'\n")
+    # Look-alikes that are not secrets stay in the diff.
+    (repo / "train.py").write_text(
+        "import os\n"
+        'tokenizer = AutoTokenizer.from_pretrained("bert-base-uncased")\n'
+        'password = os.environ["DB_PASSWORD"]\n'
+        "token = args.token\n"
+        'CHECKSUM = "sha256:3b1f9a0c5e7d2b4a6c8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c"\n'
+        'MODEL = "meta-llama/Llama-3.1-8B-Instruct"\n'
+        "max_tokens = 4096\n"
+    )
+    (repo / "deploy_key.pub").write_text((tmp_path / "key-ed25519-0.pub").read_text())
+
+    tags, run_dir, stderr = _run_start(repo)
+
+    diff = (run_dir / "code.diff").read_bytes()
+    left_out = [*secrets_in_files, "settings.py", odd_name]
+    note = tags["gitrun.git.diff"]
+    assert note.startswith("code.diff (excluded secrets: ")
+    assert all(rel in note for rel in left_out), note
+    assert "CodeDiffWarning" in stderr and all(rel in stderr for rel in left_out), stderr
+    assert "[tool.gitrun.code_diff] include" in stderr  # how to opt a file back in
+    secret_values = [ed25519, rsa_pem, aws_id, aws_secret, registry_auth, pg_password, tf_password, tracked_key]
+    for value in secret_values:
+        for line in value.splitlines()[1:2] or [value]:  # a body line of a key, or the whole token
+            assert line.encode() not in diff
+    for rel in left_out:
+        assert f"+++ b/{rel}\n".encode() not in diff
+    assert b"ghp_" not in diff and b"prod" not in diff
+    assert b"AutoTokenizer" in diff and b"max_tokens = 4096" in diff and b"deploy_key.pub" in diff
+    assert tags["gitrun.git.dirty"] == "true"
+
+    proc = gitrun_cli("commit", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    committed = run_git(repo, "show", "--format=", "-p", "HEAD").stdout
+    assert "code.diff" in run_git(repo, "show", "--name-only", "--format=", "HEAD").stdout
+    for value in secret_values:
+        for line in value.splitlines()[1:2] or [value]:
+            assert line not in committed
+            assert secret_found(repo, line) == [] or set(secret_found(repo, line)) <= set(left_out)
+
+
+def test_code_diff_opt_in_and_opt_out_in_pyproject(repo: Path, tmp_path: Path) -> None:
+    fixture_key = _keygen(tmp_path, "ed25519")
+    (repo / "pyproject.toml").write_text(
+        '[tool.gitrun.code_diff]\ninclude = ["tests/fixtures/*"]\nexclude = ["conf/prod.yaml", "*.sqlite"]\n'
+    )
+    (repo / "tests" / "fixtures").mkdir(parents=True)
+    (repo / "tests" / "fixtures" / "signing.pem").write_text(fixture_key)  # wrongly flagged (name and content)
+    (repo / "conf").mkdir()
+    (repo / "conf" / "prod.yaml").write_text("db_host: prod-db.internal\nreplicas: 3\n")  # a secret gitrun misses
+    (repo / "conf" / "dev.yaml").write_text("db_host: localhost\n")
+    (repo / "cache.sqlite").write_bytes(b"SQLite format 3\x00" + bytes(64))
+
+    tags, run_dir, stderr = _run_start(repo)
+
+    diff = (run_dir / "code.diff").read_bytes()
+    assert fixture_key.splitlines()[1].encode() in diff  # opted in: kept
+    assert b"prod-db.internal" not in diff and b"b/cache.sqlite" not in diff  # opted out: left out
+    assert b"db_host: localhost" in diff
+    note = tags["gitrun.git.diff"]
+    assert "conf/prod.yaml" in note and "cache.sqlite" in note and "signing.pem" not in note
+    assert "conf/prod.yaml ([tool.gitrun.code_diff] exclude)" in stderr
+
+
+def test_code_diff_applies_whatever_the_users_diff_configuration(repo: Path, tmp_path: Path) -> None:
+    run_git(repo, "config", "diff.noprefix", "true")
+    run_git(repo, "config", "diff.mnemonicPrefix", "true")
+    (repo / "train.py").write_text("print('edited')\n")
+    (repo / "new.py").write_text("print('new')\n")
+    run_id, _, _ = start_run(repo)
+
+    proc = gitrun_cli("runs", "checkout", run_id, str(tmp_path / "repro"), cwd=repo)
+
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "repro" / "train.py").read_text() == "print('edited')\n"
+    assert (tmp_path / "repro" / "new.py").read_text() == "print('new')\n"

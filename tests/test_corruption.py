@@ -255,3 +255,158 @@ def test_nan_values_survive_alongside_corruption(populated: Fixture) -> None:
         f.write("garbage\n7\t1007\tnan\n")
     history, _ = _warnings_of(lambda: Store(populated.store).metric_history(populated.victim, "loss"))
     assert history[-1].step == 7 and math.isnan(history[-1].value)
+
+
+# -- bytes that are not UTF-8 (issue 9, item 13) -------------------------------------------------
+# One bad byte per file, on a known line: the reader warns naming the file and that line, and
+# reads the rest: of that file where it can, of the run, and of the store.
+NON_UTF8: dict[str, tuple[bytes, bytes]] = {
+    # file -> (bytes to find, the same with a byte that is not UTF-8)
+    "metrics/loss.tsv": (b"2\t1002\t", b"2\t1002\t0.\xff"),
+    "params.json": (b'"lr": "0.1"', b'"lr": "0.1", "note": "caf\xe9"'),
+    "tags.json": (b'"kind": "victim"', b'"kind": "vic\xfftim"'),
+    "meta.json": (b'"run_name": "victim"', b'"run_name": "vic\xc3tim"'),
+    "metrics.json": (b'"loss": {', b'"lo\xffss": {"bytes": 1}, "loss": {'),
+}
+
+
+def _spoil(path: Path, find: bytes, replace: bytes) -> int:
+    """Replace ``find`` with ``replace`` in ``path``; the 1-based line where the bad byte landed."""
+    data = path.read_bytes()
+    assert find in data, (path, data)
+    at = data.index(find)
+    path.write_bytes(data[:at] + replace + data[at + len(find) :])
+    return data.count(b"\n", 0, at) + 1
+
+
+def _finished(fx: Fixture) -> None:
+    gitrun.Client(fx.store).set_terminated(fx.victim)  # so the victim has a metrics.json too
+
+
+def _check_victim(fx: Fixture, name: str, run: gitrun.Run) -> None:
+    assert run.data.metrics["loss"] == 0.2 or name == "metrics/loss.tsv"
+    if name == "metrics/loss.tsv":
+        assert run.data.metrics == {"loss": 0.2}  # the bad line (step 2) is skipped; step 4 is the latest
+    assert run.data.params["lr"] == "0.1"
+    if name == "params.json":
+        assert run.data.params["note"] == "caf\ufffd"  # the bad byte replaced, the rest of the value kept
+    assert run.data.tags["kind"] == ("vic\ufffdtim" if name == "tags.json" else "victim")
+    assert run.info.run_name == ("vic\ufffdtim" if name == "meta.json" else "victim")
+
+
+@pytest.mark.parametrize("name", list(NON_UTF8))
+def test_non_utf8_byte_in_the_work_tree(populated: Fixture, name: str) -> None:
+    _finished(populated)
+    path = populated.run_dir() / name
+    line = _spoil(path, *NON_UTF8[name][:2])
+    runs, messages = _warnings_of(lambda: _read_all(Store(populated.store)))
+    assert any(f"{path}:{line}: not valid UTF-8" in m for m in messages), messages
+    _check_victim(populated, name, runs[populated.victim])
+    _assert_others_intact(populated, runs)
+    if name == "metrics/loss.tsv":
+        history, messages = _warnings_of(lambda: Store(populated.store).metric_history(populated.victim, "loss"))
+        assert [m.step for m in history] == [0, 1, 3, 4]
+        assert any(f"{path}:{line}: not valid UTF-8" in m for m in messages), messages
+    with pytest.raises(StoreFormatError, match=rf"{path}:{line}: not valid UTF-8"):
+        _read_all(Store(populated.store, strict=True))
+
+
+@pytest.mark.parametrize("use_index", [True, False])
+@pytest.mark.parametrize("name", list(NON_UTF8))
+def test_non_utf8_byte_in_a_search(populated: Fixture, name: str, use_index: bool) -> None:
+    """The search's own row reader (gitrun/search/rows.py), with and without its index."""
+    _finished(populated)
+    gitrun.search_runs(search_all_experiments=True, output_format="list", use_index=use_index)  # index warm
+    path = populated.run_dir() / name
+    line = _spoil(path, *NON_UTF8[name][:2])
+    found, messages = _warnings_of(
+        lambda: gitrun.search_runs(search_all_experiments=True, output_format="list", use_index=use_index)
+    )
+    assert any(f"{path}:{line}: not valid UTF-8" in m for m in messages), messages
+    runs = {r.info.run_id: r for r in found}  # type: ignore[union-attr]
+    _check_victim(populated, name, runs[populated.victim])
+    _assert_others_intact(populated, runs)
+    frame, _ = _warnings_of(lambda: gitrun.search_runs(search_all_experiments=True, use_index=use_index))
+    assert len(frame) == 3  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", list(NON_UTF8))
+def test_non_utf8_byte_at_a_revision(populated: Fixture, name: str) -> None:
+    from conftest import run_git
+
+    from gitrun.revision import store_at
+
+    _finished(populated)
+    path = populated.run_dir() / name
+    line = _spoil(path, *NON_UTF8[name][:2])
+    run_git(populated.repo, "add", "-f", ".gitrun")
+    run_git(populated.repo, "commit", "-q", "-m", "runs with a bad byte")
+    path.write_bytes(b"{}" if name.endswith(".json") else b"")  # the work tree no longer has it
+    view = store_at(Store(populated.store), "HEAD")
+    runs, messages = _warnings_of(lambda: {r.run_id: view.to_run(r) for r in view.iter_runs()})
+    if name == "metrics/loss.tsv":  # read when the summary does not cover the series
+        history, more = _warnings_of(lambda: view.metric_history(populated.victim, "loss"))
+        messages += more
+        assert [m.step for m in history] == [0, 1, 3, 4]  # type: ignore[union-attr]
+        assert any("metrics/loss.tsv@" in m and f":{line}: not valid UTF-8" in m for m in messages), messages
+    else:
+        assert any(f"{name} (at " in m and f":{line}: not valid UTF-8" in m for m in messages), messages
+    _check_victim(populated, name, runs[populated.victim])  # type: ignore[index]
+    _assert_others_intact(populated, runs)  # type: ignore[arg-type]
+
+
+def test_non_utf8_byte_in_experiment_yaml(populated: Fixture) -> None:
+    path = populated.store / "experiments" / "second" / "experiment.yaml"
+    line = _spoil(path, b"name: second", b"name: sec\xffond")
+    experiments, messages = _warnings_of(Store(populated.store).list_experiments)
+    assert any(f"{path}:{line}: not valid UTF-8" in m for m in messages), messages
+    assert "sec\ufffdond" in [e.name for e in experiments]  # type: ignore[union-attr]
+
+
+def test_cli_lists_runs_despite_a_non_utf8_byte(populated: Fixture) -> None:
+    path = populated.run_dir() / "params.json"
+    _spoil(path, b'"lr": "0.1"', b'"lr": "0.\xff1"')
+    result = gitrun_cli("runs", "list", "--json", cwd=populated.repo)
+    assert result.returncode == 0, result.stderr
+    assert "not valid UTF-8" in result.stderr and str(path) in result.stderr
+    assert "UnicodeDecodeError" not in result.stderr
+    assert {row["run_id"] for row in json.loads(result.stdout)} == {populated.victim, *populated.others}
+
+
+# -- values an old release accepted (issue 9, item 12) --------------------------------------------
+def test_a_store_holding_out_of_range_values_still_builds_and_searches(populated: Fixture) -> None:
+    """gitrun 0.1 accepted ``step=2**63``, ``timestamp=10**30`` and ``start_time=10**30``: readers
+    skip those values with a warning instead of failing for the whole store."""
+    _finished(populated)
+    run_dir = populated.run_dir()
+    series = run_dir / "metrics" / "loss.tsv"
+    with open(series, "a") as f:
+        f.write(f"{2**63}\t1005\t9.0\n7\t{10**30}\t8.0\n{-(2**63) - 1}\t1007\t7.0\n")
+    summary = json.loads((run_dir / "metrics.json").read_text())
+    summary["loss"].update(step=2**63, latest=9.0, bytes=series.stat().st_size)  # as the old release wrote it
+    (run_dir / "metrics.json").write_text(json.dumps(summary))
+    meta = json.loads((run_dir / "meta.json").read_text())
+    meta.update(start_time=10**30, end_time=2**64)
+    (run_dir / "meta.json").write_text(json.dumps(meta))
+
+    runs, messages = _warnings_of(lambda: _read_all(Store(populated.store)))
+    assert any(f"{series}:7:" in m and "64-bit" in m for m in messages), messages
+    assert any("meta.json: start_time" in m for m in messages), messages
+    victim = runs[populated.victim]
+    assert victim.data.metrics == {"loss": 0.2} and victim.info.start_time == 0 and victim.info.end_time is None
+    _assert_others_intact(populated, runs)
+    for use_index in (True, False):
+        found, messages = _warnings_of(
+            lambda on=use_index: gitrun.search_runs(search_all_experiments=True, output_format="list", use_index=on)
+        )
+        assert {r.info.run_id for r in found} == {populated.victim, *populated.others}  # type: ignore[union-attr]
+        assert any("meta.json: start_time" in m for m in messages), messages
+        frame, _ = _warnings_of(lambda on=use_index: gitrun.search_runs(search_all_experiments=True, use_index=on))
+        assert len(frame) == 3  # type: ignore[arg-type]
+
+    for args in (["runs", "list", "--json"], ["runs", "show", populated.victim, "--json"]):
+        result = gitrun_cli(*args, cwd=populated.repo)
+        assert result.returncode == 0, result.stderr
+    site = gitrun_cli("site", "build", "-o", str(populated.repo.parent / "site"), "--no-history", cwd=populated.repo)
+    assert site.returncode == 0, site.stderr
+    assert "OverflowError" not in site.stderr and "64-bit" in site.stderr

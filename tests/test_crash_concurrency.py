@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -12,7 +13,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_git, run_python
+from conftest import ROOT, gitrun_cli, run_git, run_python
 
 import gitrun
 from gitrun.entities import RunStatus
@@ -305,3 +306,207 @@ def test_branches_adding_runs_merge_without_conflict(repo: Path, store_dir: Path
     created = [r.run_id[:10] for r in sorted(records, key=lambda r: r.start_time)]
     assert created == sorted(created)
     assert gitrun.Client(repo).get_experiment_by_name("shared-exp").primary_metric == "acc"
+
+
+SAME_EXPERIMENT_SCRIPT = """
+import os, time
+import gitrun
+while not os.path.exists("go"):
+    time.sleep(0.002)
+exp = gitrun.set_experiment("Churn Model", primary_metric="auc")
+with gitrun.start_run() as run:
+    gitrun.log_metric("auc", 0.5)
+print(exp.experiment_id, run.info.experiment_id)
+"""
+
+
+def test_processes_creating_one_experiment_at_once_share_its_folder(repo: Path, store_dir: Path) -> None:
+    """The experiment ID depends on the name alone: racing creators agree on one folder."""
+    outputs = _start_all([(SAME_EXPERIMENT_SCRIPT, {}) for _ in range(6)], repo)
+    assert {out.strip() for out in outputs} == {"churn-model-97779c churn-model-97779c"}
+    assert [p.name for p in (store_dir / "experiments").iterdir()] == ["churn-model-97779c"]
+    assert len(list(Store(store_dir).iter_runs(["churn-model-97779c"]))) == 6
+
+
+# -- several processes attached to one run end it together (issue 9, item 6) -------------------
+ATTACHED_SCRIPT = """
+import os, time
+import gitrun
+name, outcome = os.environ["NAME"], os.environ["OUTCOME"]
+run = gitrun.start_run(run_name="shared") if "GITRUN_RUN_ID" not in os.environ else gitrun.start_run()
+print("ATTACHED", run.info.run_id, flush=True)
+i = 0
+try:
+    with run:
+        while i < 20 or not (os.path.exists("end-" + name) or os.path.exists("end-all")):
+            gitrun.log_metric("loss", float(i), step=i)
+            gitrun.log_metric("points/" + name, float(i), step=i)
+            i += 1
+            time.sleep(0.001)
+        if outcome == "FAILED":
+            raise RuntimeError("boom")
+except RuntimeError:
+    pass
+print("ENDED", i, flush=True)
+"""
+
+
+class Attached:
+    """A real process attached to a run: the first one starts it, the others resume it."""
+
+    def __init__(self, repo: Path, name: str, outcome: str = "FINISHED", run_id: str | None = None):
+        self.repo, self.name = repo, name
+        env = {"NAME": name, "OUTCOME": outcome, **({"GITRUN_RUN_ID": run_id} if run_id else {})}
+        self.proc = _popen(ATTACHED_SCRIPT, repo, env)
+        line = self.proc.stdout.readline()  # type: ignore[union-attr]
+        assert line.startswith("ATTACHED "), line + self.proc.stderr.read()  # type: ignore[union-attr]
+        self.run_id = line.split()[1]
+
+    def end(self) -> int:
+        """Let it end its run and exit; returns the points it logged."""
+        (self.repo / f"end-{self.name}").write_text("")
+        return self.wait()
+
+    def wait(self) -> int:
+        out, err = self.proc.communicate(timeout=60)
+        assert self.proc.returncode == 0, err
+        return int(out.split()[-1])
+
+    def kill(self) -> None:
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.communicate(timeout=60)
+
+
+def _stored(store_dir: Path, run_id: str) -> dict[str, object]:
+    return dict(json.loads(next(store_dir.glob(f"experiments/*/runs/{run_id}/meta.json")).read_text()))
+
+
+def _bookkeeping(store_dir: Path, run_id: str) -> list[str]:
+    run_dir = next(store_dir.glob(f"experiments/*/runs/{run_id}"))
+    return sorted(p.name for p in run_dir.iterdir() if p.name.startswith(".heartbeat-"))
+
+
+def _commit(repo: Path) -> str:
+    proc = gitrun_cli("commit", "-m", "runs", cwd=repo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+@pytest.mark.parametrize("first_ends", ["starter", "resumer"])
+def test_a_run_attached_by_two_processes_ends_when_the_last_one_ends(
+    repo: Path, store_dir: Path, first_ends: str
+) -> None:
+    starter = Attached(repo, "starter")
+    resumer = Attached(repo, "resumer", run_id=starter.run_id)
+    first, last = (starter, resumer) if first_ends == "starter" else (resumer, starter)
+    first_points = first.end()
+    client = gitrun.Client(repo)
+    # The other process is still logging: the run is RUNNING, in the file and for readers...
+    assert _stored(store_dir, starter.run_id)["status"] == "RUNNING"
+    assert client.get_run(starter.run_id).info.status == RunStatus.RUNNING
+    assert client.get_run(starter.run_id).info.end_time is None
+    # ... and `gitrun commit` leaves it out rather than committing part of it as finished.
+    out = _commit(repo)
+    assert f"skipped running run {starter.run_id}" in out
+    assert run_git(repo, "ls-tree", "-r", "--name-only", "HEAD", ".gitrun").stdout.count(starter.run_id) == 0
+    last_points = last.end()
+    run = client.get_run(starter.run_id)
+    assert run.info.status == RunStatus.FINISHED and run.info.end_time is not None
+    assert _stored(store_dir, starter.run_id)["status"] == "FINISHED"
+    assert len(client.get_metric_history(starter.run_id, "loss")) == first_points + last_points
+    assert run.data.metrics[f"points/{first.name}"] == first_points - 1
+    assert run.data.metrics[f"points/{last.name}"] == last_points - 1
+    assert _bookkeeping(store_dir, starter.run_id) == []  # no heartbeat or outcome left behind
+    summary = json.loads(next(store_dir.glob(f"experiments/*/runs/{starter.run_id}/metrics.json")).read_text())
+    assert summary["loss"]["count"] == first_points + last_points  # written by the last one, complete
+    _commit(repo)
+    committed = run_git(repo, "show", f"HEAD:.gitrun/experiments/default/runs/{starter.run_id}/meta.json").stdout
+    assert json.loads(committed)["status"] == "FINISHED"
+
+
+@pytest.mark.parametrize("failed_first", [True, False])
+def test_the_worst_status_wins_failed_over_finished(repo: Path, store_dir: Path, failed_first: bool) -> None:
+    starter = Attached(repo, "starter", "FAILED" if failed_first else "FINISHED")
+    resumer = Attached(repo, "resumer", "FINISHED" if failed_first else "FAILED", run_id=starter.run_id)
+    starter.end()
+    assert gitrun.Client(repo).get_run(starter.run_id).info.status == RunStatus.RUNNING
+    resumer.end()
+    assert gitrun.Client(repo).get_run(starter.run_id).info.status == RunStatus.FAILED
+    assert _stored(store_dir, starter.run_id)["status"] == "FAILED"
+
+
+def test_a_sigkilled_process_counts_as_killed(repo: Path, store_dir: Path) -> None:
+    # Killed while the other lives: the survivor's end makes the run KILLED.
+    starter = Attached(repo, "starter")
+    resumer = Attached(repo, "resumer", run_id=starter.run_id)
+    resumer.kill()
+    assert gitrun.Client(repo).get_run(starter.run_id).info.status == RunStatus.RUNNING  # the starter lives
+    starter.end()
+    assert _stored(store_dir, starter.run_id)["status"] == "KILLED"
+    assert _bookkeeping(store_dir, starter.run_id) == []
+
+    # Killed last: readers see KILLED at once, and `gitrun commit` records it so.
+    starter = Attached(repo, "starter-2")
+    resumer = Attached(repo, "resumer-2", run_id=starter.run_id)
+    starter.end()
+    assert gitrun.Client(repo).get_run(starter.run_id).info.status == RunStatus.RUNNING
+    resumer.kill()
+    assert gitrun.Client(repo).get_run(starter.run_id).info.status == RunStatus.KILLED
+    _commit(repo)
+    committed = run_git(repo, "show", f"HEAD:.gitrun/experiments/default/runs/{starter.run_id}/meta.json").stdout
+    assert json.loads(committed)["status"] == "KILLED"
+
+
+def test_a_failed_process_then_a_killed_one_reads_failed_and_commits_failed(repo: Path, store_dir: Path) -> None:
+    starter = Attached(repo, "starter", "FAILED")
+    resumer = Attached(repo, "resumer", run_id=starter.run_id)
+    starter.end()
+    resumer.kill()
+    assert gitrun.Client(repo).get_run(starter.run_id).info.status == RunStatus.FAILED
+    _commit(repo)
+    committed = run_git(repo, "show", f"HEAD:.gitrun/experiments/default/runs/{starter.run_id}/meta.json").stdout
+    assert json.loads(committed)["status"] == "FAILED"
+
+
+def test_processes_ending_at_the_same_moment_end_the_run_once(repo: Path, store_dir: Path) -> None:
+    for attempt in range(3):
+        starter = Attached(repo, "starter")
+        others = [Attached(repo, f"resumer{i}", run_id=starter.run_id) for i in range(3)]
+        (repo / "end-all").write_text("")  # all four end at once
+        points = sum(p.wait() for p in (starter, *others))
+        (repo / "end-all").unlink()
+        run = gitrun.Client(repo).get_run(starter.run_id)
+        assert run.info.status == RunStatus.FINISHED and run.info.end_time is not None, attempt
+        assert _bookkeeping(store_dir, starter.run_id) == []
+        summary = json.loads(next(store_dir.glob(f"experiments/*/runs/{starter.run_id}/metrics.json")).read_text())
+        assert summary["loss"]["count"] == points
+
+
+def test_set_terminated_from_outside_ends_the_run_at_once(repo: Path, store_dir: Path) -> None:
+    starter = Attached(repo, "starter")
+    resumer = Attached(repo, "resumer", run_id=starter.run_id)
+    gitrun.Client(repo).set_terminated(starter.run_id, "KILLED")
+    assert gitrun.Client(repo).get_run(starter.run_id).info.status == RunStatus.KILLED
+    starter.end()
+    resumer.end()  # their own ends leave the explicit status alone
+    assert _stored(store_dir, starter.run_id)["status"] == "KILLED"
+    assert _bookkeeping(store_dir, starter.run_id) == []
+
+
+def test_a_process_on_another_host_holds_the_run_while_its_heartbeat_is_fresh(repo: Path, store_dir: Path) -> None:
+    """Shared file systems: the other host's heartbeat keeps the run open; once stale, it counts as KILLED."""
+    with gitrun.start_run() as run:
+        run_dir = store_dir / "experiments" / "default" / "runs" / run.info.run_id
+        (run_dir / ".heartbeat-gpu-node-7.cluster-4242").write_text("")  # a rank on another machine
+    assert _stored(store_dir, run.info.run_id)["status"] == "RUNNING"
+    assert gitrun.get_run(run.info.run_id).info.status == RunStatus.RUNNING
+    outcomes = (run_dir / ".heartbeat-outcomes").read_text().splitlines()
+    assert [line.split("\t")[1] for line in outcomes] == ["FINISHED"]
+    stale = time.time() - 3600
+    os.utime(run_dir / ".heartbeat-gpu-node-7.cluster-4242", (stale, stale))
+    assert gitrun.get_run(run.info.run_id).info.status == RunStatus.KILLED  # the other rank died
+    # Resuming it with nobody alive starts afresh: the old outcome and the dead heartbeat go.
+    with gitrun.start_run(run_id=run.info.run_id):
+        assert _bookkeeping(store_dir, run.info.run_id) == [f".heartbeat-{socket.gethostname()}-{os.getpid()}"]
+    assert gitrun.get_run(run.info.run_id).info.status == RunStatus.FINISHED
+    assert _bookkeeping(store_dir, run.info.run_id) == []

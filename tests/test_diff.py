@@ -272,3 +272,72 @@ def test_same_answer_whether_unchanged_runs_are_read_once_or_twice(repo: Path, m
     base, target = resolve_sides(store, "main", "feature")
     plain = compute_diff(store_for(store, base), store_for(store, target), base, target)  # no trees
     assert fast.to_dict() == whole.to_dict() == plain.to_dict()
+
+
+# -- each side's values come from that side only (issue 9, item 5) ---------------------------
+@pytest.fixture
+def resumed(repo: Path) -> dict[str, str]:
+    """Commit 1: r0 (acc 0.4) and r1 (acc 3.4, the best). Commit 2: r0 resumed, acc 10 at step 1."""
+    r0, r1 = log(
+        repo, [{"name": "r0", "metrics": {"acc": 0.4}}, {"name": "r1", "metrics": {"acc": 3.4}}], "resumed", "acc"
+    )
+    commit(repo, "two runs")
+    import gitrun
+
+    with gitrun.start_run(run_id=r0):
+        gitrun.log_metric("acc", 10.0, step=1)
+    commit(repo, "r0 resumed")
+    return {"r0": r0, "r1": r1}
+
+
+def test_a_run_changed_between_sides_keeps_its_base_values_on_the_base_side(
+    repo: Path, resumed: dict[str, str]
+) -> None:
+    import json
+
+    from tests.diffkit import cli, table_after, unescape_cell
+
+    (exp,) = diff(repo, "HEAD~1", "HEAD").experiments
+    assert [c.run.run_id for c in exp.changed] == [resumed["r0"]]
+    assert exp.base_best is not None and exp.target_best is not None
+    assert (exp.base_best.run_name, exp.base_best.value) == ("r1", 3.4)
+    assert (exp.target_best.run_name, exp.target_best.value) == ("r0", 10.0)
+    assert exp.base_bests["acc"].run_name == "r1" and exp.delta == pytest.approx(6.6)
+
+    text = cli(repo, "diff", "HEAD~1", "HEAD")
+    assert text.returncode == 0, text.stderr
+    assert "  best acc (max): 3.4 (r1) → 10 (r0)  +6.6 ▲ better" in text.stdout.splitlines()
+
+    md = cli(repo, "diff", "HEAD~1", "HEAD", "--format", "md")
+    best = table_after(md.stdout, "### resumed")
+    assert [[unescape_cell(c) for c in row] for row in best["rows"][:2]] == [
+        ["value", "3.4", "10", "+6.6 ▲ better"],
+        ["run", "r1", "r0", ""],
+    ]
+
+    doc = json.loads(cli(repo, "diff", "HEAD~1", "HEAD", "--json").stdout)
+    (e,) = doc["experiments"]
+    assert e["base_best"] == {"run_id": resumed["r1"], "run_name": "r1", "value": 3.4}
+    assert e["target_best"] == {"run_id": resumed["r0"], "run_name": "r0", "value": 10.0}
+    assert e["metrics"]["acc"]["base_best"]["value"] == 3.4 and e["delta"] == pytest.approx(6.6)
+
+    gate = cli(repo, "diff", "HEAD~1", "HEAD", "--check", "metrics.acc >= base + 5")
+    assert gate.returncode == 0, gate.stdout + gate.stderr
+    assert "base best 3.4 (run r1): 10 >= 8.4 is true" in gate.stdout
+    gate = cli(repo, "diff", "HEAD~1", "HEAD", "--check", "metrics.acc >= base + 7")
+    assert gate.returncode == 1 and "10 >= 10.4 is false" in gate.stdout
+
+
+def test_a_changed_run_keeps_its_own_values_against_the_working_tree(repo: Path, resumed: dict[str, str]) -> None:
+    """The same with the target in the working tree (no Git trees to compare), after a second resume."""
+    import gitrun
+
+    with gitrun.start_run(run_id=resumed["r1"]):
+        gitrun.log_metric("acc", 0.1, step=1)  # r1's latest drops in the working tree only
+    (exp,) = diff(repo, "HEAD", WORKSPACE).experiments
+    assert exp.base_best is not None and exp.target_best is not None
+    assert (exp.base_best.run_name, exp.base_best.value) == ("r0", 10.0)
+    assert exp.base_bests["acc"].value == 10.0
+    (back,) = diff(repo, "HEAD~1", WORKSPACE).experiments
+    assert back.base_best is not None and (back.base_best.run_name, back.base_best.value) == ("r1", 3.4)
+    assert back.target_best is not None and (back.target_best.run_name, back.target_best.value) == ("r0", 10.0)

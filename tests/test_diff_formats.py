@@ -192,3 +192,22 @@ def test_report_markdown_has_sparklines_and_valid_diff_json(
     doc = json.loads((out / "diff.json").read_text(encoding="utf-8"))
     validate(doc)
     assert (out / "report.md").read_text(encoding="utf-8").startswith("<!-- gitrun-report -->")
+
+
+def test_report_sparklines_follow_each_sides_experiment_for_a_moved_run(repo: Path, tmp_path: Path) -> None:
+    """Sparklines are looked up by (side, run): a run moved to another experiment between the sides
+    (a folder moved by hand) keeps its base curve under the base experiment's metric."""
+    (moved,) = log(repo, [{"name": "mover", "metrics": {"acc": [0.1, 0.5]}}], "alpha", "acc")
+    log(repo, [{"name": "b0", "metrics": {"f1": [0.2, 0.3]}}], "beta", "f1")
+    commit(repo, "two experiments")
+    git(repo, "checkout", "-qb", "feature")
+    git(repo, "mv", f".gitrun/experiments/alpha/runs/{moved}", f".gitrun/experiments/beta/runs/{moved}")
+    git(repo, "commit", "-qm", "move the run to beta")
+    out = tmp_path / "report"
+    proc = cli(repo, "report", "pr", "main", "feature", "--out", str(out), "--no-images")
+    assert proc.returncode == 0, proc.stderr
+    md = (out / "comment.md").read_text(encoding="utf-8")
+    removed = table_after(md, "Removed runs (1)")  # alpha, the first experiment
+    assert cells(removed["rows"][0])[0].startswith("mover") and cells(removed["rows"][0])[3] == sparkline([0.1, 0.5])
+    added = table_after(md, "Added runs (1)")  # beta: the run has no f1 there
+    assert cells(added["rows"][0])[0].startswith("mover") and cells(added["rows"][0])[3] == ""

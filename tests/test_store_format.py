@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import subprocess
+import warnings
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ import yaml
 from conftest import gitrun_cli, run_git, run_python
 
 import gitrun
-from gitrun.errors import StoreFormatError
+from gitrun.errors import GitrunError, StoreFormatError, StoreWarning
 from gitrun.store import Store
 
 
@@ -233,10 +235,10 @@ def test_experiment_yaml_is_deterministic_across_stores(tmp_path: Path) -> None:
         directions={"val_auc": "max", "val_loss": "min"},
         primary_metric="val_auc",
     )
-    assert id_a == id_b == "churn-model-v2"
-    for rel in ("store.yaml", ".gitignore", "experiments/churn-model-v2/experiment.yaml"):
+    assert id_a == id_b == "churn-model-v2-3f0e20"
+    for rel in ("store.yaml", ".gitignore", "experiments/churn-model-v2-3f0e20/experiment.yaml"):
         assert (tmp_path / "a" / ".gitrun" / rel).read_bytes() == (tmp_path / "b" / ".gitrun" / rel).read_bytes(), rel
-    text = (tmp_path / "a" / ".gitrun" / "experiments" / "churn-model-v2" / "experiment.yaml").read_text()
+    text = (tmp_path / "a" / ".gitrun" / "experiments" / "churn-model-v2-3f0e20" / "experiment.yaml").read_text()
     data = yaml.safe_load(text)
     assert data == {
         "name": "Churn Model v2",
@@ -269,6 +271,7 @@ def test_init_gitignore_hides_local_only_files(repo: Path, store_dir: Path) -> N
     run_dir = _run_dir(store_dir, proc.stdout.strip())
     assert (run_dir / ".lock").exists()
     (run_dir / ".heartbeat-somehost-12345").write_text("")
+    (run_dir / ".heartbeat-outcomes").write_text("somehost-12345\tFINISHED\t1\n")
     (store_dir / ".cache").mkdir()
     (store_dir / ".cache" / "index.sqlite").write_text("x")
     (run_dir / ".params.json.999.abcd1234.tmp").write_text("{")
@@ -284,6 +287,7 @@ def test_init_gitignore_hides_local_only_files(repo: Path, store_dir: Path) -> N
     for local in (
         run_dir / ".lock",
         run_dir / ".heartbeat-somehost-12345",
+        run_dir / ".heartbeat-outcomes",
         store_dir / ".cache" / "index.sqlite",
         run_dir / ".params.json.999.abcd1234.tmp",
     ):
@@ -373,3 +377,123 @@ def test_gitignore_covers_gitrun_files_only_and_local_only_states_the_same_rules
         assert git_ignored[path] and local_only(path), path
     for path in COMMITTED:
         assert not git_ignored[path] and not local_only(path), path
+
+
+# -- experiment IDs (issue 9, item 18) ---------------------------------------------------------
+LONG_NAME = "Sweep over learning rates and batch sizes for the big transformer model"
+EXPECTED_IDS = {
+    "iris-sgd": "iris-sgd",  # a name that is its own slug keeps it
+    "Churn Model": "churn-model-97779c",  # any other name: <slug>-<sha1(name)[:6]>
+    "churn-model": "churn-model",
+    "Churn  model": "churn-model-2f0784",
+    "学习": "experiment-aa89dd",  # nothing left of the slug
+    "Default": "default",  # the default experiment
+    "default": "default-7505d6",  # reserved IDs go to no other name
+    "0": "0-b6589f",
+    LONG_NAME: "sweep-over-learning-rates-and-batch-sizes-for-the-big-transforme-3f6c7e",
+}
+
+
+def test_experiment_ids_are_a_function_of_the_exact_name(tmp_path: Path) -> None:
+    forward, backward = Store(tmp_path / "a"), Store(tmp_path / "b")
+    names = list(EXPECTED_IDS)
+    got = {name: forward.create_experiment(name) for name in names}
+    assert got == EXPECTED_IDS
+    # The order of creation changes nothing: the ID depends on the name alone.
+    assert {name: backward.create_experiment(name) for name in reversed(names)} == EXPECTED_IDS
+    for name, experiment_id in EXPECTED_IDS.items():
+        found = forward.get_experiment_by_name(name)
+        assert found is not None and found.experiment_id == experiment_id and found.name == name
+
+
+def test_an_id_held_by_another_name_is_a_clear_error(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s")
+    assert store.create_experiment("churn-model-97779c") == "churn-model-97779c"  # "Churn Model"'s ID, as a name
+    with pytest.raises(GitrunError) as caught:
+        store.create_experiment("Churn Model")
+    message = str(caught.value)
+    assert "'Churn Model'" in message and "churn-model-97779c ('churn-model-97779c')" in message
+    assert "Choose another name" in message
+    assert [e.name for e in store.list_experiments()] == ["churn-model-97779c"]
+
+
+def _log_into(experiment: str, run_name: str) -> str:
+    gitrun.set_experiment(experiment, primary_metric="auc")
+    with gitrun.start_run(run_name=run_name) as run:
+        gitrun.log_metric("auc", 0.5)
+    return run.info.run_id
+
+
+def test_same_slug_experiments_on_two_branches_merge_without_conflict(repo: Path, store_dir: Path) -> None:
+    shared = _log_into("shared", "base")
+    run_git(repo, "add", ".gitrun")
+    run_git(repo, "commit", "-qm", "base")
+    run_git(repo, "checkout", "-qb", "feature")
+    spaced = _log_into("Churn Model", "spaced")
+    again = _log_into("shared", "feature-shared")  # the same experiment on both branches: one folder
+    run_git(repo, "add", ".gitrun")
+    run_git(repo, "commit", "-qm", "Churn Model")
+    run_git(repo, "checkout", "-q", "main")
+    gitrun.set_tracking_uri(repo)  # forget what this process knows of the other branch
+    dashed = _log_into("churn-model", "dashed")
+    again_main = _log_into("shared", "main-shared")
+    run_git(repo, "add", ".gitrun")
+    run_git(repo, "commit", "-qm", "churn-model")
+
+    merge = run_git(repo, "merge", "--no-ff", "-m", "merge feature", "feature", check=False)
+    assert merge.returncode == 0 and "CONFLICT" not in merge.stdout, merge.stdout + merge.stderr
+    assert run_git(repo, "status", "--porcelain").stdout == ""
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StoreWarning)
+        store = Store(store_dir)
+        by_name = {e.name: e.experiment_id for e in store.list_experiments()}
+        assert by_name == {"Churn Model": "churn-model-97779c", "churn-model": "churn-model", "shared": "shared"}
+        runs = {e: sorted(r.run_id for r in store.iter_runs([e])) for e in by_name.values()}
+    assert runs == {
+        "churn-model-97779c": [spaced],
+        "churn-model": [dashed],
+        "shared": sorted([shared, again, again_main]),
+    }
+
+
+FIXTURE_0_1 = Path(__file__).parent / "fixtures" / "store-0.1-slugs"
+IDS_0_1 = {  # as gitrun 0.1 named the folders (tests/fixtures/make_store_0_1_slugs.py)
+    "iris-sgd": "iris-sgd",
+    "Churn Model": "churn-model",
+    "churn-model": "churn-model-56ddc9",  # created second: gitrun 0.1 added the hash on a clash
+    "学习": "experiment-aa89dd",
+    "Digits (v2)": "digits-v2",
+    LONG_NAME: "sweep-over-learning-rates-and-batch-sizes-for-the-big-transforme",
+    "Default": "default",
+}
+
+
+def test_a_store_written_by_gitrun_0_1_keeps_its_experiment_ids(repo: Path, store_dir: Path) -> None:
+    import shutil
+
+    shutil.copytree(FIXTURE_0_1, store_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StoreWarning)
+        store = Store(store_dir)
+        assert {e.name: e.experiment_id for e in store.list_experiments()} == IDS_0_1
+        runs = {exp_id: [r.run_name for r in store.iter_runs([exp_id])] for exp_id in IDS_0_1.values()}
+    assert runs["iris-sgd"] == ["sgd-a", "sgd-b"] and runs["churn-model"] == ["churn-first"]
+    assert runs["churn-model-56ddc9"] == ["churn-second"] and runs["default"] == ["in-default"]
+    assert all(runs.values())
+    for name, old_id in IDS_0_1.items():
+        found = gitrun.get_experiment_by_name(name)
+        assert found is not None and found.experiment_id == old_id, name
+        assert gitrun.get_run(next(store.iter_runs([old_id])).run_id).data.params.get("experiment", name) == name
+    # Selecting an old experiment by name logs into its old folder; nothing is created beside it.
+    for name in ("Churn Model", "churn-model", "Digits (v2)", "学习", LONG_NAME):
+        new_run = _log_into(name, f"new in {name}")
+        assert gitrun.get_run(new_run).info.experiment_id == IDS_0_1[name]
+        assert (store_dir / "experiments" / IDS_0_1[name] / "runs" / new_run / "meta.json").is_file()
+    assert sorted(p.name for p in (store_dir / "experiments").iterdir()) == sorted(IDS_0_1.values())
+    # New names get today's IDs; one whose own slug an old folder of another name holds gets the hash.
+    assert gitrun.create_experiment("Iris SGD") == "iris-sgd-74833d"
+    assert gitrun.create_experiment("digits-v2") == "digits-v2-" + hashlib.sha1(b"digits-v2").hexdigest()[:6]
+    listed = gitrun_cli("runs", "list", "--json", "--experiment", "Churn Model", cwd=repo)
+    assert listed.returncode == 0, listed.stderr
+    assert sorted(r["run_name"] for r in json.loads(listed.stdout)) == ["churn-first", "new in Churn Model"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_git, run_python, run_script
+from conftest import gitrun_cli, run_git, run_python, run_script
 
 import gitrun
 from gitrun.entities import Metric, Param, RunStatus, RunTag, ViewType
@@ -471,11 +471,11 @@ def test_delete_and_restore_run(repo: Path) -> None:
 # -- experiments ----------------------------------------------------------------------------
 def test_search_experiments_and_getters(repo: Path) -> None:
     ids = [gitrun.create_experiment(name) for name in ("alpha", "Beta Test", "gamma")]
-    assert ids == ["alpha", "beta-test", "gamma"]
+    assert ids == ["alpha", "beta-test-49f227", "gamma"]  # a name that is not its own slug gets a hash
     names = [e.name for e in gitrun.search_experiments()]
     assert names == ["alpha", "Beta Test", "gamma"]
     assert len(gitrun.search_experiments(max_results=2)) == 2
-    assert gitrun.get_experiment_by_name("Beta Test").experiment_id == "beta-test"
+    assert gitrun.get_experiment_by_name("Beta Test").experiment_id == "beta-test-49f227"
     assert gitrun.get_experiment_by_name("missing") is None
     assert gitrun.get_experiment("gamma").name == "gamma"
     gitrun.Client().delete_experiment("gamma")
@@ -487,11 +487,11 @@ def test_search_experiments_and_getters(repo: Path) -> None:
 
 def test_runs_go_to_the_active_experiment(repo: Path, store_dir: Path) -> None:
     exp = gitrun.set_experiment("Iris SGD")
-    assert exp.experiment_id == "iris-sgd"
+    assert exp.experiment_id == "iris-sgd-74833d"
     with gitrun.start_run() as run:
         pass
-    assert run.info.experiment_id == "iris-sgd"
-    assert (store_dir / "experiments" / "iris-sgd" / "runs" / run.info.run_id / "meta.json").exists()
+    assert run.info.experiment_id == "iris-sgd-74833d"
+    assert (store_dir / "experiments" / "iris-sgd-74833d" / "runs" / run.info.run_id / "meta.json").exists()
     with gitrun.start_run(experiment_id="default") as other:
         pass
     assert gitrun.get_run(other.info.run_id).info.experiment_id == "default"
@@ -500,7 +500,7 @@ def test_runs_go_to_the_active_experiment(repo: Path, store_dir: Path) -> None:
 def test_experiment_names_that_slugify_alike_get_distinct_ids(repo: Path) -> None:
     first = gitrun.create_experiment("My Exp")
     second = gitrun.create_experiment("my-exp")
-    assert first == "my-exp" and second.startswith("my-exp-") and second != first
+    assert (first, second) == ("my-exp-838a2f", "my-exp")  # whatever the order of creation
     assert gitrun.get_experiment_by_name("my-exp").experiment_id == second
     assert gitrun.get_experiment_by_name("My Exp").experiment_id == first
 
@@ -720,3 +720,86 @@ def test_subprocess_module_is_used_for_git(repo: Path) -> None:
     proc = run_python(code, cwd=repo)
     assert proc.returncode == 0, proc.stderr
     assert int(proc.stdout.strip()) >= 1
+
+
+# -- mlflow.runName renames the run, as in MLflow (issue 9, item 9) ----------------------------
+RENAME_SCRIPT = """
+import json, os, sys
+import {module} as mlflow
+from {module}.entities import RunTag
+
+mlflow.set_tracking_uri({uri!r})
+client = mlflow.MlflowClient()
+out = {{}}
+
+def record(label, run_id):
+    run = client.get_run(run_id)
+    out[label] = [run.info.run_name, run.data.tags.get("mlflow.runName")]
+
+with mlflow.start_run(run_name="orig") as run:
+    mlflow.set_tag("mlflow.runName", "renamed")
+    out["fluent set_tag, while active"] = [mlflow.active_run().info.run_id == run.info.run_id]
+record("fluent set_tag", run.info.run_id)
+with mlflow.start_run(run_name="orig") as run:
+    mlflow.set_tags({{"mlflow.runName": "renamed-by-set_tags", "other": 1}})
+record("fluent set_tags", run.info.run_id)
+with mlflow.start_run(run_name="orig") as run:
+    mlflow.set_tag("mlflow.runName", "")
+record("empty value: the tag only", run.info.run_id)
+with mlflow.start_run(tags={{"mlflow.runName": "from-tags"}}) as run:
+    pass
+record("start_run(tags=...)", run.info.run_id)
+with mlflow.start_run(run_name="given", tags={{"mlflow.runName": "from-tags"}}) as run:
+    pass
+record("start_run(run_name, tags)", run.info.run_id)
+with mlflow.start_run(run_id=run.info.run_id, tags={{"mlflow.runName": "resumed-by-tag"}}):
+    pass
+record("resume with tags", run.info.run_id)
+with mlflow.start_run(run_id=run.info.run_id, run_name="resumed-by-name"):
+    pass
+record("resume with run_name", run.info.run_id)
+with mlflow.start_run(run_id=run.info.run_id, run_name="A", tags={{"mlflow.runName": "B"}}):
+    pass
+record("resume with both", run.info.run_id)
+
+created = client.create_run("{experiment}", run_name="orig").info.run_id
+client.set_tag(created, "mlflow.runName", "client-renamed")
+record("client set_tag", created)
+client.log_batch(created, tags=[RunTag("mlflow.runName", "batch-renamed"), RunTag("x", "y")])
+record("client log_batch", created)
+client.update_run(created, name="updated")
+record("client update_run", created)
+client.delete_tag(created, "mlflow.runName")
+record("delete_tag keeps the name", created)
+created = client.create_run("{experiment}", tags={{"mlflow.runName": "create-tag"}}).info.run_id
+record("create_run(tags=...)", created)
+try:
+    client.create_run("{experiment}", run_name="one", tags={{"mlflow.runName": "two"}})
+    out["create_run with two names"] = "accepted"
+except Exception as exc:
+    out["create_run with two names"] = "refused: " + ("names" if "run_name" in str(exc) else str(exc))
+names = sorted(r.info.run_name for r in mlflow.search_runs(["{experiment}"], output_format="list"))
+out["search_runs names"] = names
+print("RESULT " + json.dumps(out, sort_keys=True))
+"""
+
+
+def _renames(module: str, uri: str, cwd: Path, experiment: str) -> dict[str, object]:
+    code = RENAME_SCRIPT.format(module=module, uri=uri, experiment=experiment)
+    proc = run_python(code, cwd, env={"MLFLOW_ALLOW_FILE_STORE": "true"})
+    assert proc.returncode == 0, proc.stderr
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("RESULT "))
+    return json.loads(line[len("RESULT ") :])  # type: ignore[no-any-return]
+
+
+def test_the_run_name_tag_renames_the_run_as_mlflow_does(repo: Path, tmp_path: Path) -> None:
+    pytest.importorskip("mlflow")
+    expected = _renames("mlflow", (tmp_path / "mlruns").as_uri(), tmp_path, "0")
+    got = _renames("gitrun", str(repo), repo, "default")
+    assert got == expected
+    assert expected["fluent set_tag"] == ["renamed", "renamed"]  # what MLflow 3.17 does
+    assert expected["empty value: the tag only"] == ["orig", ""]
+    # runs list shows the new names too
+    listed = gitrun_cli("runs", "list", "--json", cwd=repo)
+    assert listed.returncode == 0, listed.stderr
+    assert {"renamed", "renamed-by-set_tags", "B", "updated"} <= {r["run_name"] for r in json.loads(listed.stdout)}

@@ -52,7 +52,9 @@ def _fail(exc: BaseException, code: int, unexpected: bool = False) -> None:
         traceback.print_exception(type(exc), exc, exc.__traceback__)
     prefix = f"unexpected {type(exc).__name__}: " if unexpected else ""
     hint = "" if want_traceback or not unexpected else " (run again with --traceback for details)"
-    message = f"Error: {prefix}{exc}{hint}"
+    from gitrun.redact import redact_credentials  # the last line of defence: no URL credentials printed
+
+    message = redact_credentials(f"Error: {prefix}{exc}{hint}")
     click.echo(message if os.environ.get("NO_COLOR") else click.style(message, fg="red"), err=True)
     sys.exit(code)
 

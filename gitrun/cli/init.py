@@ -11,7 +11,10 @@ from gitrun.cli._common import get_store
 )
 @click.option("--dvc", "with_dvc", is_flag=True, help="Also set up DVC for big artifacts (dvc init).")
 @click.option(
-    "--remote", metavar="URL", help="Default DVC remote: a directory, s3://..., gs://..., ssh://... (implies --dvc)."
+    "--remote",
+    metavar="URL",
+    help="Default DVC remote: a directory, s3://..., gs://..., ssh://... (implies --dvc). A user name and "
+    "password (or S3 key pair) in the URL go to the git-ignored .dvc/config.local, never into Git.",
 )
 @click.option(
     "--github",
@@ -46,7 +49,11 @@ def init(
     verb = "Store already exists at" if result.existed else "Initialized gitrun store in"
     click.echo(f"{verb} {result.store}")
     if result.dvc_files:
-        click.echo(f"Set up DVC ({', '.join(result.dvc_files)})" + (f" with default remote {remote}" if remote else ""))
+        remote_note = f" with default remote {result.remote_url}" if result.remote_url else ""
+        click.echo(f"Set up DVC ({', '.join(result.dvc_files)}){remote_note}")
+    if result.remote_credentials:
+        names = ", ".join(result.remote_credentials)
+        click.echo(f"  its credentials ({names}) are in .dvc/config.local, which Git ignores (never committed)")
     if result.commit_sha:
         click.echo(f"[{result.commit_sha[:10]}] committed DVC's configuration")
     if with_github:

@@ -31,7 +31,6 @@ from __future__ import annotations
 import logging
 import marshal
 import os
-import secrets
 import sys
 import threading
 import warnings
@@ -39,7 +38,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from gitrun.errors import StoreWarning
+from gitrun.errors import StoreWarning, StoreWriteError
+from gitrun.store import textio
 
 log = logging.getLogger(__name__)
 
@@ -130,20 +130,15 @@ def _discard(path: Path, why: str) -> Index:
 def save(path: Path, index: Index) -> None:
     """Write ``index`` atomically (temp file + rename); failures only cost speed, so they are logged."""
     payload = marshal.dumps(index)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         data = _header(path) + zlib.crc32(payload).to_bytes(4, "big") + payload
-        with open(tmp, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
+        # Checked like every store write (a full disk leaves the old index, no temp file); not
+        # synced even with GITRUN_FSYNC=1: the index is derived data.
+        textio.atomic_write(path, data, durable=False)
         st = os.stat(path)
-    except OSError as exc:
+    except (OSError, StoreWriteError) as exc:  # e.g. a read-only store: searches still work, only slower
         log.debug("cannot write search index %s: %s", path, exc)
-        try:
-            tmp.unlink()
-        except OSError:
-            pass
         return
     _memo[path] = ((st.st_ino, st.st_size, st.st_mtime_ns), index)
 

@@ -26,6 +26,7 @@ from typing import Any
 from gitrun.entities import MetricSummary, Run, RunData, RunInfo, RunStatus
 from gitrun.store import reader
 from gitrun.store.textio import from_json_number
+from gitrun.store.validation import RUN_TIME_MAX_MS, RUN_TIME_MIN_MS
 
 Sig = int  # hash of (st_ino, st_size, st_mtime_ns); None for a missing file
 Summary = tuple  # (latest, min, max, step, timestamp, count)
@@ -243,7 +244,12 @@ class RunRow:
                 return True
         data = self._read("meta.json") if entry is None or st is not None else None
         meta = _loads(data) if data is not None else _BAD
-        if type(meta) is not dict or meta.get("run_id", self.run_id) != self.run_id:
+        if (
+            type(meta) is not dict
+            or meta.get("run_id", self.run_id) != self.run_id
+            or not _plain_time(meta.get("start_time"))
+            or not _plain_time(meta.get("end_time"))
+        ):
             try:
                 self._fallback()
             except _Unreadable:
@@ -336,8 +342,8 @@ class RunRow:
                         from_json_number(entry["latest"]),
                         from_json_number(entry["min"]),
                         from_json_number(entry["max"]),
-                        int(entry["step"]),
-                        int(entry["timestamp"]),
+                        reader.int64(entry["step"]),
+                        reader.int64(entry["timestamp"]),
                         int(entry["count"]),
                     )
             except (KeyError, TypeError, ValueError):
@@ -478,11 +484,9 @@ class RunRow:
     def attribute(self, key: str) -> Any:
         meta = self.meta
         if key == "start_time":
-            value = meta.get("start_time")
-            return int(value) if isinstance(value, (int, float)) else 0
+            return reader.run_time(meta.get("start_time")) or 0
         if key == "end_time":
-            value = meta.get("end_time")
-            return int(value) if isinstance(value, (int, float)) else None
+            return reader.run_time(meta.get("end_time"))
         if key == "status":
             return self.status()
         if key == "run_name":
@@ -552,6 +556,11 @@ class RunRow:
             ),
             data=RunData(metrics=self.metrics(), params=dict(self.params()), tags=dict(self.tags())),
         )
+
+
+def _plain_time(value: Any) -> bool:
+    """A start/end time the fast path takes as it is; anything else goes to the reader (which warns)."""
+    return value is None or (type(value) is int and RUN_TIME_MIN_MS <= value <= RUN_TIME_MAX_MS)
 
 
 class _Unreadable(Exception):

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from gitrun.store import textio
 
 MANIFEST_NAME = ".gitrun-site.json"
 MANIFEST_VERSION = 1
@@ -65,9 +65,7 @@ def write_if_changed(path: Path, data: str | bytes, made_dirs: set[Path] | None 
         path.parent.mkdir(parents=True, exist_ok=True)
         if made_dirs is not None:
             made_dirs.add(path.parent)
-    tmp = path.with_name(f".{path.name[:40]}.{secrets.token_hex(4)}.tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, path)
+    textio.atomic_write(path, payload, durable=False)  # checked writes: a full disk leaves the old file
     return True
 
 
@@ -145,7 +143,5 @@ class SiteWriter:
             same = False
         if not same:
             self.output.mkdir(parents=True, exist_ok=True)
-            tmp = manifest.with_name(f"{MANIFEST_NAME}.{secrets.token_hex(4)}.tmp")
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, manifest)
+            textio.atomic_write(manifest, text, durable=False)
         return removed

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from gitrun.errors import GitrunError
 from gitrun.git import GitRepo
+from gitrun.redact import redact_credentials
 from gitrun.site.output import MANIFEST_NAME
 
 
@@ -83,9 +84,10 @@ def publish(
 
 def _push(repo: GitRepo, remote: str, branch: str) -> str:
     out = repo.run("push", remote, f"refs/heads/{branch}:refs/heads/{branch}", check=False)
+    shown = redact_credentials(remote)  # a URL given as --remote, and Git's stderr, may carry credentials
     if out.returncode != 0:
         raise GitrunError(
-            f"git push {remote} {branch} failed (gitrun never force-pushes): {out.stderr.strip()}; "
-            f"if the remote {branch} moved, fetch it (`git fetch {remote} {branch}:{branch}`) and publish again"
+            f"git push {shown} {branch} failed (gitrun never force-pushes): {redact_credentials(out.stderr.strip())}; "
+            f"if the remote {branch} moved, fetch it (`git fetch {shown} {branch}:{branch}`) and publish again"
         )
-    return remote
+    return shown

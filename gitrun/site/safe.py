@@ -6,6 +6,8 @@ through Jinja2's autoescape.
 - :func:`render_note` turns a Markdown note into HTML that ``nh3`` has sanitized: no scripts, no
   event handlers, no ``javascript:`` links.
 - :func:`file_slug` maps a metric key or artifact name to a safe, unique file name.
+- :func:`tag_value` shows the repository URL tag without credentials (a run logged by an older
+  gitrun, or by another tool, may have stored them).
 """
 
 from __future__ import annotations
@@ -134,6 +136,18 @@ def render_note(text: str) -> str:
     return str(
         nh3.clean(html, tags=tags, link_rel="noopener noreferrer nofollow", url_schemes={"http", "https", "mailto"})
     )
+
+
+REPO_URL_TAG = "mlflow.source.git.repoURL"
+
+
+def tag_value(key: str, value: str) -> str:
+    """A tag's value as a published page may show it: URLs in the repository URL tag lose their credentials."""
+    if key != REPO_URL_TAG:
+        return value
+    from gitrun.redact import strip_credentials
+
+    return strip_credentials(value)
 
 
 _SCP_RE = re.compile(r"^(?:[\w.-]+@)?(?P<host>[\w.-]+):(?P<path>[^/][^:]*?)(?:\.git)?/?$")

@@ -35,12 +35,11 @@ def read_series(path: Path, strict: bool = False) -> Series | None:
         try:
             # float() of each token is faster than numpy's own conversion of a list of bytes.
             table = np.fromiter(map(float, parts), dtype=np.float64, count=len(parts)).reshape(-1, 3)
-            steps = (
-                np.array(parts[0::3], dtype=np.int64)
-                if table.size and abs(table[:, 0]).max() >= 2**53
-                else table[:, 0].astype(np.int64)
-            )
-            stamps = table[:, 1].astype(np.int64)
+            # Beyond 2**53 a double is not exact (and past 2**63 not an int64: a step or timestamp
+            # an old release accepted): parse those columns exactly, or let the reader skip the line.
+            exact = table.size and max(abs(table[:, 0]).max(), abs(table[:, 1]).max()) >= 2**53
+            steps = np.array(parts[0::3], dtype=np.int64) if exact else table[:, 0].astype(np.int64)
+            stamps = np.array(parts[1::3], dtype=np.int64) if exact else table[:, 1].astype(np.int64)
             return Series(steps, stamps, table[:, 2].copy(), raw)
         except (ValueError, OverflowError):
             pass

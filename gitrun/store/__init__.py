@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,34 @@ from gitrun.store.layout import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
     StoreLayout,
-    name_hash,
+    experiment_id_candidates,
+    experiment_id_for,
+    hashed_experiment_id,
     resolve_store_root,
     slugify,
 )
-from gitrun.store.reader import RunRecord, holds_only_local_files, metric_history, problem, read_run
-from gitrun.store.validation import validate_direction, validate_experiment_name, validate_run_id
-from gitrun.store.writer import RunWriter, new_run_files, now_ms
+from gitrun.store.reader import (
+    HEARTBEAT_PREFIX,
+    OUTCOMES_FILE,
+    RunRecord,
+    decode_json_bytes,
+    heartbeat_alive,
+    heartbeat_name,
+    heartbeats,
+    holds_only_local_files,
+    metric_history,
+    problem,
+    read_outcomes,
+    read_run,
+    worst_status,
+)
+from gitrun.store.validation import (
+    validate_direction,
+    validate_experiment_name,
+    validate_run_id,
+    validate_run_time,
+)
+from gitrun.store.writer import RunWriter, new_run_files, now_ms, run_lock
 
 __all__ = ["Store", "RunRecord", "resolve_store_root", "slugify"]
 
@@ -56,7 +78,10 @@ class Store:
     def ensure(self) -> None:
         """Create the store if needed and check its format version (once per Store object)."""
         if not self._ensured:
-            self.layout.ensure()
+            try:
+                self.layout.ensure()
+            except OSError as exc:  # a read-only file system, a full disk...
+                raise textio.write_error(Path(exc.filename or self.root), exc, "nothing was written") from None
             self._checked = self._ensured = True
 
     def check_readable(self) -> None:
@@ -83,9 +108,10 @@ class Store:
     def _read_yaml(self, path: Path, fallback: str) -> dict[str, Any]:
         """A YAML mapping file; {} when missing, and {} with a warning naming file and line when bad."""
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except FileNotFoundError:
             return {}
+        text = decode_json_bytes(raw, str(path), self.strict)
         import yaml
 
         try:
@@ -148,7 +174,8 @@ class Store:
         return all(holds_only_local_files(runs / run_id) for run_id in _list_dirs(runs))
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
-        for candidate in (slugify(name), f"{slugify(name)}-{name_hash(name)}"):
+        # Its ID first, then the folders older releases chose for that name (IDs never change).
+        for candidate in experiment_id_candidates(name):
             if self.layout.experiment_dir(candidate).is_dir():
                 exp = self.get_experiment(candidate)
                 if exp.name == name:
@@ -164,29 +191,52 @@ class Store:
         tags: Mapping[str, Any] | None = None,
         primary_metric: str | None = None,
         directions: Mapping[str, str] | None = None,
+        *,
+        exist_ok: bool = False,
     ) -> str:
-        """Create an experiment and return its ID (the slug of its name)."""
+        """Create an experiment and return its ID (:func:`~gitrun.store.layout.experiment_id_for`: a
+        pure function of the name, so the same name gets the same folder on every branch).
+
+        ``exist_ok``: when it exists (another process may create it at the same moment: a parallel
+        sweep), apply the settings and tags to it and return its ID instead of raising."""
         validate_experiment_name(name)
         self.ensure()
-        if self.get_experiment_by_name(name) is not None:
-            raise InvalidInputError(
-                f"experiment {name!r} already exists in {self.root}; use set_experiment() to select it"
-            )
-        experiment_id = slugify(name)
-        if self.layout.experiment_dir(experiment_id).exists():
-            experiment_id = f"{experiment_id}-{name_hash(name)}"
+        existing = self.get_experiment_by_name(name)
+        experiment_id = existing.experiment_id if existing is not None else self._free_experiment_id(name)
+        if existing is not None or self._read_experiment_file(experiment_id).get("name") == name:
+            if not exist_ok:
+                raise InvalidInputError(
+                    f"experiment {name!r} already exists in {self.root}; use set_experiment() to select it"
+                )
+            self.update_experiment(experiment_id, primary_metric=primary_metric, directions=directions, tags=tags)
+            return experiment_id
         data: dict[str, Any] = {"name": name}
         if tags:
             data["tags"] = {str(k): str(v) for k, v in tags.items()}
         self._apply_settings(data, primary_metric, directions)
-        self.layout.experiment_dir(experiment_id).mkdir(parents=True, exist_ok=True)
+        textio.make_dirs(self.layout.experiment_dir(experiment_id))
         self._write_experiment_file(experiment_id, data)
         return experiment_id
+
+    def _free_experiment_id(self, name: str) -> str:
+        """``name``'s ID, or its hashed form when an older store's folder of another name holds it
+        (the ID of a folder another process has just created for ``name`` counts as free)."""
+        taken: list[str] = []
+        for candidate in dict.fromkeys((experiment_id_for(name), hashed_experiment_id(name))):
+            holder = self._read_experiment_file(candidate).get("name")
+            if holder is None or holder == name:
+                return candidate
+            taken.append(f"{candidate} ({holder!r})")
+        raise InvalidInputError(
+            f"cannot create experiment {name!r}: its IDs are taken by other experiments in "
+            f"{self.layout.experiments_dir}: {', '.join(taken)}. Choose another name, or rename one of "
+            "those folders' experiments"
+        )
 
     def ensure_default_experiment(self) -> str:
         self.ensure()
         if not self.layout.experiment_file(DEFAULT_EXPERIMENT_ID).exists():
-            self.layout.experiment_dir(DEFAULT_EXPERIMENT_ID).mkdir(parents=True, exist_ok=True)
+            textio.make_dirs(self.layout.experiment_dir(DEFAULT_EXPERIMENT_ID))
             self._write_experiment_file(DEFAULT_EXPERIMENT_ID, {"name": DEFAULT_EXPERIMENT_NAME})
         return DEFAULT_EXPERIMENT_ID
 
@@ -266,14 +316,14 @@ class Store:
             "run_id": run_id,
             "run_name": run_name,
             "source": source,
-            "start_time": now_ms() if start_time is None else int(start_time),
+            "start_time": now_ms() if start_time is None else validate_run_time("start_time", start_time),
             "status": RunStatus.RUNNING,
             "user": user,
         }
         run_dir = self.layout.run_dir(experiment_id, run_id)
         new_run_files(run_dir, meta)
-        if tags:
-            self.writer(run_id, run_dir).set_tags(tags)
+        if tags:  # meta.json already has the run's name: no rename to check
+            self.writer(run_id, run_dir).set_tags(tags, rename=run_name != tags.get("mlflow.runName"))
         return run_id
 
     def find_run_dir(self, run_id: str) -> tuple[str, Path]:
@@ -363,16 +413,74 @@ class Store:
         *,
         writer: RunWriter | None = None,
     ) -> None:
-        """End a run: write its metric summary, then its status and end time. ``writer``: the run's
-        writer when the caller holds it (saves looking the run's directory up)."""
+        """End a run at once, whatever processes are attached to it (``Client.set_terminated``):
+        write its metric summary, then its status and end time. ``writer``: the run's writer when
+        the caller holds it (saves looking the run's directory up). A process's own end of a run
+        it started or resumed is :meth:`end_attached`."""
         if status not in RunStatus.ALL:
             raise InvalidInputError(f"unknown run status {status!r}; use one of {', '.join(RunStatus.ALL)}")
         writer = writer or self.writer(run_id)
-        writer.write_summary()
-        writer.update_meta(status=status, end_time=now_ms() if end_time is None else int(end_time))
+        with run_lock(writer.run_dir):
+            writer.write_summary()
+            writer.update_meta(
+                status=status, end_time=now_ms() if end_time is None else validate_run_time("end_time", end_time)
+            )
+            _unlink(writer.run_dir / OUTCOMES_FILE)  # the run is over: earlier outcomes no longer count
 
-    def set_running(self, run_id: str) -> None:
-        self.writable(run_id).update_meta(status=RunStatus.RUNNING, end_time=None, pid=os.getpid(), host=_hostname())
+    def end_attached(self, run_id: str, status: str = RunStatus.FINISHED, *, writer: RunWriter | None = None) -> str:
+        """This process's end of a run it is attached to (started or resumed with ``start_run``,
+        with a heartbeat file); returns the run's stored status afterwards.
+
+        The run ends when the last attached process ends it: if another attached process still
+        lives, this one only records its outcome (``.heartbeat-outcomes``) and removes its
+        heartbeat, and the run stays RUNNING. The last one writes the summary, the end time and
+        the worst status of all (FAILED over KILLED over FINISHED; a dead heartbeat counts as
+        KILLED). All of it happens under the run's lock, so two processes ending at the same moment
+        are serialised and exactly one of them is last. A run already ended from outside
+        (:meth:`set_terminated`) is left as it is."""
+        if status not in RunStatus.ALL:
+            raise InvalidInputError(f"unknown run status {status!r}; use one of {', '.join(RunStatus.ALL)}")
+        writer = writer or self.writer(run_id)
+        run_dir = writer.run_dir
+        own = heartbeat_name()
+        with run_lock(run_dir):
+            names = os.listdir(run_dir)
+            meta = writer._read_json("meta.json")
+            stored = str(meta.get("status", RunStatus.RUNNING))
+            if stored != RunStatus.RUNNING:
+                _unlink(run_dir / own)
+                return stored
+            others = [n for n in heartbeats(names) if n != own]
+            if others:
+                now = time.time()
+                if any(heartbeat_alive(run_dir, n, now) for n in others):
+                    with open(run_dir / OUTCOMES_FILE, "a", encoding="utf-8") as f:
+                        f.write(f"{own[len(HEARTBEAT_PREFIX) :]}\t{status}\t{now_ms()}\n")
+                    _unlink(run_dir / own)  # after the outcome: a kill in between loses nothing
+                    return RunStatus.RUNNING
+            ended = read_outcomes(run_dir) if OUTCOMES_FILE in names else {}
+            killed = [RunStatus.KILLED for n in others if n[len(HEARTBEAT_PREFIX) :] not in ended]
+            final = worst_status([status, *ended.values(), *killed])
+            writer.write_summary()
+            meta.update(status=final, end_time=now_ms())
+            textio.atomic_write(run_dir / "meta.json", textio.dumps(meta))
+            for name in (own, *others, *([OUTCOMES_FILE] if OUTCOMES_FILE in names else [])):
+                _unlink(run_dir / name)
+            return final
+
+    def set_running(self, run_id: str, *, attach: bool = False) -> RunWriter:
+        """Make a run RUNNING again (resume it); returns its writer.
+
+        ``attach``: this process joins the run, with its heartbeat file created under the run's
+        lock, so a process ending the run at that moment counts it. When no other attached process
+        lives, the run starts afresh: earlier processes' outcomes and dead heartbeats are dropped."""
+        writer = self.writable(run_id)
+        run_dir = writer.run_dir
+        with run_lock(run_dir):
+            if attach:
+                _join(run_dir)
+            writer.update_meta(status=RunStatus.RUNNING, end_time=None, pid=os.getpid(), host=_hostname())
+        return writer
 
     def delete_run(self, run_id: str) -> None:
         self.writer(run_id).update_meta(lifecycle_stage=LifecycleStage.DELETED, deleted_time=now_ms())
@@ -507,6 +615,34 @@ def _visible(stage: str, view_type: int) -> bool:
         return True
     deleted = stage == LifecycleStage.DELETED
     return deleted if view_type == ViewType.DELETED_ONLY else not deleted
+
+
+def _unlink(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _join(run_dir: Path) -> None:
+    """Attach this process to a run (the caller holds the run's lock): see :meth:`Store.set_running`."""
+    own = heartbeat_name()
+    names = os.listdir(run_dir)
+    others = [n for n in heartbeats(names) if n != own]
+    now = time.time()
+    live = [n for n in others if heartbeat_alive(run_dir, n, now)]
+    if not live:  # a new session: nothing of the earlier processes counts any more
+        for name in (*others, *([OUTCOMES_FILE] if OUTCOMES_FILE in names else [])):
+            _unlink(run_dir / name)
+    elif OUTCOMES_FILE in names:  # rejoining after ending it here: this process's end no longer holds
+        path = run_dir / OUTCOMES_FILE
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.readlines()
+        mine = own[len(HEARTBEAT_PREFIX) :] + "\t"
+        if any(line.startswith(mine) for line in lines):
+            textio.atomic_write(path, "".join(line for line in lines if not line.startswith(mine)))
+    fd = os.open(run_dir / own, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    os.close(fd)
 
 
 def _hostname() -> str:

@@ -5,8 +5,8 @@
     .gitrun/
       store.yaml                          format_version (written once, never rewritten)
       .gitignore                          local-only files: locks, heartbeats, caches
-      experiments/<slug>/experiment.yaml  name, primary metric, directions, tags
-      experiments/<slug>/runs/<ULID>/     one directory per run
+      experiments/<id>/experiment.yaml    name, primary metric, directions, tags (id: experiment_id_for)
+      experiments/<id>/runs/<ULID>/       one directory per run
         meta.json  params.json  tags.json  metrics.json  metrics/<key>.tsv  artifacts/
 """
 
@@ -97,18 +97,54 @@ format_version: '{FORMAT_VERSION}'
 _slug_strip = re.compile(r"[^a-z0-9]+")
 
 
-def slugify(name: str) -> str:
-    """Experiment ID from its name: lowercase ASCII words joined by '-' (at most 64 characters)."""
+# IDs no other name may take: the default experiment's, and MLflow's "0" (its future alias).
+RESERVED_EXPERIMENT_IDS = frozenset({DEFAULT_EXPERIMENT_ID, "0"})
+
+
+def _slug(name: str) -> str:
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
-    slug = _slug_strip.sub("-", ascii_name.lower()).strip("-")[:64].strip("-")
-    if not slug:
-        slug = "experiment-" + name_hash(name)
-    return slug
+    return _slug_strip.sub("-", ascii_name.lower()).strip("-")[:64].strip("-")
+
+
+def slugify(name: str) -> str:
+    """A name's slug: lowercase ASCII words joined by '-' (at most 64 characters; ``experiment-<h>``
+    when nothing is left). Today's experiment IDs derive from it (:func:`experiment_id_for`); gitrun
+    0.1 used it as the ID itself."""
+    return _slug(name) or "experiment-" + name_hash(name)
 
 
 def name_hash(name: str) -> str:
     """Short stable hash of a name, used to tell apart names that slugify alike."""
     return hashlib.sha1(name.encode("utf-8")).hexdigest()[:6]
+
+
+def experiment_id_for(name: str) -> str:
+    """The ID of the experiment named ``name``: a pure function of the exact name.
+
+    A name that is its own slug keeps it (``iris-sgd``); any other name is ``<slug>-<h>``, ``<h>``
+    being :func:`name_hash` (``Churn Model`` -> ``churn-model-97779c``), so names that slugify
+    alike never share an ID and the same name gets the same ID on every branch. ``Default`` is
+    ``default``; reserved IDs are never given to other names.
+    """
+    if name == DEFAULT_EXPERIMENT_NAME:
+        return DEFAULT_EXPERIMENT_ID
+    if name == _slug(name) and name not in RESERVED_EXPERIMENT_IDS:
+        return name
+    return hashed_experiment_id(name)
+
+
+def hashed_experiment_id(name: str) -> str:
+    """``<slug>-<h>``: the ID of a name that is not its own slug, and the fallback of one whose own
+    slug is taken by an older store's folder of another name."""
+    return f"{_slug(name) or 'experiment'}-{name_hash(name)}"
+
+
+def experiment_id_candidates(name: str) -> list[str]:
+    """Folders that may hold the experiment named ``name``, most likely first: its ID, the hashed
+    form, and the plain slug (gitrun 0.1 named folders by slug, and by ``<slug>-<h>`` after a clash).
+    Folders never move, so stores written by older releases keep their IDs."""
+    out = [experiment_id_for(name), hashed_experiment_id(name), slugify(name)]
+    return list(dict.fromkeys(out))
 
 
 def find_work_tree(start: Path) -> Path | None:
@@ -130,8 +166,12 @@ def resolve_store_root(uri: str | os.PathLike[str] | None = None) -> Path:
         if raw.startswith("file://"):
             raw = raw[len("file://") :]
         elif "://" in raw:
+            from gitrun.redact import strip_credentials  # only on this error path
+
+            from_env = raw == os.environ.get(ENV_TRACKING_URI)
+            source = f"the tracking URI ({ENV_TRACKING_URI})" if from_env else "the tracking URI"
             raise GitrunError(
-                f"tracking URI {raw!r} is not a local path; gitrun stores runs in a directory "
+                f"{source} {strip_credentials(raw)!r} is not a local path; gitrun stores runs in a directory "
                 "(a store such as ./.gitrun or a Git work-tree root)"
             )
         path = Path(raw).expanduser().absolute()

@@ -3,6 +3,10 @@
 A file that cannot be read completely produces a :class:`~gitrun.errors.StoreWarning` naming the
 file and line, and the rest of the store still reads; with ``strict=True`` the same problem is a
 :class:`~gitrun.errors.StoreFormatError`. Readers never write.
+
+Files are read as bytes and decoded here (:func:`decode_json_bytes`, :func:`decode_series_bytes`),
+so a byte that is not UTF-8 is one of those problems too, not a ``UnicodeDecodeError`` for the
+whole store; so is a step or timestamp outside the 64-bit range the writer accepts.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import os
 import socket
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,11 @@ from gitrun.entities import LifecycleStage, Metric, MetricSummary, RunStatus
 from gitrun.errors import StoreFormatError, StoreWarning
 from gitrun.store import textio
 from gitrun.store.layout import HEARTBEAT_PREFIX, local_in_run
+from gitrun.store.validation import INT64_MAX, INT64_MIN, RUN_TIME_MAX_MS, RUN_TIME_MIN_MS
 
+# How the processes attached to a run that have ended it ended, one line each: "<host>-<pid>\t<status>\t<ms>"
+# (local-only, covered by the store's `.heartbeat-*` ignore rule; see docs/format.md).
+OUTCOMES_FILE = ".heartbeat-outcomes"
 HEARTBEAT_TIMEOUT_S = float(os.environ.get("GITRUN_HEARTBEAT_TIMEOUT", "300"))
 
 
@@ -35,11 +43,52 @@ def problem(message: str, strict: bool) -> None:
 
 def read_json_file(path: Path, strict: bool, default: Any = None) -> Any:
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            data = f.read()
     except FileNotFoundError:
         return default
-    return parse_json_text(text, str(path), strict, default)
+    return parse_json_text(decode_json_bytes(data, str(path), strict), str(path), strict, default)
+
+
+def decode_json_bytes(data: bytes, label: str, strict: bool) -> str:
+    """UTF-8 text of a JSON or YAML file; bytes that are not UTF-8 are reported with their lines and
+    replaced by U+FFFD, so the rest of the file still reads."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    bad: list[tuple[int, bytes]] = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad.append((number, raw[max(0, exc.start - 12) : exc.end + 12]))
+    first, near = bad[0] if bad else (0, b"")
+    more = (
+        f" (also line {', '.join(str(n) for n, _ in bad[1:6])}{'...' if len(bad) > 6 else ''})" if len(bad) > 1 else ""
+    )
+    problem(
+        f"{label}:{first}: not valid UTF-8 near {near!r}{more}; reading the file with those bytes replaced by U+FFFD",
+        strict,
+    )
+    return data.decode("utf-8", "replace")
+
+
+def decode_series_bytes(data: bytes, label: str, strict: bool) -> str:
+    """UTF-8 text of a metric series; a line holding bytes that are not UTF-8 is reported and skipped
+    (left empty, so line numbers stay right), and the other lines still read."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    lines = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            problem(f"{label}:{number}: not valid UTF-8 ({raw[:60]!r}); skipping this line", strict)
+            lines.append("")
+    return "\n".join(lines)
 
 
 def parse_json_text(text: str, label: str, strict: bool, default: Any = None) -> Any:
@@ -73,11 +122,11 @@ def str_dict(data: Any, label: str | Callable[[], str], strict: bool) -> dict[st
 def read_series(path: Path, strict: bool = False) -> list[tuple[int, int, float]]:
     """Points ``(step, timestamp, value)`` of one series file, in file order."""
     try:
-        with open(path, encoding="utf-8", newline="\n") as f:
+        with open(path, "rb") as f:
             data = f.read()
     except FileNotFoundError:
         return []
-    return parse_series_text(data, str(path), strict)
+    return parse_series_text(decode_series_bytes(data, str(path), strict), str(path), strict)
 
 
 def parse_clean_series(data: str) -> list[tuple[int, int, float]] | None:
@@ -89,7 +138,8 @@ def parse_clean_series(data: str) -> list[tuple[int, int, float]] | None:
             continue
         parts = line.split("\t")
         try:
-            if len(parts) != 3:
+            # 19 digits or more may be outside the 64-bit range: the careful path checks.
+            if len(parts) != 3 or len(parts[0]) > 18 or len(parts[1]) > 18:
                 raise ValueError
             points.append((int(parts[0]), int(parts[1]), float(parts[2])))
         except ValueError:
@@ -114,7 +164,10 @@ def parse_series_text(data: str, path: str, strict: bool = False) -> list[tuple[
         try:
             if len(parts) != 3:
                 raise ValueError(f"expected 3 tab-separated fields, found {len(parts)}")
-            points.append((int(parts[0]), int(parts[1]), float(parts[2])))
+            step, ts = int(parts[0]), int(parts[1])
+            if not (INT64_MIN <= step <= INT64_MAX and INT64_MIN <= ts <= INT64_MAX):
+                raise ValueError("step or timestamp outside the 64-bit signed range")
+            points.append((step, ts, float(parts[2])))
         except ValueError as exc:
             if number == 1 and parts[0] == "step":
                 continue  # header
@@ -232,8 +285,8 @@ def summaries_from(
                         latest if type(latest) is float else textio.from_json_number(latest),
                         low if type(low) is float else textio.from_json_number(low),
                         high if type(high) is float else textio.from_json_number(high),
-                        int(entry["step"]),
-                        int(entry["timestamp"]),
+                        int64(entry["step"]),
+                        int64(entry["timestamp"]),
                         int(entry["count"]),
                     )
                     continue
@@ -243,6 +296,31 @@ def summaries_from(
         if summary is not None:
             result[key] = summary
     return result
+
+
+def run_time(value: Any) -> int | None:
+    """A run's start or end time from ``meta.json``; None when missing or not a date gitrun can show
+    (an old release accepted ``start_time=10**30``, which broke every listing)."""
+    if type(value) is int or (isinstance(value, float) and math.isfinite(value)):
+        return int(value) if RUN_TIME_MIN_MS <= value <= RUN_TIME_MAX_MS else None
+    return None
+
+
+def bad_run_times(meta: dict[str, Any]) -> list[str]:
+    """The fields of ``meta`` holding a start or end time that :func:`run_time` rejects."""
+    return [
+        name
+        for name in ("start_time", "end_time")
+        if meta.get(name) is not None and run_time(meta[name]) is None and not isinstance(meta[name], str)
+    ]
+
+
+def int64(value: Any) -> int:
+    """``int(value)``; ValueError outside the 64-bit signed range (an old release wrote such steps)."""
+    number = int(value)
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise ValueError(f"{number} is outside the 64-bit signed range")
+    return number
 
 
 def metric_history(run_dir: Path, key: str, strict: bool = False) -> list[Metric]:
@@ -274,33 +352,77 @@ def _pid_alive(pid: int) -> bool:
 
 HOSTNAME = socket.gethostname()
 
+# A run several processes ended takes the worst of their statuses: a failure over a kill (a
+# launcher kills the other ranks when one fails) over a clean end. Other statuses rank lowest.
+_SEVERITY = {RunStatus.FINISHED: 1, RunStatus.KILLED: 2, RunStatus.FAILED: 3}
+
+
+def worst_status(statuses: Iterable[str]) -> str:
+    """The worst of ``statuses`` (FAILED over KILLED over FINISHED); the first of equals."""
+    return max(statuses, key=lambda s: _SEVERITY.get(s, 0))
+
+
+def heartbeat_name() -> str:
+    """This process's heartbeat file name (the PID is read each time: a forked child has its own)."""
+    return f"{HEARTBEAT_PREFIX}{HOSTNAME}-{os.getpid()}"
+
+
+def heartbeats(names: Iterable[str]) -> list[str]:
+    """The heartbeat files among a run directory's entries."""
+    return [n for n in names if n.startswith(HEARTBEAT_PREFIX) and n != OUTCOMES_FILE]
+
+
+def heartbeat_alive(run_dir: Path, name: str, now: float) -> bool:
+    """On this host, while its PID lives; from another host, while its mtime is fresh."""
+    host, _, pid = name[len(HEARTBEAT_PREFIX) :].rpartition("-")
+    if host == HOSTNAME and pid.isdigit():
+        return _pid_alive(int(pid))
+    try:
+        return now - (run_dir / name).stat().st_mtime < HEARTBEAT_TIMEOUT_S
+    except FileNotFoundError:
+        return False
+
+
+def read_outcomes(run_dir: Path) -> dict[str, str]:
+    """``<host>-<pid>`` -> the status that process ended the run with (its last line wins)."""
+    out: dict[str, str] = {}
+    try:
+        with open(run_dir / OUTCOMES_FILE, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                fields = line.rstrip("\n").split("\t")
+                if len(fields) >= 2 and fields[1] in RunStatus.ALL and line.endswith("\n"):
+                    out[fields[0]] = fields[1]
+    except FileNotFoundError:
+        pass
+    return out
+
 
 def effective_status(run_dir: Path, meta: dict[str, Any]) -> str:
-    """The status to report: a RUNNING run whose processes are gone is KILLED.
+    """The status to report: a RUNNING run whose processes are gone has ended.
 
     Each process attached to a run keeps a heartbeat file ``.heartbeat-<host>-<pid>`` (local-only).
     On this host a heartbeat counts while its pid lives; from another host (shared file system)
-    while its mtime is fresh. With no heartbeat file at all (e.g. a clone), the run's own host and
-    pid decide, and a run from another host stays RUNNING (nothing proves otherwise).
+    while its mtime is fresh. While any counts, the run is RUNNING, whatever the processes that
+    already ended it recorded (``.heartbeat-outcomes``). When none does, the run reads as the worst
+    of those outcomes and KILLED for each dead heartbeat. With no heartbeat file at all (e.g. a
+    clone), the run's own host and pid decide, and a run from another host stays RUNNING (nothing
+    proves otherwise).
     """
     status = meta.get("status", RunStatus.RUNNING)
     if status != RunStatus.RUNNING:
         return str(status)
-    beats = [p for p in _list(run_dir) if p.startswith(HEARTBEAT_PREFIX)]
+    names = _list(run_dir)
+    beats = heartbeats(names)
+    ended = read_outcomes(run_dir) if OUTCOMES_FILE in names else {}
     if beats:
         now = time.time()
-        for name in beats:
-            host, _, pid = name[len(HEARTBEAT_PREFIX) :].rpartition("-")
-            if host == HOSTNAME and pid.isdigit():
-                if _pid_alive(int(pid)):
-                    return RunStatus.RUNNING
-            else:
-                try:
-                    if now - (run_dir / name).stat().st_mtime < HEARTBEAT_TIMEOUT_S:
-                        return RunStatus.RUNNING
-                except FileNotFoundError:
-                    continue
-        return RunStatus.KILLED
+        if any(heartbeat_alive(run_dir, name, now) for name in beats):
+            return RunStatus.RUNNING
+        # A dead heartbeat is a killed process, unless it recorded its end (killed just after).
+        killed = [RunStatus.KILLED for name in beats if name[len(HEARTBEAT_PREFIX) :] not in ended]
+        return worst_status([*killed, *ended.values()])
+    if ended:  # every attached process ended it, but the last one's final write is missing
+        return worst_status(ended.values())
     if meta.get("host") == HOSTNAME and isinstance(meta.get("pid"), int) and not _pid_alive(meta["pid"]):
         return RunStatus.KILLED
     return RunStatus.RUNNING
@@ -337,13 +459,11 @@ class RunRecord:
 
     @property
     def start_time(self) -> int:
-        value = self.meta.get("start_time")
-        return int(value) if isinstance(value, (int, float)) else 0
+        return run_time(self.meta.get("start_time")) or 0
 
     @property
     def end_time(self) -> int | None:
-        value = self.meta.get("end_time")
-        return int(value) if isinstance(value, (int, float)) else None
+        return run_time(self.meta.get("end_time"))
 
     @property
     def metrics(self) -> dict[str, float]:
@@ -394,6 +514,8 @@ def build_record(
     run_id = run_dir.name
     if meta.get("run_id", run_id) != run_id:
         problem(f"{run_dir / 'meta.json'}: run_id {meta.get('run_id')!r} differs from the directory name", strict)
+    for name in bad_run_times(meta):
+        problem(f"{run_dir / 'meta.json'}: {name} {meta[name]!r} is not a date in milliseconds; ignoring it", strict)
     return RunRecord(
         run_id=run_id,
         experiment_id=experiment_id,

@@ -18,6 +18,7 @@ MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
 MAX_TAG_VALUE_LENGTH = 8000
 MAX_EXPERIMENT_NAME_LENGTH = 500
+MAX_FILE_NAME_BYTES = 255  # NAME_MAX of Linux and macOS file systems: one part of an artifact path
 
 _KEY_RE = re.compile(r"^[/\w.\- :]+$")
 _RUN_ID_RE = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
@@ -62,40 +63,108 @@ def validate_key(kind: str, key: object, run_id: str | None = None) -> str:
     return key
 
 
+def _show(value: object, limit: int = 60) -> str:
+    """``repr(value)`` cut short (a huge int's repr has hundreds of digits, or raises)."""
+    try:
+        text = repr(value)
+    except Exception:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
 def validate_metric_value(key: str, value: object, run_id: str | None = None) -> float:
-    """A metric value as float; bools count as 0/1 (MLflow does the same), strings are refused."""
-    if isinstance(value, float):
+    """A metric value as a plain ``float``, as MLflow converts it.
+
+    Accepted: anything that is a :class:`numbers.Number` or converts with ``float()`` (float
+    subclasses, NumPy and torch scalars, 0-d arrays, ``Decimal``, ``Fraction``; bools count as
+    0/1). Refused, naming the key: strings, bytes, ``None``, containers, and numbers too large for
+    a double (``10**400``).
+    """
+    if type(value) is float:
         return value
-    if isinstance(value, (str, bytes)) or (not isinstance(value, numbers.Real) and not hasattr(value, "__float__")):
-        where = f" in run {run_id}" if run_id else ""
+    where = f" in run {run_id}" if run_id else ""
+    if isinstance(value, (str, bytes, bytearray)) or (
+        not isinstance(value, numbers.Number) and not hasattr(value, "__float__")
+    ):
         raise InvalidInputError(
-            f"metric {key!r}{where} got {value!r} ({type(value).__name__}); metric values must be numbers. "
+            f"metric {key!r}{where} got {_show(value)} ({type(value).__name__}); metric values must be numbers. "
             "Log text with set_tag() or log_param()"
         )
     try:
-        return float(value)  # type: ignore[arg-type]
+        number = float(value)  # type: ignore[arg-type]
+    except OverflowError:
+        raise InvalidInputError(
+            f"metric {key!r}{where} got {_show(value)}, too large for a 64-bit float (about 1.8e308 at most); "
+            "log it scaled, or its logarithm"
+        ) from None
     except (TypeError, ValueError) as exc:
-        raise InvalidInputError(f"metric {key!r} got {value!r}, which is not a number: {exc}") from None
+        raise InvalidInputError(
+            f"metric {key!r}{where} got {_show(value)} ({type(value).__name__}), which is not a number: {exc}"
+        ) from None
+    # float() of a float subclass may still return the subclass (a __float__ override); the
+    # series must hold repr() of a plain float, never "np.float64(0.5)".
+    return number if type(number) is float else float.__float__(number)
+
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+
+
+def _as_int64(key: str, what: str, value: object, hint: str) -> int:
+    """An integral number (an int, or a float with an integral value) inside 64-bit signed range."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidInputError(f"metric {key!r}: {what} must be {hint}, got {_show(value)}")
+    if isinstance(value, numbers.Integral):
+        number = int(value)
+    else:
+        as_float = float(value)
+        if not math.isfinite(as_float):
+            raise InvalidInputError(f"metric {key!r}: {what} must be finite, got {_show(value)}")
+        if not as_float.is_integer() and what == "step":
+            raise InvalidInputError(f"metric {key!r}: step must be an integer, got {_show(value)}")
+        number = int(as_float)
+    if not INT64_MIN <= number <= INT64_MAX:
+        raise InvalidInputError(
+            f"metric {key!r}: {what} {_show(number)} is outside the 64-bit signed range MLflow accepts "
+            f"(-2**63 to 2**63-1)"
+        )
+    return number
 
 
 def validate_step(key: str, step: object) -> int:
     if step is None:
         return 0
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-        if isinstance(step, float) and step.is_integer():
-            return int(step)
-        raise InvalidInputError(f"metric {key!r}: step must be an integer, got {step!r}")
-    return int(step)
+    if type(step) is int and INT64_MIN <= step <= INT64_MAX:
+        return step
+    return _as_int64(key, "step", step, "an integer")
 
 
 def validate_timestamp(key: str, timestamp: object) -> int | None:
+    """Milliseconds since the epoch (a float is truncated), inside 64-bit signed range."""
     if timestamp is None:
         return None
-    if isinstance(timestamp, bool) or not isinstance(timestamp, (numbers.Integral, float)):
-        raise InvalidInputError(f"metric {key!r}: timestamp must be milliseconds since the epoch, got {timestamp!r}")
-    if isinstance(timestamp, float) and not math.isfinite(timestamp):
-        raise InvalidInputError(f"metric {key!r}: timestamp must be finite, got {timestamp!r}")
-    return int(timestamp)
+    if type(timestamp) is int and INT64_MIN <= timestamp <= INT64_MAX:
+        return timestamp
+    return _as_int64(key, "timestamp", timestamp, "milliseconds since the epoch")
+
+
+# A run's start and end times are shown as dates everywhere (search_runs' DataFrame, runs list, the
+# site), so they must fit a pandas Timestamp (datetime64[ns]): 1677-09-22 to 2262-04-11.
+RUN_TIME_MIN_MS = -9_223_372_036_854
+RUN_TIME_MAX_MS = 9_223_372_036_854
+
+
+def validate_run_time(what: str, value: object) -> int:
+    """A run's ``start_time``/``end_time``: milliseconds since the epoch, a date between 1677 and 2262."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(float(value)):
+        raise InvalidInputError(f"{what} must be milliseconds since the epoch, got {_show(value)}")
+    number = int(value) if isinstance(value, numbers.Integral) else int(float(value))
+    if not RUN_TIME_MIN_MS <= number <= RUN_TIME_MAX_MS:
+        raise InvalidInputError(
+            f"{what} {_show(value)} is not a date between 1677 and 2262 in milliseconds since the epoch "
+            "(did you pass seconds or nanoseconds?)"
+        )
+    return number
 
 
 def validate_run_id(run_id: object) -> str:
@@ -164,4 +233,11 @@ def validate_artifact_path(path: object, *, writing: bool = False) -> str:
                 f"artifact path {path!r}: artifacts/.gitignore is where DVC lists the big files it tracks; "
                 "log the file under a folder (e.g. artifact_path='out')"
             )
+    sizes = [len(part.encode("utf-8", "surrogateescape")) for part in parts]
+    if max(sizes) > MAX_FILE_NAME_BYTES:
+        long = parts[sizes.index(max(sizes))]
+        raise InvalidInputError(
+            f"artifact path {_show(path)} has a part of {max(sizes)} bytes ({_show(long, 40)}); file systems "
+            f"allow {MAX_FILE_NAME_BYTES} bytes per file or folder name: shorten it"
+        )
     return clean

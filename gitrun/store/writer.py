@@ -4,12 +4,18 @@ The hot path is :meth:`RunWriter.log_metric`: validate the key once, format one 
 ``os.write`` on a cached ``O_APPEND`` descriptor. The line is in the kernel when the call returns,
 so a SIGKILL loses nothing, and ``O_APPEND`` keeps lines from several processes whole. No YAML,
 Git or pandas here.
+
+An append is checked: a write that stops short (a full disk) is finished or taken back (the file
+truncated to where this write started), so no torn line is left and the caller gets a
+:class:`~gitrun.errors.DiskFullError`. A torn last line left by a process killed mid-write is
+repaired when this process first opens the series. ``GITRUN_FSYNC=1`` adds an ``fsync`` per call.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 import warnings
 from collections import OrderedDict
@@ -17,7 +23,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from gitrun.errors import InvalidInputError, RunStateError
+from gitrun.errors import InvalidInputError, RunStateError, StoreWarning, StoreWriteError
 from gitrun.store import textio
 from gitrun.store.validation import (
     MAX_PARAM_VALUE_LENGTH,
@@ -29,19 +35,43 @@ from gitrun.store.validation import (
 )
 
 SERIES_HEADER = "step\ttimestamp\t{name}\n"
+RUN_NAME_TAG = "mlflow.runName"  # setting it renames the run, as in MLflow
 FULL_VALUES_DIR = "full_values"  # <run>/full_values/{params,tags}/<key>.txt keeps truncated values whole
 MAX_OPEN_SERIES = 128  # descriptors kept open per run; beyond that, least recently used are closed
 
-_O_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+# Read and write: the first open of a series reads its last bytes (see repair_torn_tail).
+_O_APPEND_FLAGS = os.O_RDWR | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+_FSYNC = textio.FSYNC  # GITRUN_FSYNC=1, read once
+TORN_SETTLE_NS = 2_000_000_000  # a torn last line younger than this may still be being written
 
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+_held = threading.local()  # .dirs: the run directories whose lock this thread holds
+
+
 @contextlib.contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
-    """Exclusive lock of one run across processes, for read-modify-write of its JSON files."""
+    """Exclusive lock of one run across processes, for read-modify-write of its JSON files.
+
+    Reentrant within a thread (a second ``flock`` on a new descriptor would wait for the first):
+    ending a run updates several files under one hold of the lock."""
+    held: set[Path] = _held.__dict__.setdefault("dirs", set())
+    if run_dir in held:
+        yield
+        return
+    held.add(run_dir)
+    try:
+        with _run_lock(run_dir):
+            yield
+    finally:
+        held.discard(run_dir)
+
+
+@contextlib.contextmanager
+def _run_lock(run_dir: Path) -> Iterator[None]:
     path = run_dir / ".lock"
     try:
         import fcntl
@@ -51,7 +81,12 @@ def run_lock(run_dir: Path) -> Iterator[None]:
         with FileLock(str(path)):
             yield
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except FileNotFoundError:
+        raise RunStateError(f"the run directory {run_dir} is gone; was it deleted from disk?") from None
+    except OSError as exc:
+        raise textio.write_error(path, exc, "nothing was changed") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -87,7 +122,16 @@ class RunWriter:
             fd = self._open_series(key)
         else:
             self._series.move_to_end(key)
-        os.write(fd, f"{step}\t{ts}\t{value!r}\n".encode())
+        data = f"{step}\t{ts}\t{value!r}\n".encode()
+        try:
+            written = os.write(fd, data)
+        except OSError as exc:
+            self._append_failed(key, fd, data, 0, exc)
+        else:
+            if written != len(data):
+                self._append_failed(key, fd, data, written, None)
+        if _FSYNC:
+            self._sync(key, fd)
 
     def log_metric_points(self, points: Iterable[tuple[str, Any, Any, Any]]) -> None:
         """Append many ``(key, value, step, timestamp)`` points: validated first, then one write per key."""
@@ -103,19 +147,55 @@ class RunWriter:
             if fd is None:
                 fd = self._open_series(key)
             data = format_points(rows).encode()
-            written = 0
-            while written < len(data):  # large batches may need several writes
-                written += os.write(fd, data[written:])
+            try:
+                written = os.write(fd, data)
+            except OSError as exc:
+                self._append_failed(key, fd, data, 0, exc)
+            else:
+                if written != len(data):  # large batches may need several writes
+                    self._append_failed(key, fd, data, written, None)
+            if _FSYNC:
+                self._sync(key, fd)
+
+    def _append_failed(self, key: str, fd: int, data: bytes, written: int, error: OSError | None) -> None:
+        """Slow path of an append that did not complete in one ``write``: finish it, or take it back.
+
+        ``written`` bytes of ``data`` are in the file (``error``: the write raised). The rest is
+        written in a loop; if that fails too (a full disk), the file is truncated back to where
+        this append started, so no torn line is left, and a StoreWriteError says so.
+        """
+        path = series_path(self.run_dir, key)
+        start = -1
+        try:
+            if error is not None:
+                raise error
+            start = os.lseek(fd, 0, os.SEEK_CUR) - written  # O_APPEND: our bytes end at the offset
+            textio.write_all(fd, data, written)
+        except OSError as exc:
+            if start >= 0:
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, start)
+            points = "this point was" if data.count(b"\n") == 1 else "these points were"
+            raise textio.write_error(path, exc, f"{points} not logged; the points before are intact") from None
+
+    def _sync(self, key: str, fd: int) -> None:
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            raise textio.write_error(
+                series_path(self.run_dir, key), exc, "the point is written but not synced"
+            ) from None
 
     def _open_series(self, key: str) -> int:
         validate_key("metric", key, self.run_id)
         path = series_path(self.run_dir, key)
         if not self.run_dir.is_dir():
             raise RunStateError(f"run {self.run_id} has no directory {self.run_dir}; was it deleted from disk?")
+        header = SERIES_HEADER.format(name=key.rsplit("/", 1)[-1])
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            textio.make_dirs(path.parent)
             if not path.exists():
-                textio.create_with_content(path, SERIES_HEADER.format(name=key.rsplit("/", 1)[-1]))
+                textio.create_with_content(path, header)
             fd = os.open(path, _O_APPEND_FLAGS)
         except (FileExistsError, IsADirectoryError, NotADirectoryError) as exc:
             # e.g. key "a.tsv/b" after key "a": one needs a folder where the other has its file.
@@ -123,6 +203,16 @@ class RunWriter:
                 f"metric key {key!r} of run {self.run_id} clashes with another metric's file or folder "
                 f"{exc.filename}; log it under another name"
             ) from None
+        except OSError as exc:
+            raise textio.write_error(path, exc, "nothing was logged") from None
+        try:
+            repair_torn_tail(fd, path, header)
+        except OSError as exc:
+            os.close(fd)
+            raise textio.write_error(path, exc, "nothing was logged") from None
+        except BaseException:
+            os.close(fd)
+            raise
         self._series[key] = fd
         if len(self._series) > MAX_OPEN_SERIES:
             _, old = self._series.popitem(last=False)
@@ -155,7 +245,10 @@ class RunWriter:
                 textio.atomic_write(self.run_dir / "params.json", textio.dumps(current))
             self._params = current
 
-    def set_tags(self, tags: Mapping[str, Any]) -> None:
+    def set_tags(self, tags: Mapping[str, Any], *, rename: bool = True) -> None:
+        """Set tags (read-modify-write under the run lock). A non-empty ``mlflow.runName`` also
+        renames the run (``run_name`` in meta.json), as MLflow does; an empty one sets only the tag.
+        ``rename=False``: the caller has just written that name into meta.json (a new run)."""
         new: dict[str, str] = {}
         for key, value in tags.items():
             validate_key("tag", key, self.run_id)
@@ -168,10 +261,15 @@ class RunWriter:
             return
         with run_lock(self.run_dir):
             current = self._read_json("tags.json")
-            if all(current.get(k) == v for k, v in new.items()):
-                return
-            current.update(new)
-            textio.atomic_write(self.run_dir / "tags.json", textio.dumps(current))
+            if not all(current.get(k) == v for k, v in new.items()):
+                current.update(new)
+                textio.atomic_write(self.run_dir / "tags.json", textio.dumps(current))
+            name = new.get(RUN_NAME_TAG) if rename else None
+            if name:
+                meta = self._read_json("meta.json")
+                if meta.get("run_name") != name:
+                    meta["run_name"] = name
+                    textio.atomic_write(self.run_dir / "meta.json", textio.dumps(meta))
 
     def delete_tag(self, key: str) -> None:
         with run_lock(self.run_dir):
@@ -186,7 +284,13 @@ class RunWriter:
     def _keep_full_value(self, kind: str, key: str, value: str, limit: int) -> None:
         rel = f"{FULL_VALUES_DIR}/{kind}/{key}.txt"
         path = self.run_dir / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            textio.make_dirs(path.parent)
+        except (FileExistsError, NotADirectoryError):
+            raise InvalidInputError(
+                f"cannot keep the full value of {kind[:-1]} {key!r} of run {self.run_id}: a file stands where "
+                f"the folder of {rel} should be (another key's full value)"
+            ) from None
         textio.atomic_write(path, value)
         warnings.warn(
             f"{kind[:-1]} {key!r} of run {self.run_id} is {len(value)} characters long; stored truncated to "
@@ -198,7 +302,7 @@ class RunWriter:
         rel = f"{FULL_VALUES_DIR}/{kind}/{key}.txt"
         for path in (self.run_dir / rel, self.run_dir / "artifacts" / rel):
             try:
-                return path.read_text(encoding="utf-8")
+                return path.read_text(encoding="utf-8", errors="replace")
             except FileNotFoundError:
                 continue
         return None
@@ -264,8 +368,58 @@ def _short(value: str, limit: int = 60) -> str:
     return repr(value if len(value) <= limit else value[:limit] + "...")
 
 
+def repair_torn_tail(fd: int, path: Path, header: str) -> None:
+    """Before this process's first append to a series: end a torn last line (no newline: a writer was
+    killed mid-line, or an old gitrun hit a full disk) so the next point starts a line of its own.
+
+    A torn line older than :data:`TORN_SETTLE_NS` is cut off (the file truncated to its last
+    newline). One that changed moments ago may be another live process's write in progress, so it
+    is ended with a newline instead of cut: at worst that leaves an empty line, which readers skip.
+    Costs one ``fstat`` and one 1-byte ``pread`` per series opened; nothing per point.
+    """
+    st = os.fstat(fd)
+    size = st.st_size
+    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+        return
+    keep, end = 0, size
+    while end > 0:
+        begin = max(0, end - 4096)
+        newline = os.pread(fd, end - begin, begin).rfind(b"\n")
+        if newline >= 0:
+            keep = begin + newline + 1
+            break
+        end = begin
+    torn = os.pread(fd, min(size - keep, 80), keep)
+    if time.time_ns() - st.st_mtime_ns < TORN_SETTLE_NS:
+        textio.write_all(fd, b"\n")
+        done = "ended it with a newline (it changed moments ago: another process may be writing it)"
+    else:
+        os.ftruncate(fd, keep)
+        if keep == 0:
+            textio.write_all(fd, header.encode())
+        done = "removed it"
+    warnings.warn(
+        f"{path}: incomplete last line {torn.decode('utf-8', 'replace')!r} (a writer was killed mid-line, or ran out "
+        f"of disk space); {done} before appending",
+        StoreWarning,
+        stacklevel=5,
+    )
+
+
 def new_run_files(run_dir: Path, meta: Mapping[str, Any]) -> None:
     """Create a run directory holding its ``meta.json``; fails if it exists (IDs never repeat)."""
-    run_dir.parent.mkdir(parents=True, exist_ok=True)
-    run_dir.mkdir()
-    textio.atomic_write(run_dir / "meta.json", textio.dumps(dict(meta)))
+    textio.make_dirs(run_dir.parent)
+    try:
+        run_dir.mkdir()
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise textio.write_error(run_dir, exc, "no run was created") from None
+    try:
+        textio.atomic_write(run_dir / "meta.json", textio.dumps(dict(meta)))
+    except StoreWriteError:
+        with contextlib.suppress(OSError):
+            run_dir.rmdir()  # no run directory without its meta.json (readers would warn about it forever)
+        raise
+    if _FSYNC:
+        textio.fsync_dir(run_dir.parent)

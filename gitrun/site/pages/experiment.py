@@ -146,7 +146,8 @@ def table_data(experiment: Experiment, records: list[RunRecord]) -> dict[str, An
         if key == "mlflow.source.git.commit":
             continue
         hidden = key.startswith(SYSTEM_TAG_PREFIXES)
-        add(f"t:{key}", key, "tag", key, "text", [r.tags.get(key) for r in records], hidden=hidden)
+        values = [safe.tag_value(key, r.tags[key]) if key in r.tags else None for r in records]
+        add(f"t:{key}", key, "tag", key, "text", values, hidden=hidden)
     return {"columns": columns, "count": len(records)}
 
 

@@ -215,7 +215,7 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
                 downsampled=downsampled,
             )
         )
-    tags = {k: v for k, v in record.tags.items() if k != NOTE_TAG}
+    tags = {k: safe.tag_value(k, v) for k, v in record.tags.items() if k != NOTE_TAG}
     data = {
         "id": run_id,
         "name": record.run_name,
@@ -281,7 +281,7 @@ def _info(record: RunRecord, experiment_name: str) -> RunInfoView:
         experiment_href=f"experiments/{record.experiment_id}.html",
         commit=commit,
         commit_short=commit[:10] if commit else None,
-        commit_url=safe.forge_commit_url(tags.get("mlflow.source.git.repoURL"), commit),
+        commit_url=safe.forge_commit_url(tags.get(safe.REPO_URL_TAG), commit),
         branch=tags.get("mlflow.source.git.branch"),
         dirty=None if dirty is None else dirty == "true",
         parent_run_id=parent,
@@ -302,8 +302,11 @@ def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[Art
     listing = dict(_walk_artifacts(root))
     views: list[ArtifactView] = []
     run_rel = os.path.relpath(record.run_dir, settings.store_root).replace(os.sep, "/")
+    recorded = record.tags.get(safe.REPO_URL_TAG)
     repo_url = (
-        safe.https_repo_url(record.tags.get("mlflow.source.git.repoURL")) or settings.repo_url or "<repository URL>"
+        safe.https_repo_url(safe.tag_value(safe.REPO_URL_TAG, recorded) if recorded else None)
+        or settings.repo_url
+        or "<repository URL>"
     )
     for rel in sorted(listing):
         size = listing[rel].st_size
