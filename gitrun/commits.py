@@ -496,7 +496,9 @@ def commit_paths(
 
     ``drop``: files under them that leave Git (now tracked by DVC; Git ignores only untracked
     files). ``complete``: directories whose every file must be in the commit or tracked by DVC
-    (else nothing is committed). ``local``: repo-relative paths never to stage (gitrun's local files).
+    (else nothing is committed). ``local``: repo-relative paths never to stage (gitrun's local
+    files); given, Git's ignore rules do not apply under ``paths`` (the store's own files), else
+    they do, as for ``git add -A`` (``.dvc/config.local`` and the like stay out).
 
     The repository's pre-commit and commit-msg hooks run first, on the temporary index; a hook
     that changes what would be committed is refused. The user's index lists the new entries of
@@ -511,7 +513,7 @@ def commit_paths(
     started = time.time()
     try:
         repo.run("read-tree", *([head] if head else ["--empty"]), env=env)
-        in_index, pointers = _stage(repo, paths, env, local or (lambda _path: False))
+        in_index, pointers = _stage(repo, paths, env, local)
         if drop:
             _rm_cached(repo, drop, env=env)
         if complete:
@@ -724,10 +726,10 @@ def _roll_back(repo: GitRepo) -> None:
 
 # -- staging -----------------------------------------------------------------------------------------
 def _stage(
-    repo: GitRepo, paths: Sequence[str], env: dict[str, str], local: Callable[[str], bool]
+    repo: GitRepo, paths: Sequence[str], env: dict[str, str], local: Callable[[str], bool] | None
 ) -> tuple[set[str], set[str]]:
-    """What ``git add -A -- paths`` does to the index ``env`` names, except that the ignore rules do
-    not apply: every file under ``paths`` is staged but ``local`` ones and those DVC tracks (a
+    """What ``git add -A -- paths`` does to the index ``env`` names; with ``local``, the ignore rules
+    do not apply: every file under ``paths`` is staged but ``local`` ones and those DVC tracks (a
     ``.gitignore`` inside a logged folder must not hide its siblings). Returns the files under
     ``paths`` the index now lists, and the DVC pointers among the files.
 
@@ -736,11 +738,12 @@ def _stage(
     files with a clean filter or a line-ending conversion (``.gitattributes``: Git LFS, ``text``...)
     are hashed by ``git hash-object``, which applies them as ``git add`` does.
     """
+    excludes = () if local else ("--exclude-standard",)
     wanted: dict[bytes, None] = {}
     deleted: set[bytes] = set()
     tracked: set[bytes] = set()
     for chunk in _chunks(paths, 500):
-        listing = repo.run("ls-files", "-z", "-t", "-c", "-o", "-m", "-d", "--", *chunk, env=env, text=False)
+        listing = repo.run("ls-files", "-z", "-t", "-c", "-o", "-m", "-d", *excludes, "--", *chunk, env=env, text=False)
         for item in listing.split(b"\0"):
             if not item:
                 continue
@@ -756,7 +759,7 @@ def _stage(
     files = []
     for path in wanted:
         name = path.decode("utf-8", "surrogateescape")
-        if path not in deleted and not local(name) and not (pointers and _dvc_tracked(name, pointers)):
+        if path not in deleted and not (local and local(name)) and not (pointers and _dvc_tracked(name, pointers)):
             files.append(path)
     if files:
         records += _write_blobs(repo, files, env)

@@ -425,3 +425,18 @@ print(run.info.run_id)
     assert {f"{rel}/artifacts/model.dvc", f"{rel}/artifacts/poetry.lock"} <= paths
     assert not any(p.startswith(f"{rel}/artifacts/model/") for p in paths)
     assert store_status(repo) == ""
+
+
+def test_other_files_committed_by_gitrun_keep_gits_ignore_rules(repo: Path) -> None:
+    """Only the store's run folders bypass the ignore rules: `gitrun init --dvc` commits DVC's
+    config, and a git-ignored .dvc/config.local (credentials) next to it must stay out."""
+    from gitrun.commits import commit_paths
+    from gitrun.git import GitRepo
+
+    conf = repo / "conf"
+    conf.mkdir()
+    (conf / ".gitignore").write_text("/config.local\n")
+    (conf / "config").write_text("[core]\n")
+    (conf / "config.local").write_text("password = hunter2\n")
+    sha, files = commit_paths(GitRepo(repo), ["conf"], "conf\n", no_verify=True)
+    assert sha == head(repo) and sorted(files) == ["conf/.gitignore", "conf/config"]
