@@ -41,7 +41,7 @@ def _make_folder(artifact_root: Path, folder: Path, wanted: str) -> None:
 
 
 def _target(artifact_root: Path, artifact_file: str) -> Path:
-    rel = validate_artifact_path(artifact_file)
+    rel = validate_artifact_path(artifact_file, writing=True)
     if not rel:
         raise InvalidInputError("artifact_file must name a file, e.g. 'report/summary.txt'")
     path = artifact_root / rel
@@ -89,14 +89,11 @@ def log_artifact(artifact_root: Path, local_path: str | os.PathLike[str], artifa
     source = Path(local_path)
     if not source.exists():
         raise GitrunError(f"cannot log artifact {str(source)!r}: no such file or directory")
-    folder = artifact_root / validate_artifact_path(artifact_path)
+    folder = validate_artifact_path(artifact_path)
+    rel = f"{folder}/{source.name}" if folder else source.name
     if source.is_dir():
-        return log_artifacts(
-            artifact_root,
-            source,
-            validate_artifact_path(f"{artifact_path}/{source.name}" if artifact_path else source.name),
-        )
-    dest = folder / source.name
+        return log_artifacts(artifact_root, source, validate_artifact_path(rel))
+    dest = artifact_root / validate_artifact_path(rel, writing=True)
     _copy_file(artifact_root, source, dest)
     return dest
 
@@ -144,12 +141,12 @@ def log_artifacts(artifact_root: Path, local_dir: str | os.PathLike[str], artifa
     source = Path(local_dir)
     if not source.is_dir():
         raise GitrunError(f"cannot log artifacts from {str(source)!r}: not a directory (use log_artifact for a file)")
-    base = validate_artifact_path(artifact_path)
+    base = validate_artifact_path(artifact_path, writing=True)
     folder = artifact_root / base
     files = _files_to_log(source)
     # Every name is checked before anything is copied: a refused name logs nothing.
     for rel, _ in files:
-        validate_artifact_path(f"{base}/{rel}" if base else rel)
+        validate_artifact_path(f"{base}/{rel}" if base else rel, writing=True)
     for rel, file in files:
         _copy_file(artifact_root, file, folder / rel)
     _make_folder(artifact_root, folder, base or ".")

@@ -13,15 +13,21 @@ import fcntl
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gitrun import dvc
 from gitrun.entities import RunStatus
 from gitrun.errors import GitrunError
 from gitrun.git import GitCommandError, GitRepo
 from gitrun.store import RunRecord, Store
+from gitrun.store.layout import local_only
+from gitrun.store.reader import holds_only_local_files, read_run
+from gitrun.store.textio import TEMP_PREFIX
+from gitrun.store.writer import FULL_VALUES_DIR
 
 DEFAULT_DVC_THRESHOLD = 500 * 1024  # pre-commit's check-added-large-files default (500 KB)
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.I)
@@ -121,12 +127,15 @@ def changed_run_dirs(repo: GitRepo, store: Store) -> tuple[set[Path], set[Path]]
     out = repo.run(
         "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--", rel_store, text=False
     )
+    prefix = "" if rel_store == "." else rel_store + "/"
     runs: set[Path] = set()
     others: set[Path] = set()
     for item in out.split(b"\0"):
         if len(item) < 4:
             continue
         rel = item[3:].decode("utf-8", "surrogateescape")
+        if local_only(rel[len(prefix) :]):
+            continue  # gitrun's own local files, shown when the .gitignore is missing (another branch's checkout)
         path = repo.root / rel
         try:
             parts = path.relative_to(store.layout.experiments_dir).parts
@@ -185,7 +194,7 @@ def _md5(path: Path) -> str:
 
 
 def big_files(run_dir: Path, threshold: int) -> list[Path]:
-    """What DVC must (re-)track in a run: artifact files and metric series over ``threshold`` bytes,
+    """What DVC must (re-)track in a run: artifact files, metric series and full values over ``threshold`` bytes,
     and artifact *directories* (top level of ``artifacts/``) whose total size is over it, which
     DVC tracks as one unit (a saved model of many small files). Unchanged tracked ones are skipped.
     """
@@ -206,11 +215,14 @@ def big_files(run_dir: Path, threshold: int) -> list[Path]:
     metrics = run_dir / "metrics"
     if metrics.is_dir():
         found += _big_single_files([p for p in metrics.rglob("*.tsv") if not p.name.startswith(".")], threshold)
+    full_values = run_dir / FULL_VALUES_DIR
+    if full_values.is_dir():
+        found += _big_single_files([p for p in full_values.rglob("*.txt") if not _bookkeeping(p.name)], threshold)
     return found
 
 
 def _bookkeeping(name: str) -> bool:
-    return name.endswith(".dvc") or name == ".gitignore" or (name.startswith(".") and name.endswith(".tmp"))
+    return name.endswith(".dvc") or name == ".gitignore" or name.startswith(TEMP_PREFIX)
 
 
 def _big_single_files(files: Iterable[Path], threshold: int) -> list[Path]:
@@ -287,6 +299,8 @@ def _commit_locked(
     no_verify: bool,
     threshold_override: str | int | None,
 ) -> CommitResult:
+    recover_interrupted_commit(repo)
+    store.layout.ensure_gitignore(create=False)  # one an earlier gitrun wrote: migrated, and committed below
     changed_runs, other_paths = changed_run_dirs(repo, store)
     wanted_ids = {store.resolve_run_id(r) for r in run_ids} if run_ids else None
     experiment_id = None
@@ -302,10 +316,16 @@ def _commit_locked(
             continue
         if experiment_id is not None and run_dir.parent.parent.name != experiment_id:
             continue
-        if not run_dir.exists():  # deleted from disk (gc): commit the removal
+        gone = not run_dir.exists() or (not (run_dir / "meta.json").exists() and holds_only_local_files(run_dir))
+        if gone:  # deleted from disk (gc), gitrun's local files aside: commit the removal
             selected.append(RunRecord(run_dir.name, run_dir.parent.parent.name, run_dir, {}, "DELETED"))
             continue
-        record = store.read_run(run_dir.name)
+        found = read_run(run_dir, run_dir.parent.parent.name, store.strict)
+        if found is None:  # the reader warned (no or bad meta.json): the other runs are still committed
+            if wanted_ids is not None:
+                store.read_run(run_dir.name)  # asked for by ID: raise the reader's error
+            continue
+        record = found
         if record.status == RunStatus.RUNNING and not include_running:
             skipped.append(record.run_id)
             continue
@@ -319,6 +339,24 @@ def _commit_locked(
     if not selected:
         note = f" ({len(skipped)} running run(s) skipped; pass --include-running)" if skipped else ""
         return CommitResult(None, f"nothing to commit{note}", skipped_running=tuple(skipped))
+    store.layout.ensure_gitignore()  # missing after a checkout of a branch without the store
+    exclude_local_files(repo, _rel(repo, store.root))
+
+    experiment_ids = {r.experiment_id for r in selected}
+    run_paths = [_rel(repo, r.run_dir) for r in selected]
+    paths = list(run_paths)
+    paths += [
+        _rel(repo, store.layout.experiment_file(e))
+        for e in sorted(experiment_ids)
+        if store.layout.experiment_file(e).exists()
+    ]
+    filtered = wanted_ids is not None or experiment_id is not None
+    paths += [
+        _rel(repo, p)
+        for p in sorted(other_paths)
+        if p.name == "experiment.yaml" and (not filtered or p.parent.name in experiment_ids)
+    ]
+    paths += [_rel(repo, store.root / name) for name in (".gitignore", "store.yaml") if (store.root / name).exists()]
 
     threshold = dvc_threshold(store, threshold_override)
     big = [p for record in selected if record.run_dir.exists() for p in big_files(record.run_dir, threshold)]
@@ -335,29 +373,16 @@ def _commit_locked(
         # tracks, so they leave the real index first (restored below if the commit fails).
         in_git = [p for c in _chunks([_rel(repo, p) for p in big], 500) for p in _ls_files(repo, c)]
         if in_git:
+            _write_journal(repo.git_dir, repo.head(), paths)  # a kill from here on is repaired next time
             _rm_cached(repo, in_git)
         try:
             tracked = dvc.add(repo.root, big)
         except BaseException:
-            _restore_index(repo, in_git)
+            _roll_back(repo)
             raise
     else:
         in_git = []
 
-    experiment_ids = {r.experiment_id for r in selected}
-    paths = [_rel(repo, r.run_dir) for r in selected]
-    paths += [
-        _rel(repo, store.layout.experiment_file(e))
-        for e in sorted(experiment_ids)
-        if store.layout.experiment_file(e).exists()
-    ]
-    filtered = wanted_ids is not None or experiment_id is not None
-    paths += [
-        _rel(repo, p)
-        for p in sorted(other_paths)
-        if p.name in ("store.yaml", ".gitignore")
-        or (p.name == "experiment.yaml" and (not filtered or p.parent.name in experiment_ids))
-    ]
     records = {r.run_id: r for r in selected}
     in_head = _run_dirs_in_head(repo, store)
     committed = [
@@ -377,14 +402,47 @@ def _commit_locked(
     )
     # Files that DVC tracks now but HEAD has as blobs (see above, or an earlier failed attempt) leave Git.
     drop = [p for c in _chunks(paths, 500) for p in _in_head(repo, c) if os.path.isfile(repo.root / f"{p}.dvc")]
+    prefix = "" if _rel(repo, store.root) == "." else _rel(repo, store.root) + "/"
     try:
-        sha, files = commit_paths(repo, paths, text, no_verify, drop=drop)
+        sha, files = commit_paths(
+            repo,
+            paths,
+            text,
+            no_verify,
+            drop=drop,
+            complete=[path for path, r in zip(run_paths, selected, strict=True) if r.status != "DELETED"],
+            local=lambda path: path.startswith(prefix) and local_only(path[len(prefix) :]),
+        )
     except BaseException:
-        _restore_index(repo, in_git)
+        _roll_back(repo)
         raise
+    _clear_journal(repo.git_dir)
     if sha is None:
         return CommitResult(None, "nothing to commit (the runs are already committed)", skipped_running=tuple(skipped))
     return CommitResult(sha, text, tuple(committed), tuple(tracked), tuple(skipped), tuple(files))
+
+
+def exclude_local_files(repo: GitRepo, rel_store: str) -> None:
+    """List gitrun's local files in ``.git/info/exclude`` too, so that on a branch without the
+    store's ``.gitignore`` (runs committed on another one) its leftover locks stay out of sight and
+    out of ``git add -A``. The store's ``.gitignore``, when present, overrides these lines."""
+    from gitrun.store.layout import HEARTBEAT_PREFIX, LOCK_FILE
+
+    base = "" if rel_store == "." else f"/{rel_store}"
+    block = (
+        f"# gitrun: its local files in {rel_store}/, on every branch (docs/format.md)\n"
+        f"{base}/.cache/\n{base}/experiments/*/runs/*/{LOCK_FILE}\n{base}/experiments/*/runs/*/{HEARTBEAT_PREFIX}*\n"
+        f"{base}/**/{TEMP_PREFIX}*\n"
+    )
+    path = repo.root / repo.run("rev-parse", "--git-path", "info/exclude").strip()
+    try:
+        current = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        current = ""
+        path.parent.mkdir(parents=True, exist_ok=True)
+    if block not in current:
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(("\n" if current and not current.endswith("\n") else "") + block)
 
 
 def _ls_files(repo: GitRepo, paths: Sequence[str]) -> list[str]:
@@ -402,11 +460,6 @@ def _rm_cached(repo: GitRepo, paths: Sequence[str], env: dict[str, str] | None =
         raise GitrunError(f"{repo.git_dir / 'index.lock'} exists: another Git process is using the index")
     for chunk in _chunks(paths, 500):
         repo.run("rm", "--cached", "-q", "--ignore-unmatch", "--", *chunk, env=env)
-
-
-def _restore_index(repo: GitRepo, paths: Sequence[str]) -> None:
-    for chunk in _chunks(paths, 500):
-        repo.run("reset", "-q", "HEAD", "--", *chunk, check=False)
 
 
 def _record_killed(store: Store, record: RunRecord) -> RunRecord:
@@ -430,90 +483,326 @@ def _run_dirs_in_head(repo: GitRepo, store: Store) -> set[str]:
 
 
 def commit_paths(
-    repo: GitRepo, paths: Sequence[str], message: str, no_verify: bool, drop: Sequence[str] = ()
+    repo: GitRepo,
+    paths: Sequence[str],
+    message: str,
+    no_verify: bool,
+    drop: Sequence[str] = (),
+    *,
+    complete: Sequence[str] = (),
+    local: Callable[[str], bool] | None = None,
 ) -> tuple[str | None, list[str]]:
-    """Commit exactly ``paths`` (as in the work tree) on top of HEAD, through a temporary index;
-    ``drop``: files under them that leave Git (now tracked by DVC; Git ignores only untracked files)."""
-    index = repo.git_dir / f"gitrun-index-{os.getpid()}"
+    """Commit exactly ``paths`` (as in the work tree) on top of HEAD, through a temporary index.
+
+    ``drop``: files under them that leave Git (now tracked by DVC; Git ignores only untracked
+    files). ``complete``: directories whose every file must be in the commit or tracked by DVC
+    (else nothing is committed). ``local``: repo-relative paths never to stage (gitrun's local
+    files); given, Git's ignore rules do not apply under ``paths`` (the store's own files), else
+    they do, as for ``git add -A`` (``.dvc/config.local`` and the like stay out).
+
+    The repository's pre-commit and commit-msg hooks run first, on the temporary index; a hook
+    that changes what would be committed is refused. The user's index lists the new entries of
+    ``paths`` before HEAD moves, and a journal in ``.git`` lets the next gitrun command repair
+    it if this process is killed in between (:func:`recover_interrupted_commit`).
+    """
+    recover_interrupted_commit(repo)
+    git_dir = repo.git_dir
+    index = git_dir / f"{_TEMP_INDEX}{os.getpid()}"
     env = {"GIT_INDEX_FILE": str(index)}
     head = repo.head()
+    started = time.time()
     try:
-        if head is None:
-            repo.run("read-tree", "--empty", env=env)
-        else:
-            repo.run("read-tree", head, env=env)
-        _stage(repo, paths, env)
+        repo.run("read-tree", *([head] if head else ["--empty"]), env=env)
+        in_index, pointers = _stage(repo, paths, env, local)
         if drop:
             _rm_cached(repo, drop, env=env)
-        if head is None:
-            listing = repo.run("ls-files", "-z", env=env)
-        else:
-            listing = repo.run("diff", "--cached", "--name-only", "--no-renames", "-z", head, env=env)
-        changed = [c for c in listing.split("\0") if c]
+        if complete:
+            _check_complete(repo, complete, in_index, local, pointers, started)
+        tree = repo.run("write-tree", env=env).strip()
+        changed = _tree_changes(repo, head, tree)
         if not changed:
+            _refresh_index(repo, head, paths, repair=True)
             return None, []
-        args = ["commit", "-q", "--no-edit", "-F", "-"]
-        if no_verify:
-            args.append("--no-verify")
-        if not _wait_for_index_lock(repo):
-            raise GitrunError(
-                f"{repo.git_dir / 'index.lock'} exists: another Git process is using the index (if none is, "
-                "a crashed one left the lock: delete it). Nothing was committed"
-            )
+        if not no_verify:
+            _run_hook_checked(repo, "pre-commit", env)
+            _check_tree_unchanged(repo, tree, repo.run("write-tree", env=env).strip(), paths)
+            message = _run_commit_msg_hook(repo, env, message, git_dir)
+        _write_journal(git_dir, head, paths)
         try:
-            repo.run(*args, env=env, input=message)
-        except GitCommandError as exc:
-            raise GitrunError(
-                f"git refused the commit (a hook or Git itself): {exc.stderr.strip() or exc}. "
-                "Nothing was committed; your files and index are unchanged"
-            ) from None
+            _refresh_index(repo, tree, paths)  # the user's index lists the new entries before HEAD moves
+            repo.run("commit", "-q", "--no-verify", "--no-edit", "-F", "-", env=env, input=message)
+        except BaseException as exc:
+            _roll_back(repo)
+            if isinstance(exc, GitCommandError):
+                raise GitrunError(
+                    f"git refused the commit: {exc.stderr.strip() or exc}. "
+                    "Nothing was committed; your files and index are unchanged"
+                ) from None
+            raise
+        _clear_journal(git_dir)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            index.unlink()
-    sha = repo.head()
-    # Refresh only the store's entries of the user's real index to the new HEAD. Left undone, the
-    # index would still lack them, i.e. stage their deletion: retry while another Git holds the lock.
+        for leftover in (index, git_dir / f"{_TEMP_MESSAGE}{os.getpid()}"):
+            leftover.unlink(missing_ok=True)
+    return repo.head(), changed
+
+
+def _tree_changes(repo: GitRepo, head: str | None, tree: str) -> list[str]:
+    if head is None:
+        listing = repo.run("ls-tree", "-r", "-z", "--name-only", tree)
+    else:
+        listing = repo.run("diff-tree", "-r", "-z", "--name-only", "--no-renames", head, tree)
+    return [c for c in listing.split("\0") if c]
+
+
+def _refresh_index(repo: GitRepo, treeish: str | None, paths: Sequence[str], repair: bool = False) -> None:
+    """Make the user's index list ``paths`` as ``treeish`` has them (None: an unborn branch, none of
+    them), leaving every other entry as it is. ``repair``: only if they differ, saying so."""
+    if repair:
+        differs = treeish is not None and any(
+            repo.run("diff-index", "--cached", "--quiet", treeish, "--", *chunk, check=False).returncode
+            for chunk in _chunks(paths, 500)
+        )
+        if not differs:
+            return
+        warnings.warn(
+            f"gitrun: the index did not list gitrun's committed files as in HEAD (an interrupted commit of an "
+            f"earlier gitrun?); reset them to HEAD: {_summary(paths)}",
+            stacklevel=3,
+        )
     for chunk in _chunks(paths, 500):
         while True:
-            proc = repo.run("reset", "-q", "HEAD", "--", *chunk, check=False)
-            if proc.returncode == 0 or "index.lock" not in proc.stderr:
+            proc = repo.run("reset", "-q", *([treeish] if treeish else []), "--", *chunk, check=False)
+            if proc.returncode == 0:
                 break
-            if not _wait_for_index_lock(repo):
+            if "index.lock" not in proc.stderr or not _wait_for_index_lock(repo):
                 raise GitrunError(
-                    f"committed {sha}, but another Git process holds the index, so it does not list the "
-                    f"committed files yet; when it is done, run: git reset -q HEAD -- {os.path.commonpath(paths) or ' '.join(paths)}"
+                    f"cannot update the index ({proc.stderr.strip()}): another Git process holds "
+                    f"{repo.git_dir / 'index.lock'} (if none does, a crashed one left it: delete it). "
+                    "Nothing was committed"
                 )
-    return sha, changed
 
 
-def _stage(repo: GitRepo, paths: Sequence[str], env: dict[str, str]) -> None:
-    """What ``git add -A -- paths`` does to the index ``env`` names, with new contents written as
-    one pack by ``git fast-import`` instead of one loose object file per file (creating thousands
-    of small files dominated committing many runs on slow file systems).
+# -- hooks: run here on the temporary index, so gitrun's commit holds gitrun's files only -------
+def _run_hook_checked(repo: GitRepo, name: str, env: dict[str, str], *args: str) -> None:
+    proc = _run_hook(repo, name, env, *args)
+    if proc is not None and proc.returncode != 0:
+        output = (proc.stderr + proc.stdout).strip()
+        raise GitrunError(
+            f"git refused the commit (its {name} hook failed): {output or f'exit status {proc.returncode}'}. "
+            "Nothing was committed; your files and index are unchanged (--no-verify skips the hooks)"
+        )
 
-    ``ls-files --others --modified --deleted --exclude-standard`` lists exactly what ``add -A``
-    would stage, ignore rules included (DVC's ``.gitignore`` entries keep big files out).
-    """
+
+def _run_hook(repo: GitRepo, name: str, env: dict[str, str], *args: str) -> Any:
+    """Run a hook as ``git commit`` would (``core.hooksPath`` honoured); None when there is none."""
+    hook_env = {**env, "GIT_EDITOR": ":"}
+    proc = repo.run("hook", "run", "--ignore-missing", name, "--", *args, env=hook_env, input="", check=False)
+    if proc.returncode == 0 or "is not a git command" not in proc.stderr:
+        return proc
+    # Git before 2.36 has no `git hook run`: find and run the hook file the way it would.
     import subprocess
-    import tempfile
 
+    path = repo.root / repo.run("rev-parse", "--git-path", f"hooks/{name}").strip()
+    if not os.access(path, os.X_OK) or not path.is_file():
+        return None
+    return subprocess.run(
+        [str(path), *args], cwd=repo.root, env={**os.environ, **hook_env}, input="", capture_output=True, text=True
+    )
+
+
+def _check_tree_unchanged(repo: GitRepo, before: str, after: str, paths: Sequence[str]) -> None:
+    if after == before:
+        return
+    changed = _tree_changes(repo, before, after)
+    outside = [p for p in changed if not _under(p, paths)]
+    if outside:
+        what = f"staged files outside gitrun's store: {_summary(outside)}"
+    else:
+        what = f"changed gitrun's files: {_summary(changed)} (run files are committed as they were logged)"
+    raise GitrunError(
+        f"the pre-commit hook {what}. gitrun commits only its own files, so nothing was committed; your "
+        "index is unchanged. Make the hook leave .gitrun/ alone (pre-commit: `exclude: ^\\.gitrun/`), "
+        "or pass --no-verify"
+    )
+
+
+def _run_commit_msg_hook(repo: GitRepo, env: dict[str, str], message: str, git_dir: Path) -> str:
+    """The message after the commit-msg hook (which may edit it, e.g. to add a trailer)."""
+    path = git_dir / f"{_TEMP_MESSAGE}{os.getpid()}"
+    path.write_text(message if message.endswith("\n") else message + "\n", encoding="utf-8")  # as Git writes it
+    _run_hook_checked(repo, "commit-msg", env, str(path))
+    return path.read_text(encoding="utf-8")
+
+
+def _under(path: str, roots: Sequence[str]) -> bool:
+    return any(path == root or path.startswith(root.rstrip("/") + "/") or root == "." for root in roots)
+
+
+def _summary(paths: Sequence[str], limit: int = 5) -> str:
+    more = f" and {len(paths) - limit} more" if len(paths) > limit else ""
+    return ", ".join(paths[:limit]) + more
+
+
+# -- the journal: the user's index is repaired after a kill ----------------------------------------
+_JOURNAL = "gitrun-commit-journal.json"
+_TEMP_INDEX = "gitrun-index-"
+_TEMP_MESSAGE = "gitrun-message-"
+# ... and the temp file of the journal's atomic write, when a kill hits it
+_TEMP_FILE_RE = re.compile(f"^(?:{_TEMP_INDEX}|{_TEMP_MESSAGE}|{re.escape(f'{TEMP_PREFIX}{_JOURNAL}.')})([0-9]+)")
+
+
+def _write_journal(git_dir: Path, head: str | None, paths: Sequence[str]) -> None:
+    """Record, before the user's index changes, what to undo if this process dies before HEAD moves."""
+    import json
+
+    from gitrun.store.textio import atomic_write
+
+    atomic_write(git_dir / _JOURNAL, json.dumps({"pid": os.getpid(), "head": head, "paths": list(paths)}))
+
+
+def _clear_journal(git_dir: Path) -> None:
+    (git_dir / _JOURNAL).unlink(missing_ok=True)
+
+
+def recover_interrupted_commit(repo: GitRepo) -> None:
+    """Repair what a killed ``gitrun commit`` left: its index entries (from its journal) and temp files.
+
+    Killed after it updated the index but before HEAD moved, the index lists the runs as staged:
+    they are reset to HEAD again, with a warning. Killed later, the index is already right.
+    """
+    from gitrun.store.reader import _pid_alive
+
+    git_dir = repo.git_dir
+    with contextlib.suppress(FileNotFoundError):
+        for name in os.listdir(git_dir):
+            match = _TEMP_FILE_RE.match(name)
+            if match and not _pid_alive(int(match.group(1))):
+                (git_dir / name).unlink(missing_ok=True)
+    journal = _read_journal(git_dir)
+    if journal is None:
+        return
+    pid, head, paths = journal
+    if pid == os.getpid() or _pid_alive(pid):
+        return  # that commit is still going on (this process's own, when it moves files to DVC)
+    if _undo_journal(repo, git_dir, head, paths):
+        warnings.warn(
+            f"gitrun: a `gitrun commit` (process {pid}) was interrupted before committing; its files were left "
+            f"staged in the index, and are unstaged again (the files themselves are untouched): {_summary(paths)}",
+            stacklevel=2,
+        )
+
+
+def _read_journal(git_dir: Path) -> tuple[int, str | None, list[str]] | None:
+    import json
+
+    try:
+        journal = json.loads((git_dir / _JOURNAL).read_text(encoding="utf-8"))
+        return int(journal["pid"]), journal["head"], [str(p) for p in journal["paths"]]
+    except FileNotFoundError:
+        return None
+    except (ValueError, KeyError, TypeError):
+        _clear_journal(git_dir)  # not one gitrun wrote (its writes are atomic): nothing to go by
+        return None
+
+
+def _undo_journal(repo: GitRepo, git_dir: Path, head: str | None, paths: Sequence[str]) -> bool:
+    """Reset the journaled index entries to HEAD if HEAD has not moved (True then), and drop the
+    journal. If another Git process holds the index, this raises and the journal stays."""
+    undone = repo.head() == head
+    if undone:
+        _refresh_index(repo, head, paths)
+    _clear_journal(git_dir)
+    return undone
+
+
+def _roll_back(repo: GitRepo) -> None:
+    """After a failure of this process's commit: its index entries as before, if it changed them."""
+    git_dir = repo.git_dir
+    journal = _read_journal(git_dir)
+    if journal is not None and journal[0] == os.getpid():
+        with contextlib.suppress(GitrunError):  # the journal stays; the next gitrun commit repairs it
+            _undo_journal(repo, git_dir, journal[1], journal[2])
+
+
+# -- staging -----------------------------------------------------------------------------------------
+def _stage(
+    repo: GitRepo, paths: Sequence[str], env: dict[str, str], local: Callable[[str], bool] | None
+) -> tuple[set[str], set[str]]:
+    """What ``git add -A -- paths`` does to the index ``env`` names; with ``local``, the ignore rules
+    do not apply: every file under ``paths`` is staged but ``local`` ones and those DVC tracks (a
+    ``.gitignore`` inside a logged folder must not hide its siblings). Returns the files under
+    ``paths`` the index now lists, and the DVC pointers among the files.
+
+    New contents are written as one pack by ``git fast-import`` instead of one loose object file per
+    file (creating thousands of small files dominated committing many runs on slow file systems);
+    files with a clean filter or a line-ending conversion (``.gitattributes``: Git LFS, ``text``...)
+    are hashed by ``git hash-object``, which applies them as ``git add`` does.
+    """
+    excludes = () if local else ("--exclude-standard",)
     wanted: dict[bytes, None] = {}
     deleted: set[bytes] = set()
+    tracked: set[bytes] = set()
     for chunk in _chunks(paths, 500):
-        listing = repo.run(
-            "ls-files", "-z", "-t", "-o", "-m", "-d", "--exclude-standard", "--", *chunk, env=env, text=False
-        )
+        listing = repo.run("ls-files", "-z", "-t", "-c", "-o", "-m", "-d", *excludes, "--", *chunk, env=env, text=False)
         for item in listing.split(b"\0"):
             if not item:
                 continue
             tag, path = item[:1], item[2:]
-            if tag == b"R":
+            if tag in b"HS":
+                tracked.add(path)
+            elif tag == b"R":
                 deleted.add(path)
-            else:
+            elif not path.endswith(b"/"):  # "dir/": a nested repository, which Git cannot take
                 wanted[path] = None
+    pointers = {p.decode("utf-8", "surrogateescape") for p in (tracked | set(wanted)) - deleted if p.endswith(b".dvc")}
     records: list[bytes] = [b"0 " + b"0" * 40 + b"\t" + p for p in deleted]
-    files = [p for p in wanted if p not in deleted]
+    files = []
+    for path in wanted:
+        name = path.decode("utf-8", "surrogateescape")
+        if path not in deleted and not (local and local(name)) and not (pointers and _dvc_tracked(name, pointers)):
+            files.append(path)
     if files:
+        records += _write_blobs(repo, files, env)
+    if records:
+        repo.run("update-index", "-z", "--index-info", env=env, input=b"\0".join(records) + b"\0", text=False)
+    in_index = {p.decode("utf-8", "surrogateescape") for p in [*(tracked - deleted), *files]}
+    return in_index, pointers
+
+
+def _dvc_tracked(path: str, pointers: set[str]) -> bool:
+    """True when a pointer ``<path>.dvc``, or one of a folder holding ``path``, is among ``pointers``."""
+    while True:
+        if path + ".dvc" in pointers:
+            return True
+        path, sep, _ = path.rpartition("/")
+        if not sep:
+            return False
+
+
+def _write_blobs(repo: GitRepo, files: list[bytes], env: dict[str, str]) -> list[bytes]:
+    """``update-index --index-info`` records of ``files`` (repo-relative), their blobs written."""
+    import subprocess
+    import tempfile
+
+    root = os.fsencode(repo.root)
+    modes = []
+    for path in files:
+        full = os.path.join(root, path)
+        if os.path.islink(full):
+            modes.append(b"120000")
+        else:
+            modes.append(b"100755" if os.stat(full).st_mode & 0o111 else b"100644")
+    converted = _converted(repo, [p for p, m in zip(files, modes, strict=True) if m != b"120000"])
+    shas: dict[bytes, bytes] = {}
+    if converted:
+        names = b"".join(p + b"\n" for p in converted if b"\n" not in p and not p.startswith(b'"'))
+        out = repo.run("hash-object", "-w", "--stdin-paths", input=names, text=False).split()
+        shas.update(zip([p for p in converted if b"\n" not in p and not p.startswith(b'"')], out, strict=True))
+        for path in converted:  # names hash-object cannot read from a line: one process each
+            if path not in shas:
+                shas[path] = repo.run("hash-object", "-w", "--", os.fsdecode(path), text=False).strip()
+    raw = [p for p in files if p not in shas]
+    if raw:
         with tempfile.TemporaryDirectory() as tmp:
             marks = os.path.join(tmp, "marks")
             with open(os.path.join(tmp, "stderr"), "w+b") as errors:
@@ -525,17 +814,14 @@ def _stage(repo: GitRepo, paths: Sequence[str], env: dict[str, str]) -> None:
                     stderr=errors,
                 )
                 assert proc.stdin is not None
-                modes = []
                 try:
-                    for number, path in enumerate(files, start=1):
-                        full = os.path.join(os.fsencode(repo.root), path)
+                    for number, path in enumerate(raw, start=1):
+                        full = os.path.join(root, path)
                         if os.path.islink(full):
-                            data, mode = os.fsencode(os.readlink(full)), b"120000"
+                            data = os.fsencode(os.readlink(full))
                         else:
                             with open(full, "rb") as f:
                                 data = f.read()
-                            mode = b"100755" if os.stat(full).st_mode & 0o111 else b"100644"
-                        modes.append(mode)
                         proc.stdin.write(b"blob\nmark :%d\ndata %d\n%s\n" % (number, len(data), data))
                     proc.stdin.write(b"done\n")
                 finally:
@@ -545,10 +831,62 @@ def _stage(repo: GitRepo, paths: Sequence[str], env: dict[str, str]) -> None:
                     errors.seek(0)
                     raise GitrunError(f"git fast-import failed: {errors.read().decode(errors='replace').strip()}")
             with open(marks, "rb") as f:
-                shas = dict(line.split() for line in f.read().splitlines())
-        records += [modes[i] + b" " + shas[b":%d" % (i + 1)] + b"\t" + path for i, path in enumerate(files)]
-    if records:
-        repo.run("update-index", "-z", "--index-info", env=env, input=b"\0".join(records) + b"\0", text=False)
+                marked = dict(line.split() for line in f.read().splitlines())
+        shas.update((path, marked[b":%d" % number]) for number, path in enumerate(raw, start=1))
+    return [mode + b" " + shas[path] + b"\t" + path for path, mode in zip(files, modes, strict=True)]
+
+
+_CONVERSIONS = (b"filter", b"text", b"eol", b"ident", b"working-tree-encoding")
+
+
+def _converted(repo: GitRepo, files: list[bytes]) -> list[bytes]:
+    """The files ``git add`` would not store byte for byte: a ``filter`` (Git LFS...), ``text``/``eol``
+    line-ending conversion, ``ident`` or ``working-tree-encoding`` applies (one ``check-attr`` for
+    all), or ``core.autocrlf`` is on."""
+    if not files:
+        return []
+    autocrlf = repo.run("config", "--get", "core.autocrlf", check=False).stdout.strip().lower()
+    if autocrlf in ("true", "input", "yes", "on", "1"):
+        return files
+    out = repo.run(
+        "check-attr", "-z", "--stdin", *[a.decode() for a in _CONVERSIONS], input=b"\0".join(files) + b"\0", text=False
+    ).split(b"\0")
+    found = {out[i] for i in range(0, len(out) - 2, 3) if out[i + 2] not in (b"unspecified", b"unset")}
+    return [p for p in files if p in found]
+
+
+def _check_complete(
+    repo: GitRepo,
+    dirs: Sequence[str],
+    in_index: set[str],
+    local: Callable[[str], bool] | None,
+    pointers: set[str],
+    since: float,
+) -> None:
+    """Refuse the commit unless every file on disk under ``dirs`` is ``in_index``, tracked by DVC,
+    or ``local``. Files created after ``since`` (a run still logging) wait for the next commit."""
+    root = str(repo.root) + os.sep
+    missing = []
+    for rel_dir in dirs:
+        for dirpath, _dirnames, filenames in os.walk(root + rel_dir):
+            prefix = dirpath[len(root) :].replace(os.sep, "/")
+            for name in filenames:
+                path = f"{prefix}/{name}"
+                if (
+                    path in in_index
+                    or (local is not None and local(path))
+                    or (pointers and _dvc_tracked(path, pointers))
+                ):
+                    continue
+                with contextlib.suppress(FileNotFoundError):
+                    if os.lstat(repo.root / path).st_ctime < since:
+                        missing.append(path)
+    if missing:
+        raise GitrunError(
+            f"{len(missing)} file(s) of the runs would reach neither Git nor DVC: {_summary(sorted(missing))}. "
+            "Nothing was committed. Git cannot store a path with a part named .git (a repository inside a "
+            "logged folder, say): move or delete such files, then commit again"
+        )
 
 
 INDEX_LOCK_WAIT_S = 30.0

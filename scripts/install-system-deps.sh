@@ -3,6 +3,8 @@
 set -euo pipefail
 need=()
 command -v git >/dev/null || need+=(git)
+# Git LFS: `gitrun commit` must hash LFS-tracked artifacts through the repository's filters.
+command -v git-lfs >/dev/null || need+=(git-lfs)
 # Headless Chromium for the report site's browser tests (driven by Playwright with executable_path).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then

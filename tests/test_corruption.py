@@ -14,7 +14,7 @@ import pytest
 from conftest import gitrun_cli
 
 import gitrun
-from gitrun.errors import StoreFormatError, StoreWarning
+from gitrun.errors import RunNotFoundError, StoreFormatError, StoreWarning
 from gitrun.store import Store
 
 
@@ -105,6 +105,25 @@ def test_missing_meta_json(populated: Fixture) -> None:
     runs, messages = _warnings_of(lambda: _read_all(Store(populated.store)))
     assert any(str(populated.run_dir()) in m and "no meta.json" in m for m in messages), messages
     assert set(runs) == set(populated.others)
+
+
+def test_run_folders_holding_only_gitrun_local_files_are_not_runs(populated: Fixture) -> None:
+    """What a checkout of a branch without these runs leaves: locks and heartbeats, in strict mode too."""
+    lonely = populated.store / "experiments" / "other-branch" / "runs" / "01JD5Z3F6XQ4N8V2K7C9B1M0TA"
+    lonely.mkdir(parents=True)
+    (lonely / ".lock").write_text("")
+    (lonely / ".heartbeat-ws-1-42").write_text("")
+    (lonely / ".gitrun-tmp.meta.json.42.abcd1234.tmp").write_text("{")
+    for strict in (False, True):
+        store = Store(populated.store, strict=strict)
+        runs, messages = _warnings_of(lambda: _read_all(store))  # noqa: B023
+        assert messages == [] and set(runs) == {populated.victim, *populated.others}
+        assert "other-branch" not in [e.experiment_id for e in store.list_experiments()]
+        with pytest.raises(RunNotFoundError, match="only gitrun's local files"):
+            store.read_run(lonely.name)
+    (lonely / "notes.txt").write_text("real data")  # no longer only local files: reported as before
+    _, messages = _warnings_of(lambda: _read_all(Store(populated.store)))
+    assert any(str(lonely) in m and "no meta.json" in m for m in messages), messages
 
 
 def test_bad_series_line_in_the_middle(populated: Fixture) -> None:

@@ -114,7 +114,7 @@ def test_run_page_values_links_and_artifacts(built_site: Site) -> None:
     assert csv.splitlines()[0] == "step,timestamp,value"
     assert [line.split(",")[0] for line in csv.splitlines()[1:]] == ["0", "1", "2"]
     artifacts = {tr.td.get_text(strip=True): tr for tr in soup.select("#artifacts-table tbody tr")}
-    assert set(artifacts) == {"big.bin", "model.pkl", "notes/readme.txt", "report.html"}
+    assert set(artifacts) == {"big.bin", "logs/train.tmp", "model.pkl", "notes/readme.txt", "report.html"}
     readme = artifacts["notes/readme.txt"].a["href"]
     assert (out / "runs" / readme).resolve().read_text() == "hello from the run\n"
     assert artifacts["report.html"].a["href"].endswith("report.html.txt")  # never served as HTML

@@ -71,6 +71,7 @@ def make_site_repo(repo: Path) -> dict[str, Any]:
     client.set_tag(xss, "mlflow.note.content", XSS_NOTE)
     client.log_text(good, "hello from the run\n", "notes/readme.txt")
     client.log_text(good, "<script>alert(6)</script>", "report.html")
+    client.log_text(good, "epoch 1\n", "logs/train.tmp")  # a user's file, not a temp file of gitrun's
     art = Path(client.store.artifact_dir(good))
     (art / "big.bin").write_bytes(b"\0" * 1_100_000)
     (art / "model.pkl.dvc").write_text(

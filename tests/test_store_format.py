@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -303,6 +304,79 @@ def test_init_twice_is_idempotent(repo: Path, store_dir: Path) -> None:
     assert second.returncode == 0
     assert "already exists" in second.stdout
     assert {p: p.read_bytes() for p in store_dir.rglob("*") if p.is_file()} == before
+
+
+RUN = "experiments/exp/runs/01JD5Z3F6XQ4N8V2K7C9B1M0TA"
+LOCAL_ONLY = [
+    ".cache/search-index.bin",
+    ".cache/revs/abc/experiments/exp/experiment.yaml",
+    f"{RUN}/.lock",
+    f"{RUN}/.heartbeat-ws-17-5420",
+    f"{RUN}/.gitrun-tmp.params.json.77.abcd1234.tmp",
+    f"{RUN}/metrics/.gitrun-tmp.loss.tsv.77.abcd1234.tmp",
+    f"{RUN}/artifacts/out/.gitrun-tmp.plot.png.77.abcd1234.tmp.png",
+    f"{RUN}/full_values/params/.gitrun-tmp.big.txt.77.abcd1234.tmp",
+    "experiments/exp/.gitrun-tmp.experiment.yaml.77.abcd1234.tmp",
+    ".gitrun-tmp.store.yaml.77.abcd1234.tmp",
+    f"{RUN}/.params.json.77.abcd1234.tmp",  # gitrun 0.1's temp names, where only gitrun writes
+    "experiments/exp/.experiment.yaml.77.abcd1234.tmp",
+    ".DS_Store",
+    "experiments/exp/runs/.DS_Store",
+    f"{RUN}/.DS_Store",
+]
+COMMITTED = [
+    "store.yaml",
+    ".gitignore",
+    "experiments/exp/experiment.yaml",
+    f"{RUN}/meta.json",
+    f"{RUN}/metrics/loss.tsv",
+    f"{RUN}/metrics/.DS_Store/a.tsv",  # metric key ".DS_Store/a"
+    f"{RUN}/metrics/.x.tmp/b.tsv",
+    f"{RUN}/metrics/.lock.tsv",
+    f"{RUN}/artifacts/poetry.lock",
+    f"{RUN}/artifacts/.lock",
+    f"{RUN}/artifacts/.heartbeat-notes",
+    f"{RUN}/artifacts/.DS_Store",
+    f"{RUN}/artifacts/x.tmp",
+    f"{RUN}/artifacts/.x.tmp",
+    f"{RUN}/artifacts/.cache/weights.bin",
+    f"{RUN}/artifacts/deep/er/.DS_Store",
+    f"{RUN}/artifacts/out/ckpt/.gitignore",
+    f"{RUN}/artifacts/model.pkl.dvc",
+    f"{RUN}/full_values/tags/.DS_Store/x.txt",
+    f"{RUN}/code.diff",
+]
+
+
+def test_gitignore_covers_gitrun_files_only_and_local_only_states_the_same_rules(repo: Path) -> None:
+    """The store's ignore rules are anchored where gitrun writes: no artifact, metric or full
+    value can match them. ``local_only`` (what ``gitrun commit`` uses) agrees with Git on each path."""
+    from gitrun.store.layout import GITIGNORE, local_only
+
+    store = repo / ".gitrun"
+    store.mkdir()
+    (store / ".gitignore").write_text(GITIGNORE)
+    (repo / ".gitignore").write_text("*.lock\n.DS_Store\n*.tmp\n.cache/\nartifacts/\n")  # the project's own rules
+    paths = LOCAL_ONLY + COMMITTED
+    proc = subprocess.run(
+        ["git", "check-ignore", "--no-index", "--stdin", "-z", "-v", "-n"],
+        cwd=repo,
+        input="".join(f".gitrun/{p}\0" for p in paths),
+        capture_output=True,
+        text=True,
+    )
+    fields = proc.stdout.split("\0")
+    # -v -n: source, line, pattern, path for each path; an empty source means "not ignored"
+    # (a matching negation such as `!*` also reports its pattern: a '!' means not ignored).
+    records = [fields[i : i + 4] for i in range(0, len(fields) - 1, 4)]
+    git_ignored = {
+        path[len(".gitrun/") :]: bool(source) and not pattern.startswith("!") for source, _, pattern, path in records
+    }
+    assert set(git_ignored) == set(paths), proc.stderr
+    for path in LOCAL_ONLY:
+        assert git_ignored[path] and local_only(path), path
+    for path in COMMITTED:
+        assert not git_ignored[path] and not local_only(path), path
 
 
 # -- experiment IDs (issue 9, item 18) ---------------------------------------------------------

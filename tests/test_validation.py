@@ -55,6 +55,10 @@ BAD_KEYS: list[tuple[object, str]] = [
     (" padded", "not a clean relative name"),
     ("é" * 126, "longer than 250 bytes"),
     ("", "is empty"),
+    ("a/.git/b", "which Git cannot store"),  # a folder named .git (in any case) can reach neither Git nor DVC
+    (".GIT/b", "which Git cannot store"),
+    ("x/.gitrun-tmp.y", "gitrun's temp-file prefix"),  # its files are never committed
+    (".gitrun-tmp.z", "gitrun's temp-file prefix"),
     (5, "must be a string, not int"),
     (None, "must be a string, not NoneType"),
 ]
@@ -91,7 +95,9 @@ def test_bad_key_is_refused_and_nothing_is_lost(
     assert len(gitrun.get_metric_history(active.info.run_id, "loss")) == 3
 
 
-@pytest.mark.parametrize("key", ["a:b", "ok key/with.dots-and_under", "k" * 250, "ünïcödé/ключ"])
+@pytest.mark.parametrize(
+    "key", ["a:b", "ok key/with.dots-and_under", "k" * 250, "ünïcödé/ключ", ".git", "x/.gitignore"]
+)
 def test_valid_keys_are_accepted_everywhere(active: gitrun.ActiveRun, key: str) -> None:
     gitrun.log_metric(key, 2.5, step=1)
     gitrun.log_param(key, "p")
@@ -203,14 +209,14 @@ def test_long_param_is_truncated_with_warning_and_kept_whole(active: gitrun.Acti
     with pytest.warns(UserWarning, match=r"param 'long' .* 6500 characters .* full_values/params/long.txt"):
         gitrun.log_param("long", value)
     run_dir = _run_dir(active)
-    assert (run_dir / "artifacts" / "full_values" / "params" / "long.txt").read_text() == value
+    assert (run_dir / "full_values" / "params" / "long.txt").read_text() == value
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         gitrun.log_param("long", value)  # the same long value again is fine
         # A different value that truncates to the same 6,000 characters is still a change.
         with pytest.raises(InvalidInputError, match="'long'"):
             gitrun.log_param("long", value[:6000] + "DIFFERENT")
-    assert (run_dir / "artifacts" / "full_values" / "params" / "long.txt").read_text() == value
+    assert (run_dir / "full_values" / "params" / "long.txt").read_text() == value
     gitrun.end_run()
     stored = gitrun.get_run(active.info.run_id).data.params["long"]
     assert stored == value[:6000]
@@ -219,16 +225,45 @@ def test_long_param_is_truncated_with_warning_and_kept_whole(active: gitrun.Acti
         warnings.simplefilter("error")  # exactly at the limit: no warning, no artifact
         gitrun.log_param("edge", exactly)
     assert gitrun.get_run(second.info.run_id).data.params["edge"] == exactly
-    assert not (_run_dir(second) / "artifacts" / "full_values").exists()
+    assert (
+        not (_run_dir(second) / "full_values").exists()
+        and not (_run_dir(second) / "artifacts" / "full_values").exists()
+    )
 
 
 def test_long_tag_is_truncated_with_warning_and_kept_whole(active: gitrun.ActiveRun) -> None:
     value = "0123456789" * 850  # 8,500 characters
     with pytest.warns(UserWarning, match=r"tag 'notes/long' .* 8500 characters .* full_values/tags/notes/long.txt"):
         gitrun.set_tag("notes/long", value)
-    assert (_run_dir(active) / "artifacts" / "full_values" / "tags" / "notes" / "long.txt").read_text() == value
+    assert (_run_dir(active) / "full_values" / "tags" / "notes" / "long.txt").read_text() == value
     gitrun.end_run()
     assert gitrun.get_run(active.info.run_id).data.tags["notes/long"] == value[:8000]
+
+
+def test_an_artifact_cannot_overwrite_the_full_value_of_a_truncated_param(active: gitrun.ActiveRun) -> None:
+    """Full values live beside artifacts/, not in it: no artifact path reaches them."""
+    value = "v" * 7000
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gitrun.log_param("big", value)
+        gitrun.log_text("not the value", "full_values/params/big.txt")
+        gitrun.log_param("big", value)  # the same value again: no change, no error
+    run_dir = _run_dir(active)
+    assert (run_dir / "full_values" / "params" / "big.txt").read_text() == value
+    assert (run_dir / "artifacts" / "full_values" / "params" / "big.txt").read_text() == "not the value"
+
+
+def test_full_values_kept_by_gitrun_0_1_inside_artifacts_still_count(active: gitrun.ActiveRun) -> None:
+    value = "w" * 7000
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gitrun.log_param("big", value[:6000])
+        old = _run_dir(active) / "artifacts" / "full_values" / "params" / "big.txt"  # where gitrun 0.1 kept it
+        old.parent.mkdir(parents=True)
+        old.write_text(value)
+        gitrun.log_param("big", value)  # the same value: accepted
+        with pytest.raises(InvalidInputError, match="'big'"):
+            gitrun.log_param("big", value[:6000] + "other")
 
 
 def test_logging_to_a_deleted_run_is_refused(repo: Path) -> None:
@@ -283,3 +318,50 @@ def test_bad_experiment_settings(repo: Path) -> None:
 def test_delete_missing_tag_names_run_and_key(active: gitrun.ActiveRun) -> None:
     with pytest.raises(InvalidInputError, match=rf"run {active.info.run_id} has no tag 'nope'"):
         gitrun.delete_tag("nope")
+
+
+RESERVED_ARTIFACTS = [
+    ("sub/.git/config", "which Git cannot store"),
+    (".Git/HEAD", "which Git cannot store"),
+    ("a/.git./b", "which Git cannot store"),  # what Windows reads as .git
+    ("model.dvc", "a name DVC keeps"),
+    ("data/.dvcignore", "a name DVC keeps"),
+    (".dvc/config", "a name DVC keeps"),
+    (".gitignore", "where DVC lists the big files"),
+    ("out/.gitrun-tmp.x", "gitrun's temp-file prefix"),
+]
+
+
+@pytest.mark.parametrize(("path", "message"), RESERVED_ARTIFACTS, ids=[p for p, _ in RESERVED_ARTIFACTS])
+def test_artifact_names_that_cannot_reach_git_or_dvc_are_refused(
+    active: gitrun.ActiveRun, tmp_path: Path, path: str, message: str
+) -> None:
+    before = _snapshot(_run_dir(active))
+    with pytest.raises(InvalidInputError, match=message):
+        gitrun.log_text("x", path)
+    source = tmp_path / "folder"
+    (source / path).parent.mkdir(parents=True, exist_ok=True)
+    (source / "fine.txt").write_text("fine")
+    (source / path).write_text("x")
+    with pytest.raises(InvalidInputError, match=message) as excinfo:
+        gitrun.log_artifacts(source)
+    assert path in str(excinfo.value)
+    assert _snapshot(_run_dir(active)) == before  # checked before anything was copied, fine.txt included
+
+
+def test_logging_a_folder_holding_a_git_repository_is_refused(active: gitrun.ActiveRun, tmp_path: Path) -> None:
+    import subprocess
+
+    project = tmp_path / "project"
+    project.mkdir()
+    subprocess.run(["git", "init", "-q", str(project)], check=True)
+    (project / "main.py").write_text("print(1)\n")
+    before = _snapshot(_run_dir(active))
+    with pytest.raises(InvalidInputError, match=r"project/\.git/.* which Git cannot store"):
+        gitrun.log_artifact(project)
+    with pytest.raises(InvalidInputError, match="which Git cannot store"):
+        gitrun.log_artifacts(project, artifact_path="code")
+    assert _snapshot(_run_dir(active)) == before
+    # The same names elsewhere in a path are fine: only whole parts are reserved.
+    gitrun.log_text("ok", "notes/.gitignore")
+    gitrun.log_text("ok", "my.git/x.dvc.txt")

@@ -17,6 +17,7 @@ from typing import Any
 
 from gitrun.site.build import BuildOptions, BuildResult, build_site
 from gitrun.store import Store
+from gitrun.store.layout import local_only
 
 
 def store_signature(store: Store) -> str:
@@ -25,8 +26,9 @@ def store_signature(store: Store) -> str:
     root = str(store.root)
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != ".cache")
+        rel = os.path.relpath(dirpath, root).replace(os.sep, "/")
         for name in sorted(filenames):
-            if name.endswith((".lock", ".tmp")) or name.startswith(".heartbeat-"):
+            if local_only(name if rel == "." else f"{rel}/{name}"):  # gitrun's locks, heartbeats, temp files
                 continue
             try:
                 st = os.stat(os.path.join(dirpath, name))

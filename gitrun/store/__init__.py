@@ -36,6 +36,7 @@ from gitrun.store.reader import (
     heartbeat_alive,
     heartbeat_name,
     heartbeats,
+    holds_only_local_files,
     metric_history,
     problem,
     read_outcomes,
@@ -63,7 +64,8 @@ class Store:
         self.layout = StoreLayout(resolve_store_root(root))
         self.root = self.layout.root
         self.strict = strict
-        self._checked = False
+        self._checked = False  # format version checked
+        self._ensured = False  # skeleton (store.yaml, .gitignore) made sure of, for writing
         # Set on read-only views of a past commit (gitrun.revision.store_at).
         self.revision: str | None = None
         self.source_repo: Path | None = None
@@ -75,12 +77,12 @@ class Store:
     # -- setup -----------------------------------------------------------------------------
     def ensure(self) -> None:
         """Create the store if needed and check its format version (once per Store object)."""
-        if not self._checked:
+        if not self._ensured:
             try:
                 self.layout.ensure()
             except OSError as exc:  # a read-only file system, a full disk...
                 raise textio.write_error(Path(exc.filename or self.root), exc, "nothing was written") from None
-            self._checked = True
+            self._checked = self._ensured = True
 
     def check_readable(self) -> None:
         if not self._checked and self.layout.exists():
@@ -157,10 +159,19 @@ class Store:
         self.check_readable()
         out = []
         for experiment_id in self.experiment_ids():
-            exp = self._experiment(experiment_id, self._read_experiment_file(experiment_id))
+            data = self._read_experiment_file(experiment_id)
+            if not data and self._only_local_files(experiment_id):
+                continue  # gitrun's local files of runs committed on another branch, no experiment
+            exp = self._experiment(experiment_id, data)
             if _visible(exp.lifecycle_stage, view_type):
                 out.append(exp)
         return out
+
+    def _only_local_files(self, experiment_id: str) -> bool:
+        if self.layout.experiment_file(experiment_id).exists():
+            return False
+        runs = self.layout.runs_dir(experiment_id)
+        return all(holds_only_local_files(runs / run_id) for run_id in _list_dirs(runs))
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         # Its ID first, then the folders older releases chose for that name (IDs never change).
@@ -342,6 +353,11 @@ class Store:
         experiment_id, run_dir = self.find_run_dir(run_id)
         record = read_run(run_dir, experiment_id, self.strict)
         if record is None:
+            if holds_only_local_files(run_dir):
+                raise RunNotFoundError(
+                    f"no run {run_id!r} in {self.root}: {run_dir} holds only gitrun's local files (the run is "
+                    "committed on another branch, or was removed); they are safe to delete"
+                )
             raise RunNotFoundError(f"run {run_id} in {run_dir} cannot be read (see the warning above)")
         return record
 

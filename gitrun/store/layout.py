@@ -20,6 +20,7 @@ from functools import cached_property
 from pathlib import Path
 
 from gitrun.errors import GitrunError, StoreFormatError
+from gitrun.store.textio import TEMP_PREFIX
 
 FORMAT_VERSION = "1.0"
 SUPPORTED_MAJOR = 1
@@ -30,18 +31,63 @@ ENV_TRACKING_URI = "GITRUN_TRACKING_URI"
 DEFAULT_EXPERIMENT_ID = "default"
 DEFAULT_EXPERIMENT_NAME = "Default"
 
-# Local-only files: never committed, safe to delete at any time. `!*` first: the project's own
-# ignore rules (*.json, metrics/, artifacts/...) must not hide run files from `gitrun commit`.
-GITIGNORE = """\
-# Written by gitrun: local-only files, never committed (see docs/format.md).
+# gitrun's own local-only files: never committed, safe to delete when no gitrun process runs.
+# Each pattern is anchored to where gitrun writes (a run's root, the store's root) or uses the
+# reserved temp prefix, so that no artifact, metric or key can ever match one: everything else
+# in the store is committed. `!*` first: the project's own ignore rules (*.json, metrics/,
+# artifacts/...) must not hide run files either. `local_only()` states the same rules in Python.
+LOCK_FILE = ".lock"
+HEARTBEAT_PREFIX = ".heartbeat-"
+GITIGNORE = f"""\
+# Written by gitrun: its own local-only files, never committed (see docs/format.md).
 # Everything else in the store is committed, whatever the project's ignore rules say:
 !*
-.cache/
-*.lock
-.heartbeat-*
-.*.tmp
+/.cache/
+/experiments/*/runs/*/{LOCK_FILE}
+/experiments/*/runs/*/{HEARTBEAT_PREFIX}*
+# Finder's .DS_Store and gitrun 0.1's temp files, except in a run's folders of user-named files:
 .DS_Store
+.*.tmp
+!/experiments/*/runs/*/*/**
+{TEMP_PREFIX}*
 """
+
+# What earlier gitrun releases wrote; `ensure_gitignore` replaces these (and only these) with GITIGNORE.
+# Their unanchored patterns also matched artifacts (poetry.lock, a .cache/ folder, .DS_Store).
+OLD_GITIGNORES = (
+    "# Written by gitrun: local-only files, never committed (see docs/format.md).\n"
+    ".cache/\n*.lock\n.heartbeat-*\n.*.tmp\n",
+    "# Written by gitrun: local-only files, never committed (see docs/format.md).\n"
+    "# Everything else in the store is committed, whatever the project's ignore rules say:\n"
+    "!*\n.cache/\n*.lock\n.heartbeat-*\n.*.tmp\n.DS_Store\n",
+)
+
+
+def local_only(rel: str) -> bool:
+    """True for what GITIGNORE ignores: gitrun's own local files (``rel``: a '/'-separated path
+    relative to the store root). ``gitrun commit`` stages everything else under a run."""
+    if not rel.startswith(".") and "/." not in rel:
+        return False  # every local file has a part starting with '.' (the fast answer for run files)
+    parts = rel.split("/")
+    if len(parts) >= 5 and parts[0] == "experiments" and parts[2] == "runs":
+        return local_in_run(parts[4:])
+    return (parts[0] == ".cache" and len(parts) > 1) or any(
+        _temp_or_finder(p) or p.startswith(TEMP_PREFIX) for p in parts
+    )
+
+
+def local_in_run(parts: list[str]) -> bool:
+    """:func:`local_only` for a path inside a run directory, given as its parts."""
+    if any(p.startswith(TEMP_PREFIX) for p in parts):
+        return True
+    if len(parts) == 1 and (parts[0] == LOCK_FILE or parts[0].startswith(HEARTBEAT_PREFIX)):
+        return True
+    return _temp_or_finder(parts[0])  # deeper, in artifacts/, metrics/, full_values/: user-named files
+
+
+def _temp_or_finder(name: str) -> bool:
+    return name == ".DS_Store" or (len(name) >= 5 and name[0] == "." and name.endswith(".tmp"))
+
 
 STORE_YAML = f"""\
 # gitrun run store (docs/format.md). Readers refuse a newer major version.
@@ -182,10 +228,30 @@ class StoreLayout:
 
         if (self.root / STORE_FILE).exists():
             self.check_version()
+            self.ensure_gitignore()
             return
         self.experiments_dir.mkdir(parents=True, exist_ok=True)
         create_with_content(self.root / ".gitignore", GITIGNORE)
         create_with_content(self.root / STORE_FILE, STORE_YAML)
+
+    def ensure_gitignore(self, create: bool = True) -> bool:
+        """Write the store's ``.gitignore`` when it is one an earlier gitrun wrote, or (``create``)
+        missing: a checkout of a branch without the store leaves gitrun's local files behind. True
+        if written. A hand-edited file is left alone."""
+        from gitrun.store.textio import atomic_write, create_with_content
+
+        path = self.root / ".gitignore"
+        try:
+            current = path.read_text(encoding="utf-8").replace("\r\n", "\n")
+        except FileNotFoundError:
+            if not create:
+                return False
+            self.root.mkdir(parents=True, exist_ok=True)
+            return create_with_content(path, GITIGNORE)
+        if current not in OLD_GITIGNORES:
+            return False
+        atomic_write(path, GITIGNORE)
+        return True
 
     def check_version(self) -> str:
         """The store's format version; raises if its major version is newer than this gitrun reads."""

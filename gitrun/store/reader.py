@@ -25,9 +25,9 @@ from typing import Any
 from gitrun.entities import LifecycleStage, Metric, MetricSummary, RunStatus
 from gitrun.errors import StoreFormatError, StoreWarning
 from gitrun.store import textio
+from gitrun.store.layout import HEARTBEAT_PREFIX, local_in_run
 from gitrun.store.validation import INT64_MAX, INT64_MIN, RUN_TIME_MAX_MS, RUN_TIME_MIN_MS
 
-HEARTBEAT_PREFIX = ".heartbeat-"
 # How the processes attached to a run that have ended it ended, one line each: "<host>-<pid>\t<status>\t<ms>"
 # (local-only, covered by the store's `.heartbeat-*` ignore rule; see docs/format.md).
 OUTCOMES_FILE = ".heartbeat-outcomes"
@@ -474,7 +474,7 @@ def read_run(run_dir: Path, experiment_id: str, strict: bool = False) -> RunReco
     """Read one run directory; None (with a warning) when its ``meta.json`` is unreadable."""
     meta = read_json_file(run_dir / "meta.json", strict, None)
     if meta is None:
-        if not (run_dir / "meta.json").exists():
+        if not (run_dir / "meta.json").exists() and not holds_only_local_files(run_dir):
             problem(f"{run_dir}: no meta.json; skipping this run directory", strict)
         return None
     return build_record(
@@ -486,6 +486,16 @@ def read_run(run_dir: Path, experiment_id: str, strict: bool = False) -> RunReco
         summaries=read_summaries(run_dir, strict),
         strict=strict,
     )
+
+
+def holds_only_local_files(run_dir: Path) -> bool:
+    """True for a run folder with nothing but gitrun's local files (``.lock``, heartbeats, temp
+    files), as a checkout of a branch without the run leaves it: not a run, and no problem."""
+    for dirpath, _dirnames, filenames in os.walk(run_dir):
+        parts = Path(dirpath).relative_to(run_dir).parts
+        if any(not local_in_run([*parts, name]) for name in filenames):
+            return False
+    return True
 
 
 def build_record(

@@ -66,14 +66,20 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+# Every temp file gitrun writes in a store starts with this prefix, a name reserved for it: the
+# store's .gitignore ignores exactly these names, and no key or artifact path may use it.
+TEMP_PREFIX = ".gitrun-tmp."
+
+
 def temp_path(path: Path, suffix: str = "") -> Path:
-    """The temp file beside ``path`` that a whole-file write goes through (``.<name>.<pid>.<hex>.tmp``).
+    """The temp file beside ``path`` that a whole-file write goes through
+    (``.gitrun-tmp.<name>.<pid>.<hex>.tmp``).
 
     The name is cut short: a 250-character key plus pid and random suffix would exceed NAME_MAX
     (255 bytes). ``suffix`` (cut to 16 characters) is kept for writers that infer the format from
     the file name (matplotlib's ``savefig``).
     """
-    return path.with_name(f".{path.name[:40]}.{os.getpid()}.{secrets.token_hex(4)}.tmp{suffix[:16]}")
+    return path.with_name(f"{TEMP_PREFIX}{path.name[:40]}.{os.getpid()}.{secrets.token_hex(4)}.tmp{suffix[:16]}")
 
 
 # -- errors ------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import posixpath
 import re
 
 from gitrun.errors import InvalidInputError
+from gitrun.store.textio import TEMP_PREFIX
 
 MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
@@ -47,6 +48,13 @@ def validate_key(kind: str, key: object, run_id: str | None = None) -> str:
             f"{kind} key {key!r}{where} is not a clean relative name (no leading or trailing '/' or "
             "spaces, no '.', '..' or '//' parts), because keys become file names"
         )
+    if key.startswith(".") or "/." in key or "~" in key:  # every reserved name starts with '.' (or is git~1)
+        *folders, name = key.split("/")
+        reason = next(filter(None, map(_reserved_part, folders)), None)
+        if reason is None and name.startswith(TEMP_PREFIX):  # the file gets a suffix (.tsv): only the prefix matters
+            reason = _reserved_part(name)
+        if reason:
+            raise InvalidInputError(f"{kind} key {key!r}{where} has a part {reason}, because keys become file names")
     if any(len(part.encode("utf-8")) > MAX_KEY_LENGTH for part in key.split("/")):
         raise InvalidInputError(
             f"{kind} key {key[:40]!r}...{where} has a part longer than {MAX_KEY_LENGTH} bytes in UTF-8, too long "
@@ -185,8 +193,24 @@ def validate_direction(metric: str, direction: object) -> str:
     return str(direction)
 
 
-def validate_artifact_path(path: object) -> str:
-    """A relative artifact path that stays inside the run's ``artifacts/`` folder."""
+def _reserved_part(part: str) -> str | None:
+    """Why a file or folder name cannot hold user data in a store, or None: Git refuses ``.git``
+    (in any case, and ``.git.`` / ``git~1``, which Windows and macOS read as ``.git``), and the
+    temp-file prefix is gitrun's own (its files are never committed)."""
+    if part.rstrip(". ").lower() == ".git" or part.lower() == "git~1":
+        return f"{part!r}, which Git cannot store (it is the name of Git's own folder)"
+    if part.startswith(TEMP_PREFIX):
+        return f"{part!r} starting with {TEMP_PREFIX!r}, gitrun's temp-file prefix (never committed)"
+    return None
+
+
+def validate_artifact_path(path: object, *, writing: bool = False) -> str:
+    """A relative artifact path that stays inside the run's ``artifacts/`` folder.
+
+    ``writing``: also refuse names that could not reach Git or DVC intact (docs/format.md,
+    "Reserved names"): ``.git``, gitrun's temp prefix, DVC's ``*.dvc`` and ``.dvcignore``, and a
+    ``.gitignore`` directly in ``artifacts/``, where DVC lists the big files it tracks.
+    """
     if path is None or path == "":
         return ""
     if not isinstance(path, str):
@@ -197,6 +221,18 @@ def validate_artifact_path(path: object) -> str:
         raise InvalidInputError(
             f"artifact path {path!r} must be a relative path inside the run's artifacts (no '..', no leading '/')"
         )
+    if writing:
+        for part in parts:
+            reason = _reserved_part(part)
+            if reason is None and (part.lower().endswith(".dvc") or part.lower() == ".dvcignore"):
+                reason = f"{part!r}, a name DVC keeps for its own files (*.dvc pointers, .dvcignore)"
+            if reason:
+                raise InvalidInputError(f"artifact path {path!r} has a part {reason}; rename it before logging")
+        if parts[0] == ".gitignore":
+            raise InvalidInputError(
+                f"artifact path {path!r}: artifacts/.gitignore is where DVC lists the big files it tracks; "
+                "log the file under a folder (e.g. artifact_path='out')"
+            )
     sizes = [len(part.encode("utf-8", "surrogateescape")) for part in parts]
     if max(sizes) > MAX_FILE_NAME_BYTES:
         long = parts[sizes.index(max(sizes))]

@@ -36,7 +36,7 @@ from gitrun.store.validation import (
 
 SERIES_HEADER = "step\ttimestamp\t{name}\n"
 RUN_NAME_TAG = "mlflow.runName"  # setting it renames the run, as in MLflow
-FULL_VALUES_DIR = "full_values"  # artifacts/full_values/{params,tags}/<key>.txt keeps truncated values whole
+FULL_VALUES_DIR = "full_values"  # <run>/full_values/{params,tags}/<key>.txt keeps truncated values whole
 MAX_OPEN_SERIES = 128  # descriptors kept open per run; beyond that, least recently used are closed
 
 # Read and write: the first open of a series reads its last bytes (see repair_torn_tail).
@@ -279,29 +279,33 @@ class RunWriter:
             del current[key]
             textio.atomic_write(self.run_dir / "tags.json", textio.dumps(current))
 
+    # Beside artifacts/, not in it: no artifact path can reach these files (gitrun 0.1 kept them in
+    # artifacts/full_values/, still read for its stores).
     def _keep_full_value(self, kind: str, key: str, value: str, limit: int) -> None:
         rel = f"{FULL_VALUES_DIR}/{kind}/{key}.txt"
-        path = self.run_dir / "artifacts" / rel
+        path = self.run_dir / rel
         try:
             textio.make_dirs(path.parent)
         except (FileExistsError, NotADirectoryError):
             raise InvalidInputError(
                 f"cannot keep the full value of {kind[:-1]} {key!r} of run {self.run_id}: a file stands where "
-                f"the folder of artifacts/{rel} should be; move that artifact"
+                f"the folder of {rel} should be (another key's full value)"
             ) from None
         textio.atomic_write(path, value)
         warnings.warn(
             f"{kind[:-1]} {key!r} of run {self.run_id} is {len(value)} characters long; stored truncated to "
-            f"{limit} (MLflow's limit). The full value is kept as artifact {rel}",
+            f"{limit} (MLflow's limit). The full value is kept in {rel} of the run's folder",
             stacklevel=4,
         )
 
     def _full_value(self, kind: str, key: str) -> str | None:
-        path = self.run_dir / "artifacts" / FULL_VALUES_DIR / kind / f"{key}.txt"
-        try:
-            return path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return None
+        rel = f"{FULL_VALUES_DIR}/{kind}/{key}.txt"
+        for path in (self.run_dir / rel, self.run_dir / "artifacts" / rel):
+            try:
+                return path.read_text(encoding="utf-8", errors="replace")
+            except FileNotFoundError:
+                continue
+        return None
 
     # -- meta and summary ------------------------------------------------------------------
     def update_meta(self, drop: Iterable[str] = (), **fields: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from gitrun.site import safe
 from gitrun.site.context import ArtifactView, KeyValue, MetricView, RunContext, RunInfoView, SiteInfo, as_template_vars
 from gitrun.site.output import digest, write_if_changed
 from gitrun.store import RunRecord
+from gitrun.store.textio import TEMP_PREFIX
 
 if TYPE_CHECKING:
     from gitrun.site.build import Builder
@@ -69,7 +70,7 @@ def _walk_artifacts(root: Path) -> Iterator[tuple[str, os.stat_result]]:
         for name in sorted(filenames):
             path = os.path.join(dirpath, name)
             rel = os.path.relpath(path, root).replace(os.sep, "/")
-            if name == ".gitignore" or name.endswith(".tmp"):
+            if name == ".gitignore" or name.startswith(TEMP_PREFIX):  # DVC's list, a write in progress
                 continue
             yield rel, os.stat(path)
 
