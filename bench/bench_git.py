@@ -38,7 +38,7 @@ def python(code: str, cwd: Path) -> dict:
 
 COMMIT_CODE = """
 import json, time
-from gitrun.commits import commit
+from gitrun.vcs.commit import commit
 from gitrun.store import Store
 t = time.perf_counter()
 result = commit(Store(), message="bench")
@@ -48,7 +48,7 @@ print(json.dumps({"seconds": time.perf_counter() - t, "runs": len(result.runs), 
 READ_AT_REV_CODE = """
 import json, time
 t = time.perf_counter()
-from gitrun.revision import store_at
+from gitrun.vcs.revision import store_at
 from gitrun.store import Store
 view = store_at(Store(), "HEAD")
 n = sum(1 for _ in view.iter_runs())

@@ -18,10 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from gitrun._version import __version__
-from gitrun.client import Client, MlflowClient
 from gitrun.entities import Experiment, Metric, Param, Run, RunData, RunInfo, RunStatus, RunTag, ViewType
 from gitrun.errors import GitrunError
-from gitrun.tracking import (
+from gitrun.tracking.client import Client, MlflowClient
+from gitrun.tracking.fluent import (
     ActiveRun,
     active_run,
     create_experiment,
@@ -49,6 +49,7 @@ from gitrun.tracking import (
     log_text,
     restore_run,
     search_experiments,
+    search_runs,
     set_experiment,
     set_experiment_tag,
     set_experiment_tags,
@@ -114,10 +115,9 @@ __all__ = [
 
 
 _LAZY = {
-    "search_runs": "gitrun.query",
-    "commit": "gitrun.commits",
-    "push": "gitrun.sync",
-    "pull": "gitrun.sync",
+    "commit": "gitrun.vcs.commit",
+    "push": "gitrun.vcs.sync",
+    "pull": "gitrun.vcs.sync",
 }
 
 

@@ -11,6 +11,8 @@ gitrun's own run context (user, source, Git, CI) is registered through the same 
 
 from __future__ import annotations
 
+from typing import Any
+
 import pluggy
 
 hookspec = pluggy.HookspecMarker("gitrun")
@@ -19,3 +21,9 @@ hookspec = pluggy.HookspecMarker("gitrun")
 @hookspec
 def gitrun_run_context(experiment_id: str, run_name: str) -> dict[str, str] | None:  # type: ignore[empty-body]
     """Tags to add to a run being started by ``start_run`` (tags passed to ``start_run`` win)."""
+
+
+@hookspec(firstresult=True)
+def gitrun_store_at(store: Any, rev: str) -> Any:
+    """The store ``store`` as committed at revision ``rev``, read-only (MLflow's tracking-store plugin
+    type, for revisions); gitrun's own implementation reads Git objects (``gitrun.vcs.plugin``)."""

@@ -10,11 +10,15 @@ import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from gitrun.errors import PluginError
+
 if TYPE_CHECKING:
     import pluggy
 
+    from gitrun.store import Store
+
 ENTRY_POINT_GROUP = "gitrun"
-BUILTIN_PLUGINS = ("gitrun.context",)
+BUILTIN_PLUGINS = ("gitrun.tracking.run_context", "gitrun.vcs.plugin")
 
 _pm: pluggy.PluginManager | None = None
 _lock = threading.Lock()
@@ -129,6 +133,14 @@ def run_context_tags(experiment_id: str, run_name: str) -> dict[str, str]:
         if isinstance(result, dict):
             tags.update({str(k): str(v) for k, v in result.items() if v is not None})
     return tags
+
+
+def store_at(store: Store, rev: str) -> Store:
+    """``store`` as committed at ``rev`` (read-only), through the ``gitrun_store_at`` hook."""
+    result = get_plugin_manager().hook.gitrun_store_at(store=store, rev=rev)
+    if result is None:
+        raise PluginError(f"no plugin reads revisions (asked for {rev!r}); is gitrun installed completely?")
+    return result  # type: ignore[no-any-return]
 
 
 def reset_for_tests() -> None:

@@ -59,19 +59,9 @@ def isolated_env(_session_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 def reset_gitrun_state() -> Iterator[None]:
     """End runs a test left active and forget the tracking URI and active experiment."""
     yield
-    import gitrun.tracking as tracking
+    from gitrun.tracking.state import reset
 
-    for active in reversed(list(tracking._all_active.values())):
-        try:
-            tracking._end(active, "KILLED")
-        except Exception:
-            pass
-    tracking._state.stack.clear()
-    tracking._all_active.clear()
-    tracking._tracking_uri = None
-    tracking._experiment_id = None
-    tracking._last_run_id = None
-    tracking._client = None
+    reset()
 
 
 @pytest.fixture(scope="session")

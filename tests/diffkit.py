@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import gitrun
-from gitrun.diff import Diff, diff_revisions
+from gitrun.compare.diff import Diff, diff_revisions
 from gitrun.store import Store
 from tests.conftest import ROOT, gitrun_cli, run_git
 

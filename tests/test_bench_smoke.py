@@ -43,7 +43,7 @@ def test_harness_runs_gitrun_workloads_in_tiny_mode(run_all, tmp_path: Path) -> 
     rows = raw["rows"]
     for key in ("import", "log_metric", "log_metrics", "log_batch", "start_end", "history"):
         assert rows[key]["samples"]["gitrun"], key
-    # search_runs is measured once gitrun.query exists; until then it is reported as unavailable, never as an error
+    # search_runs is measured once gitrun.search.api exists; until then it is reported as unavailable, never as an error
     for key, row in rows.items():
         if key.startswith("search_") and "gitrun" in row["unavailable"]:
             assert "not available" in row["unavailable"]["gitrun"]

@@ -371,8 +371,8 @@ def test_commit_json_output(repo: Path) -> None:
 
 
 def test_python_api_returns_the_commit_and_its_runs(repo: Path) -> None:
-    from gitrun.commits import CommitResult, commit
     from gitrun.store import Store
+    from gitrun.vcs.commit import CommitResult, commit
 
     ids = log_runs(repo, [{"metrics": {"val_acc": 0.6}}, {"metrics": {"val_acc": 0.65}}])
     result = commit(Store(repo / ".gitrun"), "from Python")
@@ -384,7 +384,7 @@ def test_python_api_returns_the_commit_and_its_runs(repo: Path) -> None:
 
 @pytest.mark.parametrize("size", ["500000", "500KB", "2 MiB", "1.5M", "10mb"])
 def test_size_parsing(size: str) -> None:
-    from gitrun.commits import parse_size
+    from gitrun.vcs.commit import parse_size
 
     expected = {
         "500000": 500000,

@@ -430,8 +430,8 @@ print(run.info.run_id)
 def test_other_files_committed_by_gitrun_keep_gits_ignore_rules(repo: Path) -> None:
     """Only the store's run folders bypass the ignore rules: `gitrun init --dvc` commits DVC's
     config, and a git-ignored .dvc/config.local (credentials) next to it must stay out."""
-    from gitrun.commits import commit_paths
-    from gitrun.git import GitRepo
+    from gitrun.vcs.commit import commit_paths
+    from gitrun.vcs.git import GitRepo
 
     conf = repo / "conf"
     conf.mkdir()

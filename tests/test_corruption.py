@@ -334,7 +334,7 @@ def test_non_utf8_byte_in_a_search(populated: Fixture, name: str, use_index: boo
 def test_non_utf8_byte_at_a_revision(populated: Fixture, name: str) -> None:
     from conftest import run_git
 
-    from gitrun.revision import store_at
+    from gitrun.vcs.revision import store_at
 
     _finished(populated)
     path = populated.run_dir() / name

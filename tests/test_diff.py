@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from gitrun.diff import WORKSPACE, default_branch
+from gitrun.compare.diff import WORKSPACE, default_branch
 from gitrun.errors import GitrunError
-from gitrun.git import GitRepo
+from gitrun.vcs.git import GitRepo
 from tests.diffkit import build_branched, client, commit, diff, git, log
 
 
@@ -249,10 +249,10 @@ def test_cli_defaults_and_only_changed_flag(repo: Path, branched: dict[str, str]
 
 
 def test_same_answer_whether_unchanged_runs_are_read_once_or_twice(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import gitrun.diff as diff_module
-    from gitrun.diff import compute_diff, resolve_sides, store_for
-    from gitrun.revision import store_at
+    import gitrun.compare.diff as diff_module
+    from gitrun.compare.diff import compute_diff, resolve_sides, store_for
     from gitrun.store import Store
+    from gitrun.vcs.revision import store_at
 
     ids = log(repo, [{"name": f"r{i}", "params": {"i": i}, "metrics": {"val_acc": [0.1, i / 10]}} for i in range(6)])
     commit(repo)

@@ -7,6 +7,7 @@ with the reason when mounting is not permitted) and always unmounts. tmpfs hands
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
@@ -44,14 +45,11 @@ def disk(tmp_path: Path) -> Iterator[Path]:
         gitrun.set_tracking_uri(str(mount_point / "store"))
         yield mount_point
     finally:
-        import gitrun.tracking as tracking
+        from gitrun.tracking.state import reset
 
-        for active in reversed(list(tracking._all_active.values())):  # close descriptors on the tmpfs
-            try:
-                _free(mount_point)
-                tracking._end(active, "KILLED")
-            except Exception:
-                pass
+        with contextlib.suppress(Exception):
+            _free(mount_point)
+        reset()  # ends the runs left active: closes their descriptors on the tmpfs
         subprocess.run(["umount", "-l", str(mount_point)], capture_output=True)
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gitrun.revision import read_artifact, store_at
 from gitrun.store import Store
+from gitrun.vcs.revision import read_artifact, store_at
 from tests.conftest import ROOT, gitrun_cli, log_runs, python_ok, run_git
 
 MiB = 1024 * 1024
@@ -134,8 +134,8 @@ def test_metric_series_over_the_threshold_goes_to_dvc_summary_stays_in_git(dvc_r
     assert json.dumps(summary).count(repr(losses[-1])) >= 1
 
     # Readers of that revision see the latest value without any DVC content.
-    from gitrun.revision import store_at
     from gitrun.store import Store
+    from gitrun.vcs.revision import store_at
 
     store = Store(repo / ".gitrun")
     view = store_at(store, "HEAD")
@@ -186,8 +186,8 @@ def test_big_artifact_without_dvc_installed_names_the_install_command(repo: Path
 
 def test_dvc_threshold_precedence(dvc_repo: Path, tmp_path: Path) -> None:
     """CLI option > [tool.gitrun] in pyproject.toml > store.yaml > 500 KB."""
-    from gitrun.commits import DEFAULT_DVC_THRESHOLD, dvc_threshold
     from gitrun.store import Store
+    from gitrun.vcs.commit import DEFAULT_DVC_THRESHOLD, dvc_threshold
 
     repo = dvc_repo
     store = Store(repo / ".gitrun")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gitrun.diff import BestRun, Diff, ExperimentDiff, RunChange, RunSummary, Side
-from gitrun.gate import CheckSyntaxError, evaluate, parse_check
+from gitrun.compare.diff import BestRun, Diff, ExperimentDiff, RunChange, RunSummary, Side
+from gitrun.compare.gate import CheckSyntaxError, evaluate, parse_check
 from tests.diffkit import cli, commit, git, log
 
 

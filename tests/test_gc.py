@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from gitrun.entities import ViewType
-from gitrun.revision import history, read_artifact, store_at
 from gitrun.store import Store
+from gitrun.vcs.revision import history, read_artifact, store_at
 from tests.conftest import git_state, gitrun_cli, log_runs, run_git, work_files
 
 DAY_MS = 86_400_000

@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 import gitrun
 from gitrun.entities import ViewType
 from gitrun.errors import StoreFormatError, StoreWarning
-from gitrun.query import search_run_records
 from gitrun.search import index as search_index
+from gitrun.search.api import search_run_records
 from gitrun.store import Store
 
 EXP = "exp"
@@ -356,7 +356,7 @@ def test_concurrent_searches_from_several_processes(small: tuple[Path, gitrun.Cl
     expected = _names(_search(root, "metrics.acc > 0.05", ["metrics.acc DESC"], use_index=False))
     code = (
         "import json, warnings, gitrun\n"
-        "from gitrun.query import search_run_records\n"
+        "from gitrun.search.api import search_run_records\n"
         "from gitrun.search import index\n"
         "from gitrun.store import Store\n"
         "warnings.simplefilter('error')\n"

@@ -153,7 +153,7 @@ def test_plugins_command_lists_builtin_and_entry_point_plugins(repo: Path, site:
     result = gitrun_cli("plugins", "--json", cwd=repo, env=_env(site))
     assert result.returncode == 0, result.stderr
     plugins = {p["name"]: p for p in json.loads(result.stdout)}
-    builtin = plugins["gitrun.context"]
+    builtin = plugins["gitrun.tracking.run_context"]
     assert builtin["source"] == "builtin"
     assert builtin["hooks"] == ["gitrun_run_context"]
     assert builtin["error"] is None
@@ -171,12 +171,12 @@ def test_plugins_command_lists_builtin_and_entry_point_plugins(repo: Path, site:
 
     table = gitrun_cli("plugins", cwd=repo, env={**_env(site), "COLUMNS": "250"})
     assert table.returncode == 0, table.stderr
-    assert "gitrun.context" in table.stdout and "testplugin" in table.stdout and "failed" in table.stdout
+    assert "gitrun.tracking.run_context" in table.stdout and "testplugin" in table.stdout and "failed" in table.stdout
 
 
 def test_plugins_command_without_plugins(repo: Path) -> None:
     result = gitrun_cli("plugins", "--json", cwd=repo)
     assert result.returncode == 0, result.stderr
     names = [p["name"] for p in json.loads(result.stdout)]
-    assert "gitrun.context" in names
+    assert "gitrun.tracking.run_context" in names
     assert "testplugin" not in names

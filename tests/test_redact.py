@@ -161,8 +161,8 @@ def test_init_refuses_credentials_it_cannot_keep_out_of_git(repo: Path, url: str
 
 
 def test_init_remote_credentials_through_the_library(repo: Path) -> None:
-    from gitrun.setup import init_store
     from gitrun.store import Store
+    from gitrun.vcs.init import init_store
 
     result = init_store(Store(repo / ".gitrun"), with_dvc=True, remote_url=f"https://bob:{PASSWORD}@h.example/s")
 
@@ -226,7 +226,7 @@ CLOSED = "127.0.0.1:9"  # the discard port: nothing listens, the connection is r
 
 
 def test_git_errors_never_quote_credentials(repo: Path) -> None:
-    from gitrun.git import GitCommandError, GitRepo
+    from gitrun.vcs.git import GitCommandError, GitRepo
 
     url = f"http://bob:{PASSWORD}@{CLOSED}/repo.git?private_token={TOKEN}"
     with pytest.raises(GitCommandError) as info:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from gitrun.github import Client, GitHubError, PullRequestTarget, pull_request_info, upsert_comment
-from gitrun.report import COMMENT_LIMIT
+from gitrun.report.github import Client, GitHubError, PullRequestTarget, pull_request_info, upsert_comment
+from gitrun.report.pr import COMMENT_LIMIT
 from tests.diffkit import cli, client, commit, git, log, tables
 from tests.fake_github import FakeGitHub
 

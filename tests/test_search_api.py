@@ -126,7 +126,7 @@ def test_cli_runs_list_filter_and_order(logged: Path) -> None:
 
 
 def test_import_gitrun_and_query_stay_free_of_pandas(tmp_path: Path) -> None:
-    code = "import sys, gitrun, gitrun.query, gitrun.search.engine; gitrun.search_runs; print('pandas' in sys.modules)"
+    code = "import sys, gitrun, gitrun.search.api, gitrun.search.engine; gitrun.search_runs; print('pandas' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

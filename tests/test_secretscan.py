@@ -10,7 +10,7 @@ import secrets
 
 import pytest
 
-from gitrun.secretscan import find_secret
+from gitrun.tracking.secretscan import find_secret
 
 ALNUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"

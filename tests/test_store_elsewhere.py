@@ -78,8 +78,8 @@ def test_runs_land_in_the_other_repository_and_are_committed_there(
 
 
 def test_the_python_api_commits_in_the_store_s_repository(repo: Path, experiments_repo: Path) -> None:
-    from gitrun.commits import commit
     from gitrun.store import Store
+    from gitrun.vcs.commit import commit
 
     env = {"GITRUN_TRACKING_URI": str(experiments_repo)}
     (run_id,) = log_runs(repo, [{"metrics": {"val_acc": 0.5}}], env=env)

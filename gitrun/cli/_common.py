@@ -67,7 +67,7 @@ def get_store(ctx: click.Context, rev: str | None = None) -> Store:
     store = Store(obj.get("tracking_uri"), strict=bool(obj.get("strict")))
     if rev is None:
         return store
-    from gitrun.revision import store_at
+    from gitrun.vcs.revision import store_at
 
     return store_at(store, rev)
 

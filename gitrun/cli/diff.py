@@ -51,9 +51,9 @@ def diff(
     """
     import json
 
-    from gitrun.diff import diff_revisions
-    from gitrun.diff_render import render_markdown, render_text
-    from gitrun.gate import evaluate, parse_check
+    from gitrun.compare.diff import diff_revisions
+    from gitrun.compare.gate import evaluate, parse_check
+    from gitrun.compare.render import render_markdown, render_text
 
     for check in checks:  # report malformed checks before any work
         parse_check(check)
@@ -73,7 +73,7 @@ def diff(
     elif fmt == "md":
         text = render_markdown(result, precision)
         if checks:
-            from gitrun.diff_render import md_escape
+            from gitrun.compare.render import md_escape
 
             text += "\n### Checks\n\n| | check | experiment | result |\n|---|---|---|---|\n"
             text += "".join(

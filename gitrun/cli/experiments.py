@@ -18,7 +18,7 @@ def experiments() -> None:
 def list_experiments(ctx: click.Context, show_all: bool, rev: str | None, as_json: bool) -> None:
     """List the store's experiments with their run counts and settings."""
     from gitrun.entities import ViewType
-    from gitrun.experiments_api import experiment_overview
+    from gitrun.search.experiments import experiment_overview
 
     rows = experiment_overview(get_store(ctx, rev), ViewType.ALL if show_all else ViewType.ACTIVE_ONLY)
     if as_json:

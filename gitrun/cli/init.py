@@ -41,7 +41,7 @@ def init(
 ) -> None:
     """Create the run store (.gitrun/) with its .gitignore for local-only files; optionally set up DVC
     and the GitHub workflows (the PR report and its comment, for same-repo and fork pull requests)."""
-    from gitrun.setup import init_store
+    from gitrun.vcs.init import init_store
 
     if checks and not with_github:
         raise click.UsageError("--check needs --github (it is the gate of the generated PR workflow)")
@@ -57,8 +57,8 @@ def init(
     if result.commit_sha:
         click.echo(f"[{result.commit_sha[:10]}] committed DVC's configuration")
     if with_github:
-        from gitrun.git import GitRepo
-        from gitrun.setup import write_github_workflows
+        from gitrun.vcs.git import GitRepo
+        from gitrun.vcs.init import write_github_workflows
 
         root = GitRepo.find(result.store).root
         for written in write_github_workflows(root, checks=checks, force=force):

@@ -79,8 +79,8 @@ def pr(
     diff.json (docs/schemas/diff.json) and charts/*.svg|png. Exit codes as `gitrun diff`: 0 every
     check holds, 1 one fails, 2 a malformed check or unknown metric.
     """
-    from gitrun.github import event_payload, pull_request_info, run_url
-    from gitrun.report import build_pr_report, post_comment, write_report
+    from gitrun.report.github import event_payload, pull_request_info, run_url
+    from gitrun.report.pr import build_pr_report, post_comment, write_report
 
     result = build_pr_report(
         get_store(ctx),
@@ -140,7 +140,7 @@ def post(out_dir: Path, pr_number: int | None, expect_head_sha: str | None) -> N
     For pull requests from forks, whose workflow token cannot comment: a `workflow_run` workflow
     downloads the report artifact and runs this with the base repository's token.
     """
-    from gitrun.report import post_comment, read_report_dir
+    from gitrun.report.pr import post_comment, read_report_dir
 
     body, info = read_report_dir(out_dir)
     number = pr_number if pr_number is not None else info.get("number")

@@ -97,7 +97,7 @@ def list_runs(
 ) -> None:
     """List runs, newest first, optionally filtered and sorted."""
     from gitrun.entities import ViewType
-    from gitrun.query import search_run_records
+    from gitrun.search.api import search_run_records
 
     store = get_store(ctx, rev)
     view = ViewType.DELETED_ONLY if deleted else ViewType.ACTIVE_ONLY
@@ -243,7 +243,7 @@ def checkout_run(ctx: click.Context, run_id: str, directory: str) -> None:
     """
     from pathlib import Path
 
-    from gitrun.codestate import checkout_run as do_checkout
+    from gitrun.tracking.code import checkout_run as do_checkout
 
     dest = do_checkout(get_store(ctx), run_id, Path(directory))
     click.echo(f"Checked out the code of run {run_id} in {dest}")

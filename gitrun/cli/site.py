@@ -160,8 +160,8 @@ def serve(
 @click.pass_context
 def publish(ctx: click.Context, site_dir: str, branch: str, message: str | None, push: bool, remote: str) -> None:
     """Commit the built site to the gh-pages branch without touching your working tree or index."""
-    from gitrun.git import GitRepo
     from gitrun.site.publish import publish as do_publish
+    from gitrun.vcs.git import GitRepo
 
     repo = GitRepo.find(get_store(ctx).root)
     result = do_publish(Path(site_dir), repo, branch=branch, message=message, push=push, remote=remote)

@@ -38,7 +38,7 @@ def commit(
     """
     import dataclasses
 
-    from gitrun.commits import commit as do_commit
+    from gitrun.vcs.commit import commit as do_commit
 
     result = do_commit(
         get_store(ctx),
@@ -70,7 +70,7 @@ def commit(
 @click.pass_context
 def push(ctx: click.Context, remote: str | None, dvc_remote: str | None) -> None:
     """Push the current branch (never forced), then the big files of committed runs with DVC."""
-    from gitrun.sync import push as do_push
+    from gitrun.vcs.sync import push as do_push
 
     result = do_push(get_store(ctx), remote, dvc_remote)
     click.echo(f"Pushed {result.branch} to {result.remote}")
@@ -85,7 +85,7 @@ def push(ctx: click.Context, remote: str | None, dvc_remote: str | None) -> None
 @click.pass_context
 def pull(ctx: click.Context, run_ids: tuple[str, ...], remote: str | None, dvc_remote: str | None) -> None:
     """Fast-forward the current branch, fetch tags, and fetch the runs' DVC-tracked files."""
-    from gitrun.sync import pull as do_pull
+    from gitrun.vcs.sync import pull as do_pull
 
     result = do_pull(get_store(ctx), list(run_ids) or None, remote, dvc_remote)
     click.echo(f"Pulled {result.branch} from {result.remote}")
@@ -101,7 +101,7 @@ def log(ctx: click.Context, rev: str, as_json: bool) -> None:
     """Commits that changed the run store, oldest first, with the runs each added or changed."""
     import dataclasses
 
-    from gitrun.revision import history
+    from gitrun.vcs.revision import history
 
     commits = history(get_store(ctx), rev)
     if as_json:
@@ -131,7 +131,7 @@ def log(ctx: click.Context, rev: str, as_json: bool) -> None:
 @click.pass_context
 def gc(ctx: click.Context, older_than: str | None, dry_run: bool, no_verify: bool) -> None:
     """Remove soft-deleted runs for good, through an ordinary commit (history keeps them)."""
-    from gitrun.gc import gc as do_gc
+    from gitrun.vcs.gc import gc as do_gc
 
     result = do_gc(get_store(ctx), parse_age(older_than) if older_than else None, dry_run=dry_run, no_verify=no_verify)
     verb = "Would remove" if dry_run else "Removed"

@@ -7,7 +7,7 @@
 - ``engine``: scan, filter, sort, cut, load.
 
 The public entry points are ``gitrun.search_runs``, ``gitrun.Client.search_runs`` and
-``gitrun.query.search_run_records``; docs/search.md describes the language.
+``gitrun.search.api.search_run_records``; docs/search.md describes the language.
 """
 
 from gitrun.search.grammar import (

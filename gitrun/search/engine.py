@@ -3,7 +3,7 @@
 Only the runs that make the final page are read completely; every other run costs its
 ``meta.json`` plus the files its filter and sort keys live in (and, with the index, only their
 signatures). The result is a list of :class:`~gitrun.search.rows.RunRow`, turned into records,
-``Run`` objects or a DataFrame by ``gitrun.query``.
+``Run`` objects or a DataFrame by ``gitrun.search.api``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 ``build_site(store, BuildOptions(output=...))`` is the whole API. Steps:
 
-1. open the store (at ``--rev`` through :func:`gitrun.revision.store_at`, else the working tree),
+1. open the store (at ``--rev`` through :func:`gitrun.vcs.revision.store_at`, else the working tree),
    read every experiment and run record once;
 2. copy the static assets and the vendored Vega bundle (once per version);
 3. render run pages (skipped when their inputs hash as in the manifest), experiment pages and
@@ -162,7 +162,7 @@ def _source_date(repo_root: Path | None, commit: str | None) -> str:
         return format_time(int(epoch) * 1000) if int(epoch) else "1970-01-01 00:00:00 UTC"
     if repo_root is None or commit is None:
         return ""
-    from gitrun.git import GitRepo
+    from gitrun.vcs.git import GitRepo
 
     out = GitRepo(repo_root).run("show", "-s", "--format=%ct", commit, check=False)
     stamp = out.stdout.strip() if out.returncode == 0 else ""
@@ -185,8 +185,8 @@ def default_branch(repo: Any) -> str | None:
 
 def read_snapshot(store: Store, options: BuildOptions) -> Snapshot:
     """Open the store (at ``options.rev`` when given) and read every experiment and run once."""
-    from gitrun.git import GitRepo, git_context
     from gitrun.site.safe import forge_commit_url, https_repo_url
+    from gitrun.vcs.git import GitRepo, git_context
 
     repo: GitRepo | None
     try:
@@ -205,7 +205,7 @@ def read_snapshot(store: Store, options: BuildOptions) -> Snapshot:
     if options.rev:
         if repo is None:
             raise GitrunError(f"--rev {options.rev} needs a Git repository, and {store.root} is not in one")
-        from gitrun.revision import store_at
+        from gitrun.vcs.revision import store_at
 
         source = store_at(store, options.rev)
         commit = source.revision

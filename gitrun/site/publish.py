@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gitrun.errors import GitrunError
-from gitrun.git import GitRepo
 from gitrun.redact import redact_credentials
 from gitrun.site.output import MANIFEST_NAME
+from gitrun.vcs.git import GitRepo
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ class Store:
         self.strict = strict
         self._checked = False  # format version checked
         self._ensured = False  # skeleton (store.yaml, .gitignore) made sure of, for writing
-        # Set on read-only views of a past commit (gitrun.revision.store_at).
+        # Set on read-only views of a past commit (gitrun.vcs.revision.store_at).
         self.revision: str | None = None
         self.source_repo: Path | None = None
         self.source_store_rel = ""
@@ -501,7 +501,7 @@ class Store:
         folder = _inside(root, path) if path else root
         if not folder.is_dir():
             return []
-        from gitrun.dvc import pointer_is_dir, pointer_size
+        from gitrun.vcs.dvc import pointer_is_dir, pointer_size
 
         entries = {e.name: e for e in os.scandir(folder)}
         # A DVC pointer `x.dvc` stands for `x`, whether or not its content is here; DVC's own

@@ -205,7 +205,7 @@ def series_size(path: Path) -> int | None:
     try:
         return path.stat().st_size
     except FileNotFoundError:
-        from gitrun.dvc import pointer_size
+        from gitrun.vcs.dvc import pointer_size
 
         return pointer_size(path.with_name(path.name + ".dvc"))
 

@@ -1,7 +1,7 @@
 """The history page: how the best value of each primary metric moved across the default branch.
 
-For every commit that changed the store (:func:`gitrun.revision.history`, oldest first), the store
-as it was then (:func:`gitrun.revision.store_at`) gives each experiment's best run. Each commit's
+For every commit that changed the store (:func:`gitrun.vcs.revision.history`, oldest first), the store
+as it was then (:func:`gitrun.vcs.revision.store_at`) gives each experiment's best run. Each commit's
 result is cached in the manifest by its SHA, so a rebuild only reads the commits that are new.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from gitrun.experiments_api import best_run
+from gitrun.search.experiments import best_run
 from gitrun.site import safe
 from gitrun.site.context import HistoryContext, HistoryRow
 from gitrun.site.pages.experiment import primary_metric
@@ -22,7 +22,7 @@ CACHE_VERSION = 1
 
 
 def _summarise(builder: Builder, sha: str) -> list[dict[str, Any]]:
-    from gitrun.revision import store_at
+    from gitrun.vcs.revision import store_at
 
     view = store_at(builder.snapshot.origin, sha)
     out = []
@@ -62,7 +62,7 @@ def compute(builder: Builder) -> tuple[str | None, list[tuple[Any, list[dict[str
     rev = builder.options.rev or snapshot.branch
     if rev is None:
         return None, [], "The repository has no commits yet."
-    from gitrun.revision import history
+    from gitrun.vcs.revision import history
 
     commits = history(snapshot.origin, rev)
     if not commits:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gitrun.experiments_api import best_run
+from gitrun.search.experiments import best_run
 from gitrun.site import safe
 from gitrun.site.context import ExperimentRow, HomeContext
 from gitrun.site.pages.experiment import page_path, primary_metric

@@ -5,10 +5,10 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 
-from gitrun.commits import CommitResult, commit
 from gitrun.entities import ViewType
 from gitrun.store import Store
 from gitrun.store.writer import now_ms
+from gitrun.vcs.commit import CommitResult, commit
 
 
 @dataclass(frozen=True)
@@ -30,8 +30,8 @@ def gc(store: Store, older_than_ms: int | None = None, *, dry_run: bool = False,
         return GcResult(tuple(r.run_id for r in doomed), None)
     import os
 
-    from gitrun.commits import check_git_state
-    from gitrun.git import GitRepo
+    from gitrun.vcs.commit import check_git_state
+    from gitrun.vcs.git import GitRepo
 
     repo = GitRepo.find(store.root)
     check_git_state(repo)

@@ -1,6 +1,6 @@
 """Experiment diffs: two store snapshots in, one :class:`Diff` value out. No printing here.
 
-The renderers (``gitrun.diff_render``: text, Markdown, JSON) only format a ``Diff``; the CI gate
+The renderers (``gitrun.compare.render``: text, Markdown, JSON) only format a ``Diff``; the CI gate
 (``gitrun.gate``) only evaluates expressions against it. JSON shape: docs/schemas/diff.json.
 """
 
@@ -286,7 +286,7 @@ def _target_records(
 def _read_runs(store: Store, run_ids: list[str]) -> list[RunRecord]:
     """Several runs; a revision view reads them in one batch of Git reads."""
     from gitrun.errors import RunNotFoundError
-    from gitrun.revision import RevisionStore
+    from gitrun.vcs.revision import RevisionStore
 
     if isinstance(store, RevisionStore):
         return store.read_runs(run_ids)
@@ -416,7 +416,7 @@ def default_branch(repo: Any) -> str:
 def resolve_sides(store: Store, base: str | None, target: str | None) -> tuple[Side, Side]:
     """Sides from the CLI's arguments: ``A B``, ``A...B`` (merge-base), ``A..B``, or the defaults
     (merge-base with the default branch vs the working tree)."""
-    from gitrun.git import GitRepo
+    from gitrun.vcs.git import GitRepo
 
     repo = GitRepo.find(store.root)
     if base is not None and target is None and ".." in base:
@@ -447,7 +447,7 @@ def store_for(store: Store, side: Side) -> Store:
     """The store as it is on ``side``: the working tree, or a read-only view at the commit."""
     if side.commit is None:
         return store
-    from gitrun.revision import store_at
+    from gitrun.vcs.revision import store_at
 
     return store_at(store, side.commit)
 
@@ -462,7 +462,7 @@ def diff_revisions(
     only_changed: bool = False,
 ) -> Diff:
     """``gitrun diff [BASE] [TARGET]`` as a library call."""
-    from gitrun.revision import RevisionStore
+    from gitrun.vcs.revision import RevisionStore
 
     base_side, target_side = resolve_sides(store, base, target)
     base_store, target_store = store_for(store, base_side), store_for(store, target_side)

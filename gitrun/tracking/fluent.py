@@ -8,20 +8,67 @@ two attribute lookups and makes one ``os.write``.
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import sys
-import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitrun.client import Client
 from gitrun.entities import Experiment, Metric, Run, RunData, RunInfo, RunStatus, ViewType
-from gitrun.errors import ExperimentNotFoundError, RunStateError
+from gitrun.errors import ExperimentNotFoundError, InvalidInputError, RunStateError
+from gitrun.plugins import store_at
+from gitrun.search.api import SEARCH_MAX_RESULTS_PANDAS, rows_to_dataframe
+from gitrun.search.engine import search_rows
 from gitrun.store.layout import DEFAULT_EXPERIMENT_ID, ENV_TRACKING_URI, resolve_store_root
 from gitrun.store.names import generate_run_name
 from gitrun.store.validation import validate_key, validate_run_id
 from gitrun.store.writer import RunWriter
+from gitrun.tracking.client import Client
+from gitrun.tracking.state import STATE
+
+if TYPE_CHECKING:
+    import pandas
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ActiveRun",
+    "active_run",
+    "create_experiment",
+    "delete_run",
+    "delete_tag",
+    "end_run",
+    "get_artifact_uri",
+    "get_experiment",
+    "get_experiment_by_name",
+    "get_metric_history",
+    "get_parent_run",
+    "get_run",
+    "get_tracking_uri",
+    "is_tracking_uri_set",
+    "last_active_run",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
+    "log_figure",
+    "log_image",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "log_text",
+    "restore_run",
+    "search_experiments",
+    "search_runs",
+    "set_experiment",
+    "set_experiment_tag",
+    "set_experiment_tags",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]
 
 ENV_RUN_ID = "GITRUN_RUN_ID"
 ENV_EXPERIMENT_NAME = "GITRUN_EXPERIMENT_NAME"
@@ -43,6 +90,10 @@ class ActiveRun(Run):
     def __enter__(self) -> ActiveRun:
         return self
 
+    def finish(self, status: str) -> None:
+        """End this run with ``status`` (what leaving the ``with`` block does)."""
+        _end(self, status)
+
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
         if exc_type is None:
             status = RunStatus.FINISHED
@@ -53,43 +104,29 @@ class ActiveRun(Run):
         _end(self, status)
 
 
-class _State(threading.local):
-    def __init__(self) -> None:
-        self.stack: list[ActiveRun] = []
-
-
-_state = _State()
-_all_active: dict[str, ActiveRun] = {}  # every thread's active runs, for the exit handler
-_tracking_uri: str | None = None
-_experiment_id: str | None = None
-_last_run_id: str | None = None
-_client: Client | None = None
-
-
 # -- tracking URI and client ----------------------------------------------------------------
 def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
     """Use the store at ``uri``: a store directory, or a Git work-tree root (then its ``.gitrun/``)."""
-    global _tracking_uri, _client, _experiment_id
-    _tracking_uri = str(resolve_store_root(uri))
-    _client = None
-    _experiment_id = None
+    STATE.tracking_uri = str(resolve_store_root(uri))
+    STATE.client = None
+    STATE.experiment_id = None
 
 
 def get_tracking_uri() -> str:
     """The store directory in use (``set_tracking_uri``, ``GITRUN_TRACKING_URI``, or the default)."""
-    return _tracking_uri or str(resolve_store_root(os.environ.get(ENV_TRACKING_URI)))
+    return STATE.store_root()
 
 
 def is_tracking_uri_set() -> bool:
-    return _tracking_uri is not None or bool(os.environ.get(ENV_TRACKING_URI))
+    return STATE.tracking_uri is not None or bool(os.environ.get(ENV_TRACKING_URI))
 
 
 def _get_client() -> Client:
-    global _client
-    uri = get_tracking_uri()
-    if _client is None or _client.tracking_uri != uri:
-        _client = Client(uri)
-    return _client
+    uri = STATE.store_root()
+    client = STATE.client
+    if client is None or client.tracking_uri != uri:
+        client = STATE.client = Client(uri)
+    return client  # type: ignore[no-any-return]
 
 
 # -- experiments ----------------------------------------------------------------------------
@@ -106,7 +143,6 @@ def set_experiment(
     ``primary_metric`` names the metric that decides "the best run"; ``directions`` maps metric
     names to "min" or "max" (default: "min" for names like loss/error/mse, else "max").
     """
-    global _experiment_id
     client = _get_client()
     if (experiment_name is None) == (experiment_id is None):
         raise ExperimentNotFoundError("set_experiment needs exactly one of experiment_name or experiment_id")
@@ -126,7 +162,7 @@ def set_experiment(
     if primary_metric is not None or directions:
         client.store.update_experiment(exp.experiment_id, primary_metric=primary_metric, directions=directions)
         exp = client.get_experiment(exp.experiment_id)
-    _experiment_id = exp.experiment_id
+    STATE.experiment_id = exp.experiment_id
     return exp
 
 
@@ -165,8 +201,8 @@ def set_experiment_tags(tags: Mapping[str, Any]) -> None:
 def _resolve_experiment_id(experiment_id: str | None) -> str:
     if experiment_id is not None:
         return str(experiment_id)
-    if _experiment_id is not None:
-        return _experiment_id
+    if STATE.experiment_id is not None:
+        return STATE.experiment_id
     name = os.environ.get(ENV_EXPERIMENT_NAME)
     if name:
         return set_experiment(name).experiment_id
@@ -185,8 +221,7 @@ def start_run(
     log_system_metrics: bool | None = None,
 ) -> ActiveRun:
     """Start a new run, or resume one (``run_id`` or ``GITRUN_RUN_ID``); use it as a context manager."""
-    global _last_run_id
-    stack = _state.stack
+    stack = STATE.stack
     if stack and not nested:
         raise RunStateError(
             f"run {stack[-1].info.run_id} is already active; end it with gitrun.end_run() first, "
@@ -211,10 +246,10 @@ def start_run(
             writer.set_tags(user_tags)
         run = store.get_run(resume_id)
     else:
-        from gitrun.codestate import DIFF_FILE, DIFF_TAG, code_state
-        from gitrun.context import current_user, source_name
-        from gitrun.git import script_directory
         from gitrun.plugins import run_context_tags
+        from gitrun.tracking.code import DIFF_FILE, DIFF_TAG, code_state
+        from gitrun.tracking.run_context import current_user, source_name
+        from gitrun.vcs.git import script_directory
 
         exp_id = _resolve_experiment_id(experiment_id)
         name = run_name or user_tags.get("mlflow.runName") or generate_run_name()
@@ -245,13 +280,13 @@ def start_run(
             ),
             data=RunData(metrics={}, params={}, tags=dict(all_tags)),
         )
-    from gitrun import heartbeat
+    from gitrun.store import heartbeat
 
     heartbeat.attach(writer.run_dir, create=resume_id is None)
     active = ActiveRun(run, writer)
     stack.append(active)
-    _all_active[run.info.run_id] = active
-    _last_run_id = run.info.run_id
+    STATE.active[run.info.run_id] = active
+    STATE.last_run_id = run.info.run_id
     return active
 
 
@@ -267,44 +302,43 @@ def end_run(status: str = RunStatus.FINISHED) -> None:
         from gitrun.errors import InvalidInputError
 
         raise InvalidInputError(f"unknown run status {status!r}; use one of {', '.join(RunStatus.ALL)}")
-    if _state.stack:
-        _end(_state.stack[-1], status)
+    if STATE.stack:
+        _end(STATE.stack[-1], status)
 
 
 def _end(active: ActiveRun, status: str) -> None:
-    global _last_run_id
-    stack = _state.stack
+    stack = STATE.stack
     if active in stack:
         # Ending a parent ends its still-open children first.
         while stack and stack[-1] is not active:
             _end(stack[-1], status)
         stack.pop()
-    elif _all_active.get(active.info.run_id) is not active:
+    elif STATE.active.get(active.info.run_id) is not active:
         return  # already ended
     run_id = active.info.run_id
-    _all_active.pop(run_id, None)
+    STATE.active.pop(run_id, None)
     store = _get_client().store
     writer: RunWriter = active._writer  # type: ignore[attr-defined]
     try:
         # The run ends when the last process attached to it ends (several may have resumed it).
         store.end_attached(run_id, status, writer=writer)
     finally:
-        from gitrun import heartbeat
+        from gitrun.store import heartbeat
 
         heartbeat.detach(writer.run_dir, unlink=False)  # end_attached removed it
         store.close_writer(run_id)
-    _last_run_id = run_id
+    STATE.last_run_id = run_id
 
 
 def active_run() -> ActiveRun | None:
-    return _state.stack[-1] if _state.stack else None
+    return STATE.stack[-1] if STATE.stack else None
 
 
 def last_active_run() -> Run | None:
     """The active run, else the last run this process started or ended."""
-    if _state.stack:
-        return get_run(_state.stack[-1].info.run_id)
-    return get_run(_last_run_id) if _last_run_id else None
+    if STATE.stack:
+        return get_run(STATE.stack[-1].info.run_id)
+    return get_run(STATE.last_run_id) if STATE.last_run_id else None
 
 
 def get_run(run_id: str) -> Run:
@@ -331,13 +365,13 @@ def get_artifact_uri(artifact_path: str | None = None) -> str:
 
 def _active_or_start() -> ActiveRun:
     """The active run; like MLflow, logging without one starts a run."""
-    stack = _state.stack
+    stack = STATE.stack
     return stack[-1] if stack else start_run()
 
 
 def _writer_for(run_id: str | None) -> RunWriter:
     if run_id is None:
-        stack = _state.stack
+        stack = STATE.stack
         active = stack[-1] if stack else start_run()
         return active._writer  # type: ignore[attr-defined,no-any-return]
     return _get_client().store.writable(run_id)
@@ -399,7 +433,7 @@ def log_artifact(
     local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
 ) -> None:
     """Copy a file (or a directory) into the run's artifacts, under ``artifact_path`` if given."""
-    from gitrun import artifacts
+    from gitrun.tracking import artifacts
 
     artifacts.log_artifact(_artifact_root(run_id), local_path, artifact_path)
 
@@ -407,27 +441,27 @@ def log_artifact(
 def log_artifacts(
     local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
 ) -> None:
-    from gitrun import artifacts
+    from gitrun.tracking import artifacts
 
     artifacts.log_artifacts(_artifact_root(run_id), local_dir, artifact_path)
 
 
 def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
-    from gitrun import artifacts
+    from gitrun.tracking import artifacts
 
     artifacts.log_text(_artifact_root(run_id), text, artifact_file)
 
 
 def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> None:
     """Save a dict as JSON, or YAML when ``artifact_file`` ends in .yaml/.yml."""
-    from gitrun import artifacts
+    from gitrun.tracking import artifacts
 
     artifacts.log_dict(_artifact_root(run_id), dictionary, artifact_file)
 
 
 def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None) -> None:
     """Save a matplotlib or plotly figure."""
-    from gitrun import artifacts
+    from gitrun.tracking import artifacts
 
     artifacts.log_figure(_artifact_root(None), figure, artifact_file, save_kwargs)
 
@@ -449,6 +483,59 @@ def get_metric_history(run_id: str, key: str) -> list[Metric]:
     return _get_client().get_metric_history(run_id, key)
 
 
+# -- search ------------------------------------------------------------------------------
+def search_runs(
+    experiment_ids: Sequence[str] | str | None = None,
+    filter_string: str = "",
+    run_view_type: int = ViewType.ACTIVE_ONLY,
+    max_results: int = SEARCH_MAX_RESULTS_PANDAS,
+    order_by: Sequence[str] | None = None,
+    output_format: str = "pandas",
+    search_all_experiments: bool = False,
+    experiment_names: Sequence[str] | None = None,
+    *,
+    use_index: bool | None = None,
+    rev: str | None = None,
+) -> pandas.DataFrame | list[Run]:
+    """Search runs as ``mlflow.search_runs`` does; a pandas DataFrame, or ``list[Run]``.
+
+    Without experiment IDs or names it searches the active experiment (all active experiments
+    with ``search_all_experiments=True``). The filter grammar is MLflow's plus OR, NOT and
+    parentheses (docs/search.md); the default order is newest first (``start_time DESC``).
+    ``rev`` searches the store as committed at that revision (branch, tag, SHA) without a checkout.
+    """
+    if output_format not in ("pandas", "list"):
+        raise InvalidInputError(f"unsupported output_format {output_format!r}; use 'pandas' or 'list'")
+    store = _get_client().store
+    if rev is not None:
+        store = store_at(store, rev)
+    no_ids = not experiment_ids
+    no_names = not experiment_names
+    if not no_ids and not no_names:
+        raise InvalidInputError("give experiment_ids or experiment_names, not both")
+    if no_ids and no_names:
+        if search_all_experiments:
+            ids = [e.experiment_id for e in store.list_experiments(ViewType.ACTIVE_ONLY)]
+        else:
+            ids = [_resolve_experiment_id(None)]
+    elif not no_names:
+        ids = []
+        for name in experiment_names or ():
+            if name is None:
+                continue
+            found = store.get_experiment_by_name(name)
+            if found is None:
+                log.warning("Cannot retrieve experiment by name %s", name)
+            else:
+                ids.append(found.experiment_id)
+    else:
+        ids = [experiment_ids] if isinstance(experiment_ids, str) else [str(e) for e in experiment_ids or ()]
+    rows = search_rows(store, ids, filter_string, run_view_type, max_results, order_by, use_index) if ids else []
+    if output_format == "list":
+        return [row.to_run() for row in rows]
+    return rows_to_dataframe(rows)
+
+
 # -- interpreter exit -----------------------------------------------------------------------
 def _end_all_at_exit() -> None:
     """End runs still active at interpreter exit: KILLED after Ctrl-C, FAILED after another uncaught exception, else FINISHED."""
@@ -458,7 +545,7 @@ def _end_all_at_exit() -> None:
     status = (
         RunStatus.KILLED if isinstance(last, KeyboardInterrupt) else RunStatus.FAILED if crashed else RunStatus.FINISHED
     )
-    for active in reversed(list(_all_active.values())):
+    for active in reversed(list(STATE.active.values())):
         try:
             _end(active, status)
         except Exception as exc:  # never turn a clean exit into a traceback

@@ -27,7 +27,6 @@ from typing import Any
 
 from gitrun.entities import Metric, ViewType
 from gitrun.errors import GitrunError, RunNotFoundError
-from gitrun.git import GitRepo, TreeEntry, write_blobs
 from gitrun.store import RunRecord, Store, _visible, textio
 from gitrun.store.reader import (
     build_record,
@@ -39,6 +38,7 @@ from gitrun.store.reader import (
     summaries_from,
 )
 from gitrun.store.writer import RunWriter
+from gitrun.vcs.git import GitRepo, TreeEntry, write_blobs
 
 KEEP_TREES = 16  # materialised revisions kept in the cache (least recently used are removed)
 
@@ -241,7 +241,7 @@ class RevisionStore(Store):
         files = self._runs[run_id][1]
         entry = files.get(f"metrics/{key}.tsv")
         if entry is None:  # content in DVC: read it at this commit
-            from gitrun import dvc
+            from gitrun.vcs import dvc
 
             path = "/".join(
                 p
@@ -270,7 +270,7 @@ class RevisionStore(Store):
 
 
 def _series_sizes(files: dict[str, TreeEntry], blobs: dict[str, bytes]) -> dict[str, int | None]:
-    from gitrun.dvc import SIZE_LINE
+    from gitrun.vcs.dvc import SIZE_LINE
 
     sizes: dict[str, int | None] = {}
     for path, entry in files.items():
@@ -408,8 +408,8 @@ def read_artifact(store: Store, run_id: str, path: str) -> bytes:
 
     Works on the working-tree store and on a :func:`store_at` view (DVC then reads at that commit).
     """
-    from gitrun import dvc
     from gitrun.store.validation import validate_artifact_path
+    from gitrun.vcs import dvc
 
     rel = validate_artifact_path(path)
     _, run_dir = store.find_run_dir(run_id)

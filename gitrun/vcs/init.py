@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from gitrun.store import Store
 
 if TYPE_CHECKING:
-    from gitrun.git import GitRepo
+    from gitrun.vcs.git import GitRepo
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,9 @@ def init_store(store: Store, *, with_dvc: bool = False, remote_url: str | None =
     store.ensure_default_experiment()
     if not with_dvc:
         return InitResult(store.root, existed)
-    from gitrun import dvc
-    from gitrun.commits import check_git_state, commit_paths
-    from gitrun.git import GitRepo
+    from gitrun.vcs import dvc
+    from gitrun.vcs.commit import check_git_state, commit_paths
+    from gitrun.vcs.git import GitRepo
 
     repo = GitRepo.find(store.root)
     check_git_state(repo)
@@ -136,7 +136,7 @@ def _package_spec(extra: str = "") -> str:
 
 def write_pr_workflow(repo_root: Path, *, checks: Sequence[str] = (), force: bool = False) -> WorkflowFile:
     """``gitrun-pr.yml``: the PR report on every pull request, posted as a sticky comment; ``checks`` is the gate."""
-    from gitrun.gate import parse_check
+    from gitrun.compare.gate import parse_check
 
     for check in checks:
         parse_check(check)  # malformed checks fail here, not in the user's CI
@@ -153,8 +153,8 @@ def write_pr_comment_workflow(repo_root: Path, *, force: bool = False) -> Workfl
 def write_site_workflow(repo_root: Path, *, branch: str | None = None, force: bool = False) -> WorkflowFile:
     """``gitrun-site.yml``: build the report site on every push to ``branch`` and deploy it to GitHub Pages."""
     if branch is None:
-        from gitrun.git import GitRepo
         from gitrun.site.build import default_branch
+        from gitrun.vcs.git import GitRepo
 
         repo = GitRepo(repo_root)
         branch = (default_branch(repo) if repo.head() is not None else None) or repo.branch() or "main"

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gitrun.errors import GitrunError
-from gitrun.git import GitRepo, git_context
+from gitrun.vcs.git import GitRepo, git_context
 
 if TYPE_CHECKING:
     from gitrun.store import Store
@@ -93,7 +93,7 @@ def _matches(path: str, patterns: Sequence[str]) -> bool:
 def max_bytes() -> int:
     raw = os.environ.get(ENV_MAX_BYTES)
     if raw:
-        from gitrun.commits import parse_size
+        from gitrun.vcs.commit import parse_size
 
         return parse_size(raw)
     return DEFAULT_MAX_BYTES
@@ -128,7 +128,7 @@ class _Rules:
         """The kind of secret the lines ``patch`` adds to ``path`` hold (None for opted-in files)."""
         if self.opted_in(path):
             return None
-        from gitrun.secretscan import find_secret  # only in a dirty tree
+        from gitrun.tracking.secretscan import find_secret  # only in a dirty tree
 
         return find_secret(_added_lines(patch))
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gitrun import dvc
 from gitrun.errors import GitrunError
-from gitrun.git import GitCommandError, GitRepo
 from gitrun.redact import redact_credentials
 from gitrun.store import Store
+from gitrun.vcs import dvc
+from gitrun.vcs.git import GitCommandError, GitRepo
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class SyncResult:
 
 
 def _default_store() -> Store:
-    from gitrun.tracking import get_tracking_uri
+    from gitrun.tracking.fluent import get_tracking_uri
 
     return Store(get_tracking_uri())
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import pluggy
 
-from gitrun.git import git_context, script_directory
+from gitrun.vcs.git import git_context, script_directory
 
 hookimpl = pluggy.HookimplMarker("gitrun")
 

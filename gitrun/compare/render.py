@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from gitrun.diff import Diff, ExperimentDiff, RunSummary, Side, ValueChange
+from gitrun.compare.diff import Diff, ExperimentDiff, RunSummary, Side, ValueChange
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 

@@ -1,18 +1,18 @@
-"""Search: ``gitrun.search_runs`` (MLflow's signature and result shapes) and the helpers the client,
-the CLI and the site use. The grammar lives in ``gitrun.search.grammar`` (docs/search.md).
+"""Search's entry points: matching run records, MLflow's result DataFrame, experiment filters.
 
-pandas is imported inside :func:`search_runs` only, so ``import gitrun`` stays light.
+The client, the CLI and the site call these; ``gitrun.search_runs`` (the fluent function, in
+``gitrun.tracking.fluent``) adds the active experiment and MLflow's argument rules on top. The
+grammar lives in ``gitrun.search.grammar`` (docs/search.md). pandas is imported inside
+:func:`rows_to_dataframe` only, so ``import gitrun`` stays light.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from gitrun.entities import Experiment, Run, ViewType
-from gitrun.errors import InvalidInputError
+from gitrun.entities import Experiment, ViewType
 from gitrun.search.engine import search_rows
 from gitrun.search.evaluate import compile_filter
 from gitrun.search.grammar import EXPERIMENT_SCHEMA, parse_filter
@@ -23,9 +23,7 @@ if TYPE_CHECKING:
     from gitrun.search.rows import RunRow
     from gitrun.store import RunRecord, Store
 
-__all__ = ["filter_experiments", "order_experiments", "search_run_records", "search_runs"]
-
-log = logging.getLogger(__name__)
+__all__ = ["filter_experiments", "order_experiments", "rows_to_dataframe", "search_run_records"]
 
 SEARCH_MAX_RESULTS_PANDAS = 100_000
 INFO_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_time", "end_time")
@@ -48,62 +46,6 @@ def search_run_records(
     """
     rows = search_rows(store, experiment_ids, filter_string, view_type, max_results, order_by, use_index)
     return [row.to_record() for row in rows]
-
-
-def search_runs(
-    experiment_ids: Sequence[str] | str | None = None,
-    filter_string: str = "",
-    run_view_type: int = ViewType.ACTIVE_ONLY,
-    max_results: int = SEARCH_MAX_RESULTS_PANDAS,
-    order_by: Sequence[str] | None = None,
-    output_format: str = "pandas",
-    search_all_experiments: bool = False,
-    experiment_names: Sequence[str] | None = None,
-    *,
-    use_index: bool | None = None,
-    rev: str | None = None,
-) -> pandas.DataFrame | list[Run]:
-    """Search runs as ``mlflow.search_runs`` does; a pandas DataFrame, or ``list[Run]``.
-
-    Without experiment IDs or names it searches the active experiment (all active experiments
-    with ``search_all_experiments=True``). The filter grammar is MLflow's plus OR, NOT and
-    parentheses (docs/search.md); the default order is newest first (``start_time DESC``).
-    ``rev`` searches the store as committed at that revision (branch, tag, SHA) without a checkout.
-    """
-    from gitrun import tracking
-
-    if output_format not in ("pandas", "list"):
-        raise InvalidInputError(f"unsupported output_format {output_format!r}; use 'pandas' or 'list'")
-    store = tracking._get_client().store
-    if rev is not None:
-        from gitrun.revision import store_at
-
-        store = store_at(store, rev)
-    no_ids = not experiment_ids
-    no_names = not experiment_names
-    if not no_ids and not no_names:
-        raise InvalidInputError("give experiment_ids or experiment_names, not both")
-    if no_ids and no_names:
-        if search_all_experiments:
-            ids = [e.experiment_id for e in store.list_experiments(ViewType.ACTIVE_ONLY)]
-        else:
-            ids = [tracking._resolve_experiment_id(None)]
-    elif not no_names:
-        ids = []
-        for name in experiment_names or ():
-            if name is None:
-                continue
-            found = store.get_experiment_by_name(name)
-            if found is None:
-                log.warning("Cannot retrieve experiment by name %s", name)
-            else:
-                ids.append(found.experiment_id)
-    else:
-        ids = [experiment_ids] if isinstance(experiment_ids, str) else [str(e) for e in experiment_ids or ()]
-    rows = search_rows(store, ids, filter_string, run_view_type, max_results, order_by, use_index) if ids else []
-    if output_format == "list":
-        return [row.to_run() for row in rows]
-    return rows_to_dataframe(rows)
 
 
 def rows_to_dataframe(rows: Sequence[RunRow]) -> pandas.DataFrame:

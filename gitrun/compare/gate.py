@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from gitrun.diff import Diff, RunSummary
+from gitrun.compare.diff import Diff, RunSummary
 from gitrun.errors import GitrunError
 
 

@@ -1,4 +1,4 @@
-"""Secrets in text by content: what keeps them out of a dirty run's ``code.diff`` (gitrun.codestate).
+"""Secrets in text by content: what keeps them out of a dirty run's ``code.diff`` (gitrun.tracking.code).
 
 A small hand-written detector, chosen over ``detect-secrets`` for its cost (figures in
 docs/architecture.md): imported only when a run starts in a dirty work tree, it reads the lines

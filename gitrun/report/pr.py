@@ -5,7 +5,7 @@ the ``--check`` gate on it, reads the primary metric's history of the runs the r
 and composes GitHub Markdown:
 
 - the check results first (the reviewer's first question: did the gate pass?);
-- per experiment the tables of :func:`gitrun.diff_render.render_markdown`, with a sparkline
+- per experiment the tables of :func:`gitrun.compare.render.render_markdown`, with a sparkline
   column, and a Mermaid ``xychart-beta`` of the best base run against the best new runs, its
   series named in a table below it (Mermaid's legend support varies);
 - a hidden HTML-comment marker by which ``--post`` finds its own comment again.
@@ -27,10 +27,10 @@ from typing import Any
 
 from gitrun.charts.mermaid import MAX_SERIES, SWATCHES, Line, xychart
 from gitrun.charts.sparkline import sparkline
-from gitrun.diff import Diff, ExperimentDiff, RunSummary, Side, diff_revisions, store_for
-from gitrun.diff_render import fmt, md_escape, render_markdown
+from gitrun.compare.diff import Diff, ExperimentDiff, RunSummary, Side, diff_revisions, store_for
+from gitrun.compare.gate import CheckResult, evaluate, parse_check
+from gitrun.compare.render import fmt, md_escape, render_markdown
 from gitrun.errors import GitrunError
-from gitrun.gate import CheckResult, evaluate, parse_check
 from gitrun.store import Store
 
 COMMENT_LIMIT = 65_536  # GitHub's maximum length of an issue or pull-request comment body
@@ -492,7 +492,7 @@ def post_comment(
     """Create or update the pull request's sticky report comment; returns a
     :class:`gitrun.github.PostResult`. ``expect_head_sha``: refuse unless the pull request's head
     is that commit (the fork workflow checks the number read from an artifact this way)."""
-    from gitrun.github import GitHubError, pull_request_head, target_from_env, upsert_comment
+    from gitrun.report.github import GitHubError, pull_request_head, target_from_env, upsert_comment
 
     marker = marker_comment(marker_of(body))
     if marker not in body:

@@ -19,15 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitrun import dvc
 from gitrun.entities import RunStatus
 from gitrun.errors import GitrunError
-from gitrun.git import GitCommandError, GitRepo
 from gitrun.store import RunRecord, Store
 from gitrun.store.layout import local_only
 from gitrun.store.reader import holds_only_local_files, read_run
 from gitrun.store.textio import TEMP_PREFIX
 from gitrun.store.writer import FULL_VALUES_DIR
+from gitrun.vcs import dvc
+from gitrun.vcs.git import GitCommandError, GitRepo
 
 DEFAULT_DVC_THRESHOLD = 500 * 1024  # pre-commit's check-added-large-files default (500 KB)
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.I)
@@ -240,7 +240,7 @@ def _pointer_current(target: Path, files: list[Path]) -> bool:
 
 
 def default_message(store: Store, runs: Sequence[CommittedRun], records: dict[str, RunRecord]) -> str:
-    from gitrun.experiments_api import best_run
+    from gitrun.search.experiments import best_run
 
     experiments = sorted({r.experiment_id for r in runs})
     noun = "run" if len(runs) == 1 else "runs"
@@ -275,7 +275,7 @@ def commit(
     which commit was made and which runs and DVC-tracked files it holds.
     """
     if store is None:
-        from gitrun.tracking import get_tracking_uri
+        from gitrun.tracking.fluent import get_tracking_uri
 
         store = Store(get_tracking_uri())
     store.check_readable()
