@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitrun.settings import default_direction
+
 
 class RunStatus:
     """Run status names, as MLflow spells them."""
@@ -156,8 +158,6 @@ class Experiment:
 
     def direction(self, metric: str) -> str:
         """'min' or 'max' for ``metric``: the experiment's setting, else gitrun's naming rule."""
-        from gitrun.settings import default_direction
-
         return self.directions.get(metric) or default_direction(metric)
 
 

@@ -7,6 +7,8 @@ imports click.
 
 from __future__ import annotations
 
+from gitrun.redact import redact_credentials
+
 
 class GitrunError(Exception):
     """Base class of every error gitrun raises on purpose."""
@@ -71,6 +73,29 @@ class DiskFullError(StoreWriteError):
 
 class ReadOnlyStoreError(StoreWriteError):
     """The store is on a read-only file system (or not writable by this user)."""
+
+
+class GitCommandError(GitrunError):
+    """A ``git`` command failed: the command, its exit status and the last lines of its stderr.
+
+    Arguments and stderr are kept with credentials removed (Git quotes remote URLs, query tokens
+    included, in its errors)."""
+
+    STDERR_LINES = 8
+
+    def __init__(self, args: list[str], returncode: int, stderr: str):
+        self.command = redact_credentials("git " + " ".join(args))
+        self.returncode = returncode
+        self.stderr = redact_credentials(stderr)
+        tail = "\n".join(self.stderr.strip().splitlines()[-self.STDERR_LINES :])
+        super().__init__(f"{self.command} failed (exit status {returncode}){': ' + tail if tail else ''}")
+
+    def __reduce__(self) -> tuple[type, tuple[list[str], int, str]]:
+        return type(self), (self.command.split()[1:], self.returncode, self.stderr)
+
+
+class NotAGitRepositoryError(GitrunError):
+    """The path is not inside a Git work tree."""
 
 
 class PluginError(GitrunError):

@@ -15,7 +15,7 @@ from gitrun.errors import PluginError
 if TYPE_CHECKING:
     import pluggy
 
-    from gitrun.store import Store
+    from gitrun.store import ReadStore
 
 ENTRY_POINT_GROUP = "gitrun"
 BUILTIN_PLUGINS = ("gitrun.tracking.run_context", "gitrun.vcs.plugin")
@@ -135,7 +135,7 @@ def run_context_tags(experiment_id: str, run_name: str) -> dict[str, str]:
     return tags
 
 
-def store_at(store: Store, rev: str) -> Store:
+def store_at(store: ReadStore, rev: str) -> ReadStore:
     """``store`` as committed at ``rev`` (read-only), through the ``gitrun_store_at`` hook."""
     result = get_plugin_manager().hook.gitrun_store_at(store=store, rev=rev)
     if result is None:

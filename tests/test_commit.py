@@ -384,7 +384,7 @@ def test_python_api_returns_the_commit_and_its_runs(repo: Path) -> None:
 
 @pytest.mark.parametrize("size", ["500000", "500KB", "2 MiB", "1.5M", "10mb"])
 def test_size_parsing(size: str) -> None:
-    from gitrun.vcs.commit import parse_size
+    from gitrun.formatting import parse_size
 
     expected = {
         "500000": 500000,

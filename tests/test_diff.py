@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gitrun.compare.diff import WORKSPACE, default_branch
+from gitrun.compare.diff import WORKSPACE
 from gitrun.errors import GitrunError
 from gitrun.vcs.git import GitRepo
 from tests.diffkit import build_branched, client, commit, diff, git, log
@@ -200,7 +200,7 @@ def test_default_branch_in_a_ci_style_clone(repo: Path, tmp_path: Path) -> None:
     git(clone, "checkout", "-q", "--detach")
     git(clone, "branch", "-D", "main")
     git(clone, "remote", "set-head", "origin", "-d")
-    assert default_branch(GitRepo.find(clone)) == "origin/main"
+    assert GitRepo.find(clone).default_branch() == "origin/main"
     result = diff(clone)
     assert result.base.label == "merge-base(origin/main, HEAD)" and not result.has_changes
 

@@ -226,7 +226,8 @@ CLOSED = "127.0.0.1:9"  # the discard port: nothing listens, the connection is r
 
 
 def test_git_errors_never_quote_credentials(repo: Path) -> None:
-    from gitrun.vcs.git import GitCommandError, GitRepo
+    from gitrun.errors import GitCommandError
+    from gitrun.vcs.git import GitRepo
 
     url = f"http://bob:{PASSWORD}@{CLOSED}/repo.git?private_token={TOKEN}"
     with pytest.raises(GitCommandError) as info:

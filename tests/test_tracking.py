@@ -235,7 +235,7 @@ def test_scp_like_ssh_remote_is_kept(repo: Path) -> None:
     ],
 )
 def test_strip_credentials(url: str, clean: str) -> None:
-    from gitrun.vcs.git import strip_credentials
+    from gitrun.redact import strip_credentials
 
     assert strip_credentials(url) == clean
 

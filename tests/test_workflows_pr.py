@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from gitrun.vcs.init import write_github_workflows
+from gitrun.report.workflows import write_github_workflows
 from tests.diffkit import actionlint, cli, commit, git, log
 from tests.fake_github import FakeGitHub
 

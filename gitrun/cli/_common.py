@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 if TYPE_CHECKING:
-    from gitrun.store import Store
+    from gitrun.store import ReadStore, Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,12 +59,17 @@ def _fail(exc: BaseException, code: int, unexpected: bool = False) -> None:
     sys.exit(code)
 
 
-def get_store(ctx: click.Context, rev: str | None = None) -> Store:
-    """The store the command works on; with ``rev``, a read-only view of it at that commit."""
+def get_store(ctx: click.Context) -> Store:
+    """The working tree's store the command works on (``--tracking-uri``, else the default)."""
     from gitrun.store import Store
 
     obj = ctx.find_root().obj or {}
-    store = Store(obj.get("tracking_uri"), strict=bool(obj.get("strict")))
+    return Store(obj.get("tracking_uri"), strict=bool(obj.get("strict")))
+
+
+def read_store(ctx: click.Context, rev: str | None = None) -> ReadStore:
+    """The store to read: the working tree's, or with ``rev`` a read-only view of it at that commit."""
+    store = get_store(ctx)
     if rev is None:
         return store
     from gitrun.vcs.revision import store_at

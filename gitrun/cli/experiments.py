@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import click
 
-from gitrun.cli._common import echo_json, get_store, json_option, print_table, rev_option
+from gitrun.cli._common import echo_json, json_option, print_table, read_store, rev_option
 
 
 @click.group(epilog="Example:\n\n\b\n  gitrun experiments list --json")
@@ -20,7 +20,7 @@ def list_experiments(ctx: click.Context, show_all: bool, rev: str | None, as_jso
     from gitrun.entities import ViewType
     from gitrun.search.experiments import experiment_overview
 
-    rows = experiment_overview(get_store(ctx, rev), ViewType.ALL if show_all else ViewType.ACTIVE_ONLY)
+    rows = experiment_overview(read_store(ctx, rev), ViewType.ALL if show_all else ViewType.ACTIVE_ONLY)
     if as_json:
         echo_json([row.to_dict() for row in rows])
         return

@@ -57,8 +57,8 @@ def init(
     if result.commit_sha:
         click.echo(f"[{result.commit_sha[:10]}] committed DVC's configuration")
     if with_github:
+        from gitrun.report.workflows import write_github_workflows
         from gitrun.vcs.git import GitRepo
-        from gitrun.vcs.init import write_github_workflows
 
         root = GitRepo.find(result.store).root
         for written in write_github_workflows(root, checks=checks, force=force):

@@ -4,10 +4,20 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from gitrun.cli._common import console, echo_json, format_value, get_store, iso_ms, json_option, print_table, rev_option
+from gitrun.cli._common import (
+    console,
+    echo_json,
+    format_value,
+    get_store,
+    iso_ms,
+    json_option,
+    print_table,
+    read_store,
+    rev_option,
+)
 
 if TYPE_CHECKING:
-    from gitrun.store import RunRecord, Store
+    from gitrun.store import ReadStore, RunRecord
 
 
 @click.group(epilog="Example:\n\n\b\n  gitrun runs list --experiment iris --max 10")
@@ -32,7 +42,7 @@ def run_to_json(record: RunRecord, experiment_name: str) -> dict[str, Any]:
     }
 
 
-def _experiment_ids(store: Store, names: tuple[str, ...]) -> list[str] | None:
+def _experiment_ids(store: ReadStore, names: tuple[str, ...]) -> list[str] | None:
     from gitrun.errors import ExperimentNotFoundError
 
     if not names:
@@ -99,7 +109,7 @@ def list_runs(
     from gitrun.entities import ViewType
     from gitrun.search.api import search_run_records
 
-    store = get_store(ctx, rev)
+    store = read_store(ctx, rev)
     view = ViewType.DELETED_ONLY if deleted else ViewType.ACTIVE_ONLY
     ids = _experiment_ids(store, experiments)
     records = search_run_records(store, ids, filter_string, view, max_results, list(order_by))
@@ -157,7 +167,7 @@ def _print_runs(records: list[RunRecord], experiments: dict[str, Any]) -> None:
 @click.pass_context
 def show_run(ctx: click.Context, run_id: str, rev: str | None, as_json: bool) -> None:
     """Show one run: info, params, metrics (latest/min/max), tags and artifacts. RUN_ID may be a unique prefix."""
-    store = get_store(ctx, rev)
+    store = read_store(ctx, rev)
     record = store.read_run(store.resolve_run_id(run_id))
     experiment = store.get_experiment(record.experiment_id)
     artifacts = _artifact_files(store, record.run_id)
@@ -204,7 +214,7 @@ def show_run(ctx: click.Context, run_id: str, rev: str | None, as_json: bool) ->
         print_table(["artifact", "bytes"], [(a["path"], format_value(a["size"])) for a in artifacts], title="Artifacts")
 
 
-def _artifact_files(store: Store, run_id: str) -> list[dict[str, Any]]:
+def _artifact_files(store: ReadStore, run_id: str) -> list[dict[str, Any]]:
     return [{"path": f.path, "size": f.file_size} for f in store.artifact_files(run_id)]
 
 
@@ -243,7 +253,7 @@ def checkout_run(ctx: click.Context, run_id: str, directory: str) -> None:
     """
     from pathlib import Path
 
-    from gitrun.tracking.code import checkout_run as do_checkout
+    from gitrun.vcs.checkout import checkout_run as do_checkout
 
     dest = do_checkout(get_store(ctx), run_id, Path(directory))
     click.echo(f"Checked out the code of run {run_id} in {dest}")

@@ -12,8 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gitrun.entities import Experiment, LifecycleStage, ViewType
-from gitrun.errors import GitrunError
-from gitrun.store import RunRecord, Store
+from gitrun.errors import GitrunError, RunNotFoundError
+from gitrun.store import ReadStore, RunRecord
+from gitrun.store.textio import json_number
+from gitrun.vcs.git import GitRepo
+from gitrun.vcs.revision import RevisionStore, store_at
 
 SCHEMA_VERSION = 1
 WORKSPACE = "workspace"
@@ -125,7 +128,6 @@ class Diff:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (docs/schemas/diff.json); non-finite numbers become strings."""
-        from gitrun.store.textio import json_number
 
         def num(value: Any) -> Any:
             return json_number(value) if isinstance(value, float) else value
@@ -259,14 +261,14 @@ def _all_bests(
     return {key: BestRun(r.run_id, r.run_name, v) for key, (v, _, r) in best.items()}
 
 
-def _records(store: Store | None, experiment_id: str, exists: bool) -> dict[str, RunRecord]:
+def _records(store: ReadStore | None, experiment_id: str, exists: bool) -> dict[str, RunRecord]:
     if store is None or not exists:
         return {}
     return {r.run_id: r for r in store.iter_runs([experiment_id], ViewType.ACTIVE_ONLY)}
 
 
 def _target_records(
-    store: Store, experiment_id: str, base_runs: Mapping[str, RunRecord], trees: tuple[RunTrees, RunTrees]
+    store: ReadStore, experiment_id: str, base_runs: Mapping[str, RunRecord], trees: tuple[RunTrees, RunTrees]
 ) -> tuple[dict[str, RunRecord], set[str]]:
     """The target's runs of one experiment, reusing the base's record of every run whose Git tree
     is the same on both sides; returns (records, IDs of those identical runs)."""
@@ -283,11 +285,8 @@ def _target_records(
     return out, same
 
 
-def _read_runs(store: Store, run_ids: list[str]) -> list[RunRecord]:
+def _read_runs(store: ReadStore, run_ids: list[str]) -> list[RunRecord]:
     """Several runs; a revision view reads them in one batch of Git reads."""
-    from gitrun.errors import RunNotFoundError
-    from gitrun.vcs.revision import RevisionStore
-
     if isinstance(store, RevisionStore):
         return store.read_runs(run_ids)
     out = []
@@ -300,8 +299,8 @@ def _read_runs(store: Store, run_ids: list[str]) -> list[RunRecord]:
 
 
 def compute_diff(
-    base_store: Store | None,
-    target_store: Store | None,
+    base_store: ReadStore | None,
+    target_store: ReadStore | None,
     base: Side,
     target: Side,
     *,
@@ -398,26 +397,9 @@ def compute_diff(
 
 
 # -- resolving revisions ---------------------------------------------------------------------
-def default_branch(repo: Any) -> str:
-    """The repository's default branch: origin's HEAD, else main, else master."""
-    out = repo.run("symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD", check=False)
-    if out.returncode == 0 and out.stdout.strip():
-        return str(out.stdout.strip())
-    for name in ("main", "master"):
-        if repo.run("rev-parse", "--verify", "-q", f"refs/heads/{name}", check=False).returncode == 0:
-            return name
-    # A CI checkout (actions/checkout) has remote-tracking branches but no local main and no origin/HEAD.
-    for name in ("main", "master"):
-        if repo.run("rev-parse", "--verify", "-q", f"refs/remotes/origin/{name}", check=False).returncode == 0:
-            return f"origin/{name}"
-    raise GitrunError("cannot find the default branch (no origin/HEAD, main or master); name the base revision")
-
-
-def resolve_sides(store: Store, base: str | None, target: str | None) -> tuple[Side, Side]:
+def resolve_sides(store: ReadStore, base: str | None, target: str | None) -> tuple[Side, Side]:
     """Sides from the CLI's arguments: ``A B``, ``A...B`` (merge-base), ``A..B``, or the defaults
     (merge-base with the default branch vs the working tree)."""
-    from gitrun.vcs.git import GitRepo
-
     repo = GitRepo.find(store.root)
     if base is not None and target is None and ".." in base:
         if "..." in base:
@@ -428,7 +410,11 @@ def resolve_sides(store: Store, base: str | None, target: str | None) -> tuple[S
         left, right = base.split("..", 1)
         return _side(repo, left or "HEAD"), _side(repo, right or "HEAD")
     if base is None:
-        branch = default_branch(repo)
+        branch = repo.default_branch()
+        if branch is None:
+            raise GitrunError(
+                "cannot find the default branch (no origin/HEAD, main or master, and HEAD is detached); name the base revision"
+            )
         head = repo.head()
         if head is None:
             raise GitrunError("the repository has no commits yet; there is nothing to diff against")
@@ -443,17 +429,15 @@ def _side(repo: Any, rev: str) -> Side:
     return Side(rev, repo.rev_parse(rev))
 
 
-def store_for(store: Store, side: Side) -> Store:
+def store_for(store: ReadStore, side: Side) -> ReadStore:
     """The store as it is on ``side``: the working tree, or a read-only view at the commit."""
     if side.commit is None:
         return store
-    from gitrun.vcs.revision import store_at
-
     return store_at(store, side.commit)
 
 
 def diff_revisions(
-    store: Store,
+    store: ReadStore,
     base: str | None = None,
     target: str | None = None,
     *,
@@ -462,8 +446,6 @@ def diff_revisions(
     only_changed: bool = False,
 ) -> Diff:
     """``gitrun diff [BASE] [TARGET]`` as a library call."""
-    from gitrun.vcs.revision import RevisionStore
-
     base_side, target_side = resolve_sides(store, base, target)
     base_store, target_store = store_for(store, base_side), store_for(store, target_side)
     trees = None

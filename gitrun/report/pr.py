@@ -25,13 +25,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitrun._version import __version__
 from gitrun.charts.mermaid import MAX_SERIES, SWATCHES, Line, xychart
 from gitrun.charts.sparkline import sparkline
 from gitrun.compare.diff import Diff, ExperimentDiff, RunSummary, Side, diff_revisions, store_for
 from gitrun.compare.gate import CheckResult, evaluate, parse_check
 from gitrun.compare.render import fmt, md_escape, render_markdown
 from gitrun.errors import GitrunError
-from gitrun.store import Store
+from gitrun.report.github import GitHubError, pull_request_head, target_from_env, upsert_comment
+from gitrun.store import ReadStore
 
 COMMENT_LIMIT = 65_536  # GitHub's maximum length of an issue or pull-request comment body
 DEFAULT_MARKER = "gitrun-report"
@@ -89,7 +91,7 @@ class CurveChart:
 class Histories:
     """Metric histories read from the two sides of a diff, each run and key read once."""
 
-    def __init__(self, stores: Mapping[str, Store | None]):
+    def __init__(self, stores: Mapping[str, ReadStore | None]):
         self.stores = stores
         self._cache: dict[tuple[str, str, str], list[tuple[int, int, float]]] = {}
 
@@ -214,8 +216,6 @@ def checks_markdown(results: Sequence[CheckResult]) -> list[str]:
 
 
 def _footer(details_url: str | None) -> str:
-    from gitrun._version import __version__
-
     where = f" · [workflow run]({details_url})" if details_url else ""
     return f"<sub>gitrun {__version__} · `gitrun report pr`{where}</sub>"
 
@@ -351,7 +351,7 @@ def sparkline_lookup(diff: Diff, histories: Histories, width: int = 24) -> Calla
 
 
 def build_pr_report(
-    store: Store,
+    store: ReadStore,
     base: str | None = None,
     target: str | None = None,
     *,
@@ -408,7 +408,7 @@ def build_pr_report(
     )
 
 
-def _side_store(store: Store, side: Side) -> Store | None:
+def _side_store(store: ReadStore, side: Side) -> ReadStore | None:
     try:
         return store_for(store, side)
     except GitrunError:
@@ -492,8 +492,6 @@ def post_comment(
     """Create or update the pull request's sticky report comment; returns a
     :class:`gitrun.github.PostResult`. ``expect_head_sha``: refuse unless the pull request's head
     is that commit (the fork workflow checks the number read from an artifact this way)."""
-    from gitrun.report.github import GitHubError, pull_request_head, target_from_env, upsert_comment
-
     marker = marker_comment(marker_of(body))
     if marker not in body:
         body = f"{marker}\n{body}"

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from gitrun.entities import Experiment, ViewType
 from gitrun.search.engine import search_rows
-from gitrun.search.evaluate import compile_filter
-from gitrun.search.grammar import EXPERIMENT_SCHEMA, parse_filter
+from gitrun.search.evaluate import _sort_value, compile_filter, getter
+from gitrun.search.grammar import EXPERIMENT_SCHEMA, parse_filter, parse_order_by
 
 if TYPE_CHECKING:
     import pandas
 
     from gitrun.search.rows import RunRow
-    from gitrun.store import RunRecord, Store
+    from gitrun.store import ReadStore, RunRecord
 
 __all__ = ["filter_experiments", "order_experiments", "rows_to_dataframe", "search_run_records"]
 
@@ -30,7 +30,7 @@ INFO_COLUMNS = ("run_id", "experiment_id", "status", "artifact_uri", "start_time
 
 
 def search_run_records(
-    store: Store,
+    store: ReadStore,
     experiment_ids: Sequence[str] | str | None = None,
     filter_string: str | None = "",
     view_type: int = ViewType.ACTIVE_ONLY,
@@ -89,9 +89,6 @@ def filter_experiments(experiments: Sequence[Experiment], filter_string: str | N
 def order_experiments(experiments: Sequence[Experiment], order_by: Sequence[str] | None) -> list[Experiment]:
     """Experiments sorted by ``order_by`` clauses (``"name DESC"``, ``"tags.team"``...), as runs
     are: stable, the last clause applied first, None sorting last in both directions."""
-    from gitrun.search.evaluate import _sort_value, getter
-    from gitrun.search.grammar import parse_order_by
-
     out = list(experiments)
     for clause in reversed(list(order_by or ())):
         order = parse_order_by(clause, EXPERIMENT_SCHEMA)

@@ -19,10 +19,12 @@ from gitrun.search import index as _index
 from gitrun.search.evaluate import compile_filter, sort_rows
 from gitrun.search.grammar import OrderBy, parse_filter, parse_order_by
 from gitrun.search.rows import RunRow, Scan
+from gitrun.store import record_to_run
+from gitrun.store.layout import DEFAULT_EXPERIMENT_ID
 
 if TYPE_CHECKING:
     from gitrun.entities import Run
-    from gitrun.store import RunRecord, Store
+    from gitrun.store import ReadStore, RunRecord
 
 
 def parse_order_list(order_by: Sequence[str] | str | None) -> list[OrderBy]:
@@ -33,10 +35,8 @@ def parse_order_list(order_by: Sequence[str] | str | None) -> list[OrderBy]:
     return [parse_order_by(clause) for clause in order_by]
 
 
-def resolve_experiment_ids(store: Store, experiment_ids: Sequence[str] | str | None) -> list[str]:
+def resolve_experiment_ids(store: ReadStore, experiment_ids: Sequence[str] | str | None) -> list[str]:
     """Every experiment for None; otherwise the given IDs, which must exist (as MLflow checks)."""
-    from gitrun.store.layout import DEFAULT_EXPERIMENT_ID
-
     if experiment_ids is None:
         return store.experiment_ids()
     ids = [experiment_ids] if isinstance(experiment_ids, str) else [str(e) for e in experiment_ids]
@@ -48,7 +48,7 @@ def resolve_experiment_ids(store: Store, experiment_ids: Sequence[str] | str | N
 
 
 @contextmanager
-def open_scan(store: Store, use_index: bool | None = None) -> Iterator[Scan]:
+def open_scan(store: ReadStore, use_index: bool | None = None) -> Iterator[Scan]:
     """A scan of ``store``'s runs; with the index, it is loaded first and saved after if it changed."""
     store.check_readable()
     indexed = _index.enabled(use_index) and store.layout.exists()
@@ -73,7 +73,7 @@ def open_scan(store: Store, use_index: bool | None = None) -> Iterator[Scan]:
             _index.save(path, scan.index)
 
 
-def iter_rows(store: Store, scan: Scan, experiment_ids: list[str], view_type: int) -> Iterator[RunRow]:
+def iter_rows(store: ReadStore, scan: Scan, experiment_ids: list[str], view_type: int) -> Iterator[RunRow]:
     """Rows of the visible runs of the given experiments, with ``meta.json`` read."""
     index = scan.index
     for experiment_id in experiment_ids:
@@ -119,7 +119,7 @@ def _list_dirs(folder: str) -> list[str]:
 
 
 def search_rows(
-    store: Store,
+    store: ReadStore,
     experiment_ids: Sequence[str] | str | None,
     filter_string: str | None = "",
     run_view_type: int = ViewType.ACTIVE_ONLY,
@@ -209,8 +209,6 @@ class RecordRow:
         return self.record
 
     def to_run(self) -> Run:
-        from gitrun.store import record_to_run
-
         return record_to_run(self.record)
 
 

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from gitrun.entities import Experiment, ViewType
-from gitrun.store import RunRecord, Store
+from gitrun.store import ReadStore, RunRecord
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def best_run(
     return pick(candidates, key=lambda item: item[1])
 
 
-def experiment_overview(store: Store, view_type: int = ViewType.ACTIVE_ONLY) -> list[ExperimentOverview]:
+def experiment_overview(store: ReadStore, view_type: int = ViewType.ACTIVE_ONLY) -> list[ExperimentOverview]:
     out = []
     for exp in store.list_experiments(view_type):
         records = list(store.iter_runs([exp.experiment_id]))

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from gitrun.entities import MetricSummary, Run, RunData, RunInfo, RunStatus
-from gitrun.store import reader
+from gitrun.store import reader, series
 from gitrun.store.textio import from_json_number
 from gitrun.store.validation import RUN_TIME_MAX_MS, RUN_TIME_MIN_MS
 
@@ -350,12 +350,12 @@ class RunRow:
                 raise _NeedReader from None
         data = self._read(f"metrics/{key}.tsv")
         try:
-            points = reader.parse_clean_series(data.decode("utf-8")) if data is not None else None
+            points = series.parse_clean_series(data.decode("utf-8")) if data is not None else None
         except ValueError:
             points = None
         if points is None:
             raise _NeedReader
-        summary = reader.summarize(key, points)
+        summary = series.summarize(key, points)
         return None if summary is None else _summary_tuple(summary)
 
     def _reader_summaries(self) -> None:
@@ -396,7 +396,7 @@ class RunRow:
 
     def _walk(self) -> tuple[dict[str, os.stat_result], dict[str, os.stat_result]]:
         """Series files (key -> stat) and metric directories (relative path -> stat), found as
-        :func:`gitrun.store.reader.series_keys` finds them."""
+        :func:`gitrun.store.series.series_keys` finds them."""
         series: dict[str, os.stat_result] = {}
         dirs: dict[str, os.stat_result] = {}
         root = f"{self.run_dir}/metrics"

@@ -1,8 +1,5 @@
-"""Where the site's templates and static assets live, and the Jinja2 environment over them.
-
-Installed from a wheel, ``templates/`` and ``site/`` ship as ``gitrun/_data/templates`` and
-``gitrun/_data/site`` (pyproject's force-include); in a source checkout they are the top-level
-folders of the repository. A ``--template-dir`` comes first in the loader, so it can override any
+"""The site's templates and static assets (found by :mod:`gitrun.data`), and the Jinja2 environment
+over them. A ``--template-dir`` comes first in the loader, so it can override any
 template, and ``{% extends "default:run.html" %}`` reaches the built-in one it replaces.
 """
 
@@ -14,30 +11,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import gitrun
+from gitrun.data import assets_dir, data_dir, templates_dir
+from gitrun.site import safe
 
-_PACKAGE = Path(gitrun.__file__).resolve().parent
-
-
-def data_dir(name: str) -> Path:
-    """The ``templates`` or ``site`` folder: packaged data first, else the checkout's top level."""
-    packaged = _PACKAGE / "_data" / name
-    if packaged.is_dir():
-        return packaged
-    checkout = _PACKAGE.parent / name
-    if checkout.is_dir():
-        return checkout
-    from gitrun.errors import GitrunError
-
-    raise GitrunError(f"gitrun's {name}/ folder is missing (looked in {packaged} and {checkout}); reinstall gitrun-ml")
-
-
-def templates_dir() -> Path:
-    return data_dir("templates")
-
-
-def assets_dir() -> Path:
-    return data_dir("site")
+__all__ = ["assets_dir", "data_dir", "make_environment", "templates_dir", "tree_digest"]
 
 
 def tree_digest(folder: Path, suffixes: tuple[str, ...] = ()) -> str:
@@ -69,8 +46,6 @@ def make_environment(template_dir: Path | None = None, strict: bool = False) -> 
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    from gitrun.site import safe
-
     env.filters["script_json"] = safe.script_json
     env.filters["fmt"] = safe.format_number
     env.filters["filesize"] = safe.format_size

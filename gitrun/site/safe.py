@@ -20,6 +20,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
+from gitrun.redact import strip_credentials
+
 _SCRIPT_ESCAPES = {
     "<": "\\u003c",
     ">": "\\u003e",
@@ -145,8 +147,6 @@ def tag_value(key: str, value: str) -> str:
     """A tag's value as a published page may show it: URLs in the repository URL tag lose their credentials."""
     if key != REPO_URL_TAG:
         return value
-    from gitrun.redact import strip_credentials
-
     return strip_credentials(value)
 
 

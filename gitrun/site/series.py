@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gitrun.charts.data import downsample_indices
+from gitrun.store.series import read_series as tolerant
 
 
 @dataclass
@@ -43,8 +44,6 @@ def read_series(path: Path, strict: bool = False) -> Series | None:
             return Series(steps, stamps, table[:, 2].copy(), raw)
         except (ValueError, OverflowError):
             pass
-    from gitrun.store.reader import read_series as tolerant
-
     points = tolerant(path, strict)
     steps = np.array([p[0] for p in points], dtype=np.int64)
     stamps = np.array([p[1] for p in points], dtype=np.int64)

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from gitrun.site.build import BuildOptions, BuildResult, build_site
-from gitrun.store import Store
+from gitrun.store import ReadStore
 from gitrun.store.layout import local_only
 
 
-def store_signature(store: Store) -> str:
+def store_signature(store: ReadStore) -> str:
     """A hash of the store's file names, sizes and mtimes (cheap enough to poll every second)."""
     digest = hashlib.sha256()
     root = str(store.root)
@@ -49,7 +49,7 @@ def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8000) -> T
 
 
 def serve(
-    store: Store,
+    store: ReadStore,
     options: BuildOptions,
     *,
     host: str = "127.0.0.1",

@@ -17,6 +17,7 @@ from typing import Any
 
 from gitrun.entities import Experiment, FileInfo, LifecycleStage, Metric, Run, RunData, RunInfo, RunStatus, ViewType
 from gitrun.errors import ExperimentNotFoundError, GitrunError, InvalidInputError, RunNotFoundError, RunStateError
+from gitrun.settings import load_project_settings
 from gitrun.store import textio
 from gitrun.store.layout import (
     DEFAULT_EXPERIMENT_ID,
@@ -28,37 +29,44 @@ from gitrun.store.layout import (
     resolve_store_root,
     slugify,
 )
+from gitrun.store.pointers import pointer_is_dir, pointer_size
 from gitrun.store.reader import (
     HEARTBEAT_PREFIX,
+    HOSTNAME,
     OUTCOMES_FILE,
     RunRecord,
-    decode_json_bytes,
     heartbeat_alive,
     heartbeat_name,
     heartbeats,
     holds_only_local_files,
     metric_history,
-    problem,
     read_outcomes,
     read_run,
     worst_status,
 )
+from gitrun.store.textio import decode_json_bytes, problem
 from gitrun.store.validation import (
+    validate_artifact_path,
     validate_direction,
     validate_experiment_name,
+    validate_key,
     validate_run_id,
     validate_run_time,
 )
 from gitrun.store.writer import RunWriter, new_run_files, now_ms, run_lock
 
-__all__ = ["Store", "RunRecord", "resolve_store_root", "slugify"]
+__all__ = ["ReadStore", "RunRecord", "Store", "resolve_store_root", "slugify"]
 
 _writers: dict[Path, RunWriter] = {}
 _writers_lock = threading.Lock()
 
 
-class Store:
-    """A run store rooted at ``root`` (usually ``<work tree>/.gitrun``)."""
+class ReadStore:
+    """A run store rooted at ``root``, read-only: the experiments, runs and artifacts it holds.
+
+    The working tree's store is a :class:`Store` (which also writes); a past commit's is a
+    read-only ``gitrun.vcs.revision.RevisionStore``. Readers take a ``ReadStore``.
+    """
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *, strict: bool = False):
         self.layout = StoreLayout(resolve_store_root(root))
@@ -72,17 +80,7 @@ class Store:
         self.source_store_rel = ""
 
     def __repr__(self) -> str:
-        return f"Store({str(self.root)!r})"
-
-    # -- setup -----------------------------------------------------------------------------
-    def ensure(self) -> None:
-        """Create the store if needed and check its format version (once per Store object)."""
-        if not self._ensured:
-            try:
-                self.layout.ensure()
-            except OSError as exc:  # a read-only file system, a full disk...
-                raise textio.write_error(Path(exc.filename or self.root), exc, "nothing was written") from None
-            self._checked = self._ensured = True
+        return f"{type(self).__name__}({str(self.root)!r})"
 
     def check_readable(self) -> None:
         if not self._checked and self.layout.exists():
@@ -136,8 +134,6 @@ class Store:
         return self._experiment(str(experiment_id), self._read_experiment_file(str(experiment_id)))
 
     def _experiment(self, experiment_id: str, data: Mapping[str, Any]) -> Experiment:
-        from gitrun.settings import load_project_settings
-
         name = str(
             data.get("name") or (DEFAULT_EXPERIMENT_NAME if experiment_id == DEFAULT_EXPERIMENT_ID else experiment_id)
         )
@@ -184,6 +180,129 @@ class Store:
             if exp.name == name:
                 return exp
         return None
+
+    def find_run_dir(self, run_id: str) -> tuple[str, Path]:
+        validate_run_id(run_id)
+        self.check_readable()
+        for experiment_id in self.experiment_ids():
+            candidate = self.layout.run_dir(experiment_id, run_id)
+            if candidate.is_dir():
+                return experiment_id, candidate
+        raise RunNotFoundError(f"no run {run_id!r} in {self.root}")
+
+    def resolve_run_id(self, prefix: str) -> str:
+        """Full run ID from a unique prefix (as ``git`` does for commits)."""
+        prefix = prefix.strip().upper()
+        if len(prefix) == 26:
+            return prefix
+        matches = [
+            r for exp in self.experiment_ids() for r in _list_dirs(self.layout.runs_dir(exp)) if r.startswith(prefix)
+        ]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise RunNotFoundError(f"no run whose ID starts with {prefix!r} in {self.root}")
+        raise InvalidInputError(f"run ID prefix {prefix!r} is ambiguous ({len(matches)} runs); give more characters")
+
+    def read_run(self, run_id: str) -> RunRecord:
+        experiment_id, run_dir = self.find_run_dir(run_id)
+        record = read_run(run_dir, experiment_id, self.strict)
+        if record is None:
+            if holds_only_local_files(run_dir):
+                raise RunNotFoundError(
+                    f"no run {run_id!r} in {self.root}: {run_dir} holds only gitrun's local files (the run is "
+                    "committed on another branch, or was removed); they are safe to delete"
+                )
+            raise RunNotFoundError(f"run {run_id} in {run_dir} cannot be read (see the warning above)")
+        return record
+
+    def iter_runs(
+        self, experiment_ids: Iterable[str] | None = None, view_type: int = ViewType.ACTIVE_ONLY
+    ) -> Iterator[RunRecord]:
+        self.check_readable()
+        ids = self.experiment_ids() if experiment_ids is None else [str(e) for e in experiment_ids]
+        for experiment_id in ids:
+            for run_id in _list_dirs(self.layout.runs_dir(experiment_id)):
+                record = read_run(self.layout.run_dir(experiment_id, run_id), experiment_id, self.strict)
+                if record is not None and _visible(record.lifecycle_stage, view_type):
+                    yield record
+
+    def to_run(self, record: RunRecord) -> Run:
+        """MLflow-shaped :class:`Run` from a record."""
+        return record_to_run(record)
+
+    def get_run(self, run_id: str) -> Run:
+        return self.to_run(self.read_run(run_id))
+
+    def metric_history(self, run_id: str, key: str) -> list[Metric]:
+        _, run_dir = self.find_run_dir(run_id)
+        return metric_history(run_dir, key, self.strict)
+
+    # -- artifacts -------------------------------------------------------------------------
+    def artifact_dir(self, run_id: str) -> Path:
+        return self.find_run_dir(run_id)[1] / "artifacts"
+
+    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
+        root = self.artifact_dir(run_id)
+        folder = _inside(root, path) if path else root
+        if not folder.is_dir():
+            return []
+        entries = {e.name: e for e in os.scandir(folder)}
+        # A DVC pointer `x.dvc` stands for `x`, whether or not its content is here; DVC's own
+        # `.gitignore` entries are bookkeeping, not artifacts.
+        visible = {n[:-4] if n.endswith(".dvc") else n for n in entries if n != ".gitignore"}
+        out = []
+        for name in sorted(visible):
+            rel = os.path.relpath(os.path.join(folder, name), root).replace(os.sep, "/")
+            entry = entries.get(name)
+            if entry is None:  # content in DVC, not here: the pointer says what it is
+                pointer = folder / f"{name}.dvc"
+                out.append(FileInfo(path=rel, is_dir=pointer_is_dir(pointer), file_size=pointer_size(pointer)))
+            elif entry.is_dir():
+                out.append(FileInfo(path=rel, is_dir=True, file_size=None))
+            else:
+                out.append(FileInfo(path=rel, is_dir=False, file_size=entry.stat().st_size))
+        return out
+
+    def artifact_files(self, run_id: str) -> list[FileInfo]:
+        """Every artifact file of a run, recursively (DVC-tracked files by their pointer's size)."""
+        out: list[FileInfo] = []
+        pending: list[str | None] = [None]
+        while pending:
+            for info in self.list_artifacts(run_id, pending.pop()):
+                if info.is_dir:
+                    pending.append(info.path)
+                else:
+                    out.append(info)
+        return sorted(out, key=lambda f: f.path)
+
+    def download_artifacts(self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None) -> str:
+        source = _inside(self.artifact_dir(run_id), path) if path else self.artifact_dir(run_id)
+        if not source.exists():
+            raise GitrunError(f"run {run_id} has no artifact {path!r}; list them with `gitrun runs show {run_id}`")
+        if dst_path is None:
+            return str(source)
+        dst = Path(dst_path) / source.name
+        if source.is_dir():
+            shutil.copytree(source, dst, dirs_exist_ok=True)
+        else:
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dst)
+        return str(dst)
+
+
+class Store(ReadStore):
+    """The writable run store of a working tree (usually ``<work tree>/.gitrun``)."""
+
+    # -- setup -----------------------------------------------------------------------------
+    def ensure(self) -> None:
+        """Create the store if needed and check its format version (once per Store object)."""
+        if not self._ensured:
+            try:
+                self.layout.ensure()
+            except OSError as exc:  # a read-only file system, a full disk...
+                raise textio.write_error(Path(exc.filename or self.root), exc, "nothing was written") from None
+            self._checked = self._ensured = True
 
     def create_experiment(
         self,
@@ -265,8 +384,6 @@ class Store:
 
     @staticmethod
     def _apply_settings(data: dict[str, Any], primary_metric: str | None, directions: Mapping[str, str] | None) -> None:
-        from gitrun.store.validation import validate_key
-
         if primary_metric is not None:
             data["primary_metric"] = validate_key("metric", primary_metric)
         if directions:
@@ -325,59 +442,6 @@ class Store:
         if tags:  # meta.json already has the run's name: no rename to check
             self.writer(run_id, run_dir).set_tags(tags, rename=run_name != tags.get("mlflow.runName"))
         return run_id
-
-    def find_run_dir(self, run_id: str) -> tuple[str, Path]:
-        validate_run_id(run_id)
-        self.check_readable()
-        for experiment_id in self.experiment_ids():
-            candidate = self.layout.run_dir(experiment_id, run_id)
-            if candidate.is_dir():
-                return experiment_id, candidate
-        raise RunNotFoundError(f"no run {run_id!r} in {self.root}")
-
-    def resolve_run_id(self, prefix: str) -> str:
-        """Full run ID from a unique prefix (as ``git`` does for commits)."""
-        prefix = prefix.strip().upper()
-        if len(prefix) == 26:
-            return prefix
-        matches = [
-            r for exp in self.experiment_ids() for r in _list_dirs(self.layout.runs_dir(exp)) if r.startswith(prefix)
-        ]
-        if len(matches) == 1:
-            return matches[0]
-        if not matches:
-            raise RunNotFoundError(f"no run whose ID starts with {prefix!r} in {self.root}")
-        raise InvalidInputError(f"run ID prefix {prefix!r} is ambiguous ({len(matches)} runs); give more characters")
-
-    def read_run(self, run_id: str) -> RunRecord:
-        experiment_id, run_dir = self.find_run_dir(run_id)
-        record = read_run(run_dir, experiment_id, self.strict)
-        if record is None:
-            if holds_only_local_files(run_dir):
-                raise RunNotFoundError(
-                    f"no run {run_id!r} in {self.root}: {run_dir} holds only gitrun's local files (the run is "
-                    "committed on another branch, or was removed); they are safe to delete"
-                )
-            raise RunNotFoundError(f"run {run_id} in {run_dir} cannot be read (see the warning above)")
-        return record
-
-    def iter_runs(
-        self, experiment_ids: Iterable[str] | None = None, view_type: int = ViewType.ACTIVE_ONLY
-    ) -> Iterator[RunRecord]:
-        self.check_readable()
-        ids = self.experiment_ids() if experiment_ids is None else [str(e) for e in experiment_ids]
-        for experiment_id in ids:
-            for run_id in _list_dirs(self.layout.runs_dir(experiment_id)):
-                record = read_run(self.layout.run_dir(experiment_id, run_id), experiment_id, self.strict)
-                if record is not None and _visible(record.lifecycle_stage, view_type):
-                    yield record
-
-    def to_run(self, record: RunRecord) -> Run:
-        """MLflow-shaped :class:`Run` from a record."""
-        return record_to_run(record)
-
-    def get_run(self, run_id: str) -> Run:
-        return self.to_run(self.read_run(run_id))
 
     def writer(self, run_id: str, run_dir: Path | None = None) -> RunWriter:
         """The process-wide writer of a run (shared so series descriptors are opened once)."""
@@ -488,64 +552,6 @@ class Store:
     def restore_run(self, run_id: str) -> None:
         self.writer(run_id).update_meta(drop=("deleted_time",), lifecycle_stage=LifecycleStage.ACTIVE)
 
-    def metric_history(self, run_id: str, key: str) -> list[Metric]:
-        _, run_dir = self.find_run_dir(run_id)
-        return metric_history(run_dir, key, self.strict)
-
-    # -- artifacts -------------------------------------------------------------------------
-    def artifact_dir(self, run_id: str) -> Path:
-        return self.find_run_dir(run_id)[1] / "artifacts"
-
-    def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
-        root = self.artifact_dir(run_id)
-        folder = _inside(root, path) if path else root
-        if not folder.is_dir():
-            return []
-        from gitrun.vcs.dvc import pointer_is_dir, pointer_size
-
-        entries = {e.name: e for e in os.scandir(folder)}
-        # A DVC pointer `x.dvc` stands for `x`, whether or not its content is here; DVC's own
-        # `.gitignore` entries are bookkeeping, not artifacts.
-        visible = {n[:-4] if n.endswith(".dvc") else n for n in entries if n != ".gitignore"}
-        out = []
-        for name in sorted(visible):
-            rel = os.path.relpath(os.path.join(folder, name), root).replace(os.sep, "/")
-            entry = entries.get(name)
-            if entry is None:  # content in DVC, not here: the pointer says what it is
-                pointer = folder / f"{name}.dvc"
-                out.append(FileInfo(path=rel, is_dir=pointer_is_dir(pointer), file_size=pointer_size(pointer)))
-            elif entry.is_dir():
-                out.append(FileInfo(path=rel, is_dir=True, file_size=None))
-            else:
-                out.append(FileInfo(path=rel, is_dir=False, file_size=entry.stat().st_size))
-        return out
-
-    def artifact_files(self, run_id: str) -> list[FileInfo]:
-        """Every artifact file of a run, recursively (DVC-tracked files by their pointer's size)."""
-        out: list[FileInfo] = []
-        pending: list[str | None] = [None]
-        while pending:
-            for info in self.list_artifacts(run_id, pending.pop()):
-                if info.is_dir:
-                    pending.append(info.path)
-                else:
-                    out.append(info)
-        return sorted(out, key=lambda f: f.path)
-
-    def download_artifacts(self, run_id: str, path: str = "", dst_path: str | os.PathLike[str] | None = None) -> str:
-        source = _inside(self.artifact_dir(run_id), path) if path else self.artifact_dir(run_id)
-        if not source.exists():
-            raise GitrunError(f"run {run_id} has no artifact {path!r}; list them with `gitrun runs show {run_id}`")
-        if dst_path is None:
-            return str(source)
-        dst = Path(dst_path) / source.name
-        if source.is_dir():
-            shutil.copytree(source, dst, dirs_exist_ok=True)
-        else:
-            dst.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, dst)
-        return str(dst)
-
 
 _last_id: tuple[int, int] = (0, 0)
 _id_lock = threading.Lock()
@@ -598,8 +604,6 @@ def read_run_meta(run_dir: Path) -> dict[str, Any]:
 
 def _inside(root: Path, rel: str) -> Path:
     """``root / rel``, refusing paths that would leave ``root``."""
-    from gitrun.store.validation import validate_artifact_path
-
     return root / validate_artifact_path(rel)
 
 
@@ -646,6 +650,4 @@ def _join(run_dir: Path) -> None:
 
 
 def _hostname() -> str:
-    from gitrun.store.reader import HOSTNAME
-
     return HOSTNAME

@@ -19,8 +19,10 @@ import unicodedata
 from functools import cached_property
 from pathlib import Path
 
+from gitrun._version import __version__
 from gitrun.errors import GitrunError, StoreFormatError
-from gitrun.store.textio import TEMP_PREFIX
+from gitrun.redact import strip_credentials
+from gitrun.store.textio import TEMP_PREFIX, atomic_write, create_with_content
 
 FORMAT_VERSION = "1.0"
 SUPPORTED_MAJOR = 1
@@ -166,8 +168,6 @@ def resolve_store_root(uri: str | os.PathLike[str] | None = None) -> Path:
         if raw.startswith("file://"):
             raw = raw[len("file://") :]
         elif "://" in raw:
-            from gitrun.redact import strip_credentials  # only on this error path
-
             from_env = raw == os.environ.get(ENV_TRACKING_URI)
             source = f"the tracking URI ({ENV_TRACKING_URI})" if from_env else "the tracking URI"
             raise GitrunError(
@@ -224,8 +224,6 @@ class StoreLayout:
 
     def ensure(self) -> None:
         """Create the store skeleton if missing (idempotent; same bytes on every machine)."""
-        from gitrun.store.textio import create_with_content
-
         if (self.root / STORE_FILE).exists():
             self.check_version()
             self.ensure_gitignore()
@@ -238,8 +236,6 @@ class StoreLayout:
         """Write the store's ``.gitignore`` when it is one an earlier gitrun wrote, or (``create``)
         missing: a checkout of a branch without the store leaves gitrun's local files behind. True
         if written. A hand-edited file is left alone."""
-        from gitrun.store.textio import atomic_write, create_with_content
-
         path = self.root / ".gitignore"
         try:
             current = path.read_text(encoding="utf-8").replace("\r\n", "\n")
@@ -265,8 +261,6 @@ class StoreLayout:
             raise StoreFormatError(f"{path}: no 'format_version' line; expected format_version: '{FORMAT_VERSION}'")
         major = int(match.group(1))
         if major > SUPPORTED_MAJOR:
-            from gitrun import __version__
-
             raise StoreFormatError(
                 f"{path}: store format {match.group(0).split(':', 1)[1].strip()} is newer than this gitrun "
                 f"({__version__}) reads (format {FORMAT_VERSION}); upgrade with: pip install -U gitrun-ml"

@@ -16,29 +16,22 @@ import math
 import os
 import socket
 import time
-import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gitrun.entities import LifecycleStage, Metric, MetricSummary, RunStatus
-from gitrun.errors import StoreFormatError, StoreWarning
 from gitrun.store import textio
 from gitrun.store.layout import HEARTBEAT_PREFIX, local_in_run
+from gitrun.store.series import read_series, series_keys, series_path, series_size, summarize
+from gitrun.store.textio import decode_json_bytes, problem
 from gitrun.store.validation import INT64_MAX, INT64_MIN, RUN_TIME_MAX_MS, RUN_TIME_MIN_MS
 
 # How the processes attached to a run that have ended it ended, one line each: "<host>-<pid>\t<status>\t<ms>"
 # (local-only, covered by the store's `.heartbeat-*` ignore rule; see docs/format.md).
 OUTCOMES_FILE = ".heartbeat-outcomes"
 HEARTBEAT_TIMEOUT_S = float(os.environ.get("GITRUN_HEARTBEAT_TIMEOUT", "300"))
-
-
-def problem(message: str, strict: bool) -> None:
-    """Report a readability problem: a warning, or an error in strict mode."""
-    if strict:
-        raise StoreFormatError(message + " (strict mode)")
-    warnings.warn(message, StoreWarning, stacklevel=3)
 
 
 def read_json_file(path: Path, strict: bool, default: Any = None) -> Any:
@@ -48,47 +41,6 @@ def read_json_file(path: Path, strict: bool, default: Any = None) -> Any:
     except FileNotFoundError:
         return default
     return parse_json_text(decode_json_bytes(data, str(path), strict), str(path), strict, default)
-
-
-def decode_json_bytes(data: bytes, label: str, strict: bool) -> str:
-    """UTF-8 text of a JSON or YAML file; bytes that are not UTF-8 are reported with their lines and
-    replaced by U+FFFD, so the rest of the file still reads."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    bad: list[tuple[int, bytes]] = []
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            bad.append((number, raw[max(0, exc.start - 12) : exc.end + 12]))
-    first, near = bad[0] if bad else (0, b"")
-    more = (
-        f" (also line {', '.join(str(n) for n, _ in bad[1:6])}{'...' if len(bad) > 6 else ''})" if len(bad) > 1 else ""
-    )
-    problem(
-        f"{label}:{first}: not valid UTF-8 near {near!r}{more}; reading the file with those bytes replaced by U+FFFD",
-        strict,
-    )
-    return data.decode("utf-8", "replace")
-
-
-def decode_series_bytes(data: bytes, label: str, strict: bool) -> str:
-    """UTF-8 text of a metric series; a line holding bytes that are not UTF-8 is reported and skipped
-    (left empty, so line numbers stay right), and the other lines still read."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    lines = []
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        try:
-            lines.append(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            problem(f"{label}:{number}: not valid UTF-8 ({raw[:60]!r}); skipping this line", strict)
-            lines.append("")
-    return "\n".join(lines)
 
 
 def parse_json_text(text: str, label: str, strict: bool, default: Any = None) -> Any:
@@ -116,133 +68,6 @@ def str_dict(data: Any, label: str | Callable[[], str], strict: bool) -> dict[st
     if all(type(v) is str for v in data.values()):
         return data
     return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
-
-
-# -- metric series ---------------------------------------------------------------------------
-def read_series(path: Path, strict: bool = False) -> list[tuple[int, int, float]]:
-    """Points ``(step, timestamp, value)`` of one series file, in file order."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        return []
-    return parse_series_text(decode_series_bytes(data, str(path), strict), str(path), strict)
-
-
-def parse_clean_series(data: str) -> list[tuple[int, int, float]] | None:
-    """Points of a series whose every line is well-formed; None when one is not (the caller then
-    reports it, see :func:`parse_series_text`). The fast path of every series read."""
-    points = []
-    for number, line in enumerate(data.split("\n"), start=1):
-        if not line:
-            continue
-        parts = line.split("\t")
-        try:
-            # 19 digits or more may be outside the 64-bit range: the careful path checks.
-            if len(parts) != 3 or len(parts[0]) > 18 or len(parts[1]) > 18:
-                raise ValueError
-            points.append((int(parts[0]), int(parts[1]), float(parts[2])))
-        except ValueError:
-            if number == 1 and parts[0] == "step":
-                continue  # header
-            return None
-    return points
-
-
-def parse_series_text(data: str, path: str, strict: bool = False) -> list[tuple[int, int, float]]:
-    """Points of a series from its text; bad lines are reported as ``path:line`` and skipped."""
-    clean = parse_clean_series(data)
-    if clean is not None:
-        return clean
-    points: list[tuple[int, int, float]] = []
-    lines = data.split("\n")
-    last = len(lines) - 1
-    for number, line in enumerate(lines, start=1):
-        if not line:
-            continue
-        parts = line.split("\t")
-        try:
-            if len(parts) != 3:
-                raise ValueError(f"expected 3 tab-separated fields, found {len(parts)}")
-            step, ts = int(parts[0]), int(parts[1])
-            if not (INT64_MIN <= step <= INT64_MAX and INT64_MIN <= ts <= INT64_MAX):
-                raise ValueError("step or timestamp outside the 64-bit signed range")
-            points.append((step, ts, float(parts[2])))
-        except ValueError as exc:
-            if number == 1 and parts[0] == "step":
-                continue  # header
-            if number - 1 == last:
-                # The last line has no newline: a writer is mid-line or was killed mid-line.
-                problem(f"{path}:{number}: incomplete last line {line!r}; ignoring it", strict)
-            else:
-                problem(f"{path}:{number}: bad metric line {line!r} ({exc}); skipping it", strict)
-    return points
-
-
-def series_keys(run_dir: Path) -> dict[str, Path]:
-    """Metric key -> series file, found by walking ``metrics/`` (a '/' in a key is a subfolder)."""
-    root = run_dir / "metrics"
-    found: dict[str, Path] = {}
-    if not root.is_dir():
-        return found
-    stack = [(root, "")]
-    while stack:
-        folder, prefix = stack.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append((Path(entry.path), f"{prefix}{entry.name}/"))
-                elif entry.name.endswith(".tsv"):  # temp files end in .tmp; '.x' is a valid key
-                    found[prefix + entry.name[:-4]] = Path(entry.path)
-                elif entry.name.endswith(".tsv.dvc"):
-                    # Series moved to DVC: at a past revision only the pointer is in Git.
-                    found.setdefault(prefix + entry.name[:-8], Path(entry.path[:-4]))
-    return found
-
-
-def series_size(path: Path) -> int | None:
-    """Size of a series file, or the size its DVC pointer records when the content is not here."""
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        from gitrun.vcs.dvc import pointer_size
-
-        return pointer_size(path.with_name(path.name + ".dvc"))
-
-
-def _latest_key(point: tuple[int, int, float]) -> tuple[int, int, int, float]:
-    # MLflow's "latest": max of (step, timestamp, value); NaN ranks below every number.
-    step, ts, value = point
-    return (step, ts, 0, 0.0) if math.isnan(value) else (step, ts, 1, value)
-
-
-def summarize(key: str, points: list[tuple[int, int, float]]) -> MetricSummary | None:
-    if not points:
-        return None
-    step, ts, latest = max(points, key=_latest_key)
-    numbers = [v for _, _, v in points if not math.isnan(v)]
-    return MetricSummary(
-        key=key,
-        latest=latest,
-        min=min(numbers) if numbers else math.nan,
-        max=max(numbers) if numbers else math.nan,
-        step=step,
-        timestamp=ts,
-        count=len(points),
-    )
-
-
-def summarize_run_series(run_dir: Path, strict: bool = False) -> dict[str, tuple[MetricSummary, int]]:
-    """Summary and file size of every series of a run, computed from the series files."""
-    out: dict[str, tuple[MetricSummary, int]] = {}
-    for key, path in sorted(series_keys(run_dir).items()):
-        if not path.exists():
-            continue  # DVC-tracked and not checked out
-        size = path.stat().st_size
-        summary = summarize(key, read_series(path, strict))
-        if summary is not None:
-            out[key] = (summary, size)
-    return out
 
 
 def read_summaries(run_dir: Path, strict: bool = False) -> dict[str, MetricSummary]:
@@ -324,15 +149,13 @@ def int64(value: Any) -> int:
 
 
 def metric_history(run_dir: Path, key: str, strict: bool = False) -> list[Metric]:
-    from gitrun.store.writer import series_path
-
     return [
         Metric(key=key, value=v, timestamp=ts, step=s) for s, ts, v in read_series(series_path(run_dir, key), strict)
     ]
 
 
 # -- liveness --------------------------------------------------------------------------------
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     if pid <= 0:
         return False
     try:
@@ -376,7 +199,7 @@ def heartbeat_alive(run_dir: Path, name: str, now: float) -> bool:
     """On this host, while its PID lives; from another host, while its mtime is fresh."""
     host, _, pid = name[len(HEARTBEAT_PREFIX) :].rpartition("-")
     if host == HOSTNAME and pid.isdigit():
-        return _pid_alive(int(pid))
+        return pid_alive(int(pid))
     try:
         return now - (run_dir / name).stat().st_mtime < HEARTBEAT_TIMEOUT_S
     except FileNotFoundError:
@@ -423,7 +246,7 @@ def effective_status(run_dir: Path, meta: dict[str, Any]) -> str:
         return worst_status([*killed, *ended.values()])
     if ended:  # every attached process ended it, but the last one's final write is missing
         return worst_status(ended.values())
-    if meta.get("host") == HOSTNAME and isinstance(meta.get("pid"), int) and not _pid_alive(meta["pid"]):
+    if meta.get("host") == HOSTNAME and isinstance(meta.get("pid"), int) and not pid_alive(meta["pid"]):
         return RunStatus.KILLED
     return RunStatus.RUNNING
 

@@ -19,10 +19,11 @@ import math
 import os
 import secrets
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
-from gitrun.errors import DiskFullError, ReadOnlyStoreError, StoreWriteError
+from gitrun.errors import DiskFullError, ReadOnlyStoreError, StoreFormatError, StoreWarning, StoreWriteError
 
 NONFINITE_TO_JSON = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 JSON_TO_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -321,3 +322,52 @@ def make_dirs(folder: Path) -> None:
         raise write_error(folder, exc, "nothing was written") from None
     for created in reversed(missing):
         fsync_dir(created.parent)
+
+
+# -- reading: problems are warnings (errors in strict mode), never a crash of the whole store ----------
+def problem(message: str, strict: bool) -> None:
+    """Report a readability problem: a warning, or an error in strict mode."""
+    if strict:
+        raise StoreFormatError(message + " (strict mode)")
+    warnings.warn(message, StoreWarning, stacklevel=3)
+
+
+def decode_json_bytes(data: bytes, label: str, strict: bool) -> str:
+    """UTF-8 text of a JSON or YAML file; bytes that are not UTF-8 are reported with their lines and
+    replaced by U+FFFD, so the rest of the file still reads."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    bad: list[tuple[int, bytes]] = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            bad.append((number, raw[max(0, exc.start - 12) : exc.end + 12]))
+    first, near = bad[0] if bad else (0, b"")
+    more = (
+        f" (also line {', '.join(str(n) for n, _ in bad[1:6])}{'...' if len(bad) > 6 else ''})" if len(bad) > 1 else ""
+    )
+    problem(
+        f"{label}:{first}: not valid UTF-8 near {near!r}{more}; reading the file with those bytes replaced by U+FFFD",
+        strict,
+    )
+    return data.decode("utf-8", "replace")
+
+
+def decode_series_bytes(data: bytes, label: str, strict: bool) -> str:
+    """UTF-8 text of a metric series; a line holding bytes that are not UTF-8 is reported and skipped
+    (left empty, so line numbers stay right), and the other lines still read."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    lines = []
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        try:
+            lines.append(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            problem(f"{label}:{number}: not valid UTF-8 ({raw[:60]!r}); skipping this line", strict)
+            lines.append("")
+    return "\n".join(lines)

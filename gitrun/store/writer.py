@@ -25,6 +25,7 @@ from typing import Any
 
 from gitrun.errors import InvalidInputError, RunStateError, StoreWarning, StoreWriteError
 from gitrun.store import textio
+from gitrun.store.series import SERIES_HEADER, format_points, series_path, summarize_run_series
 from gitrun.store.validation import (
     MAX_PARAM_VALUE_LENGTH,
     MAX_TAG_VALUE_LENGTH,
@@ -34,7 +35,6 @@ from gitrun.store.validation import (
     validate_timestamp,
 )
 
-SERIES_HEADER = "step\ttimestamp\t{name}\n"
 RUN_NAME_TAG = "mlflow.runName"  # setting it renames the run, as in MLflow
 FULL_VALUES_DIR = "full_values"  # <run>/full_values/{params,tags}/<key>.txt keeps truncated values whole
 MAX_OPEN_SERIES = 128  # descriptors kept open per run; beyond that, least recently used are closed
@@ -92,14 +92,6 @@ def _run_lock(run_dir: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing releases the lock
-
-
-def series_path(run_dir: Path, key: str) -> Path:
-    return run_dir / "metrics" / f"{key}.tsv"
-
-
-def format_points(points: Iterable[tuple[int, int, float]]) -> str:
-    return "".join(f"{step}\t{ts}\t{textio.format_float(value)}\n" for step, ts, value in points)
 
 
 class RunWriter:
@@ -319,8 +311,6 @@ class RunWriter:
 
     def write_summary(self) -> None:
         """Write ``metrics.json``: latest/min/max of every series, as of now."""
-        from gitrun.store.reader import summarize_run_series
-
         summaries = summarize_run_series(self.run_dir)
         body = {
             key: {

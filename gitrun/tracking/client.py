@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from gitrun.entities import Experiment, FileInfo, Metric, Param, Run, RunStatus, RunTag, ViewType
-from gitrun.errors import ExperimentNotFoundError, InvalidInputError
+from gitrun.errors import ExperimentNotFoundError, InvalidInputError, RunStateError
 from gitrun.plugins import store_at
 from gitrun.search.api import filter_experiments, order_experiments, search_run_records
-from gitrun.store import Store
+from gitrun.store import ReadStore, Store
 from gitrun.store.names import generate_run_name
 from gitrun.store.validation import validate_key, validate_metric_value, validate_step, validate_timestamp
 from gitrun.tracking import artifacts as _artifacts
@@ -32,9 +32,19 @@ class Client:
     def __init__(
         self, tracking_uri: str | os.PathLike[str] | None = None, *, strict: bool = False, rev: str | None = None
     ):
-        self.store = Store(STATE.store_root() if tracking_uri is None else tracking_uri, strict=strict)
+        self.store: ReadStore = Store(STATE.store_root() if tracking_uri is None else tracking_uri, strict=strict)
         if rev is not None:
             self.store = store_at(self.store, rev)
+
+    @property
+    def writable_store(self) -> Store:
+        """The store, for writing: a client at a revision is read-only."""
+        if not isinstance(self.store, Store):
+            raise RunStateError(
+                f"this client reads the store as committed at {self.store.revision}, which is read-only; "
+                "write through a Client without rev="
+            )
+        return self.store
 
     @property
     def tracking_uri(self) -> str:
@@ -53,7 +63,9 @@ class Client:
         """Create an experiment; its ID derives from its exact name (docs/format.md, "Experiment
         IDs"). ``artifact_location`` is ignored (artifacts always live beside the run, so they
         travel with it through Git)."""
-        return self.store.create_experiment(name, tags=tags, primary_metric=primary_metric, directions=directions)
+        return self.writable_store.create_experiment(
+            name, tags=tags, primary_metric=primary_metric, directions=directions
+        )
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         return self.store.get_experiment(experiment_id)
@@ -74,13 +86,13 @@ class Client:
         return experiments[:max_results] if max_results else experiments
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
-        self.store.update_experiment(experiment_id, tags={validate_key("tag", key): value})
+        self.writable_store.update_experiment(experiment_id, tags={validate_key("tag", key): value})
 
     def delete_experiment(self, experiment_id: str) -> None:
-        self.store.update_experiment(experiment_id, lifecycle_stage="deleted")
+        self.writable_store.update_experiment(experiment_id, lifecycle_stage="deleted")
 
     def restore_experiment(self, experiment_id: str) -> None:
-        self.store.update_experiment(experiment_id, lifecycle_stage="active")
+        self.writable_store.update_experiment(experiment_id, lifecycle_stage="active")
 
     # -- runs ------------------------------------------------------------------------------
     def create_run(
@@ -99,7 +111,7 @@ class Client:
             )
         name = run_name or tagged or generate_run_name()
         user_tags["mlflow.runName"] = name
-        run_id = self.store.create_run(
+        run_id = self.writable_store.create_run(
             str(experiment_id),
             run_name=name,
             start_time=start_time,
@@ -118,18 +130,18 @@ class Client:
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
         if name:  # the tag renames the run (meta.json's run_name too); an empty name changes nothing, as in MLflow
-            self.store.writable(run_id).set_tags({"mlflow.runName": name})
+            self.writable_store.writable(run_id).set_tags({"mlflow.runName": name})
         if status is not None:
-            self.store.writable(run_id).update_meta(status=status)
+            self.writable_store.writable(run_id).update_meta(status=status)
 
     def set_terminated(self, run_id: str, status: str | None = None, end_time: int | None = None) -> None:
-        self.store.set_terminated(run_id, status or RunStatus.FINISHED, end_time)
+        self.writable_store.set_terminated(run_id, status or RunStatus.FINISHED, end_time)
 
     def delete_run(self, run_id: str) -> None:
-        self.store.delete_run(run_id)
+        self.writable_store.delete_run(run_id)
 
     def restore_run(self, run_id: str) -> None:
-        self.store.restore_run(run_id)
+        self.writable_store.restore_run(run_id)
 
     def search_runs(
         self,
@@ -150,17 +162,17 @@ class Client:
     def log_metric(
         self, run_id: str, key: str, value: float, timestamp: int | None = None, step: int | None = None, **_: Any
     ) -> None:
-        self.store.writable(run_id).log_metric(key, value, step, timestamp)
+        self.writable_store.writable(run_id).log_metric(key, value, step, timestamp)
 
     def log_param(self, run_id: str, key: str, value: Any, **_: Any) -> Any:
-        self.store.writable(run_id).log_params({key: value})
+        self.writable_store.writable(run_id).log_params({key: value})
         return value
 
     def set_tag(self, run_id: str, key: str, value: Any, **_: Any) -> None:
-        self.store.writable(run_id).set_tags({key: value})
+        self.writable_store.writable(run_id).set_tags({key: value})
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        self.store.writable(run_id).delete_tag(key)
+        self.writable_store.writable(run_id).delete_tag(key)
 
     def log_batch(
         self,
@@ -171,7 +183,7 @@ class Client:
         **_: Any,
     ) -> None:
         """Log many values at once. All are validated before any is written."""
-        writer = self.store.writable(run_id)
+        writer = self.writable_store.writable(run_id)
         points = [(m.key, m.value, m.step, m.timestamp) for m in metrics]
         params_dict = {p.key: p.value for p in params}
         tags_dict = {t.key: t.value for t in tags}
@@ -194,7 +206,7 @@ class Client:
 
     # -- artifacts -------------------------------------------------------------------------
     def _artifact_root(self, run_id: str) -> Path:
-        self.store.writable(run_id)
+        self.writable_store.writable(run_id)
         return self.store.artifact_dir(run_id)
 
     def log_artifact(self, run_id: str, local_path: str | os.PathLike[str], artifact_path: str | None = None) -> None:
@@ -231,7 +243,7 @@ class Client:
             validate_key("image", key, run_id)
             ts = int(time.time() * 1000) if timestamp is None else int(timestamp)
             artifact_file = f"images/{key.replace('/', '#')}+step+{step or 0}+timestamp+{ts}.png"
-            self.store.writable(run_id).set_tags({"mlflow.loggedImages": "true"})
+            self.writable_store.writable(run_id).set_tags({"mlflow.loggedImages": "true"})
         _artifacts.log_image(self._artifact_root(run_id), image, artifact_file)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:

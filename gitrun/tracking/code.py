@@ -1,12 +1,12 @@
-"""The code state of a run: the diff of a dirty working tree, and recovering that exact code.
+"""The code state of a run: the diff of a dirty working tree, captured at ``start_run``.
 
 At ``start_run`` in a dirty work tree, the run keeps ``code.diff`` (tracked changes against its
 commit, plus untracked text files), computed once per process and shared by its runs. Files that
 may hold secrets are left out, judged by name, by the content the diff adds to them
 (:mod:`gitrun.secretscan`) and by the project's ``[tool.gitrun.code_diff]`` lists, with a
 :class:`CodeDiffWarning` naming them; a diff over the size cap is skipped. The run says what
-happened in its ``gitrun.git.diff`` tag. ``gitrun runs checkout`` rebuilds the
-code in a separate ``git worktree``.
+happened in its ``gitrun.git.diff`` tag. ``gitrun runs checkout`` (``gitrun.vcs.checkout``)
+rebuilds the code in a separate ``git worktree``.
 """
 
 from __future__ import annotations
@@ -14,19 +14,15 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-import subprocess
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from gitrun.errors import GitrunError
-from gitrun.vcs.git import GitRepo, git_context
-
-if TYPE_CHECKING:
-    from gitrun.store import Store
+from gitrun import gitcmd
+from gitrun.formatting import parse_size
+from gitrun.tracking.provenance import git_context
 
 DIFF_FILE = "code.diff"
 DIFF_TAG = "gitrun.git.diff"
@@ -93,8 +89,6 @@ def _matches(path: str, patterns: Sequence[str]) -> bool:
 def max_bytes() -> int:
     raw = os.environ.get(ENV_MAX_BYTES)
     if raw:
-        from gitrun.vcs.commit import parse_size
-
         return parse_size(raw)
     return DEFAULT_MAX_BYTES
 
@@ -204,17 +198,19 @@ def code_state(directory: str) -> CodeState | None:
     ctx = git_context(directory)
     if ctx is None or not (ctx.dirty or ctx.untracked) or ctx.commit is None:
         return None
-    repo = GitRepo(Path(ctx.root))
-    rules = _rules(repo.root)
-    tracked = repo.run("diff", "--name-only", "-z", "HEAD", "--", ".", ":(exclude).gitrun").split("\0")
-    untracked = repo.run("ls-files", "-z", "--others", "--exclude-standard", "--", ".", ":(exclude).gitrun").split("\0")
+    root = Path(ctx.root)
+    rules = _rules(root)
+    tracked = gitcmd.run(root, "diff", "--name-only", "-z", "HEAD", "--", ".", ":(exclude).gitrun").stdout.split("\0")
+    untracked = gitcmd.run(
+        root, "ls-files", "-z", "--others", "--exclude-standard", "--", ".", ":(exclude).gitrun"
+    ).stdout.split("\0")
     excluded: dict[str, str] = {}  # path -> why
     for path in tracked + untracked:
         reason = rules.by_name(path) if path else None
         if reason:
             excluded[path] = reason
     specs = [f":(exclude,literal){p}" for p in excluded]
-    patch = repo.run("diff", *_DIFF_OPTIONS, "HEAD", "--", ".", ":(exclude).gitrun", *specs, text=False)
+    patch = gitcmd.run(root, "diff", *_DIFF_OPTIONS, "HEAD", "--", ".", ":(exclude).gitrun", *specs, text=False).stdout
     kept = []
     for path, section in _sections(patch):
         reason = rules.by_content(path, section) if path is not None else None
@@ -228,11 +224,7 @@ def code_state(directory: str) -> CodeState | None:
         if not path or path in excluded or len(patch) > limit:
             continue
         # `git diff --no-index` exits 1 when files differ: that is the normal case here.
-        proc = subprocess.run(
-            ["git", "diff", *_DIFF_OPTIONS, "--no-index", "--", "/dev/null", path],
-            cwd=repo.root,
-            capture_output=True,
-        )
+        proc = gitcmd.run(root, "diff", *_DIFF_OPTIONS, "--no-index", "--", "/dev/null", path, text=False, check=False)
         reason = rules.by_content(path, proc.stdout)
         if reason:
             excluded[path] = reason
@@ -252,38 +244,3 @@ def code_state(directory: str) -> CodeState | None:
         )
     note = DIFF_FILE + (f" (excluded secrets: {', '.join(sorted(excluded))})" if excluded else "")
     return CodeState(ctx.commit, patch, note)
-
-
-def checkout(repo: GitRepo, commit: str, diff: bytes | None, dest: Path) -> Path:
-    """A new ``git worktree`` at ``commit`` in ``dest`` with ``diff`` applied; the user's tree is untouched."""
-    if dest.exists() and any(dest.iterdir()):
-        raise GitrunError(f"{dest} exists and is not empty; choose a new directory")
-    if repo.run("cat-file", "-e", f"{commit}^{{commit}}", check=False).returncode != 0:
-        raise GitrunError(
-            f"commit {commit[:12]} is not in {repo.root}; run this from the run's code repository (after git fetch)"
-        )
-    repo.run("worktree", "add", "--detach", str(dest), commit)
-    if diff:
-        proc = subprocess.run(["git", "apply", "--whitespace=nowarn", "-"], cwd=dest, input=diff, capture_output=True)
-        if proc.returncode != 0:
-            raise GitrunError(
-                f"the run's code.diff does not apply on {commit[:12]}: {proc.stderr.decode(errors='replace').strip()}"
-            )
-    return dest
-
-
-def checkout_run(store: Store, run_id: str, dest: Path, repo_dir: Path | None = None) -> Path:
-    """Materialise the exact code of a run (its commit + its ``code.diff``) in a new worktree ``dest``."""
-    record = store.read_run(store.resolve_run_id(run_id))
-    commit = record.tags.get("mlflow.source.git.commit")
-    if not commit:
-        raise GitrunError(f"run {record.run_id} recorded no Git commit (it was not started inside a Git work tree)")
-    diff_path = record.run_dir / DIFF_FILE
-    diff = diff_path.read_bytes() if diff_path.exists() else None
-    note = record.tags.get(DIFF_TAG, "")
-    if diff is None and note.startswith("skipped"):
-        raise GitrunError(
-            f"run {record.run_id} was dirty but its diff was not kept ({note}); only its commit can be restored"
-        )
-    repo = GitRepo.find(repo_dir or Path.cwd())
-    return checkout(repo, commit, diff, dest.resolve())

@@ -17,14 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 from gitrun.entities import Experiment, Metric, Run, RunData, RunInfo, RunStatus, ViewType
 from gitrun.errors import ExperimentNotFoundError, InvalidInputError, RunStateError
-from gitrun.plugins import store_at
+from gitrun.plugins import run_context_tags, store_at
 from gitrun.search.api import SEARCH_MAX_RESULTS_PANDAS, rows_to_dataframe
 from gitrun.search.engine import search_rows
+from gitrun.store import heartbeat, read_run_meta
 from gitrun.store.layout import DEFAULT_EXPERIMENT_ID, ENV_TRACKING_URI, resolve_store_root
 from gitrun.store.names import generate_run_name
+from gitrun.store.textio import atomic_write
 from gitrun.store.validation import validate_key, validate_run_id
 from gitrun.store.writer import RunWriter
+from gitrun.tracking import artifacts
 from gitrun.tracking.client import Client
+from gitrun.tracking.code import DIFF_FILE, DIFF_TAG, code_state
+from gitrun.tracking.provenance import current_user, script_directory, source_name
 from gitrun.tracking.state import STATE
 
 if TYPE_CHECKING:
@@ -152,7 +157,7 @@ def set_experiment(
         assert experiment_name is not None
         found = client.get_experiment_by_name(experiment_name)
         if found is None:  # exist_ok: parallel processes (a sweep) may all create it at once
-            new_id = client.store.create_experiment(
+            new_id = client.writable_store.create_experiment(
                 experiment_name, primary_metric=primary_metric, directions=directions, exist_ok=True
             )
             exp = client.get_experiment(new_id)
@@ -160,7 +165,7 @@ def set_experiment(
         else:
             exp = found
     if primary_metric is not None or directions:
-        client.store.update_experiment(exp.experiment_id, primary_metric=primary_metric, directions=directions)
+        client.writable_store.update_experiment(exp.experiment_id, primary_metric=primary_metric, directions=directions)
         exp = client.get_experiment(exp.experiment_id)
     STATE.experiment_id = exp.experiment_id
     return exp
@@ -228,7 +233,7 @@ def start_run(
             "or start a child run with start_run(nested=True)"
         )
     client = _get_client()
-    store = client.store
+    store = client.writable_store
     user_tags = {validate_key("tag", str(k)): str(v) for k, v in (tags or {}).items()}
     if description is not None:
         user_tags[NOTE_TAG] = description
@@ -246,11 +251,6 @@ def start_run(
             writer.set_tags(user_tags)
         run = store.get_run(resume_id)
     else:
-        from gitrun.plugins import run_context_tags
-        from gitrun.tracking.code import DIFF_FILE, DIFF_TAG, code_state
-        from gitrun.tracking.run_context import current_user, source_name
-        from gitrun.vcs.git import script_directory
-
         exp_id = _resolve_experiment_id(experiment_id)
         name = run_name or user_tags.get("mlflow.runName") or generate_run_name()
         all_tags = run_context_tags(exp_id, name)
@@ -263,8 +263,6 @@ def start_run(
         new_id = store.create_run(exp_id, run_name=name, tags=all_tags, parent_run_id=parent, user=user, source=source)
         writer = store.writer(new_id, store.layout.run_dir(exp_id, new_id))  # known: no lookup
         if code is not None and code.diff is not None:
-            from gitrun.store.textio import atomic_write
-
             atomic_write(writer.run_dir / DIFF_FILE, code.diff)
         meta = _read_meta(writer.run_dir)
         run = Run(
@@ -280,8 +278,6 @@ def start_run(
             ),
             data=RunData(metrics={}, params={}, tags=dict(all_tags)),
         )
-    from gitrun.store import heartbeat
-
     heartbeat.attach(writer.run_dir, create=resume_id is None)
     active = ActiveRun(run, writer)
     stack.append(active)
@@ -291,16 +287,12 @@ def start_run(
 
 
 def _read_meta(run_dir: Path) -> dict[str, Any]:
-    from gitrun.store import read_run_meta
-
     return read_run_meta(run_dir)
 
 
 def end_run(status: str = RunStatus.FINISHED) -> None:
     """End the active run (the innermost one, for nested runs)."""
     if status not in RunStatus.ALL:  # before anything ends: the run stays active and can be ended again
-        from gitrun.errors import InvalidInputError
-
         raise InvalidInputError(f"unknown run status {status!r}; use one of {', '.join(RunStatus.ALL)}")
     if STATE.stack:
         _end(STATE.stack[-1], status)
@@ -317,14 +309,12 @@ def _end(active: ActiveRun, status: str) -> None:
         return  # already ended
     run_id = active.info.run_id
     STATE.active.pop(run_id, None)
-    store = _get_client().store
+    store = _get_client().writable_store
     writer: RunWriter = active._writer  # type: ignore[attr-defined]
     try:
         # The run ends when the last process attached to it ends (several may have resumed it).
         store.end_attached(run_id, status, writer=writer)
     finally:
-        from gitrun.store import heartbeat
-
         heartbeat.detach(writer.run_dir, unlink=False)  # end_attached removed it
         store.close_writer(run_id)
     STATE.last_run_id = run_id
@@ -372,9 +362,9 @@ def _active_or_start() -> ActiveRun:
 def _writer_for(run_id: str | None) -> RunWriter:
     if run_id is None:
         stack = STATE.stack
-        active = stack[-1] if stack else start_run()
+        active: ActiveRun = stack[-1] if stack else start_run()
         return active._writer  # type: ignore[attr-defined,no-any-return]
-    return _get_client().store.writable(run_id)
+    return _get_client().writable_store.writable(run_id)
 
 
 # -- logging --------------------------------------------------------------------------------
@@ -433,36 +423,26 @@ def log_artifact(
     local_path: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
 ) -> None:
     """Copy a file (or a directory) into the run's artifacts, under ``artifact_path`` if given."""
-    from gitrun.tracking import artifacts
-
     artifacts.log_artifact(_artifact_root(run_id), local_path, artifact_path)
 
 
 def log_artifacts(
     local_dir: str | os.PathLike[str], artifact_path: str | None = None, run_id: str | None = None
 ) -> None:
-    from gitrun.tracking import artifacts
-
     artifacts.log_artifacts(_artifact_root(run_id), local_dir, artifact_path)
 
 
 def log_text(text: str, artifact_file: str, run_id: str | None = None) -> None:
-    from gitrun.tracking import artifacts
-
     artifacts.log_text(_artifact_root(run_id), text, artifact_file)
 
 
 def log_dict(dictionary: Any, artifact_file: str, run_id: str | None = None) -> None:
     """Save a dict as JSON, or YAML when ``artifact_file`` ends in .yaml/.yml."""
-    from gitrun.tracking import artifacts
-
     artifacts.log_dict(_artifact_root(run_id), dictionary, artifact_file)
 
 
 def log_figure(figure: Any, artifact_file: str, *, save_kwargs: dict[str, Any] | None = None) -> None:
     """Save a matplotlib or plotly figure."""
-    from gitrun.tracking import artifacts
-
     artifacts.log_figure(_artifact_root(None), figure, artifact_file, save_kwargs)
 
 

@@ -7,35 +7,19 @@ Registered as a plugin (``gitrun.plugins.BUILTIN_PLUGINS``) through the same
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
-import sys
 import warnings
 from functools import lru_cache
 
 import pluggy
 
-from gitrun.vcs.git import git_context, script_directory
+from gitrun.store.reader import HOSTNAME
+from gitrun.tracking.provenance import current_user, git_context, script_directory, source_name
 
 hookimpl = pluggy.HookimplMarker("gitrun")
 
 ENV_RUN_CONTEXT = "GITRUN_RUN_CONTEXT"
-
-
-@lru_cache(maxsize=1)
-def current_user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no passwd entry (containers), no USER variable
-        return "unknown"
-
-
-def source_name() -> str:
-    """``sys.argv[0]`` as MLflow records it: the script, ``-`` for stdin, ``<console>`` interactively."""
-    if not sys.argv or not sys.argv[0]:
-        return "<console>"
-    return sys.argv[0]
 
 
 @hookimpl
@@ -44,18 +28,12 @@ def gitrun_run_context(experiment_id: str, run_name: str) -> dict[str, str]:
         "mlflow.user": current_user(),
         "mlflow.source.name": source_name(),
         "mlflow.source.type": "LOCAL",
-        "gitrun.host": _hostname(),
+        "gitrun.host": HOSTNAME,
     }
     tags.update(_git_tags(script_directory()))
     tags.update(_github_actions_tags())
     tags.update(_env_tags())
     return tags
-
-
-def _hostname() -> str:
-    from gitrun.store.reader import HOSTNAME
-
-    return HOSTNAME
 
 
 @lru_cache(maxsize=16)

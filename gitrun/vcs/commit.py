@@ -20,18 +20,21 @@ from pathlib import Path
 from typing import Any
 
 from gitrun.entities import RunStatus
-from gitrun.errors import GitrunError
+from gitrun.errors import GitCommandError, GitrunError
+from gitrun.formatting import parse_size
+from gitrun.search.experiments import best_run
+from gitrun.settings import load_project_settings
 from gitrun.store import RunRecord, Store
-from gitrun.store.layout import local_only
-from gitrun.store.reader import holds_only_local_files, read_run
-from gitrun.store.textio import TEMP_PREFIX
+from gitrun.store.layout import HEARTBEAT_PREFIX, LOCK_FILE, local_only
+from gitrun.store.pointers import MD5_LINE, pointer_size
+from gitrun.store.reader import holds_only_local_files, pid_alive, read_run
+from gitrun.store.textio import TEMP_PREFIX, atomic_write
 from gitrun.store.writer import FULL_VALUES_DIR
+from gitrun.tracking.state import current_store
 from gitrun.vcs import dvc
-from gitrun.vcs.git import GitCommandError, GitRepo
+from gitrun.vcs.git import GitRepo
 
 DEFAULT_DVC_THRESHOLD = 500 * 1024  # pre-commit's check-added-large-files default (500 KB)
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*$", re.I)
-_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 
 
 class CommitRefused(GitrunError):
@@ -59,24 +62,11 @@ class CommitResult:
     files: tuple[str, ...] = field(default=(), repr=False)
 
 
-def parse_size(value: str | int) -> int:
-    """Bytes from ``500000``, ``"500KB"``, ``"2 MiB"``, ``"1.5M"`` (K/M/G are powers of 1024)."""
-    if isinstance(value, int):
-        return value
-    match = _SIZE_RE.match(str(value))
-    if not match:
-        raise GitrunError(f"cannot read size {value!r}; write it like 500KB, 2MB or 1048576")
-    number, unit = match.groups()
-    return int(float(number) * _UNITS[(unit or "").lower()[:1]])
-
-
 def dvc_threshold(store: Store, override: str | int | None = None) -> int:
     """Precedence: the explicit value, ``[tool.gitrun] dvc_threshold`` in pyproject.toml, the store's
     ``store.yaml``, then 500 KB."""
     if override is not None:
         return parse_size(override)
-    from gitrun.settings import load_project_settings
-
     project = load_project_settings(store.layout.work_tree).raw.get("dvc_threshold")
     if project is not None:
         return parse_size(project)
@@ -149,9 +139,6 @@ def changed_run_dirs(repo: GitRepo, store: Store) -> tuple[set[Path], set[Path]]
     return runs | changed_dvc_runs(repo, store, rel_store), others
 
 
-_POINTER_MD5 = re.compile(r"^[\s-]*md5:\s*([0-9a-f]{32})\s*$", re.M)
-
-
 def changed_dvc_runs(repo: GitRepo, store: Store, rel_store: str) -> set[Path]:
     """Runs with a DVC-tracked file whose content differs from its ``.dvc`` pointer.
 
@@ -169,10 +156,10 @@ def changed_dvc_runs(repo: GitRepo, store: Store, rel_store: str) -> set[Path]:
         data = pointer.with_name(pointer.name[: -len(".dvc")])
         try:
             st = data.stat()
-            recorded_size = dvc.pointer_size(pointer)
+            recorded_size = pointer_size(pointer)
             if not data.is_file() or (st.st_mtime <= pointer.stat().st_mtime and recorded_size == st.st_size):
                 continue
-            recorded = _POINTER_MD5.search(pointer.read_text(encoding="utf-8"))
+            recorded = MD5_LINE.search(pointer.read_text(encoding="utf-8"))
             if recorded_size == st.st_size and recorded and recorded.group(1) == _md5(data):
                 os.utime(pointer)
                 continue
@@ -236,12 +223,10 @@ def _pointer_current(target: Path, files: list[Path]) -> bool:
         return False
     size = sum(p.stat().st_size for p in files)
     newest = max((p.stat().st_mtime for p in files), default=0.0)
-    return dvc.pointer_size(pointer) == size and pointer.stat().st_mtime >= newest
+    return pointer_size(pointer) == size and pointer.stat().st_mtime >= newest
 
 
 def default_message(store: Store, runs: Sequence[CommittedRun], records: dict[str, RunRecord]) -> str:
-    from gitrun.search.experiments import best_run
-
     experiments = sorted({r.experiment_id for r in runs})
     noun = "run" if len(runs) == 1 else "runs"
     if len(experiments) == 1:
@@ -275,9 +260,7 @@ def commit(
     which commit was made and which runs and DVC-tracked files it holds.
     """
     if store is None:
-        from gitrun.tracking.fluent import get_tracking_uri
-
-        store = Store(get_tracking_uri())
+        store = current_store()
     store.check_readable()
     if not store.layout.exists():
         raise GitrunError(f"no run store at {store.root}; log a run or run `gitrun init` first")
@@ -426,8 +409,6 @@ def exclude_local_files(repo: GitRepo, rel_store: str) -> None:
     """List gitrun's local files in ``.git/info/exclude`` too, so that on a branch without the
     store's ``.gitignore`` (runs committed on another one) its leftover locks stay out of sight and
     out of ``git add -A``. The store's ``.gitignore``, when present, overrides these lines."""
-    from gitrun.store.layout import HEARTBEAT_PREFIX, LOCK_FILE
-
     base = "" if rel_store == "." else f"/{rel_store}"
     block = (
         f"# gitrun: its local files in {rel_store}/, on every branch (docs/format.md)\n"
@@ -655,8 +636,6 @@ def _write_journal(git_dir: Path, head: str | None, paths: Sequence[str]) -> Non
     """Record, before the user's index changes, what to undo if this process dies before HEAD moves."""
     import json
 
-    from gitrun.store.textio import atomic_write
-
     atomic_write(git_dir / _JOURNAL, json.dumps({"pid": os.getpid(), "head": head, "paths": list(paths)}))
 
 
@@ -670,19 +649,17 @@ def recover_interrupted_commit(repo: GitRepo) -> None:
     Killed after it updated the index but before HEAD moved, the index lists the runs as staged:
     they are reset to HEAD again, with a warning. Killed later, the index is already right.
     """
-    from gitrun.store.reader import _pid_alive
-
     git_dir = repo.git_dir
     with contextlib.suppress(FileNotFoundError):
         for name in os.listdir(git_dir):
             match = _TEMP_FILE_RE.match(name)
-            if match and not _pid_alive(int(match.group(1))):
+            if match and not pid_alive(int(match.group(1))):
                 (git_dir / name).unlink(missing_ok=True)
     journal = _read_journal(git_dir)
     if journal is None:
         return
     pid, head, paths = journal
-    if pid == os.getpid() or _pid_alive(pid):
+    if pid == os.getpid() or pid_alive(pid):
         return  # that commit is still going on (this process's own, when it moves files to DVC)
     if _undo_journal(repo, git_dir, head, paths):
         warnings.warn(

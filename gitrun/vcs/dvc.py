@@ -7,7 +7,6 @@ big files of a commit costs DVC's start-up once instead of once per file.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gitrun.errors import GitrunError
-from gitrun.redact import redact_credentials, strip_credentials
+from gitrun.redact import redact_credentials, split_url, strip_credentials
 
 INSTALL_HINT = "pip install 'gitrun-ml[dvc]'"
 DEFAULT_REMOTE_NAME = "storage"
@@ -117,8 +116,6 @@ def split_remote_credentials(url: str) -> tuple[str, dict[str, str]]:
     Raises :class:`DvcError` for what cannot be kept out of Git safely: credentials in a URL of a
     scheme DVC has no such fields for, and query strings or fragments (tokens travel there).
     """
-    from gitrun.redact import split_url
-
     parts = split_url(url)
     if parts is None:
         return url, {}
@@ -248,23 +245,3 @@ def read_at_rev(root: Path, path: str, rev: str | None, remote: str | None = Non
             f"cannot read {path} at {rev or 'the working tree'} through DVC: {exc}; try `gitrun pull`"
         ) from exc
     return bytes(data)
-
-
-SIZE_LINE = re.compile(r"^\s*size:\s*(\d+)\s*$", re.M)
-
-
-def pointer_is_dir(dvc_file: Path) -> bool:
-    """True when the pointer tracks a directory (DVC records ``nfiles`` and a ``.dir`` hash)."""
-    try:
-        return "nfiles:" in dvc_file.read_text(encoding="utf-8")
-    except OSError:
-        return False
-
-
-def pointer_size(dvc_file: Path) -> int | None:
-    """The ``size`` a ``.dvc`` pointer records (no YAML parse needed for this one field)."""
-    try:
-        match = SIZE_LINE.search(dvc_file.read_text(encoding="utf-8"))
-    except OSError:
-        return None
-    return int(match.group(1)) if match else None

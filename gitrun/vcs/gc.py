@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from gitrun.entities import ViewType
 from gitrun.store import Store
 from gitrun.store.writer import now_ms
-from gitrun.vcs.commit import CommitResult, commit
+from gitrun.vcs.commit import CommitResult, check_git_state, commit
+from gitrun.vcs.git import GitRepo
 
 
 @dataclass(frozen=True)
@@ -29,9 +30,6 @@ def gc(store: Store, older_than_ms: int | None = None, *, dry_run: bool = False,
     if dry_run or not doomed:
         return GcResult(tuple(r.run_id for r in doomed), None)
     import os
-
-    from gitrun.vcs.commit import check_git_state
-    from gitrun.vcs.git import GitRepo
 
     repo = GitRepo.find(store.root)
     check_git_state(repo)

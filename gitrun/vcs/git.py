@@ -1,103 +1,22 @@
-"""Every call into Git lives here.
+"""The version path's Git layer: one :class:`GitRepo` per work tree.
 
-The run context uses the ``git`` executable directly (a few milliseconds, once per process):
-importing GitPython would cost more than all of it. Later features that need an object model
-(reading blobs at a revision, committing) use GitPython, imported lazily in this module.
+Commands go through :mod:`gitrun.gitcmd` (one environment, one error type:
+:class:`~gitrun.errors.GitCommandError`). The run context's own probes live in
+``gitrun.tracking.provenance``.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from gitrun.redact import redact_credentials, strip_credentials  # strip_credentials: importable from here too
-
-
-@dataclass(frozen=True)
-class GitContext:
-    """What a run records about the code it ran: computed once per process and directory."""
-
-    root: str
-    commit: str | None
-    branch: str | None
-    dirty: bool | None  # tracked files changed (as `git describe --dirty` means it)
-    remote_url: str | None
-    untracked: bool = False  # untracked, not ignored files exist (kept in code.diff, not "dirty")
-
-
-def _git(cwd: str, *args: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"},
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout if out.returncode == 0 else None
-
-
-@lru_cache(maxsize=16)
-def git_context(directory: str) -> GitContext | None:
-    """Commit, branch, dirty flag and credential-free remote URL of the repository around ``directory``.
-
-    ``None`` outside a Git work tree or without a ``git`` executable. The dirty flag ignores the
-    run store itself (``.gitrun/``), which logging changes all the time.
-    """
-    top = _git(directory, "rev-parse", "--show-toplevel")
-    if top is None:
-        return None
-    root = top.strip()
-    head = _git(root, "rev-parse", "--verify", "-q", "HEAD")
-    branch = _git(root, "symbolic-ref", "-q", "--short", "HEAD")
-    status = _git(root, "status", "--porcelain", "--untracked-files=normal", "--", ".", ":(exclude).gitrun")
-    lines = status.splitlines() if status is not None else []
-    remotes = _git(root, "config", "--get-regexp", r"^remote\..*\.url$") or ""
-    remote = None
-    for line in remotes.splitlines():  # prefer origin, else the first remote
-        name, _, url = line.partition(" ")
-        if remote is None or name == "remote.origin.url":
-            remote = strip_credentials(url.strip())
-    return GitContext(
-        root=root,
-        commit=head.strip() if head else None,
-        branch=branch.strip() if branch else None,
-        dirty=any(not line.startswith("??") for line in lines) if status is not None else None,
-        untracked=any(line.startswith("??") for line in lines),
-        remote_url=remote,
-    )
-
-
-def script_directory() -> str:
-    """Directory of the running script (MLflow's rule), else the current directory."""
-    import sys
-
-    argv0 = sys.argv[0] if sys.argv else ""
-    if argv0 and argv0 not in ("-c", "-m", "-") and os.path.exists(argv0):
-        return str(Path(argv0).resolve().parent)
-    return os.getcwd()
+from gitrun import gitcmd
+from gitrun.errors import GitCommandError, GitrunError, NotAGitRepositoryError
 
 
 # -- repository operations (commit, revisions, history) ----------------------------------------
-class GitCommandError(Exception):
-    """A ``git`` command that failed. Its arguments and stderr are kept with credentials removed
-    (Git quotes remote URLs, query tokens included, in its errors)."""
-
-    def __init__(self, args: list[str], returncode: int, stderr: str):
-        stderr = redact_credentials(stderr)
-        super().__init__(redact_credentials(f"git {' '.join(args)} failed ({returncode}): {stderr.strip()}"))
-        self.returncode = returncode
-        self.stderr = stderr
-
-
 class TreeEntry(NamedTuple):
     mode: str
     sha: str
@@ -128,14 +47,12 @@ class GitRepo:
     @classmethod
     def find(cls, path: Path) -> GitRepo:
         """The repository whose work tree contains ``path``."""
-        from gitrun.errors import GitrunError
-
         probe = path if path.is_dir() else path.parent
         while not probe.exists():
             probe = probe.parent
-        top = _git(str(probe), "rev-parse", "--show-toplevel")
+        top = gitcmd.output(probe, "rev-parse", "--show-toplevel")
         if top is None:
-            raise GitrunError(f"{path} is not inside a Git work tree; run `git init` there first")
+            raise NotAGitRepositoryError(f"{path} is not inside a Git work tree; run `git init` there first")
         return cls(Path(top.strip()))
 
     def run(
@@ -146,11 +63,7 @@ class GitRepo:
         check: bool = True,
         text: bool = True,
     ) -> Any:
-        full_env = {**os.environ, "LC_ALL": "C", **(env or {})}
-        proc = subprocess.run(["git", *args], cwd=self.root, env=full_env, input=input, capture_output=True, text=text)
-        if check and proc.returncode != 0:
-            stderr = proc.stderr if text else proc.stderr.decode("utf-8", "replace")
-            raise GitCommandError(list(args), proc.returncode, stderr)
+        proc = gitcmd.run(self.root, *args, env=env, input=input, check=check, text=text)
         return proc.stdout if check else proc
 
     @property
@@ -164,6 +77,25 @@ class GitRepo:
     def branch(self) -> str | None:
         out = self.run("symbolic-ref", "-q", "--short", "HEAD", check=False)
         return out.stdout.strip() if out.returncode == 0 else None
+
+    def default_branch(self) -> str | None:
+        """The repository's default branch, one rule for every feature (diff base, site history,
+        workflows): origin's HEAD (as ``origin/<name>``, what pull requests merge into), else a
+        local ``main`` or ``master``, else ``origin/main`` or ``origin/master`` (a CI checkout has
+        those and no origin/HEAD), else the current branch; None when HEAD is detached and none
+        of these exists."""
+        out = self.run("symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD", check=False)
+        if out.returncode == 0 and out.stdout.strip():
+            return str(out.stdout.strip())
+        for ref, name in (
+            ("refs/heads/main", "main"),
+            ("refs/heads/master", "master"),
+            ("refs/remotes/origin/main", "origin/main"),
+            ("refs/remotes/origin/master", "origin/master"),
+        ):
+            if self.run("rev-parse", "--verify", "-q", ref, check=False).returncode == 0:
+                return name
+        return self.branch()
 
     def operation_in_progress(self) -> str | None:
         """'merge', 'rebase', 'cherry-pick', 'revert' or 'bisect' when one is under way."""
@@ -181,8 +113,6 @@ class GitRepo:
         return None
 
     def rev_parse(self, rev: str) -> str:
-        from gitrun.errors import GitrunError
-
         out = self.run("rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False)
         if out.returncode != 0:
             raise GitrunError(f"unknown revision {rev!r} in {self.root}; try a branch, tag or commit SHA")
@@ -206,7 +136,9 @@ class GitRepo:
         ``b"-"``) with ``with_trees``. For large stores: callers decode only what they use."""
         args = ["git", "ls-tree", "-r", "-l", "-z", *(["-t"] if with_trees else []), treeish]
         # stdout only: one read to the end, no polling of a second pipe (this output is large).
-        proc = subprocess.run(args, cwd=self.root, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc = subprocess.run(
+            args, cwd=self.root, env=gitcmd.environment(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
         if proc.returncode != 0:
             raise GitCommandError(args[1:], proc.returncode, f"cannot list {treeish}")
         return _LS_TREE_ENTRY.findall(proc.stdout)
@@ -217,7 +149,11 @@ class GitRepo:
         if not wanted:
             return {}
         proc = subprocess.Popen(
-            ["git", "cat-file", "--batch"], cwd=self.root, stdin=subprocess.PIPE, stdout=subprocess.PIPE
+            ["git", "cat-file", "--batch"],
+            cwd=self.root,
+            env=gitcmd.environment(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
         )
         assert proc.stdin is not None and proc.stdout is not None
 

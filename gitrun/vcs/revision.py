@@ -2,7 +2,7 @@
 
 ``store_at(store, "main")`` materialises the store's tree at that commit into
 ``.gitrun/.cache/revs/<key>/`` (two git processes for the whole tree, see
-:meth:`GitRepo.materialize_tree`) and returns a read-only :class:`Store` over it, so every reader
+:meth:`GitRepo.materialize_tree`) and returns a read-only :class:`~gitrun.store.ReadStore` over it, so every reader
 (search, diff, site, registry) works unchanged. The key is the tree's object ID, so a revision is
 materialised once and shared by every commit with the same store content. Neither the work tree
 nor the index is touched.
@@ -27,17 +27,13 @@ from typing import Any
 
 from gitrun.entities import Metric, ViewType
 from gitrun.errors import GitrunError, RunNotFoundError
-from gitrun.store import RunRecord, Store, _visible, textio
-from gitrun.store.reader import (
-    build_record,
-    decode_json_bytes,
-    decode_series_bytes,
-    parse_json_text,
-    parse_series_text,
-    problem,
-    summaries_from,
-)
-from gitrun.store.writer import RunWriter
+from gitrun.store import ReadStore, RunRecord, _visible, textio
+from gitrun.store.pointers import SIZE_LINE
+from gitrun.store.reader import build_record, parse_json_text, summaries_from
+from gitrun.store.series import parse_series_text
+from gitrun.store.textio import decode_json_bytes, decode_series_bytes, problem
+from gitrun.store.validation import validate_artifact_path
+from gitrun.vcs import dvc
 from gitrun.vcs.git import GitRepo, TreeEntry, write_blobs
 
 KEEP_TREES = 16  # materialised revisions kept in the cache (least recently used are removed)
@@ -66,15 +62,15 @@ class StoreCommit:
     removed: tuple[RunRef, ...] = field(default_factory=tuple)
 
 
-def _store_rel(repo: GitRepo, store: Store) -> str:
+def _store_rel(repo: GitRepo, store: ReadStore) -> str:
     rel = os.path.relpath(store.root.resolve(), repo.root.resolve()).replace(os.sep, "/")
     if rel.startswith(".."):
         raise GitrunError(f"the store {store.root} is not inside the Git work tree {repo.root}")
     return "" if rel == "." else rel
 
 
-class RevisionStore(Store):
-    """A read-only :class:`Store` of the run store as committed at ``commit``.
+class RevisionStore(ReadStore):
+    """A read-only :class:`~gitrun.store.ReadStore` of the run store as committed at ``commit``.
 
     One ``git ls-tree -r -l`` lists every file with its size. Only a skeleton (store.yaml, each
     experiment.yaml, the project's pyproject.toml as of that commit) is written to disk; run
@@ -84,7 +80,7 @@ class RevisionStore(Store):
     for (:meth:`find_run_dir`). Neither the work tree nor the index is touched.
     """
 
-    def __init__(self, base: Store, repo: GitRepo, commit: str, rel: str):
+    def __init__(self, base: ReadStore, repo: GitRepo, commit: str, rel: str):
         self.repo = repo
         tree = repo.tree_id(commit, rel)
         project = repo.run("rev-parse", "--verify", "-q", f"{commit}:pyproject.toml", check=False)
@@ -141,13 +137,6 @@ class RevisionStore(Store):
 
     def __repr__(self) -> str:
         return f"RevisionStore({str(self.source_repo)!r} at {self.revision})"
-
-    def ensure(self) -> None:
-        raise GitrunError(f"this store is a read-only view of commit {self.revision[:12] if self.revision else ''}")
-
-    def writer(self, run_id: str, run_dir: Path | None = None) -> RunWriter:
-        self.ensure()
-        raise AssertionError  # unreachable
 
     def resolve_run_id(self, prefix: str) -> str:
         prefix = prefix.strip().upper()
@@ -241,8 +230,6 @@ class RevisionStore(Store):
         files = self._runs[run_id][1]
         entry = files.get(f"metrics/{key}.tsv")
         if entry is None:  # content in DVC: read it at this commit
-            from gitrun.vcs import dvc
-
             path = "/".join(
                 p
                 for p in (
@@ -270,8 +257,6 @@ class RevisionStore(Store):
 
 
 def _series_sizes(files: dict[str, TreeEntry], blobs: dict[str, bytes]) -> dict[str, int | None]:
-    from gitrun.vcs.dvc import SIZE_LINE
-
     sizes: dict[str, int | None] = {}
     for path, entry in files.items():
         if not path.startswith("metrics/"):
@@ -328,7 +313,7 @@ def _scratch_cache() -> Path:
     return _scratch[0]
 
 
-def _revisions_cache(base: Store) -> Path:
+def _revisions_cache(base: ReadStore) -> Path:
     """``<store>/.cache/revs`` when this process can write there, else :func:`_scratch_cache`."""
     revs = base.layout.cache_dir / "revs"
     probe = textio.temp_path(revs / "probe")
@@ -342,7 +327,7 @@ def _revisions_cache(base: Store) -> Path:
         return _scratch_cache()
 
 
-def store_at(store: Store, rev: str) -> RevisionStore:
+def store_at(store: ReadStore, rev: str) -> RevisionStore:
     """A read-only view of ``store`` as committed at ``rev`` (branch, tag, SHA, ``HEAD~2``...)."""
     repo = GitRepo.find(store.root)
     return RevisionStore(store, repo, repo.rev_parse(rev), _store_rel(repo, store))
@@ -354,7 +339,7 @@ def _prune(base: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def history(store: Store, rev: str = "HEAD") -> list[StoreCommit]:
+def history(store: ReadStore, rev: str = "HEAD") -> list[StoreCommit]:
     """Commits reachable from ``rev`` that changed the store, oldest first (one ``git log``)."""
     repo = GitRepo.find(store.root)
     if repo.head() is None:
@@ -403,14 +388,11 @@ def history(store: Store, rev: str = "HEAD") -> list[StoreCommit]:
     return out
 
 
-def read_artifact(store: Store, run_id: str, path: str) -> bytes:
+def read_artifact(store: ReadStore, run_id: str, path: str) -> bytes:
     """Bytes of an artifact of a run: from the files, or through DVC when it is tracked there.
 
     Works on the working-tree store and on a :func:`store_at` view (DVC then reads at that commit).
     """
-    from gitrun.store.validation import validate_artifact_path
-    from gitrun.vcs import dvc
-
     rel = validate_artifact_path(path)
     _, run_dir = store.find_run_dir(run_id)
     target = run_dir / "artifacts" / rel

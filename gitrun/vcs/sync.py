@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gitrun.errors import GitrunError
+from gitrun.errors import GitCommandError, GitrunError
 from gitrun.redact import redact_credentials
 from gitrun.store import Store
+from gitrun.tracking.state import current_store
 from gitrun.vcs import dvc
-from gitrun.vcs.git import GitCommandError, GitRepo
+from gitrun.vcs.git import GitRepo
 
 
 @dataclass(frozen=True)
@@ -21,9 +22,7 @@ class SyncResult:
 
 
 def _default_store() -> Store:
-    from gitrun.tracking.fluent import get_tracking_uri
-
-    return Store(get_tracking_uri())
+    return current_store()
 
 
 def _upstream(repo: GitRepo, branch: str) -> tuple[str, str]:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from gitrun.site import resources
+from gitrun.site.builder import Builder
 from gitrun.site.output import digest
-
-if TYPE_CHECKING:
-    from gitrun.site.build import Builder
 
 VEGA_BUNDLE = "assets/vendor/vega-bundle.js"
 

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from gitrun.site.builder import Builder
 from gitrun.site.context import CompareContext
-
-if TYPE_CHECKING:
-    from gitrun.site.build import Builder
 
 
 def build(builder: Builder) -> None:

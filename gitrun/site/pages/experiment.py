@@ -8,15 +8,15 @@ the best runs' primary metric over steps, parallel coordinates, and param-vs-met
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gitrun.entities import Experiment
 from gitrun.site import safe
+from gitrun.site.builder import Builder
 from gitrun.site.context import ExperimentContext, ExperimentInfo
+from gitrun.site.series import browser_series, read_series
 from gitrun.store import RunRecord
-
-if TYPE_CHECKING:
-    from gitrun.site.build import Builder
+from gitrun.store.series import series_keys
 
 SYSTEM_TAG_PREFIXES = ("mlflow.", "gitrun.")
 NOTE_TAG = "mlflow.note.content"
@@ -238,9 +238,6 @@ def scatter_data(records: list[RunRecord], metric: str) -> tuple[list[str], list
 
 
 def build(builder: Builder, experiment: Experiment) -> None:
-    from gitrun.site.series import browser_series, read_series
-    from gitrun.store.reader import series_keys
-
     records = builder.snapshot.records[experiment.experiment_id]
     metric = primary_metric(experiment, records)
     best = ranked(experiment, records, metric)

@@ -8,22 +8,20 @@ result is cached in the manifest by its SHA, so a rebuild only reads the commits
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gitrun.search.experiments import best_run
 from gitrun.site import safe
+from gitrun.site.builder import Builder
 from gitrun.site.context import HistoryContext, HistoryRow
 from gitrun.site.pages.experiment import primary_metric
-
-if TYPE_CHECKING:
-    from gitrun.site.build import Builder
+from gitrun.store.textio import from_json_number
+from gitrun.vcs.revision import history, store_at
 
 CACHE_VERSION = 1
 
 
 def _summarise(builder: Builder, sha: str) -> list[dict[str, Any]]:
-    from gitrun.vcs.revision import store_at
-
     view = store_at(builder.snapshot.origin, sha)
     out = []
     for exp in sorted(view.list_experiments(), key=lambda e: (e.name.lower(), e.experiment_id)):
@@ -47,8 +45,6 @@ def _summarise(builder: Builder, sha: str) -> list[dict[str, Any]]:
 def _value(raw: Any) -> float | None:
     if raw is None:
         return None
-    from gitrun.store.textio import from_json_number
-
     return from_json_number(raw)
 
 
@@ -62,8 +58,6 @@ def compute(builder: Builder) -> tuple[str | None, list[tuple[Any, list[dict[str
     rev = builder.options.rev or snapshot.branch
     if rev is None:
         return None, [], "The repository has no commits yet."
-    from gitrun.vcs.revision import history
-
     commits = history(snapshot.origin, rev)
     if not commits:
         return rev, [], f"No commit of {rev} changed the run store yet: commit runs with `gitrun commit`."

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from gitrun.search.experiments import best_run
 from gitrun.site import safe
+from gitrun.site.builder import Builder
 from gitrun.site.context import ExperimentRow, HomeContext
 from gitrun.site.pages.experiment import page_path, primary_metric
-
-if TYPE_CHECKING:
-    from gitrun.site.build import Builder
 
 
 def build(builder: Builder) -> None:

@@ -12,16 +12,17 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from gitrun.site import safe
+from gitrun.site.builder import Builder
 from gitrun.site.context import ArtifactView, KeyValue, MetricView, RunContext, RunInfoView, SiteInfo, as_template_vars
 from gitrun.site.output import digest, write_if_changed
+from gitrun.site.resources import make_environment
+from gitrun.site.series import browser_series, read_series, to_csv
 from gitrun.store import RunRecord
+from gitrun.store.series import series_keys, series_size
 from gitrun.store.textio import TEMP_PREFIX
-
-if TYPE_CHECKING:
-    from gitrun.site.build import Builder
 
 NOTE_TAG = "mlflow.note.content"
 # Artifacts a browser would run as code if opened from the site: copied with ".txt" appended.
@@ -77,8 +78,6 @@ def _walk_artifacts(root: Path) -> Iterator[tuple[str, os.stat_result]]:
 
 def fingerprint(record: RunRecord, experiment_name: str) -> list[Any]:
     """The inputs of a run's page: its files' content as the store reports it, without reading series."""
-    from gitrun.store.reader import series_keys, series_size
-
     summaries = {k: [s.latest, s.min, s.max, s.step, s.timestamp, s.count] for k, s in record.summaries.items()}
     sizes = {k: series_size(p) for k, p in series_keys(record.run_dir).items()}
     artifacts = [(rel, st.st_size, st.st_mtime_ns) for rel, st in _walk_artifacts(record.run_dir / "artifacts")]
@@ -166,16 +165,13 @@ _ENVS: dict[tuple[Path | None, bool], Any] = {}
 def _env(settings: RunSettings) -> Any:
     key = (settings.template_dir, settings.strict)
     if key not in _ENVS:
-        from gitrun.site.resources import make_environment
-
         _ENVS[key] = make_environment(settings.template_dir, settings.strict)
     return _ENVS[key]
 
 
 def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
     """Write one run's page, data, CSVs and artifacts; returns ``(path, written)`` for each file."""
-    from gitrun.site.series import browser_series, read_series, to_csv
-    from gitrun.store.reader import series_keys
+    from gitrun.store.series import series_keys
 
     record = job.record
     out: list[tuple[str, bool]] = []
