@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_python
 
 import gitrun
 from gitrun.errors import GitrunError, InvalidInputError
+from tests.helpers import run_python
 
 
 def _figure() -> object:

@@ -13,10 +13,10 @@ from typing import Any
 import click
 import pytest
 from click.testing import CliRunner
-from conftest import gitrun_cli
 
 import gitrun
 from gitrun.store import Store
+from tests.helpers import gitrun_cli
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
 RUN_KEYS = {"run_id", "run_name", "experiment", "status", "start_time", "end_time", "params", "metrics", "tags"}

@@ -8,8 +8,8 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.conftest import git_state, gitrun_cli, python_ok, run_git, run_python, work_files
-from tests.test_redact import secret_found
+from tests.helpers import git_state, gitrun_cli, python_ok, run_git, run_python, work_files
+from tests.helpers.secrets import secret_found
 
 SECRET = "sk-live-51HnotARealKeyButSecretEnough"
 START = """

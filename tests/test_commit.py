@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, git_state, gitrun_cli, log_runs, run_git, work_files
+from tests.helpers import ROOT, git_state, gitrun_cli, log_runs, run_git, work_files
 
 ULID_LEN = 26
 

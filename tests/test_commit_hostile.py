@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git_state, gitrun_cli, log_runs, python_ok, run_git, work_files
+from tests.helpers import git_state, gitrun_cli, log_runs, python_ok, run_git, work_files
 
 STORE_OLD_GITIGNORE = (  # what gitrun 0.1 wrote (gitrun.store.layout.OLD_GITIGNORES)
     "# Written by gitrun: local-only files, never committed (see docs/format.md).\n"

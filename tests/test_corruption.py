@@ -11,11 +11,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import gitrun_cli
 
 import gitrun
 from gitrun.errors import RunNotFoundError, StoreFormatError, StoreWarning
 from gitrun.store import Store
+from tests.helpers import gitrun_cli
 
 
 @dataclass
@@ -332,9 +332,8 @@ def test_non_utf8_byte_in_a_search(populated: Fixture, name: str, use_index: boo
 
 @pytest.mark.parametrize("name", list(NON_UTF8))
 def test_non_utf8_byte_at_a_revision(populated: Fixture, name: str) -> None:
-    from conftest import run_git
-
     from gitrun.vcs.revision import store_at
+    from tests.helpers import run_git
 
     _finished(populated)
     path = populated.run_dir() / name

@@ -13,12 +13,12 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, gitrun_cli, run_git, run_python
 
 import gitrun
 from gitrun.entities import RunStatus
 from gitrun.errors import StoreWarning
 from gitrun.store import Store
+from tests.helpers import ROOT, gitrun_cli, run_git, run_python
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals and O_APPEND semantics")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_git
+from tests.helpers import ROOT, run_git
 
 DEMO = ROOT / "demo" / "run_demo.py"
 N_RUNS = 8  # 2 losses x 4 alphas in demo/train.py

@@ -12,7 +12,7 @@ import pytest
 from gitrun.compare.diff import WORKSPACE
 from gitrun.errors import GitrunError
 from gitrun.vcs.git import GitRepo
-from tests.diffkit import build_branched, client, commit, diff, git, log
+from tests.helpers.diffkit import build_branched, client, commit, diff, git, log
 
 
 def by_name(runs: object) -> dict[str, object]:
@@ -234,7 +234,7 @@ def test_no_store_on_the_base_side(repo: Path) -> None:
 
 
 def test_cli_defaults_and_only_changed_flag(repo: Path, branched: dict[str, str]) -> None:
-    from tests.diffkit import cli
+    from tests.helpers.diffkit import cli
 
     proc = cli(repo, "diff", "main", "feature", "--json", "--only-changed", "-e", "digits")
     assert proc.returncode == 0, proc.stderr
@@ -295,7 +295,7 @@ def test_a_run_changed_between_sides_keeps_its_base_values_on_the_base_side(
 ) -> None:
     import json
 
-    from tests.diffkit import cli, table_after, unescape_cell
+    from tests.helpers.diffkit import cli, table_after, unescape_cell
 
     (exp,) = diff(repo, "HEAD~1", "HEAD").experiments
     assert [c.run.run_id for c in exp.changed] == [resumed["r0"]]

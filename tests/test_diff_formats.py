@@ -15,8 +15,8 @@ import pytest
 from bs4 import BeautifulSoup
 
 from gitrun.charts.sparkline import sparkline
-from tests.conftest import ROOT
-from tests.diffkit import build_branched, cli, commit, git, html_of, log, table_after, tables, unescape_cell
+from tests.helpers import ROOT
+from tests.helpers.diffkit import build_branched, cli, commit, git, html_of, log, table_after, tables, unescape_cell
 
 SCHEMA = json.loads((ROOT / "docs" / "schemas" / "diff.json").read_text(encoding="utf-8"))
 

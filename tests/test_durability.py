@@ -20,11 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_python
 
 import gitrun
 from gitrun.errors import DiskFullError, StoreWarning
 from gitrun.store import Store
+from tests.helpers import ROOT, run_python
 
 PAGE = 4096
 

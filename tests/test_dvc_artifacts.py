@@ -15,7 +15,7 @@ import yaml
 
 from gitrun.store import Store
 from gitrun.vcs.revision import read_artifact, store_at
-from tests.conftest import ROOT, gitrun_cli, log_runs, python_ok, run_git
+from tests.helpers import ROOT, gitrun_cli, log_runs, python_ok, run_git
 
 MiB = 1024 * 1024
 
@@ -174,7 +174,7 @@ def test_big_artifact_without_dvc_installed_names_the_install_command(repo: Path
     (blocker / "dvc.py").write_text("raise ImportError('No module named dvc')\n")
     env = {"PYTHONPATH": os.pathsep.join([str(blocker), str(ROOT)])}
     code = "import sys; from gitrun.cli import main; sys.argv = ['gitrun', 'commit']; main()"
-    from tests.conftest import run_python
+    from tests.helpers import run_python
 
     proc = run_python(code, repo, env)
 

@@ -9,7 +9,7 @@ import pytest
 
 from gitrun.compare.diff import BestRun, Diff, ExperimentDiff, RunChange, RunSummary, Side
 from gitrun.compare.gate import CheckSyntaxError, evaluate, parse_check
-from tests.diffkit import cli, commit, git, log
+from tests.helpers.diffkit import cli, commit, git, log
 
 
 def run(name: str, **metrics: float) -> RunSummary:

@@ -10,7 +10,7 @@ from pathlib import Path
 from gitrun.entities import ViewType
 from gitrun.store import Store
 from gitrun.vcs.revision import history, read_artifact, store_at
-from tests.conftest import git_state, gitrun_cli, log_runs, run_git, work_files
+from tests.helpers import git_state, gitrun_cli, log_runs, run_git, work_files
 
 DAY_MS = 86_400_000
 

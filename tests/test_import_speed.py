@@ -13,7 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, run_python
+
+from tests.helpers import ROOT, run_python
 
 HEAVY = ("pandas", "altair", "dvc", "git", "numpy", "mlflow")
 

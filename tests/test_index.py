@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -30,6 +29,7 @@ from gitrun.errors import StoreFormatError, StoreWarning
 from gitrun.search import index as search_index
 from gitrun.search.api import search_run_records
 from gitrun.store import Store
+from tests.helpers import ROOT
 
 EXP = "exp"
 

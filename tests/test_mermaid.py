@@ -12,7 +12,7 @@ import pytest
 
 from gitrun.charts.mermaid import MAX_SERIES, Line, grid, number, safe_text, xychart
 from gitrun.charts.sparkline import BARS, FLAT, sparkline
-from tests.diffkit import cli, commit, git, log, mermaid_blocks, mermaid_parse
+from tests.helpers.diffkit import cli, commit, git, log, mermaid_blocks, mermaid_parse
 
 
 def body(block: str) -> str:

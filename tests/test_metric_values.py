@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import gitrun_cli
 
 import gitrun
 from gitrun.entities import Metric
 from gitrun.errors import InvalidInputError
+from tests.helpers import gitrun_cli
 
 Log = Callable[[str, str, Any, Any, Any], None]  # (run_id, key, value, step, timestamp)
 

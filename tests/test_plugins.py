@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, gitrun_cli, run_python
 
 import gitrun
+from tests.helpers import ROOT, gitrun_cli, run_python
 
 GOOD_PLUGIN = '''
 """A test plugin adding a tag to every run."""

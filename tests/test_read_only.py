@@ -15,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import gitrun_cli, log_runs, run_git, run_python
+
+from tests.helpers import gitrun_cli, log_runs, run_git, run_python
 
 
 def _mount(*args: str) -> subprocess.CompletedProcess[str]:

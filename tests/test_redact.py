@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import http.server
 import os
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,36 +16,11 @@ from pathlib import Path
 import pytest
 
 from gitrun.errors import GitrunError
-from tests.conftest import gitrun_cli, log_runs, python_ok, run_git
+from tests.helpers import gitrun_cli, log_runs, python_ok, run_git
+from tests.helpers.secrets import secret_found
 
 PASSWORD = "Pa55-w0rd-s3kr1t"
 TOKEN = "glpat-TOKENv4lue8x9y"
-
-
-def secret_found(repo: Path, secret: str, *outputs: str, allowed: tuple[str, ...] = ()) -> list[str]:
-    """Where ``secret`` occurs: files of the work tree (except ``allowed``), Git's history, objects
-    and other files, and ``outputs``. Empty when nowhere."""
-    needle = secret.encode()
-    found = []
-    for path in repo.rglob("*"):
-        rel = path.relative_to(repo).as_posix()
-        if (
-            path.is_file()
-            and not rel.startswith(".git/objects/")
-            and rel not in allowed
-            and needle in path.read_bytes()
-        ):
-            found.append(rel)
-    history = subprocess.run(["git", "log", "-p", "--all"], cwd=repo, capture_output=True, check=True).stdout
-    if needle in history:
-        found.append("git log -p --all")
-    objects = subprocess.run(
-        ["git", "cat-file", "--batch-all-objects", "--batch"], cwd=repo, capture_output=True, check=True
-    ).stdout
-    if needle in objects:
-        found.append("git objects")
-    found += [f"output {i}" for i, text in enumerate(outputs) if secret in text]
-    return found
 
 
 def local_config(repo: Path) -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from bs4 import BeautifulSoup
 
-from tests.diffkit import cli, client, commit, git, html_of, log, mermaid_blocks, tables, unescape_cell
+from tests.helpers.diffkit import cli, client, commit, git, html_of, log, mermaid_blocks, tables, unescape_cell
 
 HOSTILE = [
     "<img src=x onerror=alert(1)>",

@@ -11,8 +11,8 @@ import pytest
 
 from gitrun.report.github import Client, GitHubError, PullRequestTarget, pull_request_info, upsert_comment
 from gitrun.report.pr import COMMENT_LIMIT
-from tests.diffkit import cli, client, commit, git, log, tables
-from tests.fake_github import FakeGitHub
+from tests.helpers.diffkit import cli, client, commit, git, log, tables
+from tests.helpers.fake_github import FakeGitHub
 
 PR = 7
 

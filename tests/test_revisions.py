@@ -13,7 +13,7 @@ from gitrun.entities import ViewType
 from gitrun.errors import GitrunError
 from gitrun.store import Store
 from gitrun.vcs.revision import history, read_artifact, store_at
-from tests.conftest import git_state, gitrun_cli, log_runs, python_ok, run_git, work_files
+from tests.helpers import git_state, gitrun_cli, log_runs, python_ok, run_git, work_files
 
 MiB = 1024 * 1024
 

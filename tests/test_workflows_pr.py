@@ -18,8 +18,8 @@ import pytest
 import yaml
 
 from gitrun.report.workflows import write_github_workflows
-from tests.diffkit import actionlint, cli, commit, git, log
-from tests.fake_github import FakeGitHub
+from tests.helpers.diffkit import actionlint, cli, commit, git, log
+from tests.helpers.fake_github import FakeGitHub
 
 PR_FILE = ".github/workflows/gitrun-pr.yml"
 COMMENT_FILE = ".github/workflows/gitrun-pr-comment.yml"
@@ -116,7 +116,7 @@ def test_shellcheck_passes_on_the_run_scripts(tmp_path: Path) -> None:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     write_github_workflows(tmp_path, checks=["metrics.val_acc >= base"])
     for name in (tmp_path / PR_FILE, tmp_path / COMMENT_FILE, ROOT / ".github" / "workflows" / "experiments.yml"):
@@ -337,7 +337,7 @@ def test_fork_pull_request_is_posted_by_the_workflow_run_workflow(pull_request: 
 
 # -- this project's own workflow ----------------------------------------------------------------
 def test_project_experiments_workflow_lints_and_its_commands_run(repo: Path, tmp_path: Path) -> None:
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     path = ROOT / ".github" / "workflows" / "experiments.yml"
     problems, _ = actionlint([path])

@@ -12,7 +12,7 @@ from typing import Any
 import gitrun
 from gitrun.compare.diff import Diff, diff_revisions
 from gitrun.store import Store
-from tests.conftest import ROOT, gitrun_cli, run_git
+from tests.helpers import ROOT, gitrun_cli, run_git
 
 
 def log(
