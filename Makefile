@@ -27,6 +27,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check gitrun tests bench demo
 	$(BIN)/ruff format --check gitrun tests bench demo
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
