@@ -149,7 +149,7 @@ One object: `schema_version`, `base` and `target` (`{"label", "commit"}`), and `
 array with, per experiment, the `added`, `removed` and `changed` runs, the count of `unchanged`
 ones, the best run on each side for the primary metric (`base_best`, `target_best`, `delta`,
 `improved`) and per metric (`metrics`). The full schema is in
-[schemas/diff.json](schemas/diff.json) where present, and `gitrun.diff` documents every field.
+[schemas/diff.json](schemas/diff.json) where present, and `gitrun.compare.diff` documents every field.
 """
 
 
