@@ -21,6 +21,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
+    from gitrun.entities import Metric, Run
     from gitrun.site.pages import SitePage
 
 hookspec = pluggy.HookspecMarker("gitrun")
@@ -30,6 +31,23 @@ hookspec = pluggy.HookspecMarker("gitrun")
 @hookspec
 def gitrun_run_context(experiment_id: str, run_name: str) -> dict[str, str] | None:  # type: ignore[empty-body]
     """Tags to add to a run being started by ``start_run`` (tags passed to ``start_run`` win)."""
+
+
+@hookspec
+def gitrun_run_started(run: Run, resumed: bool) -> None:
+    """``start_run`` started ``run`` in this process (``resumed``: an existing run, by ``run_id``)."""
+
+
+@hookspec
+def gitrun_run_logged(
+    run_id: str, metrics: Sequence[Metric], params: Mapping[str, str], tags: Mapping[str, str]
+) -> None:
+    """A batch of what was logged to a run this process started, in logging order per kind."""
+
+
+@hookspec
+def gitrun_run_ended(run_id: str, status: str) -> None:
+    """This process ended the run with ``status`` (FINISHED, FAILED or KILLED); after its last batch."""
 
 
 # -- the read path ----------------------------------------------------------------------------
