@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
     from gitrun.store import ReadStore
 
+    hookimpl: pluggy.HookimplMarker  # see __getattr__
+
 ENTRY_POINT_GROUP = "gitrun"
 BUILTIN_PLUGINS = (
     "gitrun.tracking.run_context",  # gitrun_run_context: user, source script, Git state, CI
