@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from gitrun._version import __version__
+from gitrun.cli import commands
 from gitrun.errors import PluginError
 from gitrun.plugins import call_each, resolve
 
@@ -46,7 +47,11 @@ class PluginGroup(click.Group):
         return sorted({*super().list_commands(ctx), *self.table()})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        found = self.table().get(cmd_name)
+        # A built-in name needs no plugin manager: built-ins are registered first and keep their
+        # names, so the table would give the same answer, and `gitrun runs list` skips the
+        # entry-point scan. Listing (--help) and any other name go through the hook.
+        builtin = commands.COMMANDS.get(cmd_name)
+        found = (commands.__name__, builtin) if builtin is not None else self.table().get(cmd_name)
         if found is None:
             return super().get_command(ctx, cmd_name)
         plugin, command = found
