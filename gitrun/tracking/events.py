@@ -62,6 +62,16 @@ class RunEvents:
         self._last = time.monotonic()
         call_each(STARTED, self.impls[STARTED], run=run, resumed=resumed)
 
+    def add_metric(self, metric: Metric) -> None:
+        """:meth:`add` for one point (``log_metric``'s path)."""
+        with self._lock:
+            self._metrics.append(metric)
+            self._size += 1
+            if (
+                self._size >= self.batch_size or time.monotonic() - self._last >= self.interval
+            ) and not self._delivering:
+                self.flush()
+
     def add(
         self,
         metrics: Iterable[Metric] = (),
@@ -110,7 +120,7 @@ class ReportingWriter(RunWriter):
         stamp = validate_timestamp(key, timestamp)
         stamp = now_ms() if stamp is None else stamp  # the same time in the file and in the event
         super().log_metric(key, number, step, stamp)
-        self.events.add(metrics=(Metric(key, number, stamp, step),))
+        self.events.add_metric(Metric(key, number, stamp, step))
 
     def log_metric_points(self, points: Iterable[tuple[str, Any, Any, Any]]) -> None:
         default = now_ms()
