@@ -501,6 +501,8 @@ def test_plugin_commands_that_clash_or_fail_to_load(repo: Path, tmp_path: Path) 
     assert "gitrun plugin 'badcmds' declares the command 'runs', which 'gitrun.cli.commands' already provides" in (
         listed.stderr
     )
+    builtin = gitrun_cli("runs", "list", cwd=repo, env=env)  # a built-in name: no plugin manager, no table
+    assert builtin.returncode == 0 and "badcmds" not in builtin.stderr
     result = gitrun_cli("broken", "--some", "args", cwd=repo, env=env)
     assert result.returncode == 1
     (line,) = [line for line in result.stderr.splitlines() if line.startswith("Error")]
@@ -551,3 +553,21 @@ def test_a_training_run_with_the_plugin_imports_no_click(repo: Path, example_plu
     proc = run_python(code, cwd=repo, env=_with(example_plugin))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_run_events_of_a_run_left_open_and_of_ctrl_c(repo: Path, example_plugin: Path) -> None:
+    events_file = repo.parent / "events.jsonl"
+    env = _with(example_plugin, GITRUN_STATUS_EVENTS=str(events_file))
+    left_open = "import gitrun\ngitrun.start_run(run_name='open')\ngitrun.log_metric('m', 1.0)\n"
+    assert run_python(left_open, cwd=repo, env=env).returncode == 0
+    ctrl_c = "import gitrun\nwith gitrun.start_run(run_name='ctrl-c'):\n    gitrun.log_metric('m', 2.0)\n    raise KeyboardInterrupt\n"
+    assert run_python(ctrl_c, cwd=repo, env=env).returncode != 0
+    seen = [(e["event"], e.get("status"), [m[1] for m in e.get("metrics", [])]) for e in _events(events_file)]
+    assert seen == [
+        ("started", None, []),
+        ("logged", None, [1.0]),
+        ("ended", "FINISHED", []),  # ended by the interpreter's exit, with its last batch first
+        ("started", None, []),
+        ("logged", None, [2.0]),
+        ("ended", "KILLED", []),
+    ]
