@@ -571,3 +571,49 @@ def test_run_events_of_a_run_left_open_and_of_ctrl_c(repo: Path, example_plugin:
         ("logged", None, [2.0]),
         ("ended", "KILLED", []),
     ]
+
+
+ORDERED_PAGE = """
+from pathlib import Path
+
+from gitrun.plugins import hookimpl
+from gitrun.site.pages import SitePage
+
+TEMPLATES = Path(__file__).parent / "ordered_templates"
+
+
+def build(builder):
+    runs = sum(len(records) for records in builder.snapshot.records.values())
+    builder.writer.begin("page:leaderboard", "")
+    context = {"site": builder.site_info("leaderboard", 1), "runs": runs}
+    builder.writer.write("boards/index.html", builder.render("ordered-leaderboard.html", context))
+    builder.writer.end()
+
+
+@hookimpl
+def gitrun_site_pages():
+    return [SitePage("leaderboard", build, nav="Leaderboard", href="boards/index.html", order=45, templates=TEMPLATES)]
+"""
+
+
+def test_plugin_page_placed_by_order_rendered_from_a_mapping(repo: Path, tmp_path: Path) -> None:
+    run_python(EVENTS_SCRIPT, cwd=repo)
+    site = tmp_path / "ordered"
+    _install(site, "gitrun-ordered", "1.0", {"gitrun_ordered": ORDERED_PAGE}, {"ordered": "gitrun_ordered"})
+    (site / "ordered_templates").mkdir()
+    (site / "ordered_templates" / "ordered-leaderboard.html").write_text(
+        '{% extends "base.html" %}{% block content %}<p id="runs">{{ runs }} runs</p>{% endblock %}'
+    )
+    out = repo.parent / "site"
+    result = gitrun_cli("site", "build", "-o", str(out), cwd=repo, env=_env(site))
+    assert result.returncode == 0, result.stderr
+    page = out / "boards" / "index.html"
+    assert _nav(page) == [  # order 45: between the built-in Experiments (30) and History (50)
+        ("Experiments", "../index.html"),
+        ("Leaderboard", "../boards/index.html"),
+        ("History", "../history.html"),
+    ]
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    assert soup.select_one("#runs").get_text() == "2 runs"
+    assert soup.select_one("header.topbar nav a.current").get_text() == "Leaderboard"
+    assert ("Leaderboard", "boards/index.html") in _nav(out / "index.html")
