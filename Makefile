@@ -32,8 +32,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check gitrun tests bench demo
-	$(BIN)/ruff format --check gitrun tests bench demo
+	$(BIN)/ruff check gitrun tests bench demo examples
+	$(BIN)/ruff format --check gitrun tests bench demo examples
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 

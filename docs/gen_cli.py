@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from gitrun.cli import cli
+from gitrun.cli.app import cli
 
 HEADER = """\
 # Command-line reference

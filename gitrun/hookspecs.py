@@ -1,4 +1,4 @@
-"""Hook specifications: the typed extension points plugins implement.
+"""Hook specifications: the typed extension points plugins implement (docs/plugins.md).
 
 A plugin is a module or object with functions decorated by ``gitrun.plugins.hookimpl`` and
 named like the specs below, registered under the ``gitrun`` entry-point group::
@@ -6,24 +6,63 @@ named like the specs below, registered under the ``gitrun`` entry-point group::
     [project.entry-points.gitrun]
     my_plugin = "my_package.gitrun_plugin"
 
-gitrun's own run context (user, source, Git, CI) is registered through the same hooks.
+An implementation may take any subset of a spec's arguments. gitrun's own behaviour is registered
+through the same hooks (``gitrun.plugins.BUILTIN_PLUGINS``): the run context, reading revisions,
+the CLI's subcommands and the site's pages.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from gitrun.entities import Metric, Run
+    from gitrun.site.pages import SitePage
 
 hookspec = pluggy.HookspecMarker("gitrun")
 
 
+# -- the write path ---------------------------------------------------------------------------
 @hookspec
 def gitrun_run_context(experiment_id: str, run_name: str) -> dict[str, str] | None:  # type: ignore[empty-body]
     """Tags to add to a run being started by ``start_run`` (tags passed to ``start_run`` win)."""
 
 
+@hookspec
+def gitrun_run_started(run: Run, resumed: bool) -> None:
+    """``start_run`` started ``run`` in this process (``resumed``: an existing run, by ``run_id``)."""
+
+
+@hookspec
+def gitrun_run_logged(
+    run_id: str, metrics: Sequence[Metric], params: Mapping[str, str], tags: Mapping[str, str]
+) -> None:
+    """A batch of what was logged to a run this process started, in logging order per kind."""
+
+
+@hookspec
+def gitrun_run_ended(run_id: str, status: str) -> None:
+    """This process ended the run with ``status`` (FINISHED, FAILED or KILLED); after its last batch."""
+
+
+# -- the read path ----------------------------------------------------------------------------
 @hookspec(firstresult=True)
 def gitrun_store_at(store: Any, rev: str) -> Any:
     """The store ``store`` as committed at revision ``rev``, read-only (MLflow's tracking-store plugin
     type, for revisions); gitrun's own implementation reads Git objects (``gitrun.vcs.plugin``)."""
+
+
+@hookspec
+def gitrun_site_pages() -> Sequence[SitePage] | None:  # type: ignore[empty-body]
+    """Pages the site builds, each with its navigation entry if it has one (``gitrun.site.pages.SitePage``)."""
+
+
+# -- the command line -------------------------------------------------------------------------
+@hookspec
+def gitrun_cli_commands() -> Mapping[str, click.Command | str] | None:  # type: ignore[empty-body]
+    """Subcommands of ``gitrun``: name -> a click command, or ``"module:attribute"`` imported when used."""

@@ -1,10 +1,14 @@
 """The plugin manager: pluggy, loading the ``gitrun`` entry-point group lazily (first use).
 
-A plugin that fails to import is a warning naming it, never a crash of the user's training run.
+gitrun's own behaviour is registered first, as the plugins in :data:`BUILTIN_PLUGINS` (datasette's
+``DEFAULT_PLUGINS``): modules that import nothing heavy, since every process that starts a run
+loads them. A plugin that fails to import, or raises inside a hook, is a warning naming it, never a
+crash of the user's training run (:func:`call_each`).
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -17,8 +21,15 @@ if TYPE_CHECKING:
 
     from gitrun.store import ReadStore
 
+    hookimpl: pluggy.HookimplMarker  # see __getattr__
+
 ENTRY_POINT_GROUP = "gitrun"
-BUILTIN_PLUGINS = ("gitrun.tracking.run_context", "gitrun.vcs.plugin")
+BUILTIN_PLUGINS = (
+    "gitrun.tracking.run_context",  # gitrun_run_context: user, source script, Git state, CI
+    "gitrun.vcs.plugin",  # gitrun_store_at: a store as committed at a Git revision
+    "gitrun.cli.commands",  # gitrun_cli_commands: the built-in subcommands
+    "gitrun.site.pages.builtin",  # gitrun_site_pages: the site's built-in pages and navigation
+)
 
 _pm: pluggy.PluginManager | None = None
 _lock = threading.Lock()
@@ -56,7 +67,6 @@ def get_plugin_manager() -> pluggy.PluginManager:
 
 
 def _create() -> pluggy.PluginManager:
-    import importlib
     from importlib.metadata import entry_points
 
     import pluggy
@@ -113,23 +123,47 @@ def list_plugins() -> list[PluginInfo]:
     return out + list(_failures)
 
 
-def run_context_tags(experiment_id: str, run_name: str) -> dict[str, str]:
-    """Merge the tags every ``gitrun_run_context`` implementation returns (later plugins win)."""
-    tags: dict[str, str] = {}
-    pm = get_plugin_manager()
-    kwargs = {"experiment_id": experiment_id, "run_name": run_name}
-    # One call per implementation, in registration order (built-ins first, plugins override), so a
-    # plugin that raises is a warning naming it instead of a crash of the user's run.
-    for impl in pm.hook.gitrun_run_context.get_hookimpls():
+def implementations(hook: str) -> list[Any]:
+    """The implementations of ``hook`` (pluggy ``HookImpl``), in registration order: built-ins first."""
+    caller = getattr(get_plugin_manager().hook, hook)
+    return caller.get_hookimpls()  # type: ignore[no-any-return]
+
+
+def call_each(hook: str, impls: list[Any] | None = None, /, **kwargs: Any) -> list[tuple[str, Any]]:
+    """Call each implementation of ``hook`` (or the ``impls`` given) with the keyword arguments it
+    takes, in registration order; ``(plugin name, result)`` of those that returned something.
+
+    One that raises is a warning naming its plugin, and the others still run: a bug in a plugin
+    never stops the user's run or command.
+    """
+    results = []
+    for impl in implementations(hook) if impls is None else impls:
         try:
             result = impl.function(*(kwargs[name] for name in impl.argnames))
         except Exception as exc:
             warnings.warn(
-                f"gitrun plugin {impl.plugin_name!r} failed in gitrun_run_context and is skipped: "
-                f"{type(exc).__name__}: {exc}",
+                f"gitrun plugin {impl.plugin_name!r} failed in {hook} and is skipped: {type(exc).__name__}: {exc}",
                 stacklevel=3,
             )
             continue
+        if result is not None:
+            results.append((impl.plugin_name, result))
+    return results
+
+
+def resolve(target: str) -> Any:
+    """The object a ``"module:attribute"`` string names (how hooks declare things loaded on first use)."""
+    module_name, _, attr = target.partition(":")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split(".") if attr else ():
+        obj = getattr(obj, part)
+    return obj
+
+
+def run_context_tags(experiment_id: str, run_name: str) -> dict[str, str]:
+    """Merge the tags every ``gitrun_run_context`` implementation returns (later plugins win)."""
+    tags: dict[str, str] = {}
+    for _, result in call_each("gitrun_run_context", experiment_id=experiment_id, run_name=run_name):
         if isinstance(result, dict):
             tags.update({str(k): str(v) for k, v in result.items() if v is not None})
     return tags

@@ -312,7 +312,7 @@ def test_usage_error_exit_code(tmp_path: Path) -> None:
 
 # -- help ---------------------------------------------------------------------------------------------
 def _all_commands() -> list[tuple[str, ...]]:
-    from gitrun.cli import cli
+    from gitrun.cli.app import cli
 
     found: list[tuple[str, ...]] = [()]
 
@@ -330,7 +330,7 @@ def _all_commands() -> list[tuple[str, ...]]:
 
 
 def test_every_command_help_has_an_example() -> None:
-    from gitrun.cli import cli
+    from gitrun.cli.app import cli
 
     commands = _all_commands()
     for expected in [

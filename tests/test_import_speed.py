@@ -68,7 +68,7 @@ def test_help_imports_no_heavy_module(tmp_path: Path) -> None:
 def test_every_command_help_imports_no_heavy_module(tmp_path: Path) -> None:
     code = """
 import click
-from gitrun.cli import cli
+from gitrun.cli.app import cli
 
 def walk(group, path):
     ctx = click.Context(group)

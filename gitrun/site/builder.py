@@ -1,15 +1,15 @@
 """What one site build shares: its options, the store snapshot read once, and the :class:`Builder`
 the page modules render through (templates, chart specs, the output writer, progress).
 
-The page modules (``gitrun.site.pages``) import this module; ``gitrun.site.build`` imports the
-pages and runs them, so nothing here knows the pages.
+The page modules (``gitrun.site.pages``) import this module; ``gitrun.site.build`` runs the pages
+the ``gitrun_site_pages`` hook declares, so nothing here knows the pages.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -30,9 +30,6 @@ from gitrun.vcs.revision import store_at
 log = logging.getLogger("gitrun.site")
 
 Progress = Callable[[str, int, int], None]
-
-# Pages of the top navigation: (key, href, text). A models page joins when the registry exists.
-NAV: list[tuple[str, str, str]] = [("home", "index.html", "Experiments"), ("history", "history.html", "History")]
 
 
 @dataclass(frozen=True)
@@ -96,6 +93,8 @@ class Builder:
     site_title: str
     progress: Progress | None = None
     specs_used: dict[str, Any] = field(default_factory=dict)
+    nav: tuple[NavLink, ...] = ()  # the top navigation: the links of the registered pages that have one
+    rebuilt_runs: int = 0  # run pages rendered by this build (the rest were up to date)
 
     def site_info(self, page: str, depth: int, *, with_source: bool = True) -> SiteInfo:
         """Shared page context; ``with_source=False`` for pages kept across commits (run pages)."""
@@ -104,13 +103,15 @@ class Builder:
             title=self.site_title,
             root="../" * depth,
             page=page,
-            nav=tuple(NavLink(href, text, key) for key, href, text in NAV),
+            nav=self.nav,
             built_from=built_from,
             generator=f"gitrun {__version__}",
         )
 
     def render(self, template: str, context: Any) -> str:
-        return str(self.env.get_template(template).render(**as_template_vars(context)))
+        """``template`` rendered with the fields of ``context`` (a dataclass, or a mapping) as its variables."""
+        variables = dict(context) if isinstance(context, Mapping) else as_template_vars(context)
+        return str(self.env.get_template(template).render(**variables))
 
     def spec(self, kind: str, **kwargs: Any) -> dict[str, Any]:
         """A chart spec from :mod:`gitrun.charts`, cached in the manifest (no Altair import when cached)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,11 @@ def tree_digest(folder: Path, suffixes: tuple[str, ...] = ()) -> str:
     return digest.hexdigest()
 
 
-def make_environment(template_dir: Path | None = None, strict: bool = False) -> Any:
-    """Jinja2 environment: autoescape on for every template, user folder first, ``default:`` prefix."""
+def make_environment(
+    template_dir: Path | None = None, strict: bool = False, page_templates: Sequence[str | Path] = ()
+) -> Any:
+    """Jinja2 environment: autoescape on for every template, user folder first, ``default:`` prefix,
+    then plugin pages' ``page_templates`` folders (after the built-in ones, which they cannot shadow)."""
     import jinja2
 
     default = jinja2.FileSystemLoader(str(templates_dir()))
@@ -38,6 +42,7 @@ def make_environment(template_dir: Path | None = None, strict: bool = False) -> 
     if template_dir is not None:
         loaders.append(jinja2.FileSystemLoader(str(template_dir)))
     loaders += [jinja2.PrefixLoader({"default": default}, delimiter=":"), default]
+    loaders += [jinja2.FileSystemLoader(str(folder)) for folder in page_templates]
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         autoescape=True,  # every template, whatever its extension

@@ -453,6 +453,16 @@ class Store(ReadStore):
                 writer = _writers.setdefault(run_dir, RunWriter(run_dir, run_id))
         return writer
 
+    def install_writer(self, writer: RunWriter) -> RunWriter:
+        """Make ``writer`` (a subclass, e.g. one that also reports what it writes to plugins) the
+        process-wide writer of its run, taking over the one cached until now."""
+        with _writers_lock:
+            old = _writers.get(writer.run_dir)
+            if old is not None and old is not writer:
+                writer.take_over(old)
+            _writers[writer.run_dir] = writer
+        return writer
+
     def writable(self, run_id: str) -> RunWriter:
         """Writer of a run that accepts data: refuses deleted runs, as MLflow does."""
         writer = self.writer(run_id)

@@ -343,6 +343,11 @@ class RunWriter:
             raise RunStateError(f"{self.run_dir / name} should hold a JSON object")
         return data
 
+    def take_over(self, other: RunWriter) -> None:
+        """Carry on from ``other`` (the same run's writer until now): its open series and known params."""
+        self._series, other._series = other._series, OrderedDict()
+        self._params = other._params
+
     def close(self) -> None:
         for fd in self._series.values():
             with contextlib.suppress(OSError):

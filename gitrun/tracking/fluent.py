@@ -29,6 +29,7 @@ from gitrun.store.writer import RunWriter
 from gitrun.tracking import artifacts
 from gitrun.tracking.client import Client
 from gitrun.tracking.code import DIFF_FILE, DIFF_TAG, code_state
+from gitrun.tracking.events import RunEvents, run_events
 from gitrun.tracking.provenance import current_user, script_directory, source_name
 from gitrun.tracking.state import STATE
 
@@ -88,9 +89,10 @@ class ActiveRun(Run):
     Ctrl-C (KeyboardInterrupt).
     """
 
-    def __init__(self, run: Run, writer: RunWriter):
+    def __init__(self, run: Run, writer: RunWriter, events: RunEvents | None = None):
         super().__init__(info=run.info, data=run.data)
         object.__setattr__(self, "_writer", writer)
+        object.__setattr__(self, "_events", events)  # None unless a plugin listens to run events
 
     def __enter__(self) -> ActiveRun:
         return self
@@ -278,11 +280,14 @@ def start_run(
             ),
             data=RunData(metrics={}, params={}, tags=dict(all_tags)),
         )
+    writer, events = run_events(store, writer)  # decided once: no plugin listening, no cost
     heartbeat.attach(writer.run_dir, create=resume_id is None)
-    active = ActiveRun(run, writer)
+    active = ActiveRun(run, writer, events)
     stack.append(active)
     STATE.active[run.info.run_id] = active
     STATE.last_run_id = run.info.run_id
+    if events is not None:
+        events.started(run, resumed=resume_id is not None)
     return active
 
 
@@ -311,6 +316,9 @@ def _end(active: ActiveRun, status: str) -> None:
     STATE.active.pop(run_id, None)
     store = _get_client().writable_store
     writer: RunWriter = active._writer  # type: ignore[attr-defined]
+    events: RunEvents | None = active._events  # type: ignore[attr-defined]
+    if events is not None:
+        events.flush()  # the last batch, before the run ends
     try:
         # The run ends when the last process attached to it ends (several may have resumed it).
         store.end_attached(run_id, status, writer=writer)
@@ -318,6 +326,8 @@ def _end(active: ActiveRun, status: str) -> None:
         heartbeat.detach(writer.run_dir, unlink=False)  # end_attached removed it
         store.close_writer(run_id)
     STATE.last_run_id = run_id
+    if events is not None:
+        events.ended(status)
 
 
 def active_run() -> ActiveRun | None:

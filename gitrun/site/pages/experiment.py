@@ -237,6 +237,12 @@ def scatter_data(records: list[RunRecord], metric: str) -> tuple[list[str], list
     return params, rows
 
 
+def build_all(builder: Builder) -> None:
+    """Every experiment's page (the built-in page ``experiment``)."""
+    for experiment in builder.snapshot.experiments:
+        build(builder, experiment)
+
+
 def build(builder: Builder, experiment: Experiment) -> None:
     records = builder.snapshot.records[experiment.experiment_id]
     metric = primary_metric(experiment, records)

@@ -96,6 +96,11 @@ def fingerprint(record: RunRecord, experiment_name: str) -> list[Any]:
     ]
 
 
+def build(builder: Builder) -> None:
+    """The run pages (the built-in page ``run``): how many were rendered goes to ``builder.rebuilt_runs``."""
+    builder.rebuilt_runs = build_all(builder)
+
+
 def build_all(builder: Builder) -> int:
     """Bring every run's files up to date; returns how many runs were rendered."""
     snapshot = builder.snapshot
