@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gitrun import tags
 from gitrun.cli._common import (
     console,
     echo_json,
@@ -182,7 +183,7 @@ def show_run(ctx: click.Context, run_id: str, rev: str | None, as_json: bool) ->
         return
     out = console()
     out.print(f"[bold]Run {record.run_id}[/bold]  {record.run_name}")
-    note = record.tags.get("mlflow.note.content")
+    note = record.tags.get(tags.NOTE)
     info = [
         ("experiment", f"{experiment.name} ({experiment.experiment_id})"),
         ("status", record.status),
@@ -190,7 +191,7 @@ def show_run(ctx: click.Context, run_id: str, rev: str | None, as_json: bool) ->
         ("ended", iso_ms(record.end_time) or ""),
         ("user", record.meta.get("user", "")),
         ("source", record.meta.get("source", "")),
-        ("git commit", record.tags.get("mlflow.source.git.commit", "")),
+        ("git commit", record.tags.get(tags.GIT_COMMIT, "")),
         ("parent run", record.meta.get("parent_run_id") or ""),
         ("lifecycle", record.lifecycle_stage),
     ]
@@ -207,7 +208,7 @@ def show_run(ctx: click.Context, run_id: str, rev: str | None, as_json: bool) ->
             [(k, s.latest, s.min, s.max, s.step, s.count) for k, s in sorted(record.summaries.items())],
             title="Metrics",
         )
-    user_tags = {k: v for k, v in record.tags.items() if k != "mlflow.note.content"}
+    user_tags = {k: v for k, v in record.tags.items() if k != tags.NOTE}
     if user_tags:
         print_table(["tag", "value"], sorted(user_tags.items()), title="Tags")
     if artifacts:

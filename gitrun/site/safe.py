@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
+from gitrun import tags
 from gitrun.redact import strip_credentials
 
 _SCRIPT_ESCAPES = {
@@ -134,18 +135,15 @@ def render_note(text: str) -> str:
 
     html = markdown.markdown(text, extensions=["fenced_code", "tables", "sane_lists"], output_format="html")
     # No images (or other embedded media): a remote image would be a request leaving the site.
-    tags = set(nh3.ALLOWED_TAGS) - {"img", "picture", "source", "video", "audio", "track", "map", "area"}
+    allowed = set(nh3.ALLOWED_TAGS) - {"img", "picture", "source", "video", "audio", "track", "map", "area"}
     return str(
-        nh3.clean(html, tags=tags, link_rel="noopener noreferrer nofollow", url_schemes={"http", "https", "mailto"})
+        nh3.clean(html, tags=allowed, link_rel="noopener noreferrer nofollow", url_schemes={"http", "https", "mailto"})
     )
-
-
-REPO_URL_TAG = "mlflow.source.git.repoURL"
 
 
 def tag_value(key: str, value: str) -> str:
     """A tag's value as a published page may show it: URLs in the repository URL tag lose their credentials."""
-    if key != REPO_URL_TAG:
+    if key != tags.GIT_REPO_URL:
         return value
     return strip_credentials(value)
 

@@ -54,6 +54,7 @@ from gitrun.store.validation import (
     validate_run_time,
 )
 from gitrun.store.writer import RunWriter, new_run_files, now_ms, run_lock
+from gitrun.tags import RUN_NAME
 
 __all__ = ["ReadStore", "RunRecord", "Store", "resolve_store_root", "slugify"]
 
@@ -440,7 +441,7 @@ class Store(ReadStore):
         run_dir = self.layout.run_dir(experiment_id, run_id)
         new_run_files(run_dir, meta)
         if tags:  # meta.json already has the run's name: no rename to check
-            self.writer(run_id, run_dir).set_tags(tags, rename=run_name != tags.get("mlflow.runName"))
+            self.writer(run_id, run_dir).set_tags(tags, rename=run_name != tags.get(RUN_NAME))
         return run_id
 
     def writer(self, run_id: str, run_dir: Path | None = None) -> RunWriter:

@@ -301,7 +301,7 @@ def _commit_locked(
             continue
         gone = not run_dir.exists() or (not (run_dir / "meta.json").exists() and holds_only_local_files(run_dir))
         if gone:  # deleted from disk (gc), gitrun's local files aside: commit the removal
-            selected.append(RunRecord(run_dir.name, run_dir.parent.parent.name, run_dir, {}, "DELETED"))
+            selected.append(RunRecord(run_dir.name, run_dir.parent.parent.name, run_dir, {}, RunStatus.DELETED))
             continue
         found = read_run(run_dir, run_dir.parent.parent.name, store.strict)
         if found is None:  # the reader warned (no or bad meta.json): the other runs are still committed
@@ -374,7 +374,9 @@ def _commit_locked(
             r.run_name,
             r.experiment_id,
             r.status,
-            "removed" if r.status == "DELETED" else ("changed" if _rel(repo, r.run_dir) in in_head else "added"),
+            "removed"
+            if r.status == RunStatus.DELETED
+            else ("changed" if _rel(repo, r.run_dir) in in_head else "added"),
         )
         for r in selected
     ]
@@ -393,7 +395,7 @@ def _commit_locked(
             text,
             no_verify,
             drop=drop,
-            complete=[path for path, r in zip(run_paths, selected, strict=True) if r.status != "DELETED"],
+            complete=[path for path, r in zip(run_paths, selected, strict=True) if r.status != RunStatus.DELETED],
             local=lambda path: path.startswith(prefix) and local_only(path[len(prefix) :]),
         )
     except BaseException:

@@ -17,9 +17,8 @@ from gitrun.site.context import ExperimentContext, ExperimentInfo
 from gitrun.site.series import browser_series, read_series
 from gitrun.store import RunRecord
 from gitrun.store.series import series_keys
+from gitrun.tags import GIT_COMMIT, NOTE, SYSTEM_PREFIXES, USER
 
-SYSTEM_TAG_PREFIXES = ("mlflow.", "gitrun.")
-NOTE_TAG = "mlflow.note.content"
 MAX_PCP_PARAMS = 12
 MAX_PCP_METRICS = 8
 MAX_CATEGORIES = 30
@@ -115,15 +114,15 @@ def table_data(experiment: Experiment, records: list[RunRecord]) -> dict[str, An
         "attr",
         "user_id",
         "text",
-        [str(r.meta.get("user") or r.tags.get("mlflow.user") or "") for r in records],
+        [str(r.meta.get("user") or r.tags.get(USER) or "") for r in records],
     )
     add(
         "commit",
         "commit",
         "tag",
-        "mlflow.source.git.commit",
+        GIT_COMMIT,
         "commit",
-        [r.tags.get("mlflow.source.git.commit") for r in records],
+        [r.tags.get(GIT_COMMIT) for r in records],
     )
     for key in sorted({k for r in records for k in r.params}):
         add(f"p:{key}", key, "param", key, "param", [r.params.get(key) for r in records])
@@ -142,10 +141,10 @@ def table_data(experiment: Experiment, records: list[RunRecord]) -> dict[str, An
         for stat in ("min", "max"):
             values = [_num(getattr(r.summaries[key], stat)) if key in r.summaries else None for r in records]
             add(f"m:{key}:{stat}", f"{key} ({stat})", "metric", key, "num", values, hidden=True, stat=stat)
-    for key in sorted({k for r in records for k in r.tags if k != NOTE_TAG}):
-        if key == "mlflow.source.git.commit":
+    for key in sorted({k for r in records for k in r.tags if k != NOTE}):
+        if key == GIT_COMMIT:
             continue
-        hidden = key.startswith(SYSTEM_TAG_PREFIXES)
+        hidden = key.startswith(SYSTEM_PREFIXES)
         values = [safe.tag_value(key, r.tags[key]) if key in r.tags else None for r in records]
         add(f"t:{key}", key, "tag", key, "text", values, hidden=hidden)
     return {"columns": columns, "count": len(records)}
