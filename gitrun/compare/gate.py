@@ -8,18 +8,18 @@ Grammar (parsed here, never ``eval``-ed)::
     factor := NUMBER | 'base' | 'metrics.' NAME | '-' factor | '(' expr ')'
 
 ``metrics.NAME`` is the best value of NAME among the runs the target added or changed; ``base``
-is the best value of that same metric among the base's runs (best by the metric's direction).
+is the best value of that same metric among the base's runs (best by :mod:`gitrun.ranking`).
 Exit codes: 0 every check holds, 1 one fails, 2 a malformed expression or unknown metric.
 """
 
 from __future__ import annotations
 
-import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from gitrun import ranking
 from gitrun.compare.diff import Diff, RunSummary
 from gitrun.errors import GitrunError
 
@@ -176,14 +176,6 @@ def _eval(node: Node, value: float, base: float | None) -> float:
     return {"+": a + b, "-": a - b, "*": a * b}[node.kind]
 
 
-def _best(runs: Sequence[RunSummary], metric: str, direction: str) -> tuple[RunSummary, float] | None:
-    values = [(r, r.metrics[metric]) for r in runs if metric in r.metrics and not math.isnan(r.metrics[metric])]
-    if not values:
-        return None
-    pick = min if direction == "min" else max
-    return pick(values, key=lambda item: item[1])
-
-
 def evaluate(diff: Diff, checks: Sequence[str], *, require_runs: bool = False) -> tuple[int, list[CheckResult]]:
     """Evaluate every check in every experiment of ``diff``; returns (exit code, results)."""
     parsed = [parse_check(c) for c in checks]
@@ -197,7 +189,7 @@ def evaluate(diff: Diff, checks: Sequence[str], *, require_runs: bool = False) -
             direction = exp.directions[metric]
             new_runs = [*exp.added, *(c.run for c in exp.changed)]
             seen = True
-            best = _best(new_runs, metric, direction)
+            best = ranking.best_run(new_runs, metric, direction)
             if best is None:
                 note = "the target adds or changes no run with this metric"
                 results.append(

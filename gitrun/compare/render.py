@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from gitrun import ranking
 from gitrun.compare.diff import Diff, ExperimentDiff, RunSummary, Side, ValueChange
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
@@ -203,18 +204,10 @@ def render_markdown(
 
 
 def _by_metric(runs: tuple[RunSummary, ...], exp: ExperimentDiff) -> list[RunSummary]:
-    """Best first by the experiment's metric; runs without it last, then newest first."""
+    """Best first by the experiment's metric (:mod:`gitrun.ranking`); without a metric, newest first."""
     if not exp.metric:
         return sorted(runs, key=lambda r: -r.start_time)
-    sign = 1 if exp.direction == "min" else -1
-
-    def key(r: RunSummary) -> tuple[int, float, int]:
-        value = r.metrics.get(exp.metric or "")
-        if value is None or math.isnan(value):
-            return (1, 0.0, -r.start_time)
-        return (0, sign * value, -r.start_time)
-
-    return sorted(runs, key=key)
+    return ranking.ranked(runs, exp.metric, exp.direction)
 
 
 # -- terminal ----------------------------------------------------------------------------------

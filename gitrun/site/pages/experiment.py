@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from gitrun import ranking
 from gitrun.entities import Experiment
+from gitrun.search.experiments import best_run
 from gitrun.site import safe
 from gitrun.site.builder import Builder
 from gitrun.site.context import ExperimentContext, ExperimentInfo
@@ -45,18 +47,10 @@ def primary_metric(experiment: Experiment, records: list[RunRecord]) -> str | No
 
 
 def ranked(experiment: Experiment, records: list[RunRecord], metric: str | None) -> list[RunRecord]:
-    """Runs best first by ``metric`` (its direction); runs without it last, newest first."""
+    """Runs best first by ``metric`` and its direction (:mod:`gitrun.ranking`); runs without it last."""
     if metric is None:
         return list(records)
-    sign = 1.0 if experiment.direction(metric) == "min" else -1.0
-
-    def key(r: RunRecord) -> tuple[int, float, int, str]:
-        value = r.metrics.get(metric)
-        if value is None or math.isnan(value):
-            return (1, 0.0, -r.start_time, r.run_id)
-        return (0, sign * value, -r.start_time, r.run_id)
-
-    return sorted(records, key=key)
+    return ranking.ranked(records, metric, experiment.direction(metric))
 
 
 def _encode(values: list[Any]) -> dict[str, Any]:
@@ -240,6 +234,7 @@ def build(builder: Builder, experiment: Experiment) -> None:
     records = builder.snapshot.records[experiment.experiment_id]
     metric = primary_metric(experiment, records)
     best = ranked(experiment, records, metric)
+    winner = best_run(experiment, records, metric) if metric else None
     data: dict[str, Any] = {
         "experiment": {
             "id": experiment.experiment_id,
@@ -288,6 +283,9 @@ def build(builder: Builder, experiment: Experiment) -> None:
             direction=experiment.direction(metric) if metric else None,
             tags=tuple(sorted(experiment.tags.items())),
             runs=len(records),
+            best_value=safe.format_number(winner[1]) if winner else "",
+            best_run_name=(winner[0].run_name or winner[0].run_id) if winner else "",
+            best_run_href=f"runs/{winner[0].run_id}.html" if winner else None,
         ),
         data_src=data_path(experiment.experiment_id),
         specs=specs,

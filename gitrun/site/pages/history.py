@@ -18,7 +18,7 @@ from gitrun.site.pages.experiment import primary_metric
 from gitrun.store.textio import from_json_number
 from gitrun.vcs.revision import history, store_at
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: ties for best broken by gitrun.ranking (earlier end time, then run ID)
 
 
 def _summarise(builder: Builder, sha: str) -> list[dict[str, Any]]:
