@@ -6,7 +6,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -368,12 +368,3 @@ def test_python_dash_m_gitrun(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "gitrun", "--version"], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0
     assert result.stdout.strip() == f"gitrun {gitrun.__version__}"
-
-
-def test_times_are_utc_milliseconds() -> None:
-    from gitrun.cli._common import iso_ms
-
-    assert iso_ms(0) == "1970-01-01T00:00:00.000Z"
-    assert iso_ms(1_700_000_000_123) == "2023-11-14T22:13:20.123Z"
-    assert iso_ms(None) is None
-    assert datetime.fromisoformat(iso_ms(1_700_000_000_123).replace("Z", "+00:00")).tzinfo == timezone.utc

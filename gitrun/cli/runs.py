@@ -8,14 +8,13 @@ from gitrun import tags
 from gitrun.cli._common import (
     console,
     echo_json,
-    format_value,
     get_store,
-    iso_ms,
     json_option,
     print_table,
     read_store,
     rev_option,
 )
+from gitrun.formatting import format_duration, format_time, iso_time
 
 if TYPE_CHECKING:
     from gitrun.store import ReadStore, RunRecord
@@ -35,8 +34,8 @@ def run_to_json(record: RunRecord, experiment_name: str) -> dict[str, Any]:
         "experiment_id": record.experiment_id,
         "status": record.status,
         "lifecycle_stage": record.lifecycle_stage,
-        "start_time": iso_ms(record.start_time),
-        "end_time": iso_ms(record.end_time),
+        "start_time": iso_time(record.start_time),
+        "end_time": iso_time(record.end_time),
         "params": dict(sorted(record.params.items())),
         "metrics": dict(sorted(record.metrics.items())),
         "tags": dict(sorted(record.tags.items())),
@@ -148,8 +147,8 @@ def _print_runs(records: list[RunRecord], experiments: dict[str, Any]) -> None:
     ]
     rows = []
     for r in records:
-        duration = f"{(r.end_time - r.start_time) / 1000:.1f}s" if r.end_time else ""
-        started = (iso_ms(r.start_time) or "")[:19].replace("T", " ")
+        duration = format_duration(r.start_time, r.end_time)
+        started = format_time(r.start_time, zone=False)
         exp_col = (
             [experiments[r.experiment_id].name if r.experiment_id in experiments else r.experiment_id]
             if show_experiment
@@ -187,8 +186,8 @@ def show_run(ctx: click.Context, run_id: str, rev: str | None, as_json: bool) ->
     info = [
         ("experiment", f"{experiment.name} ({experiment.experiment_id})"),
         ("status", record.status),
-        ("started", iso_ms(record.start_time)),
-        ("ended", iso_ms(record.end_time) or ""),
+        ("started", format_time(record.start_time)),
+        ("ended", format_time(record.end_time)),
         ("user", record.meta.get("user", "")),
         ("source", record.meta.get("source", "")),
         ("git commit", record.tags.get(tags.GIT_COMMIT, "")),
@@ -212,7 +211,7 @@ def show_run(ctx: click.Context, run_id: str, rev: str | None, as_json: bool) ->
     if user_tags:
         print_table(["tag", "value"], sorted(user_tags.items()), title="Tags")
     if artifacts:
-        print_table(["artifact", "bytes"], [(a["path"], format_value(a["size"])) for a in artifacts], title="Artifacts")
+        print_table(["artifact", "bytes"], [(a["path"], a["size"]) for a in artifacts], title="Artifacts")
 
 
 def _artifact_files(store: ReadStore, run_id: str) -> list[dict[str, Any]]:

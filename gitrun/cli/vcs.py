@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from gitrun.cli._common import echo_json, get_store, iso_ms, json_option, print_table
+from gitrun.cli._common import echo_json, get_store, json_option, print_table
+from gitrun.formatting import format_time
 
 
 @click.command(
@@ -112,7 +113,7 @@ def log(ctx: click.Context, rev: str, as_json: bool) -> None:
         [
             (
                 c.sha[:10],
-                (iso_ms(c.timestamp * 1000) or "")[:16].replace("T", " "),
+                format_time(c.timestamp * 1000, seconds=False, zone=False),
                 c.author,
                 len(c.added),
                 len(c.changed),

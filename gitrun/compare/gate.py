@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from gitrun import ranking
 from gitrun.compare.diff import Diff, RunSummary
 from gitrun.errors import GitrunError
+from gitrun.formatting import format_number
 
 
 class CheckSyntaxError(GitrunError):
@@ -158,6 +159,10 @@ def _metrics(node: Node) -> Iterable[str]:
         yield from _metrics(child)
 
 
+def _num(value: float | None) -> str:
+    return format_number(value, 6)
+
+
 def _uses_base(node: Node) -> bool:
     return node.kind == "base" or any(_uses_base(c) for c in node.children)
 
@@ -218,10 +223,10 @@ def evaluate(diff: Diff, checks: Sequence[str], *, require_runs: bool = False) -
                 continue
             left, right = _eval(check.left, value, base), _eval(check.right, value, base)
             passed = _COMPARE[check.op](left, right)
-            base_text = f", base best {base:.6g} (run {base_best.run_name})" if base_best is not None else ""
+            base_text = f", base best {_num(base)} (run {base_best.run_name})" if base_best is not None else ""
             explanation = (
-                f"best {metric} among new/changed runs is {value:.6g} (run {run.run_name}, {run.run_id}){base_text}: "
-                f"{left:.6g} {check.op} {right:.6g} is {'true' if passed else 'false'}"
+                f"best {metric} among new/changed runs is {_num(value)} (run {run.run_name}, {run.run_id}){base_text}: "
+                f"{_num(left)} {check.op} {_num(right)} is {'true' if passed else 'false'}"
             )
             results.append(CheckResult(check.text, exp.name, passed, explanation, run, value, base))
         if not seen:

@@ -21,7 +21,7 @@ from typing import Any
 
 from gitrun.entities import RunStatus
 from gitrun.errors import GitCommandError, GitrunError
-from gitrun.formatting import parse_size
+from gitrun.formatting import format_number, parse_size
 from gitrun.search.experiments import best_run
 from gitrun.settings import load_project_settings
 from gitrun.store import RunRecord, Store
@@ -234,7 +234,7 @@ def default_message(store: Store, runs: Sequence[CommittedRun], records: dict[st
         subject = f"gitrun: {len(runs)} {noun} in {exp.name}"
         best = best_run(exp, [records[r.run_id] for r in runs])
         if best and exp.primary_metric:
-            subject += f" (best {exp.primary_metric}={best[1]:.6g}, {best[0].run_name})"
+            subject += f" (best {exp.primary_metric}={format_number(best[1], 6)}, {best[0].run_name})"
     else:
         subject = f"gitrun: {len(runs)} {noun} in {len(experiments)} experiments"
     lines = [subject, ""]

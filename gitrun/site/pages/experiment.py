@@ -19,6 +19,7 @@ from gitrun.site.context import ExperimentContext, ExperimentInfo
 from gitrun.site.series import browser_series, read_series
 from gitrun.store import RunRecord
 from gitrun.store.series import series_keys
+from gitrun.store.textio import json_number
 from gitrun.tags import GIT_COMMIT, NOTE, SYSTEM_PREFIXES, USER
 
 MAX_PCP_PARAMS = 12
@@ -63,7 +64,7 @@ def _encode(values: list[Any]) -> dict[str, Any]:
 
 
 def _num(value: float | None) -> Any:
-    return safe.json_number(value) if value is not None else None
+    return json_number(value) if value is not None else None
 
 
 def table_data(experiment: Experiment, records: list[RunRecord]) -> dict[str, Any]:

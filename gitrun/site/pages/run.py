@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitrun.formatting import format_duration, format_size, format_time
 from gitrun.site import safe
 from gitrun.site.builder import Builder
 from gitrun.site.context import ArtifactView, KeyValue, MetricView, RunContext, RunInfoView, SiteInfo, as_template_vars
@@ -22,7 +23,7 @@ from gitrun.site.resources import make_environment
 from gitrun.site.series import browser_series, read_series, to_csv
 from gitrun.store import RunRecord
 from gitrun.store.series import series_keys, series_size
-from gitrun.store.textio import TEMP_PREFIX
+from gitrun.store.textio import TEMP_PREFIX, json_number
 from gitrun.tags import GIT_BRANCH, GIT_COMMIT, GIT_DIRTY, GIT_REPO_URL, NOTE, PARENT_RUN_ID, SOURCE_NAME, USER
 
 # Artifacts a browser would run as code if opened from the site: copied with ".txt" appended.
@@ -226,9 +227,9 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
         "tags": dict(sorted(tags.items())),
         "metrics": {
             k: {
-                "latest": safe.json_number(s.latest),
-                "min": safe.json_number(s.min),
-                "max": safe.json_number(s.max),
+                "latest": json_number(s.latest),
+                "min": json_number(s.min),
+                "max": json_number(s.max),
                 "step": s.step,
                 "count": s.count,
             }
@@ -267,9 +268,9 @@ def _info(record: RunRecord, experiment_name: str) -> RunInfoView:
         run_id=record.run_id,
         name=record.run_name,
         status=record.status,
-        start=safe.format_time(record.start_time),
-        end=safe.format_time(record.end_time),
-        duration=safe.format_duration(record.start_time, record.end_time),
+        start=format_time(record.start_time),
+        end=format_time(record.end_time),
+        duration=format_duration(record.start_time, record.end_time),
         user=str(record.meta.get("user") or tags.get(USER) or ""),
         source=str(record.meta.get("source") or tags.get(SOURCE_NAME) or ""),
         experiment_id=record.experiment_id,
@@ -317,7 +318,7 @@ def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[Art
             views.append(
                 ArtifactView(
                     path=target,
-                    size=safe.format_size(pointer.get("size")),
+                    size=format_size(pointer.get("size")),
                     href=href,
                     note="tracked by DVC",
                     dvc_md5=pointer.get("md5"),
@@ -328,12 +329,10 @@ def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[Art
         if f"{rel}.dvc" in listing:
             continue  # shown with its pointer
         if size <= settings.artifact_max_bytes:
-            views.append(
-                ArtifactView(rel, safe.format_size(size), _copy_artifact(record, rel, root, write), "", None, None)
-            )
+            views.append(ArtifactView(rel, format_size(size), _copy_artifact(record, rel, root, write), "", None, None))
         else:
-            note = f"over {safe.format_size(settings.artifact_max_bytes)}: not copied into the site"
-            views.append(ArtifactView(rel, safe.format_size(size), None, note, None, None))
+            note = f"over {format_size(settings.artifact_max_bytes)}: not copied into the site"
+            views.append(ArtifactView(rel, format_size(size), None, note, None, None))
     return views
 
 
