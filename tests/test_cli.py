@@ -166,7 +166,11 @@ def test_runs_list_filters_and_limits(populated: Populated) -> None:
 def test_runs_list_unknown_experiment(populated: Populated) -> None:
     result = gitrun_cli("runs", "list", "--experiment", "nope", cwd=populated.repo)
     assert result.returncode == 1
-    assert result.stderr.strip() == "Error: no experiment named 'nope' (known: Default, iris)"
+    root = populated.repo / ".gitrun"
+    assert (
+        result.stderr.strip()
+        == f"Error: no experiment 'nope' in {root} (by name or ID); known: Default (ID default), iris"
+    )
 
 
 def test_runs_list_running_run_has_null_end_time(repo: Path) -> None:

@@ -134,7 +134,7 @@ def diff_options(f: F) -> F:
             "experiments",
             multiple=True,
             metavar="NAME",
-            help="Only this experiment (repeatable).",
+            help="Only this experiment, by name or ID (repeatable).",
         ),
         click.option("--precision", type=int, default=4, show_default=True, help="Significant digits of numbers."),
         click.option("--require-runs", is_flag=True, help="A check fails where the target adds or changes no run."),

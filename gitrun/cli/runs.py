@@ -42,24 +42,6 @@ def run_to_json(record: RunRecord, experiment_name: str) -> dict[str, Any]:
     }
 
 
-def _experiment_ids(store: ReadStore, names: tuple[str, ...]) -> list[str] | None:
-    from gitrun.errors import ExperimentNotFoundError
-
-    if not names:
-        return None
-    ids = []
-    for name in names:
-        exp = store.get_experiment_by_name(name)
-        if exp is None:
-            if store.layout.experiment_dir(name).is_dir():
-                ids.append(name)
-                continue
-            known = ", ".join(e.name for e in store.list_experiments()) or "none"
-            raise ExperimentNotFoundError(f"no experiment named {name!r} (known: {known})")
-        ids.append(exp.experiment_id)
-    return ids
-
-
 _LIST_EPILOG = """Examples:
 
 \b
@@ -111,7 +93,7 @@ def list_runs(
 
     store = read_store(ctx, rev)
     view = ViewType.DELETED_ONLY if deleted else ViewType.ACTIVE_ONLY
-    ids = _experiment_ids(store, experiments)
+    ids = [store.resolve_experiment(e).experiment_id for e in experiments] if experiments else None
     records = search_run_records(store, ids, filter_string, view, max_results, list(order_by))
     names = {e.experiment_id: e for e in store.list_experiments(ViewType.ALL)}
     if as_json:

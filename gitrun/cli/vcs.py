@@ -13,7 +13,7 @@ from gitrun.formatting import format_time
 )
 @click.argument("run_ids", nargs=-1)
 @click.option("-m", "--message", help="Commit message (default: generated from the runs and the best result).")
-@click.option("-e", "--experiment", metavar="NAME", help="Only runs of this experiment.")
+@click.option("-e", "--experiment", metavar="NAME", help="Only runs of this experiment (its name or ID).")
 @click.option("--include-running", is_flag=True, help="Also commit runs that are still running.")
 @click.option("--no-verify", is_flag=True, help="Skip the repository's pre-commit and commit-msg hooks.")
 @click.option("--allow-detached", is_flag=True, help="Commit even when HEAD is detached.")

@@ -13,8 +13,8 @@ from typing import Any
 
 from gitrun import ranking
 from gitrun.entities import Experiment, LifecycleStage, ViewType
-from gitrun.errors import GitrunError, RunNotFoundError
-from gitrun.store import ReadStore, RunRecord
+from gitrun.errors import ExperimentNotFoundError, GitrunError, RunNotFoundError
+from gitrun.store import ReadStore, RunRecord, experiment_not_found
 from gitrun.store.textio import json_number
 from gitrun.vcs.git import GitRepo
 from gitrun.vcs.revision import RevisionStore, store_at
@@ -298,11 +298,11 @@ def compute_diff(
     """
     base_exps = {e.experiment_id: e for e in base_store.list_experiments(ViewType.ALL)} if base_store else {}
     target_exps = {e.experiment_id: e for e in target_store.list_experiments(ViewType.ALL)} if target_store else {}
-    wanted = set(experiments) if experiments else None
+    wanted = _wanted_ids(experiments, base_store, target_store) if experiments else None
     out = []
     for experiment_id in sorted(set(base_exps) | set(target_exps)):
         exp: Experiment = target_exps.get(experiment_id) or base_exps[experiment_id]
-        if wanted is not None and experiment_id not in wanted and exp.name not in wanted:
+        if wanted is not None and experiment_id not in wanted:
             continue
         base_runs = _records(base_store, experiment_id, experiment_id in base_exps)
         same: set[str] = set()
@@ -369,12 +369,26 @@ def compute_diff(
         if (only_changed and not diff.has_changes) or not (base_runs or target_runs):
             continue
         out.append(diff)
-    if wanted and not out and not only_changed:
-        known = sorted({e.name for e in (*base_exps.values(), *target_exps.values())})
-        raise GitrunError(
-            f"no experiment {', '.join(sorted(wanted))!r} on either side; known: {', '.join(known) or 'none'}"
-        )
     return Diff(base, target, tuple(out))
+
+
+def _wanted_ids(names: Iterable[str], *stores: ReadStore | None) -> set[str]:
+    """IDs of the experiments ``names`` name (by name or ID, :meth:`ReadStore.resolve_experiment`)
+    on either side; the store's error, naming both sides' experiments, for one on neither."""
+    sides = [s for s in stores if s is not None]
+    out = set()
+    for name in names:
+        found = set()
+        for side in sides:
+            try:
+                found.add(side.resolve_experiment(name).experiment_id)
+            except ExperimentNotFoundError:
+                continue
+        if not found:
+            known = [e for side in sides for e in side.list_experiments(ViewType.ALL)]
+            raise experiment_not_found(name, "either side of the diff", known)
+        out |= found
+    return out
 
 
 # -- resolving revisions ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gitrun.entities import Experiment, FileInfo, Metric, Param, Run, RunStatus, RunTag, ViewType
-from gitrun.errors import ExperimentNotFoundError, InvalidInputError, RunStateError
+from gitrun.errors import InvalidInputError, RunStateError
 from gitrun.plugins import store_at
 from gitrun.search.api import filter_experiments, order_experiments, search_run_records
 from gitrun.store import ReadStore, Store
@@ -254,10 +254,8 @@ class Client:
         return self.store.download_artifacts(run_id, path, dst_path)
 
     def experiment_id_for_name(self, name: str) -> str:
-        exp = self.store.get_experiment_by_name(name)
-        if exp is None:
-            raise ExperimentNotFoundError(f"no experiment named {name!r} in {self.store.root}")
-        return exp.experiment_id
+        """The ID of the experiment named ``name`` (or with that ID): :meth:`ReadStore.resolve_experiment`."""
+        return self.store.resolve_experiment(name).experiment_id
 
 
 MlflowClient = Client

@@ -503,11 +503,10 @@ def search_runs(
         for name in experiment_names or ():
             if name is None:
                 continue
-            found = store.get_experiment_by_name(name)
-            if found is None:
-                log.warning("Cannot retrieve experiment by name %s", name)
-            else:
-                ids.append(found.experiment_id)
+            try:
+                ids.append(store.resolve_experiment(name).experiment_id)
+            except ExperimentNotFoundError as exc:  # MLflow warns and searches the others
+                log.warning("Cannot retrieve experiment by name %s: %s", name, exc)
     else:
         ids = [experiment_ids] if isinstance(experiment_ids, str) else [str(e) for e in experiment_ids or ()]
     rows = search_rows(store, ids, filter_string, run_view_type, max_results, order_by, use_index) if ids else []

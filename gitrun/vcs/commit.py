@@ -286,11 +286,7 @@ def _commit_locked(
     store.layout.ensure_gitignore(create=False)  # one an earlier gitrun wrote: migrated, and committed below
     changed_runs, other_paths = changed_run_dirs(repo, store)
     wanted_ids = {store.resolve_run_id(r) for r in run_ids} if run_ids else None
-    experiment_id = None
-    if experiment is not None:
-        exp = store.get_experiment_by_name(experiment)
-        experiment_id = exp.experiment_id if exp else experiment
-        store.get_experiment(experiment_id)  # raises a clear error when unknown
+    experiment_id = store.resolve_experiment(experiment).experiment_id if experiment is not None else None
 
     selected: list[RunRecord] = []
     skipped: list[str] = []
