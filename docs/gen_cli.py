@@ -36,7 +36,9 @@ many runs match.
 
 **Tables.** Listings are printed as tables (rich). Colour follows `NO_COLOR`; when the output is
 not a terminal, tables are laid out for `COLUMNS` characters (default 200) instead of being
-folded to 80.
+folded to 80. Numbers in tables have 4 significant
+digits; values that are not numbers read `NaN`, `+∞` and `-∞` (as in `gitrun diff`, the report
+and the site), and times are UTC.
 
 **JSON.** Every listing command takes `--json` and then prints one JSON document on stdout:
 UTF-8, keys sorted, two-space indent. The JSON is **strict**: the non-finite numbers NaN,
@@ -120,7 +122,8 @@ An array, one object per experiment, sorted by ID:
 | `runs` | integer | active runs |
 | `primary_metric` | string or null | see [settings.md](settings.md) |
 | `direction` | `"min"`, `"max"` or null | of the primary metric |
-| `best_run_id` | string or null | the run with the best latest value of the primary metric |
+| `best_run_id` | string or null | the run with the best latest value of the primary metric (ties: the run that ended first, then the smaller run ID; see [diff.md](diff.md#which-run-is-best)) |
+| `best_run_name` | string or null | its name |
 | `best_value` | number or null | |
 | `lifecycle_stage` | string | `active` or `deleted` |
 

@@ -24,6 +24,9 @@ class RunStatus:
     KILLED = "KILLED"
 
     ALL = (RUNNING, SCHEDULED, FINISHED, FAILED, KILLED)
+    # Not a status a run can have: ``gitrun commit``'s mark for a run whose folder is gone (gc), so
+    # the commit records its removal.
+    DELETED = "DELETED"
     TERMINATED = (FINISHED, FAILED, KILLED)
 
     @classmethod

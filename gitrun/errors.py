@@ -47,6 +47,16 @@ class FilterSyntaxError(InvalidInputError):
         return f"  {prefix}{text[start : start + width]}{suffix}\n  {' ' * (len(prefix) + position - start)}^"
 
 
+class CheckSyntaxError(FilterSyntaxError):
+    """A ``gitrun diff --check`` expression that does not parse, or names a metric no run logs
+    (exit status 2). It shares the filter grammar's tokens and its caret excerpt."""
+
+    exit_code = 2
+
+    def __init__(self, reason: str, source: str, position: int, what: str = "check"):
+        super().__init__(reason, source, position, what)
+
+
 class RunNotFoundError(GitrunError, LookupError):
     """No run with the given ID in the store."""
 

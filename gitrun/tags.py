@@ -18,10 +18,15 @@ GIT_BRANCH = "mlflow.source.git.branch"
 GIT_REPO_URL = "mlflow.source.git.repoURL"
 LOGGED_IMAGES = "mlflow.loggedImages"
 
+MLFLOW_PREFIX = "mlflow."
+
 # gitrun's own
+GITRUN_PREFIX = "gitrun."
 HOST = "gitrun.host"
 GIT_DIRTY = "gitrun.git.dirty"
 CODE_DIFF = "gitrun.git.diff"  # what happened to the run's code.diff
 CI_PREFIX = "gitrun.ci."
 CI_PROVIDER = "gitrun.ci.provider"
 CI_RUN_URL = "gitrun.ci.run_url"
+
+SYSTEM_PREFIXES = (MLFLOW_PREFIX, GITRUN_PREFIX)  # tags a tool sets, not the user (the site hides them at first)

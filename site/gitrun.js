@@ -45,14 +45,23 @@
     return value;
   }
 
-  function formatNumber(value) {
+  function stripZeros(digits) { return digits.indexOf(".") < 0 ? digits : digits.replace(/0+$/, "").replace(/\.$/, ""); }
+
+  // gitrun.formatting.format_number: Python's "{:.6g}", NaN as NaN, infinities as +∞ and -∞.
+  function formatNumber(value, precision) {
     value = num(value);
     if (value === null || value === undefined) return "";
     if (typeof value !== "number") return String(value);
     if (isNaN(value)) return "NaN";
-    if (!isFinite(value)) return value > 0 ? "inf" : "-inf";
-    if (Number.isInteger(value) && Math.abs(value) < 1e15) return String(value);
-    return String(Number(value.toPrecision(6)));
+    if (!isFinite(value)) return value > 0 ? "+∞" : "-∞";
+    var p = precision || 6;
+    if (value === 0) return 1 / value < 0 ? "-0" : "0";
+    var m = /^(-?)(\d(?:\.\d*)?)e([+-]\d+)$/.exec(value.toExponential(p - 1));
+    var exp = parseInt(m[3], 10);
+    if (exp < -4 || exp >= p) {
+      return m[1] + stripZeros(m[2]) + "e" + (exp < 0 ? "-" : "+") + (Math.abs(exp) < 10 ? "0" : "") + Math.abs(exp);
+    }
+    return stripZeros(value.toFixed(p - 1 - exp));
   }
 
   function pad(n) { return n < 10 ? "0" + n : String(n); }

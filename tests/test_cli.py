@@ -6,7 +6,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -166,7 +166,11 @@ def test_runs_list_filters_and_limits(populated: Populated) -> None:
 def test_runs_list_unknown_experiment(populated: Populated) -> None:
     result = gitrun_cli("runs", "list", "--experiment", "nope", cwd=populated.repo)
     assert result.returncode == 1
-    assert result.stderr.strip() == "Error: no experiment named 'nope' (known: Default, iris)"
+    root = populated.repo / ".gitrun"
+    assert (
+        result.stderr.strip()
+        == f"Error: no experiment 'nope' in {root} (by name or ID); known: Default (ID default), iris"
+    )
 
 
 def test_runs_list_running_run_has_null_end_time(repo: Path) -> None:
@@ -368,12 +372,3 @@ def test_python_dash_m_gitrun(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-m", "gitrun", "--version"], capture_output=True, text=True, cwd=tmp_path)
     assert result.returncode == 0
     assert result.stdout.strip() == f"gitrun {gitrun.__version__}"
-
-
-def test_times_are_utc_milliseconds() -> None:
-    from gitrun.cli._common import iso_ms
-
-    assert iso_ms(0) == "1970-01-01T00:00:00.000Z"
-    assert iso_ms(1_700_000_000_123) == "2023-11-14T22:13:20.123Z"
-    assert iso_ms(None) is None
-    assert datetime.fromisoformat(iso_ms(1_700_000_000_123).replace("Z", "+00:00")).tzinfo == timezone.utc

@@ -54,7 +54,7 @@ def holds(check: str, diff: Diff) -> bool:
     [
         ("metrics.acc >= 0.9", True),
         ("metrics.acc > 0.9", False),  # best new acc is exactly 0.9
-        ("metrics.acc == 0.9", True),
+        ("metrics.acc = 0.9", True),  # '=' as in a search filter ('==' is refused, below)
         ("metrics.acc != 0.9", False),
         ("metrics.acc >= base", True),  # base 0.85
         ("metrics.acc >= base + 0.1", False),
@@ -70,6 +70,9 @@ def holds(check: str, diff: Diff) -> bool:
         ("metrics.acc >= 9e-1", True),
         ("base <= metrics.acc", True),
         ("metric.acc >= 0.9", True),  # singular prefix accepted too
+        ("METRICS.acc >= 0.9", True),  # prefixes are case-insensitive, as in a filter
+        ("metrics.acc >= base-0.05", True),  # base minus 0.05, without spaces
+        ("metrics.acc>=.9*1", True),
     ],
 )
 def test_expressions_and_precedence(check: str, expected: bool) -> None:
@@ -109,7 +112,11 @@ def test_changed_runs_count_as_new_and_nan_never_wins() -> None:
         ("metrics.acc >= 1 1", 17, "unexpected text after the comparison"),
         ("metrics.acc >= (base - 1", 24, "expected ')'"),
         ("metrics.acc >= base ^ 2", 20, "unexpected character"),
-        ("metrics.acc >= __import__('os')", 15, "unexpected character"),
+        ("metrics.acc >= __import__('os')", 15, "expected a number, 'base' or metrics.NAME, found '__import__'"),
+        ("metrics.acc == 0.9", 12, "use '=' for equality, not '=='"),
+        ("metrics.acc <> 0.9", 12, "use '!=' for inequality, not '<>'"),
+        ("params.lr >= 0.1", 0, "a check compares metrics (metrics.NAME), not 'params.lr'"),
+        ("metrics.`acc >= 1", 8, "unterminated quoted name"),
         ("1 >= 0", 0, "must name exactly one metric"),
         ("metrics.acc >= metrics.loss", 0, "only one metric, found acc, loss"),
     ],
@@ -127,8 +134,34 @@ def test_malformed_checks_point_at_the_problem(check: str, column: int, message:
 
 def test_unknown_metric_is_an_error() -> None:
     with pytest.raises(CheckSyntaxError, match="unknown metric 'nope'") as info:
-        evaluate(one_experiment(added=(run("a", acc=0.9),)), ["metrics.nope > 1"])
+        evaluate(one_experiment(added=(run("a", acc=0.9),)), ["1 < metrics.nope"])
     assert info.value.exit_code == 2
+    assert str(info.value).splitlines()[-1] == "  " + " " * 4 + "^"  # under the metric's name
+
+
+@pytest.mark.parametrize("text", ["metrics.acc == 1", "metrics.acc = 'x", "metrics.acc >= base ^ 2", "!x"])
+def test_the_gate_and_the_filter_grammar_read_tokens_alike(text: str) -> None:
+    # One tokenizer: the same reason at the same column, in the same excerpt, from both.
+    from gitrun.errors import FilterSyntaxError
+    from gitrun.search.grammar import parse_filter
+
+    with pytest.raises(FilterSyntaxError) as in_filter:
+        parse_filter(text)
+    with pytest.raises(CheckSyntaxError) as in_check:
+        parse_check(text)
+    assert isinstance(in_check.value, FilterSyntaxError)
+    assert (in_check.value.reason, in_check.value.position) == (in_filter.value.reason, in_filter.value.position)
+    assert str(in_check.value) == str(in_filter.value).replace("invalid filter:", "invalid check:", 1)
+
+
+def test_a_long_check_shows_the_same_window_as_a_long_filter() -> None:
+    check = "metrics.acc >= " + " + ".join(["base"] * 40) + " ^ 2"
+    with pytest.raises(CheckSyntaxError) as info:
+        parse_check(check)
+    from gitrun.errors import FilterSyntaxError
+
+    assert str(info.value).endswith(FilterSyntaxError.excerpt(check, check.index("^")))
+    assert str(info.value).splitlines()[1].startswith("  ...")
 
 
 def test_no_new_runs_passes_with_a_note_unless_required() -> None:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from gitrun.formatting import format_number
+from gitrun.store.textio import json_number
 
 if TYPE_CHECKING:
     from gitrun.store import ReadStore, Store
@@ -84,9 +85,9 @@ def rev_option(f: F) -> F:
 
 
 def json_safe(value: Any) -> Any:
-    """Strict JSON: non-finite floats become "NaN", "Infinity", "-Infinity"."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    """Strict JSON: non-finite floats become "NaN", "Infinity", "-Infinity" (the store's spelling)."""
+    if isinstance(value, float):
+        return json_number(value)
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -96,23 +97,6 @@ def json_safe(value: Any) -> Any:
 
 def echo_json(value: Any) -> None:
     click.echo(json.dumps(json_safe(value), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False))
-
-
-def iso_ms(ms: int | None) -> str | None:
-    """Milliseconds since the epoch as ISO-8601 UTC (``2026-11-27T22:16:05.123Z``)."""
-    if ms is None:
-        return None
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def format_value(value: Any, precision: int = 4) -> str:
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return f"{value:.{precision}g}"
-    return "" if value is None else str(value)
 
 
 def console() -> Any:
@@ -131,7 +115,7 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], title: st
         # IDs stay on one line (they are copied into other commands); other cells fold.
         table.add_column(column, overflow="fold", no_wrap=column.endswith("id") or column == "commit")
     for row in rows:
-        table.add_row(*(format_value(v) for v in row))
+        table.add_row(*(format_number(v) for v in row))
     console().print(table)
 
 
@@ -150,7 +134,7 @@ def diff_options(f: F) -> F:
             "experiments",
             multiple=True,
             metavar="NAME",
-            help="Only this experiment (repeatable).",
+            help="Only this experiment, by name or ID (repeatable).",
         ),
         click.option("--precision", type=int, default=4, show_default=True, help="Significant digits of numbers."),
         click.option("--require-runs", is_flag=True, help="A check fails where the target adds or changes no run."),

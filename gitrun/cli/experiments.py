@@ -25,6 +25,9 @@ def list_experiments(ctx: click.Context, show_all: bool, rev: str | None, as_jso
         echo_json([row.to_dict() for row in rows])
         return
     print_table(
-        ["experiment_id", "name", "runs", "primary metric", "best"],
-        [(r.experiment_id, r.name, r.runs, r.primary_metric or "", r.best_value) for r in rows],
+        ["experiment_id", "name", "runs", "primary metric", "best", "best run"],
+        [
+            (r.experiment_id, r.name, r.runs, r.primary_metric or "", r.best_value, r.best_run_name or r.best_run_id)
+            for r in rows
+        ],
     )

@@ -4,17 +4,17 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from gitrun import tags
 from gitrun.cli._common import (
     console,
     echo_json,
-    format_value,
     get_store,
-    iso_ms,
     json_option,
     print_table,
     read_store,
     rev_option,
 )
+from gitrun.formatting import format_duration, format_time, iso_time
 
 if TYPE_CHECKING:
     from gitrun.store import ReadStore, RunRecord
@@ -34,30 +34,12 @@ def run_to_json(record: RunRecord, experiment_name: str) -> dict[str, Any]:
         "experiment_id": record.experiment_id,
         "status": record.status,
         "lifecycle_stage": record.lifecycle_stage,
-        "start_time": iso_ms(record.start_time),
-        "end_time": iso_ms(record.end_time),
+        "start_time": iso_time(record.start_time),
+        "end_time": iso_time(record.end_time),
         "params": dict(sorted(record.params.items())),
         "metrics": dict(sorted(record.metrics.items())),
         "tags": dict(sorted(record.tags.items())),
     }
-
-
-def _experiment_ids(store: ReadStore, names: tuple[str, ...]) -> list[str] | None:
-    from gitrun.errors import ExperimentNotFoundError
-
-    if not names:
-        return None
-    ids = []
-    for name in names:
-        exp = store.get_experiment_by_name(name)
-        if exp is None:
-            if store.layout.experiment_dir(name).is_dir():
-                ids.append(name)
-                continue
-            known = ", ".join(e.name for e in store.list_experiments()) or "none"
-            raise ExperimentNotFoundError(f"no experiment named {name!r} (known: {known})")
-        ids.append(exp.experiment_id)
-    return ids
 
 
 _LIST_EPILOG = """Examples:
@@ -111,7 +93,7 @@ def list_runs(
 
     store = read_store(ctx, rev)
     view = ViewType.DELETED_ONLY if deleted else ViewType.ACTIVE_ONLY
-    ids = _experiment_ids(store, experiments)
+    ids = [store.resolve_experiment(e).experiment_id for e in experiments] if experiments else None
     records = search_run_records(store, ids, filter_string, view, max_results, list(order_by))
     names = {e.experiment_id: e for e in store.list_experiments(ViewType.ALL)}
     if as_json:
@@ -147,8 +129,8 @@ def _print_runs(records: list[RunRecord], experiments: dict[str, Any]) -> None:
     ]
     rows = []
     for r in records:
-        duration = f"{(r.end_time - r.start_time) / 1000:.1f}s" if r.end_time else ""
-        started = (iso_ms(r.start_time) or "")[:19].replace("T", " ")
+        duration = format_duration(r.start_time, r.end_time)
+        started = format_time(r.start_time, zone=False)
         exp_col = (
             [experiments[r.experiment_id].name if r.experiment_id in experiments else r.experiment_id]
             if show_experiment
@@ -182,15 +164,15 @@ def show_run(ctx: click.Context, run_id: str, rev: str | None, as_json: bool) ->
         return
     out = console()
     out.print(f"[bold]Run {record.run_id}[/bold]  {record.run_name}")
-    note = record.tags.get("mlflow.note.content")
+    note = record.tags.get(tags.NOTE)
     info = [
         ("experiment", f"{experiment.name} ({experiment.experiment_id})"),
         ("status", record.status),
-        ("started", iso_ms(record.start_time)),
-        ("ended", iso_ms(record.end_time) or ""),
+        ("started", format_time(record.start_time)),
+        ("ended", format_time(record.end_time)),
         ("user", record.meta.get("user", "")),
         ("source", record.meta.get("source", "")),
-        ("git commit", record.tags.get("mlflow.source.git.commit", "")),
+        ("git commit", record.tags.get(tags.GIT_COMMIT, "")),
         ("parent run", record.meta.get("parent_run_id") or ""),
         ("lifecycle", record.lifecycle_stage),
     ]
@@ -207,11 +189,11 @@ def show_run(ctx: click.Context, run_id: str, rev: str | None, as_json: bool) ->
             [(k, s.latest, s.min, s.max, s.step, s.count) for k, s in sorted(record.summaries.items())],
             title="Metrics",
         )
-    user_tags = {k: v for k, v in record.tags.items() if k != "mlflow.note.content"}
+    user_tags = {k: v for k, v in record.tags.items() if k != tags.NOTE}
     if user_tags:
         print_table(["tag", "value"], sorted(user_tags.items()), title="Tags")
     if artifacts:
-        print_table(["artifact", "bytes"], [(a["path"], format_value(a["size"])) for a in artifacts], title="Artifacts")
+        print_table(["artifact", "bytes"], [(a["path"], a["size"]) for a in artifacts], title="Artifacts")
 
 
 def _artifact_files(store: ReadStore, run_id: str) -> list[dict[str, Any]]:

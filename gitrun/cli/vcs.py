@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from gitrun.cli._common import echo_json, get_store, iso_ms, json_option, print_table
+from gitrun.cli._common import echo_json, get_store, json_option, print_table
+from gitrun.formatting import format_time
 
 
 @click.command(
@@ -12,7 +13,7 @@ from gitrun.cli._common import echo_json, get_store, iso_ms, json_option, print_
 )
 @click.argument("run_ids", nargs=-1)
 @click.option("-m", "--message", help="Commit message (default: generated from the runs and the best result).")
-@click.option("-e", "--experiment", metavar="NAME", help="Only runs of this experiment.")
+@click.option("-e", "--experiment", metavar="NAME", help="Only runs of this experiment (its name or ID).")
 @click.option("--include-running", is_flag=True, help="Also commit runs that are still running.")
 @click.option("--no-verify", is_flag=True, help="Skip the repository's pre-commit and commit-msg hooks.")
 @click.option("--allow-detached", is_flag=True, help="Commit even when HEAD is detached.")
@@ -112,7 +113,7 @@ def log(ctx: click.Context, rev: str, as_json: bool) -> None:
         [
             (
                 c.sha[:10],
-                (iso_ms(c.timestamp * 1000) or "")[:16].replace("T", " "),
+                format_time(c.timestamp * 1000, seconds=False, zone=False),
                 c.author,
                 len(c.added),
                 len(c.changed),

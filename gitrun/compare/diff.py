@@ -11,9 +11,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitrun import ranking
 from gitrun.entities import Experiment, LifecycleStage, ViewType
-from gitrun.errors import GitrunError, RunNotFoundError
-from gitrun.store import ReadStore, RunRecord
+from gitrun.errors import ExperimentNotFoundError, GitrunError, RunNotFoundError
+from gitrun.store import ReadStore, RunRecord, experiment_not_found
 from gitrun.store.textio import json_number
 from gitrun.vcs.git import GitRepo
 from gitrun.vcs.revision import RevisionStore, store_at
@@ -49,6 +50,7 @@ class RunSummary:
     run_name: str
     status: str
     start_time: int
+    end_time: int | None = None  # None while running (and for a run killed before it ended)
     params: Mapping[str, str] = field(default_factory=dict)
     metrics: Mapping[str, float] = field(default_factory=dict)
 
@@ -109,10 +111,10 @@ class ExperimentDiff:
     @property
     def improved(self) -> bool | None:
         """True when the target's best beats the base's, by the metric's direction."""
-        delta = self.delta
-        if delta is None or delta == 0 or math.isnan(delta):
-            return None if delta is None or math.isnan(delta) else False
-        return delta < 0 if self.direction == "min" else delta > 0
+        base, target = self.base_best, self.target_best
+        if base is None or target is None or math.isnan(target.value - base.value):  # inf - inf
+            return None
+        return ranking.is_better(target.value, base.value, self.direction)
 
 
 @dataclass(frozen=True)
@@ -138,6 +140,7 @@ class Diff:
                 "run_name": r.run_name,
                 "status": r.status,
                 "start_time": r.start_time,
+                "end_time": r.end_time,
                 "params": dict(sorted(r.params.items())),
                 "metrics": {k: num(v) for k, v in sorted(r.metrics.items())},
             }
@@ -200,6 +203,7 @@ def _summary(record: RunRecord) -> RunSummary:
         run_name=record.run_name,
         status=record.status,
         start_time=record.start_time,
+        end_time=record.end_time,
         params=dict(record.params),
         metrics=dict(record.metrics),
     )
@@ -230,35 +234,12 @@ def _metric_changes(base: RunRecord, target: RunRecord) -> tuple[ValueChange, ..
     return tuple(out)
 
 
-def best_of(records: Iterable[RunRecord], metric: str | None, direction: str | None) -> BestRun | None:
-    """The run with the best latest value of ``metric``; NaN and missing values never win."""
-    if not metric:
-        return None
-    candidates = [(r, r.metrics[metric]) for r in records if metric in r.metrics and not math.isnan(r.metrics[metric])]
-    if not candidates:
-        return None
-    pick = min if direction == "min" else max
-    record, value = pick(candidates, key=lambda item: (item[1], item[0].run_id))
-    return BestRun(record.run_id, record.run_name, value)
-
-
 def _all_bests(
     records: Iterable[RunRecord], directions: Mapping[str, str], metrics_of: Mapping[str, Mapping[str, float]]
 ) -> dict[str, BestRun]:
-    """:func:`best_of` for every metric in one pass over the runs (same choice, ties by run ID)."""
-    best: dict[str, tuple[float, str, RunRecord]] = {}
-    for record in records:
-        for key, value in metrics_of[record.run_id].items():
-            if value != value:  # NaN never wins
-                continue
-            current = best.get(key)
-            if current is None:
-                best[key] = (value, record.run_id, record)
-                continue
-            candidate = (value, record.run_id)
-            if (candidate < current[:2]) if directions.get(key) == "min" else (candidate > current[:2]):
-                best[key] = (value, record.run_id, record)
-    return {key: BestRun(r.run_id, r.run_name, v) for key, (v, _, r) in best.items()}
+    """Every metric's best run (:mod:`gitrun.ranking`), in one pass over the runs."""
+    bests = ranking.best_runs(records, directions, lambda record: metrics_of[record.run_id])
+    return {key: BestRun(record.run_id, record.run_name, value) for key, (record, value) in bests.items()}
 
 
 def _records(store: ReadStore | None, experiment_id: str, exists: bool) -> dict[str, RunRecord]:
@@ -317,11 +298,11 @@ def compute_diff(
     """
     base_exps = {e.experiment_id: e for e in base_store.list_experiments(ViewType.ALL)} if base_store else {}
     target_exps = {e.experiment_id: e for e in target_store.list_experiments(ViewType.ALL)} if target_store else {}
-    wanted = set(experiments) if experiments else None
+    wanted = _wanted_ids(experiments, base_store, target_store) if experiments else None
     out = []
     for experiment_id in sorted(set(base_exps) | set(target_exps)):
         exp: Experiment = target_exps.get(experiment_id) or base_exps[experiment_id]
-        if wanted is not None and experiment_id not in wanted and exp.name not in wanted:
+        if wanted is not None and experiment_id not in wanted:
             continue
         base_runs = _records(base_store, experiment_id, experiment_id in base_exps)
         same: set[str] = set()
@@ -388,12 +369,26 @@ def compute_diff(
         if (only_changed and not diff.has_changes) or not (base_runs or target_runs):
             continue
         out.append(diff)
-    if wanted and not out and not only_changed:
-        known = sorted({e.name for e in (*base_exps.values(), *target_exps.values())})
-        raise GitrunError(
-            f"no experiment {', '.join(sorted(wanted))!r} on either side; known: {', '.join(known) or 'none'}"
-        )
     return Diff(base, target, tuple(out))
+
+
+def _wanted_ids(names: Iterable[str], *stores: ReadStore | None) -> set[str]:
+    """IDs of the experiments ``names`` name (by name or ID, :meth:`ReadStore.resolve_experiment`)
+    on either side; the store's error, naming both sides' experiments, for one on neither."""
+    sides = [s for s in stores if s is not None]
+    out = set()
+    for name in names:
+        found = set()
+        for side in sides:
+            try:
+                found.add(side.resolve_experiment(name).experiment_id)
+            except ExperimentNotFoundError:
+                continue
+        if not found:
+            known = [e for side in sides for e in side.list_experiments(ViewType.ALL)]
+            raise experiment_not_found(name, "either side of the diff", known)
+        out |= found
+    return out
 
 
 # -- resolving revisions ---------------------------------------------------------------------

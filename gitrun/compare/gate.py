@@ -1,46 +1,42 @@
-"""The CI gate of ``gitrun diff --check``: expressions over a :class:`~gitrun.diff.Diff`.
+"""The CI gate of ``gitrun diff --check``: expressions over a :class:`~gitrun.compare.diff.Diff`.
 
 Grammar (parsed here, never ``eval``-ed)::
 
-    check  := expr OP expr            OP: >= <= > < == !=
+    check  := expr OP expr            OP: >= <= > < = !=
     expr   := term (('+' | '-') term)*
     term   := factor ('*' factor)*
     factor := NUMBER | 'base' | 'metrics.' NAME | '-' factor | '(' expr ')'
 
+The tokens are the search grammar's (:func:`gitrun.search.grammar.tokenize` in its arithmetic
+dialect), so names, backticks, numbers and comparison operators read as in a filter, ``==`` is
+refused with the same hint (``use '=' for equality``), and every error is a
+:class:`~gitrun.errors.CheckSyntaxError` with the filter errors' caret excerpt.
+
 ``metrics.NAME`` is the best value of NAME among the runs the target added or changed; ``base``
-is the best value of that same metric among the base's runs (best by the metric's direction).
+is the best value of that same metric among the base's runs (best by :mod:`gitrun.ranking`).
 Exit codes: 0 every check holds, 1 one fails, 2 a malformed expression or unknown metric.
 """
 
 from __future__ import annotations
 
-import math
 import operator
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+from gitrun import ranking
 from gitrun.compare.diff import Diff, RunSummary
-from gitrun.errors import GitrunError
+from gitrun.errors import CheckSyntaxError, FilterSyntaxError
+from gitrun.formatting import format_number
+from gitrun.search.grammar import METRIC, RUN_SCHEMA, Token, resolve_field, tokenize
 
+__all__ = ["Check", "CheckResult", "CheckSyntaxError", "evaluate", "parse_check"]
 
-class CheckSyntaxError(GitrunError):
-    exit_code = 2
-
-
-_TOKEN = re.compile(
-    r"\s*(?:(?P<num>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"
-    r"|(?P<metric>metrics?\.(?:`[^`]+`|[A-Za-z0-9_./:-]+))"
-    r"|(?P<base>base\b)"
-    r"|(?P<op>>=|<=|==|!=|>|<)"
-    r"|(?P<sym>[-+*()]))"
-)
 _COMPARE: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
     "<=": operator.le,
     ">": operator.gt,
     "<": operator.lt,
-    "==": operator.eq,
+    "=": operator.eq,
     "!=": operator.ne,
 }
 
@@ -50,6 +46,7 @@ class Node:
     kind: str  # "num", "metric", "base", "neg", "+", "-", "*"
     value: float | str | None = None
     children: tuple[Node, ...] = ()
+    pos: int = 0  # where it starts in the check's text
 
 
 @dataclass(frozen=True)
@@ -59,6 +56,7 @@ class Check:
     op: str
     right: Node
     metric: str
+    metric_pos: int = 0  # where the check first names its metric
 
 
 @dataclass(frozen=True)
@@ -72,90 +70,109 @@ class CheckResult:
     base: float | None = None
 
 
-def _error(text: str, pos: int, message: str) -> CheckSyntaxError:
-    return CheckSyntaxError(f"{message} in check:\n  {text}\n  {' ' * pos}^")
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        try:
+            self.tokens = tokenize(text, arithmetic=True)
+        except FilterSyntaxError as exc:
+            raise CheckSyntaxError(exc.reason, text, exc.position) from None
+        self.i = 0
+
+    @property
+    def tok(self) -> Token:
+        return self.tokens[self.i]
+
+    def take(self) -> Token:
+        self.i += 1
+        return self.tokens[self.i - 1]
+
+    def error(self, message: str, token: Token | None = None) -> CheckSyntaxError:
+        return CheckSyntaxError(message, self.text, (token or self.tok).pos)
+
+    def arith(self, *symbols: str) -> bool:
+        return self.tok.kind == "arith" and self.tok.text in symbols
+
+    def expr(self) -> Node:
+        node = self.term()
+        while self.arith("+", "-"):
+            op = self.take()
+            node = Node(op.text, children=(node, self.term()), pos=node.pos)
+        return node
+
+    def term(self) -> Node:
+        node = self.factor()
+        while self.arith("*"):
+            self.take()
+            node = Node("*", children=(node, self.factor()), pos=node.pos)
+        return node
+
+    def factor(self) -> Node:
+        token = self.take()
+        if token.kind == "number":
+            return Node("num", float(token.value), pos=token.pos)  # type: ignore[arg-type]
+        if token.kind == "arith" and token.text == "-":
+            return Node("neg", children=(self.factor(),), pos=token.pos)
+        if token.kind == "(":
+            node = self.expr()
+            if self.tok.kind != ")":
+                raise self.error("expected ')'")
+            self.take()
+            return node
+        if token.kind == "path":
+            return self.name(token)
+        if token.kind == "end":
+            raise self.error("unexpected end", token)
+        raise self.error(f"expected a number, 'base' or metrics.NAME, found {token.text!r}", token)
+
+    def name(self, token: Token) -> Node:
+        segments: tuple[tuple[str, str], ...] = token.value  # type: ignore[assignment]
+        if len(segments) == 1:
+            if segments[0] == ("base", ""):
+                return Node("base", pos=token.pos)
+            raise self.error(f"expected a number, 'base' or metrics.NAME, found {token.text!r}", token)
+        try:
+            field = resolve_field(token, self.text, RUN_SCHEMA)
+        except FilterSyntaxError as exc:
+            raise CheckSyntaxError(exc.reason, self.text, exc.position) from None
+        if field.kind != METRIC:
+            raise self.error(f"a check compares metrics (metrics.NAME), not {token.text!r}", token)
+        return Node("metric", field.key, pos=token.pos)
 
 
 def parse_check(text: str) -> Check:
-    tokens: list[tuple[str, str, int]] = []
-    pos = 0
-    while pos < len(text):
-        if text[pos:].strip() == "":
-            break
-        match = _TOKEN.match(text, pos)
-        if not match or match.end() == pos:
-            start = len(text) - len(text[pos:].lstrip())
-            raise _error(text, start, "unexpected character")
-        kind = match.lastgroup or ""
-        tokens.append((kind, match.group(kind), match.start(kind)))
-        pos = match.end()
-    tokens.append(("end", "", len(text)))
-    index = 0
-
-    def peek() -> tuple[str, str, int]:
-        return tokens[index]
-
-    def take() -> tuple[str, str, int]:
-        nonlocal index
-        index += 1
-        return tokens[index - 1]
-
-    def expr() -> Node:
-        node = term()
-        while peek()[1] in ("+", "-") and peek()[0] == "sym":
-            op = take()[1]
-            node = Node(op, children=(node, term()))
-        return node
-
-    def term() -> Node:
-        node = factor()
-        while peek() == ("sym", "*", peek()[2]):
-            take()
-            node = Node("*", children=(node, factor()))
-        return node
-
-    def factor() -> Node:
-        kind, value, at = take()
-        if kind == "num":
-            return Node("num", float(value))
-        if kind == "base":
-            return Node("base")
-        if kind == "metric":
-            name = value.split(".", 1)[1].strip("`")
-            return Node("metric", name)
-        if kind == "sym" and value == "-":
-            return Node("neg", children=(factor(),))
-        if kind == "sym" and value == "(":
-            node = expr()
-            if take()[1] != ")":
-                raise _error(text, tokens[index - 1][2], "expected ')'")
-            return node
-        raise _error(text, at, "expected a number, 'base' or metrics.NAME" if kind != "end" else "unexpected end")
-
-    left = expr()
-    kind, op, at = take()
-    if kind != "op":
-        raise _error(text, at, "expected a comparison (>=, <=, >, <, ==, !=)")
-    right = expr()
-    if peek()[0] != "end":
-        raise _error(text, peek()[2], "unexpected text after the comparison")
-    metrics = sorted(set(_metrics(left)) | set(_metrics(right)))
+    """One ``--check`` expression as a tree; a :class:`CheckSyntaxError` pointing at the problem."""
+    parser = _Parser(text)
+    left = parser.expr()
+    op = parser.take()
+    if op.kind != "op":
+        raise parser.error("expected a comparison (>=, <=, >, <, =, !=)", op)
+    right = parser.expr()
+    if parser.tok.kind != "end":
+        raise parser.error("unexpected text after the comparison")
+    named = [*_metrics(left), *_metrics(right)]
+    metrics = sorted({name for name, _ in named})
     if len(metrics) != 1:
-        raise _error(
-            text,
-            0,
+        raise CheckSyntaxError(
             "a check must name exactly one metric (metrics.NAME)"
             if not metrics
             else f"a check may name only one metric, found {', '.join(metrics)}",
+            text,
+            0,
         )
-    return Check(text, left, op, right, metrics[0])
+    return Check(text, left, op.text, right, metrics[0], named[0][1])
 
 
-def _metrics(node: Node) -> Iterable[str]:
+def _metrics(node: Node) -> Iterable[tuple[str, int]]:
+    """(name, position) of every metric the expression names, in reading order."""
     if node.kind == "metric":
-        yield str(node.value)
+        yield str(node.value), node.pos
     for child in node.children:
         yield from _metrics(child)
+
+
+def _num(value: float | None) -> str:
+    return format_number(value, 6)
 
 
 def _uses_base(node: Node) -> bool:
@@ -176,14 +193,6 @@ def _eval(node: Node, value: float, base: float | None) -> float:
     return {"+": a + b, "-": a - b, "*": a * b}[node.kind]
 
 
-def _best(runs: Sequence[RunSummary], metric: str, direction: str) -> tuple[RunSummary, float] | None:
-    values = [(r, r.metrics[metric]) for r in runs if metric in r.metrics and not math.isnan(r.metrics[metric])]
-    if not values:
-        return None
-    pick = min if direction == "min" else max
-    return pick(values, key=lambda item: item[1])
-
-
 def evaluate(diff: Diff, checks: Sequence[str], *, require_runs: bool = False) -> tuple[int, list[CheckResult]]:
     """Evaluate every check in every experiment of ``diff``; returns (exit code, results)."""
     parsed = [parse_check(c) for c in checks]
@@ -197,7 +206,7 @@ def evaluate(diff: Diff, checks: Sequence[str], *, require_runs: bool = False) -
             direction = exp.directions[metric]
             new_runs = [*exp.added, *(c.run for c in exp.changed)]
             seen = True
-            best = _best(new_runs, metric, direction)
+            best = ranking.best_run(new_runs, metric, direction)
             if best is None:
                 note = "the target adds or changes no run with this metric"
                 results.append(
@@ -226,13 +235,15 @@ def evaluate(diff: Diff, checks: Sequence[str], *, require_runs: bool = False) -
                 continue
             left, right = _eval(check.left, value, base), _eval(check.right, value, base)
             passed = _COMPARE[check.op](left, right)
-            base_text = f", base best {base:.6g} (run {base_best.run_name})" if base_best is not None else ""
+            base_text = f", base best {_num(base)} (run {base_best.run_name})" if base_best is not None else ""
             explanation = (
-                f"best {metric} among new/changed runs is {value:.6g} (run {run.run_name}, {run.run_id}){base_text}: "
-                f"{left:.6g} {check.op} {right:.6g} is {'true' if passed else 'false'}"
+                f"best {metric} among new/changed runs is {_num(value)} (run {run.run_name}, {run.run_id}){base_text}: "
+                f"{_num(left)} {check.op} {_num(right)} is {'true' if passed else 'false'}"
             )
             results.append(CheckResult(check.text, exp.name, passed, explanation, run, value, base))
         if not seen:
-            raise CheckSyntaxError(f"unknown metric {metric!r} in check {check.text!r}: no run on either side logs it")
+            raise CheckSyntaxError(
+                f"unknown metric {metric!r}: no run on either side logs it", check.text, check.metric_pos
+            )
     code = 0 if all(r.passed for r in results) else 1
     return code, results

@@ -8,12 +8,13 @@ table or inject markup into a pull-request comment.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Callable
 from typing import Any
 
+from gitrun import ranking
 from gitrun.compare.diff import Diff, ExperimentDiff, RunSummary, Side, ValueChange
+from gitrun.formatting import format_number
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
 
@@ -33,15 +34,8 @@ def md_escape(value: Any) -> str:
 
 
 def fmt(value: Any, precision: int = 4) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "∞" if value > 0 else "-∞"
-        return f"{value:.{precision}g}"
-    return str(value)
+    """A value of the diff (:func:`gitrun.formatting.format_number`); "—" where a side has none."""
+    return format_number(value, precision, missing="—")
 
 
 def fmt_delta(exp: ExperimentDiff, precision: int = 4) -> str:
@@ -51,7 +45,7 @@ def fmt_delta(exp: ExperimentDiff, precision: int = 4) -> str:
     mark = {True: " ▲ better", False: " ▼ worse", None: ""}[exp.improved]
     if delta == 0:
         mark = " (same)"
-    return f"{delta:+.{precision}g}{mark}"
+    return format_number(delta, precision, signed=True) + mark
 
 
 def side_label(side: Side) -> str:
@@ -203,18 +197,10 @@ def render_markdown(
 
 
 def _by_metric(runs: tuple[RunSummary, ...], exp: ExperimentDiff) -> list[RunSummary]:
-    """Best first by the experiment's metric; runs without it last, then newest first."""
+    """Best first by the experiment's metric (:mod:`gitrun.ranking`); without a metric, newest first."""
     if not exp.metric:
         return sorted(runs, key=lambda r: -r.start_time)
-    sign = 1 if exp.direction == "min" else -1
-
-    def key(r: RunSummary) -> tuple[int, float, int]:
-        value = r.metrics.get(exp.metric or "")
-        if value is None or math.isnan(value):
-            return (1, 0.0, -r.start_time)
-        return (0, sign * value, -r.start_time)
-
-    return sorted(runs, key=key)
+    return ranking.ranked(runs, exp.metric, exp.direction)
 
 
 # -- terminal ----------------------------------------------------------------------------------

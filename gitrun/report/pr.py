@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitrun import ranking
 from gitrun._version import __version__
 from gitrun.charts.mermaid import MAX_SERIES, SWATCHES, Line, xychart
 from gitrun.charts.sparkline import sparkline
@@ -125,19 +126,11 @@ def _series(histories: Histories, side: str, role: str, run_id: str, run_name: s
 
 
 def new_runs(exp: ExperimentDiff) -> list[RunSummary]:
-    """Runs the target added or changed, best first by the experiment's metric (without it: last)."""
+    """Runs the target added or changed, best first by the experiment's metric (:mod:`gitrun.ranking`)."""
     runs = [*exp.added, *(c.run for c in exp.changed)]
     if not exp.metric:
         return runs
-    sign = 1.0 if exp.direction == "min" else -1.0
-
-    def key(r: RunSummary) -> tuple[int, float, str]:
-        value = r.metrics.get(exp.metric or "")
-        if value is None or math.isnan(value):
-            return (1, 0.0, r.run_id)
-        return (0, sign * value, r.run_id)
-
-    return sorted(runs, key=key)
+    return ranking.ranked(runs, exp.metric, exp.direction)
 
 
 def curve_charts(diff: Diff, histories: Histories, max_curves: int = MAX_CURVES) -> list[CurveChart]:
@@ -174,7 +167,6 @@ def chart_markdown(chart: CurveChart, precision: int = 4) -> list[str]:
     )
     if block is None:
         return []
-    pick = min if chart.direction == "min" else max
     rows = [
         f"**{md_escape(chart.metric)}** ({chart.direction}): the base's best run and the best new runs",
         "",
@@ -189,7 +181,7 @@ def chart_markdown(chart: CurveChart, precision: int = 4) -> list[str]:
         span = f"{min(finite_steps)}–{max(finite_steps)}" if finite_steps else "—"
         rows.append(
             f"| {swatch} {colour} | {md_escape(s.role)}: {md_escape(s.run_name)} <sub>{s.run_id[:10]}</sub> | "
-            f"{s.side} | {md_escape(fmt(s.values[-1], precision))} | {md_escape(fmt(pick(s.finite), precision))} | "
+            f"{s.side} | {md_escape(fmt(s.values[-1], precision))} | {md_escape(fmt(ranking.best_value(s.finite, chart.direction), precision))} | "
             f"{span} ({len(s.values)} points) |"
         )
     rows.append("")

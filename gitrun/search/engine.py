@@ -14,12 +14,12 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from gitrun.entities import LifecycleStage, ViewType
-from gitrun.errors import ExperimentNotFoundError, InvalidInputError
+from gitrun.errors import InvalidInputError
 from gitrun.search import index as _index
 from gitrun.search.evaluate import compile_filter, sort_rows
 from gitrun.search.grammar import OrderBy, parse_filter, parse_order_by
 from gitrun.search.rows import RunRow, Scan
-from gitrun.store import record_to_run
+from gitrun.store import experiment_not_found, record_to_run
 from gitrun.store.layout import DEFAULT_EXPERIMENT_ID
 
 if TYPE_CHECKING:
@@ -42,8 +42,7 @@ def resolve_experiment_ids(store: ReadStore, experiment_ids: Sequence[str] | str
     ids = [experiment_ids] if isinstance(experiment_ids, str) else [str(e) for e in experiment_ids]
     for experiment_id in ids:
         if experiment_id != DEFAULT_EXPERIMENT_ID and not store.layout.experiment_dir(experiment_id).is_dir():
-            known = ", ".join(store.experiment_ids()) or "none"
-            raise ExperimentNotFoundError(f"no experiment {experiment_id!r} in {store.root} (known: {known})")
+            raise experiment_not_found(experiment_id, store.where, store.list_experiments(ViewType.ALL), "ID")
     return list(dict.fromkeys(ids))
 
 

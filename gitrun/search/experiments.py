@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from gitrun import ranking
 from gitrun.entities import Experiment, ViewType
 from gitrun.store import ReadStore, RunRecord
 
@@ -18,6 +18,7 @@ class ExperimentOverview:
     primary_metric: str | None
     direction: str | None
     best_run_id: str | None
+    best_run_name: str | None
     best_value: float | None
     lifecycle_stage: str
 
@@ -28,15 +29,11 @@ class ExperimentOverview:
 def best_run(
     experiment: Experiment, records: list[RunRecord], metric: str | None = None
 ) -> tuple[RunRecord, float] | None:
-    """The run with the best latest value of ``metric`` (default: the primary metric), by its direction."""
+    """The best run by ``metric`` (default: the primary metric) and its direction (:mod:`gitrun.ranking`)."""
     metric = metric or experiment.primary_metric
     if not metric:
         return None
-    candidates = [(r, r.metrics[metric]) for r in records if metric in r.metrics and not math.isnan(r.metrics[metric])]
-    if not candidates:
-        return None
-    pick = min if experiment.direction(metric) == "min" else max
-    return pick(candidates, key=lambda item: item[1])
+    return ranking.best_run(records, metric, experiment.direction(metric))
 
 
 def experiment_overview(store: ReadStore, view_type: int = ViewType.ACTIVE_ONLY) -> list[ExperimentOverview]:
@@ -52,6 +49,7 @@ def experiment_overview(store: ReadStore, view_type: int = ViewType.ACTIVE_ONLY)
                 primary_metric=exp.primary_metric,
                 direction=exp.direction(exp.primary_metric) if exp.primary_metric else None,
                 best_run_id=best[0].run_id if best else None,
+                best_run_name=best[0].run_name if best else None,
                 best_value=best[1] if best else None,
                 lifecycle_stage=exp.lifecycle_stage,
             )

@@ -40,10 +40,13 @@ __all__ = [
     "Schema",
     "EXPERIMENT_SCHEMA",
     "RUN_SCHEMA",
+    "Token",
     "format_filter",
     "format_order_by",
     "parse_filter",
     "parse_order_by",
+    "resolve_field",
+    "tokenize",
 ]
 
 Value = str | int | float
@@ -152,8 +155,10 @@ _PREFIX_OF_KIND = {METRIC: "metrics", PARAM: "params", TAG: "tags", ATTRIBUTE: "
 
 # -- tokens ----------------------------------------------------------------------------------
 @dataclass(frozen=True)
-class _Token:
-    kind: str  # "path" "string" "number" "op" "(" ")" "," "keyword" "end"
+class Token:
+    """One token of a filter (or of a ``--check`` expression, see :func:`tokenize`)."""
+
+    kind: str  # "path" "string" "number" "op" "(" ")" "," "keyword" "end"; "arith" with arithmetic=True
     text: str  # source text
     pos: int
     value: object = None  # path: tuple of (segment, quote); string: str; number: int/float; keyword: upper name
@@ -161,6 +166,7 @@ class _Token:
 
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _BARE_RE = re.compile(r"[\w\-/:]+")
+_WORD_RE = re.compile(r"\w+")  # a name's first segment in arithmetic: ``base-1`` is base minus 1
 _WS = " \t\r\n"
 
 
@@ -186,8 +192,16 @@ def _read_quoted(source: str, pos: int) -> tuple[str, int]:
         return "".join(out), j + 1
 
 
-def tokenize(source: str) -> list[_Token]:
-    tokens: list[_Token] = []
+def tokenize(source: str, *, arithmetic: bool = False) -> list[Token]:
+    """The tokens of ``source``, ending with an "end" token; a :class:`FilterSyntaxError` at the
+    first character that starts none.
+
+    ``arithmetic=True`` is the dialect of ``gitrun diff --check`` (:mod:`gitrun.compare.gate`):
+    ``+ - *`` are "arith" tokens, so numbers carry no sign and a name's first segment is letters,
+    digits and ``_`` only (``base-0.1`` reads as ``base - 0.1``; ``metrics.val-acc`` stays a name).
+    """
+    tokens: list[Token] = []
+    first = _WORD_RE if arithmetic else _BARE_RE
     i, n = 0, len(source)
     while i < n:
         c = source[i]
@@ -195,13 +209,17 @@ def tokenize(source: str) -> list[_Token]:
             i += 1
             continue
         if c in "(),":
-            tokens.append(_Token(c, c, i))
+            tokens.append(Token(c, c, i))
+            i += 1
+            continue
+        if arithmetic and c in "+-*":
+            tokens.append(Token("arith", c, i))
             i += 1
             continue
         if c in "<>!=":
             two = source[i : i + 2]
             if two in ("<=", ">=", "!="):
-                tokens.append(_Token("op", two, i))
+                tokens.append(Token("op", two, i))
                 i += 2
             elif c == "!":
                 raise _error(source, i, "unexpected '!': did you mean '!='?")
@@ -210,27 +228,27 @@ def tokenize(source: str) -> list[_Token]:
             elif two == "<>":
                 raise _error(source, i, "use '!=' for inequality, not '<>'")
             else:
-                tokens.append(_Token("op", c, i))
+                tokens.append(Token("op", c, i))
                 i += 1
             continue
         if c == "'":
             text, end = _read_quoted(source, i)
-            tokens.append(_Token("string", source[i:end], i, text))
+            tokens.append(Token("string", source[i:end], i, text))
             i = end
             continue
         number = _NUMBER_RE.match(source, i) if (c.isdigit() or c in "+-.") else None
         if number and number.end() > i and not (c in "+-." and number.group() in "+-."):
             end = number.end()
-            if end < n and (_BARE_RE.match(source, end) or source[end] in "'\"`."):
+            if end < n and (first.match(source, end) or source[end] in "'\"`."):
                 raise _error(
                     source, i, f"cannot read {source[i : end + 1]!r}: a number must be followed by a space, ')' or ','"
                 )
             text = number.group()
             value: int | float = int(text) if re.fullmatch(r"[+-]?\d+", text) else float(text)
-            tokens.append(_Token("number", text, i, value))
+            tokens.append(Token("number", text, i, value))
             i = end
             continue
-        if c in '`"' or _BARE_RE.match(source, i):
+        if c in '`"' or first.match(source, i):
             start = i
             segments: list[tuple[str, str]] = []
             while True:
@@ -239,7 +257,7 @@ def tokenize(source: str) -> list[_Token]:
                     text, i = _read_quoted(source, i)
                     segments.append((text, quote))
                 else:
-                    bare = _BARE_RE.match(source, i)
+                    bare = (_BARE_RE if segments else first).match(source, i)
                     if not bare:
                         where = source[start:i]
                         raise _error(source, i, f"expected a name after {where!r}")
@@ -251,12 +269,12 @@ def tokenize(source: str) -> list[_Token]:
                 break
             text = source[start:i]
             if len(segments) == 1 and not segments[0][1] and segments[0][0].upper() in KEYWORDS:
-                tokens.append(_Token("keyword", text, start, segments[0][0].upper()))
+                tokens.append(Token("keyword", text, start, segments[0][0].upper()))
             else:
-                tokens.append(_Token("path", text, start, tuple(segments)))
+                tokens.append(Token("path", text, start, tuple(segments)))
             continue
         raise _error(source, i, f"unexpected character {c!r}")
-    tokens.append(_Token("end", "", n))
+    tokens.append(Token("end", "", n))
     return tokens
 
 
@@ -269,13 +287,13 @@ class _Parser:
         self.i = 0
 
     @property
-    def tok(self) -> _Token:
+    def tok(self) -> Token:
         return self.tokens[self.i]
 
-    def error(self, message: str, token: _Token | None = None) -> FilterSyntaxError:
+    def error(self, message: str, token: Token | None = None) -> FilterSyntaxError:
         return _error(self.source, (token or self.tok).pos, message)
 
-    def describe(self, token: _Token) -> str:
+    def describe(self, token: Token) -> str:
         return "the end of the filter" if token.kind == "end" else repr(token.text)
 
     def keyword(self, *names: str) -> bool:
@@ -405,7 +423,7 @@ class _Parser:
         self.i += 1
         return tuple(values)
 
-    def check(self, comparison: Comparison, op_token: _Token, value_token: _Token) -> Comparison:
+    def check(self, comparison: Comparison, op_token: Token, value_token: Token) -> Comparison:
         """Type rules: metrics and numeric attributes take numbers; LIKE takes text."""
         field, op, value = comparison.field, comparison.op, comparison.value
         values = value if isinstance(value, tuple) else (value,)
@@ -426,7 +444,7 @@ class _Parser:
         return comparison
 
 
-def resolve_field(token: _Token, source: str, schema: Schema) -> Field:
+def resolve_field(token: Token, source: str, schema: Schema) -> Field:
     """A :class:`Field` from a name token: prefix (case-insensitive) and key, aliases resolved."""
     segments: tuple[tuple[str, str], ...] = token.value  # type: ignore[assignment]
     if len(segments) == 1:

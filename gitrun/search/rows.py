@@ -27,6 +27,7 @@ from gitrun.entities import MetricSummary, Run, RunData, RunInfo, RunStatus
 from gitrun.store import reader, series
 from gitrun.store.textio import from_json_number
 from gitrun.store.validation import RUN_TIME_MAX_MS, RUN_TIME_MIN_MS
+from gitrun.tags import RUN_NAME
 
 Sig = int  # hash of (st_ino, st_size, st_mtime_ns); None for a missing file
 Summary = tuple  # (latest, min, max, step, timestamp, count)
@@ -490,7 +491,7 @@ class RunRow:
         if key == "status":
             return self.status()
         if key == "run_name":
-            return str(meta.get("run_name") or self.tags().get("mlflow.runName") or "")
+            return str(meta.get("run_name") or self.tags().get(RUN_NAME) or "")
         if key == "run_id":
             return self.run_id
         if key == "user_id":

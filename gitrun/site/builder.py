@@ -19,9 +19,10 @@ from gitrun import charts  # specs only: Altair is imported when a spec is first
 from gitrun._version import __version__
 from gitrun.entities import Experiment
 from gitrun.errors import GitrunError
+from gitrun.formatting import format_time
 from gitrun.site.context import BuiltFrom, NavLink, SiteInfo, as_template_vars
 from gitrun.site.output import SiteWriter, digest
-from gitrun.site.safe import forge_commit_url, format_time, https_repo_url
+from gitrun.site.safe import forge_commit_url, https_repo_url
 from gitrun.store import ReadStore, RunRecord
 from gitrun.tracking.provenance import git_context
 from gitrun.vcs.git import GitRepo

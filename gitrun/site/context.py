@@ -81,6 +81,9 @@ class ExperimentInfo:
     direction: str | None
     tags: tuple[tuple[str, str], ...]
     runs: int
+    best_value: str  # formatted; "" when no run has the primary metric
+    best_run_name: str
+    best_run_href: str | None  # runs/<id>.html
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gitrun.data import assets_dir, data_dir, templates_dir
+from gitrun.formatting import format_size
 from gitrun.site import safe
 
 __all__ = ["assets_dir", "data_dir", "make_environment", "templates_dir", "tree_digest"]
@@ -53,7 +54,7 @@ def make_environment(
     )
     env.filters["script_json"] = safe.script_json
     env.filters["fmt"] = safe.format_number
-    env.filters["filesize"] = safe.format_size
+    env.filters["filesize"] = format_size
     env.filters["url"] = safe.url_path
     return env
 

@@ -8,18 +8,19 @@ through Jinja2's autoescape.
 - :func:`file_slug` maps a metric key or artifact name to a safe, unique file name.
 - :func:`tag_value` shows the repository URL tag without credentials (a run logged by an older
   gitrun, or by another tool, may have stored them).
+
+Numbers, times, durations and sizes are formatted by :mod:`gitrun.formatting`, as everywhere.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
-from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
+from gitrun import formatting, tags
 from gitrun.redact import strip_credentials
 
 _SCRIPT_ESCAPES = {
@@ -54,61 +55,12 @@ def js_assign(key: str, value: Any) -> str:
     return f"window.GITRUN_DATA=window.GITRUN_DATA||{{}};window.GITRUN_DATA[{escape_script(dumps(key))}]={escape_script(dumps(value))};\n"
 
 
-def json_number(value: float | None) -> float | str | None:
-    """A float JSON can carry: NaN and infinities as the strings gitrun's store uses."""
-    if value is None:
-        return None
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "Infinity" if value > 0 else "-Infinity"
-    return value
+DIGITS = 6  # significant digits of the numbers the site's pages show
 
 
-def format_number(value: Any, digits: int = 6) -> str:
-    """Numbers for tables: ``digits`` significant digits, NaN/inf spelled out; other values as text."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return str(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "inf" if value > 0 else "-inf"
-        return f"{value:.{digits}g}"
-    return str(value)
-
-
-def format_size(size: int | None) -> str:
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
-def format_time(ms: int | None) -> str:
-    """Milliseconds since the epoch as ``YYYY-MM-DD HH:MM:SS UTC`` (never the local time zone)."""
-    if not ms:
-        return ""
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-
-
-def format_duration(start_ms: int | None, end_ms: int | None) -> str:
-    if not start_ms or not end_ms or end_ms < start_ms:
-        return ""
-    seconds = (end_ms - start_ms) / 1000
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, sec = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes:02d}m {sec:02d}s" if hours else f"{minutes}m {sec:02d}s"
+def format_number(value: Any, digits: int = DIGITS) -> str:
+    """:func:`gitrun.formatting.format_number` at the site's precision ("" for a missing value)."""
+    return formatting.format_number(value, digits)
 
 
 def url_path(path: str) -> str:
@@ -134,18 +86,15 @@ def render_note(text: str) -> str:
 
     html = markdown.markdown(text, extensions=["fenced_code", "tables", "sane_lists"], output_format="html")
     # No images (or other embedded media): a remote image would be a request leaving the site.
-    tags = set(nh3.ALLOWED_TAGS) - {"img", "picture", "source", "video", "audio", "track", "map", "area"}
+    allowed = set(nh3.ALLOWED_TAGS) - {"img", "picture", "source", "video", "audio", "track", "map", "area"}
     return str(
-        nh3.clean(html, tags=tags, link_rel="noopener noreferrer nofollow", url_schemes={"http", "https", "mailto"})
+        nh3.clean(html, tags=allowed, link_rel="noopener noreferrer nofollow", url_schemes={"http", "https", "mailto"})
     )
-
-
-REPO_URL_TAG = "mlflow.source.git.repoURL"
 
 
 def tag_value(key: str, value: str) -> str:
     """A tag's value as a published page may show it: URLs in the repository URL tag lose their credentials."""
-    if key != REPO_URL_TAG:
+    if key != tags.GIT_REPO_URL:
         return value
     return strip_credentials(value)
 

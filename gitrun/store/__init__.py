@@ -54,8 +54,9 @@ from gitrun.store.validation import (
     validate_run_time,
 )
 from gitrun.store.writer import RunWriter, new_run_files, now_ms, run_lock
+from gitrun.tags import RUN_NAME
 
-__all__ = ["ReadStore", "RunRecord", "Store", "resolve_store_root", "slugify"]
+__all__ = ["ReadStore", "RunRecord", "Store", "experiment_not_found", "resolve_store_root", "slugify"]
 
 _writers: dict[Path, RunWriter] = {}
 _writers_lock = threading.Lock()
@@ -81,6 +82,11 @@ class ReadStore:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.root)!r})"
+
+    @property
+    def where(self) -> str:
+        """The store as messages name it: its folder (a view at a commit names the commit too)."""
+        return str(self.root)
 
     def check_readable(self) -> None:
         if not self._checked and self.layout.exists():
@@ -128,9 +134,7 @@ class ReadStore:
         self.check_readable()
         folder = self.layout.experiment_dir(str(experiment_id))
         if not folder.is_dir():
-            raise ExperimentNotFoundError(
-                f"no experiment {experiment_id!r} in {self.root}; known: {', '.join(self.experiment_ids()) or 'none'}"
-            )
+            raise experiment_not_found(str(experiment_id), self.where, self.list_experiments(ViewType.ALL), "ID")
         return self._experiment(str(experiment_id), self._read_experiment_file(str(experiment_id)))
 
     def _experiment(self, experiment_id: str, data: Mapping[str, Any]) -> Experiment:
@@ -180,6 +184,16 @@ class ReadStore:
             if exp.name == name:
                 return exp
         return None
+
+    def resolve_experiment(self, name_or_id: str) -> Experiment:
+        """The experiment named ``name_or_id``, else the one with that ID: how every command and
+        function that takes "an experiment" finds it. Unknown: :func:`experiment_not_found`."""
+        found = self.get_experiment_by_name(name_or_id)
+        if found is None and name_or_id in self.experiment_ids():
+            found = self.get_experiment(name_or_id)
+        if found is None:
+            raise experiment_not_found(name_or_id, self.where, self.list_experiments(ViewType.ALL))
+        return found
 
     def find_run_dir(self, run_id: str) -> tuple[str, Path]:
         validate_run_id(run_id)
@@ -420,8 +434,12 @@ class Store(ReadStore):
             if experiment_id == DEFAULT_EXPERIMENT_ID:
                 self.ensure_default_experiment()
             else:
-                raise ExperimentNotFoundError(
-                    f"no experiment {experiment_id!r} in {self.root}; create it with set_experiment()"
+                raise experiment_not_found(
+                    experiment_id,
+                    self.root,
+                    self.list_experiments(ViewType.ALL),
+                    "ID",
+                    "create it with set_experiment()",
                 )
         run_id = new_run_id()
         meta = {
@@ -440,7 +458,7 @@ class Store(ReadStore):
         run_dir = self.layout.run_dir(experiment_id, run_id)
         new_run_files(run_dir, meta)
         if tags:  # meta.json already has the run's name: no rename to check
-            self.writer(run_id, run_dir).set_tags(tags, rename=run_name != tags.get("mlflow.runName"))
+            self.writer(run_id, run_dir).set_tags(tags, rename=run_name != tags.get(RUN_NAME))
         return run_id
 
     def writer(self, run_id: str, run_dir: Path | None = None) -> RunWriter:
@@ -565,6 +583,16 @@ class Store(ReadStore):
 
 _last_id: tuple[int, int] = (0, 0)
 _id_lock = threading.Lock()
+
+
+def experiment_not_found(
+    wanted: str, where: object, known: Iterable[Experiment], by: str = "name or ID", fix: str = ""
+) -> ExperimentNotFoundError:
+    """The one error for an experiment that is not there (``by`` says how it was looked for); it
+    names the experiments that are, with their IDs where those differ from the names."""
+    names = sorted({e.name if e.name == e.experiment_id else f"{e.name} (ID {e.experiment_id})" for e in known})
+    message = f"no experiment {wanted!r} in {where} (by {by}); known: {', '.join(names) or 'none'}"
+    return ExperimentNotFoundError(f"{message}; {fix}" if fix else message)
 
 
 def new_run_id() -> str:

@@ -27,6 +27,7 @@ from gitrun.store.layout import HEARTBEAT_PREFIX, local_in_run
 from gitrun.store.series import read_series, series_keys, series_path, series_size, summarize
 from gitrun.store.textio import decode_json_bytes, problem
 from gitrun.store.validation import INT64_MAX, INT64_MIN, RUN_TIME_MAX_MS, RUN_TIME_MIN_MS
+from gitrun.tags import RUN_NAME
 
 # How the processes attached to a run that have ended it ended, one line each: "<host>-<pid>\t<status>\t<ms>"
 # (local-only, covered by the store's `.heartbeat-*` ignore rule; see docs/format.md).
@@ -278,7 +279,7 @@ class RunRecord:
 
     @property
     def run_name(self) -> str:
-        return str(self.meta.get("run_name") or self.tags.get("mlflow.runName") or "")
+        return str(self.meta.get("run_name") or self.tags.get(RUN_NAME) or "")
 
     @property
     def start_time(self) -> int:

@@ -34,8 +34,8 @@ from gitrun.store.validation import (
     validate_step,
     validate_timestamp,
 )
+from gitrun.tags import RUN_NAME
 
-RUN_NAME_TAG = "mlflow.runName"  # setting it renames the run, as in MLflow
 FULL_VALUES_DIR = "full_values"  # <run>/full_values/{params,tags}/<key>.txt keeps truncated values whole
 MAX_OPEN_SERIES = 128  # descriptors kept open per run; beyond that, least recently used are closed
 
@@ -256,7 +256,7 @@ class RunWriter:
             if not all(current.get(k) == v for k, v in new.items()):
                 current.update(new)
                 textio.atomic_write(self.run_dir / "tags.json", textio.dumps(current))
-            name = new.get(RUN_NAME_TAG) if rename else None
+            name = new.get(RUN_NAME) if rename else None  # setting it renames the run, as in MLflow
             if name:
                 meta = self._read_json("meta.json")
                 if meta.get("run_name") != name:

@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from gitrun.entities import Experiment, FileInfo, Metric, Param, Run, RunStatus, RunTag, ViewType
-from gitrun.errors import ExperimentNotFoundError, InvalidInputError, RunStateError
+from gitrun.errors import InvalidInputError, RunStateError
 from gitrun.plugins import store_at
 from gitrun.search.api import filter_experiments, order_experiments, search_run_records
 from gitrun.store import ReadStore, Store
 from gitrun.store.names import generate_run_name
 from gitrun.store.validation import validate_key, validate_metric_value, validate_step, validate_timestamp
+from gitrun.tags import LOGGED_IMAGES, PARENT_RUN_ID, RUN_NAME, USER
 from gitrun.tracking import artifacts as _artifacts
 from gitrun.tracking.state import STATE
 
@@ -103,21 +104,21 @@ class Client:
         run_name: str | None = None,
     ) -> Run:
         user_tags = {str(k): str(v) for k, v in (tags or {}).items()}
-        tagged = user_tags.get("mlflow.runName")
+        tagged = user_tags.get(RUN_NAME)
         if run_name and tagged and tagged != run_name:
             raise InvalidInputError(
                 f"create_run got run_name={run_name!r} and a different mlflow.runName tag {tagged!r}; "
                 "give the name once (MLflow refuses this too)"
             )
         name = run_name or tagged or generate_run_name()
-        user_tags["mlflow.runName"] = name
+        user_tags[RUN_NAME] = name
         run_id = self.writable_store.create_run(
             str(experiment_id),
             run_name=name,
             start_time=start_time,
             tags=user_tags,
-            parent_run_id=user_tags.get("mlflow.parentRunId"),
-            user=user_tags.get("mlflow.user", ""),
+            parent_run_id=user_tags.get(PARENT_RUN_ID),
+            user=user_tags.get(USER, ""),
         )
         return self.store.get_run(run_id)
 
@@ -125,12 +126,12 @@ class Client:
         return self.store.get_run(run_id)
 
     def get_parent_run(self, run_id: str) -> Run | None:
-        parent = self.store.get_run(run_id).data.tags.get("mlflow.parentRunId")
+        parent = self.store.get_run(run_id).data.tags.get(PARENT_RUN_ID)
         return self.store.get_run(parent) if parent else None
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
         if name:  # the tag renames the run (meta.json's run_name too); an empty name changes nothing, as in MLflow
-            self.writable_store.writable(run_id).set_tags({"mlflow.runName": name})
+            self.writable_store.writable(run_id).set_tags({RUN_NAME: name})
         if status is not None:
             self.writable_store.writable(run_id).update_meta(status=status)
 
@@ -243,7 +244,7 @@ class Client:
             validate_key("image", key, run_id)
             ts = int(time.time() * 1000) if timestamp is None else int(timestamp)
             artifact_file = f"images/{key.replace('/', '#')}+step+{step or 0}+timestamp+{ts}.png"
-            self.writable_store.writable(run_id).set_tags({"mlflow.loggedImages": "true"})
+            self.writable_store.writable(run_id).set_tags({LOGGED_IMAGES: "true"})
         _artifacts.log_image(self._artifact_root(run_id), image, artifact_file)
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
@@ -253,10 +254,8 @@ class Client:
         return self.store.download_artifacts(run_id, path, dst_path)
 
     def experiment_id_for_name(self, name: str) -> str:
-        exp = self.store.get_experiment_by_name(name)
-        if exp is None:
-            raise ExperimentNotFoundError(f"no experiment named {name!r} in {self.store.root}")
-        return exp.experiment_id
+        """The ID of the experiment named ``name`` (or with that ID): :meth:`ReadStore.resolve_experiment`."""
+        return self.store.resolve_experiment(name).experiment_id
 
 
 MlflowClient = Client

@@ -25,7 +25,6 @@ from gitrun.formatting import parse_size
 from gitrun.tracking.provenance import git_context
 
 DIFF_FILE = "code.diff"
-DIFF_TAG = "gitrun.git.diff"
 DEFAULT_MAX_BYTES = 1024 * 1024
 ENV_MAX_BYTES = "GITRUN_CODE_DIFF_MAX_BYTES"
 # Never captured, whatever their size or content: names of files that commonly hold secrets.

@@ -26,9 +26,10 @@ from gitrun.store.names import generate_run_name
 from gitrun.store.textio import atomic_write
 from gitrun.store.validation import validate_key, validate_run_id
 from gitrun.store.writer import RunWriter
+from gitrun.tags import CODE_DIFF, NOTE, PARENT_RUN_ID, RUN_NAME
 from gitrun.tracking import artifacts
 from gitrun.tracking.client import Client
-from gitrun.tracking.code import DIFF_FILE, DIFF_TAG, code_state
+from gitrun.tracking.code import DIFF_FILE, code_state
 from gitrun.tracking.events import RunEvents, run_events
 from gitrun.tracking.provenance import current_user, script_directory, source_name
 from gitrun.tracking.state import STATE
@@ -79,7 +80,6 @@ __all__ = [
 ENV_RUN_ID = "GITRUN_RUN_ID"
 ENV_EXPERIMENT_NAME = "GITRUN_EXPERIMENT_NAME"
 ENV_EXPERIMENT_ID = "GITRUN_EXPERIMENT_ID"
-NOTE_TAG = "mlflow.note.content"
 
 
 class ActiveRun(Run):
@@ -238,29 +238,29 @@ def start_run(
     store = client.writable_store
     user_tags = {validate_key("tag", str(k)): str(v) for k, v in (tags or {}).items()}
     if description is not None:
-        user_tags[NOTE_TAG] = description
+        user_tags[NOTE] = description
     parent = parent_run_id or (stack[-1].info.run_id if nested and stack else None)
     if parent is not None:
-        user_tags["mlflow.parentRunId"] = parent
+        user_tags[PARENT_RUN_ID] = parent
     resume_id = run_id or (None if stack else os.environ.get(ENV_RUN_ID)) or None
 
     if resume_id is not None:
         resume_id = validate_run_id(resume_id)
         writer = store.set_running(resume_id, attach=True)  # with this process's heartbeat
         if run_name:  # renames the resumed run, as MLflow does (a mlflow.runName tag in `tags` wins)
-            user_tags = {"mlflow.runName": run_name, **user_tags}
+            user_tags = {RUN_NAME: run_name, **user_tags}
         if user_tags:
             writer.set_tags(user_tags)
         run = store.get_run(resume_id)
     else:
         exp_id = _resolve_experiment_id(experiment_id)
-        name = run_name or user_tags.get("mlflow.runName") or generate_run_name()
+        name = run_name or user_tags.get(RUN_NAME) or generate_run_name()
         all_tags = run_context_tags(exp_id, name)
         code = code_state(script_directory())
         if code is not None:
-            all_tags[DIFF_TAG] = code.note
+            all_tags[CODE_DIFF] = code.note
         all_tags.update(user_tags)
-        all_tags["mlflow.runName"] = name
+        all_tags[RUN_NAME] = name
         user, source = current_user(), source_name()
         new_id = store.create_run(exp_id, run_name=name, tags=all_tags, parent_run_id=parent, user=user, source=source)
         writer = store.writer(new_id, store.layout.run_dir(exp_id, new_id))  # known: no lookup
@@ -513,11 +513,10 @@ def search_runs(
         for name in experiment_names or ():
             if name is None:
                 continue
-            found = store.get_experiment_by_name(name)
-            if found is None:
-                log.warning("Cannot retrieve experiment by name %s", name)
-            else:
-                ids.append(found.experiment_id)
+            try:
+                ids.append(store.resolve_experiment(name).experiment_id)
+            except ExperimentNotFoundError as exc:  # MLflow warns and searches the others
+                log.warning("Cannot retrieve experiment by name %s: %s", name, exc)
     else:
         ids = [experiment_ids] if isinstance(experiment_ids, str) else [str(e) for e in experiment_ids or ()]
     rows = search_rows(store, ids, filter_string, run_view_type, max_results, order_by, use_index) if ids else []

@@ -15,6 +15,19 @@ from functools import lru_cache
 import pluggy
 
 from gitrun.store.reader import HOSTNAME
+from gitrun.tags import (
+    CI_PREFIX,
+    CI_PROVIDER,
+    CI_RUN_URL,
+    GIT_BRANCH,
+    GIT_COMMIT,
+    GIT_DIRTY,
+    GIT_REPO_URL,
+    HOST,
+    SOURCE_NAME,
+    SOURCE_TYPE,
+    USER,
+)
 from gitrun.tracking.provenance import current_user, git_context, script_directory, source_name
 
 hookimpl = pluggy.HookimplMarker("gitrun")
@@ -25,10 +38,10 @@ ENV_RUN_CONTEXT = "GITRUN_RUN_CONTEXT"
 @hookimpl
 def gitrun_run_context(experiment_id: str, run_name: str) -> dict[str, str]:
     tags = {
-        "mlflow.user": current_user(),
-        "mlflow.source.name": source_name(),
-        "mlflow.source.type": "LOCAL",
-        "gitrun.host": HOSTNAME,
+        USER: current_user(),
+        SOURCE_NAME: source_name(),
+        SOURCE_TYPE: "LOCAL",
+        HOST: HOSTNAME,
     }
     tags.update(_git_tags(script_directory()))
     tags.update(_github_actions_tags())
@@ -43,36 +56,39 @@ def _git_tags(directory: str) -> dict[str, str]:
         return {}
     tags: dict[str, str] = {}
     if ctx.commit:
-        tags["mlflow.source.git.commit"] = ctx.commit
+        tags[GIT_COMMIT] = ctx.commit
     if ctx.branch:
-        tags["mlflow.source.git.branch"] = ctx.branch
+        tags[GIT_BRANCH] = ctx.branch
     if ctx.remote_url:
-        tags["mlflow.source.git.repoURL"] = ctx.remote_url
+        tags[GIT_REPO_URL] = ctx.remote_url
     if ctx.dirty is not None:
-        tags["gitrun.git.dirty"] = "true" if ctx.dirty else "false"
+        tags[GIT_DIRTY] = "true" if ctx.dirty else "false"
     return tags
 
 
-_GITHUB_VARS = {
-    "gitrun.ci.workflow": "GITHUB_WORKFLOW",
-    "gitrun.ci.run_id": "GITHUB_RUN_ID",
-    "gitrun.ci.run_attempt": "GITHUB_RUN_ATTEMPT",
-    "gitrun.ci.ref": "GITHUB_REF",
-    "gitrun.ci.sha": "GITHUB_SHA",
-    "gitrun.ci.actor": "GITHUB_ACTOR",
-    "gitrun.ci.event": "GITHUB_EVENT_NAME",
-    "gitrun.ci.repository": "GITHUB_REPOSITORY",
+_GITHUB_VARS = {  # gitrun.ci.<name> <- the GitHub Actions variable
+    CI_PREFIX + name: var
+    for name, var in {
+        "workflow": "GITHUB_WORKFLOW",
+        "run_id": "GITHUB_RUN_ID",
+        "run_attempt": "GITHUB_RUN_ATTEMPT",
+        "ref": "GITHUB_REF",
+        "sha": "GITHUB_SHA",
+        "actor": "GITHUB_ACTOR",
+        "event": "GITHUB_EVENT_NAME",
+        "repository": "GITHUB_REPOSITORY",
+    }.items()
 }
 
 
 def _github_actions_tags() -> dict[str, str]:
     if os.environ.get("GITHUB_ACTIONS") != "true":
         return {}
-    tags = {"gitrun.ci.provider": "github-actions"}
+    tags = {CI_PROVIDER: "github-actions"}
     tags.update({tag: os.environ[var] for tag, var in _GITHUB_VARS.items() if os.environ.get(var)})
     server, repo, run = (os.environ.get(v) for v in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID"))
     if server and repo and run:
-        tags["gitrun.ci.run_url"] = f"{server}/{repo}/actions/runs/{run}"
+        tags[CI_RUN_URL] = f"{server}/{repo}/actions/runs/{run}"
     return tags
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from gitrun import tags
 from gitrun.errors import GitrunError
 from gitrun.store import ReadStore
-from gitrun.tracking.code import DIFF_FILE, DIFF_TAG
+from gitrun.tracking.code import DIFF_FILE
 from gitrun.vcs.git import GitRepo
 
 
@@ -39,7 +39,7 @@ def checkout_run(store: ReadStore, run_id: str, dest: Path, repo_dir: Path | Non
         raise GitrunError(f"run {record.run_id} recorded no Git commit (it was not started inside a Git work tree)")
     diff_path = record.run_dir / DIFF_FILE
     diff = diff_path.read_bytes() if diff_path.exists() else None
-    note = record.tags.get(DIFF_TAG, "")
+    note = record.tags.get(tags.CODE_DIFF, "")
     if diff is None and note.startswith("skipped"):
         raise GitrunError(
             f"run {record.run_id} was dirty but its diff was not kept ({note}); only its commit can be restored"

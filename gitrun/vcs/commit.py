@@ -21,7 +21,7 @@ from typing import Any
 
 from gitrun.entities import RunStatus
 from gitrun.errors import GitCommandError, GitrunError
-from gitrun.formatting import parse_size
+from gitrun.formatting import format_number, parse_size
 from gitrun.search.experiments import best_run
 from gitrun.settings import load_project_settings
 from gitrun.store import RunRecord, Store
@@ -234,7 +234,7 @@ def default_message(store: Store, runs: Sequence[CommittedRun], records: dict[st
         subject = f"gitrun: {len(runs)} {noun} in {exp.name}"
         best = best_run(exp, [records[r.run_id] for r in runs])
         if best and exp.primary_metric:
-            subject += f" (best {exp.primary_metric}={best[1]:.6g}, {best[0].run_name})"
+            subject += f" (best {exp.primary_metric}={format_number(best[1], 6)}, {best[0].run_name})"
     else:
         subject = f"gitrun: {len(runs)} {noun} in {len(experiments)} experiments"
     lines = [subject, ""]
@@ -286,11 +286,7 @@ def _commit_locked(
     store.layout.ensure_gitignore(create=False)  # one an earlier gitrun wrote: migrated, and committed below
     changed_runs, other_paths = changed_run_dirs(repo, store)
     wanted_ids = {store.resolve_run_id(r) for r in run_ids} if run_ids else None
-    experiment_id = None
-    if experiment is not None:
-        exp = store.get_experiment_by_name(experiment)
-        experiment_id = exp.experiment_id if exp else experiment
-        store.get_experiment(experiment_id)  # raises a clear error when unknown
+    experiment_id = store.resolve_experiment(experiment).experiment_id if experiment is not None else None
 
     selected: list[RunRecord] = []
     skipped: list[str] = []
@@ -301,7 +297,7 @@ def _commit_locked(
             continue
         gone = not run_dir.exists() or (not (run_dir / "meta.json").exists() and holds_only_local_files(run_dir))
         if gone:  # deleted from disk (gc), gitrun's local files aside: commit the removal
-            selected.append(RunRecord(run_dir.name, run_dir.parent.parent.name, run_dir, {}, "DELETED"))
+            selected.append(RunRecord(run_dir.name, run_dir.parent.parent.name, run_dir, {}, RunStatus.DELETED))
             continue
         found = read_run(run_dir, run_dir.parent.parent.name, store.strict)
         if found is None:  # the reader warned (no or bad meta.json): the other runs are still committed
@@ -374,7 +370,9 @@ def _commit_locked(
             r.run_name,
             r.experiment_id,
             r.status,
-            "removed" if r.status == "DELETED" else ("changed" if _rel(repo, r.run_dir) in in_head else "added"),
+            "removed"
+            if r.status == RunStatus.DELETED
+            else ("changed" if _rel(repo, r.run_dir) in in_head else "added"),
         )
         for r in selected
     ]
@@ -393,7 +391,7 @@ def _commit_locked(
             text,
             no_verify,
             drop=drop,
-            complete=[path for path, r in zip(run_paths, selected, strict=True) if r.status != "DELETED"],
+            complete=[path for path, r in zip(run_paths, selected, strict=True) if r.status != RunStatus.DELETED],
             local=lambda path: path.startswith(prefix) and local_only(path[len(prefix) :]),
         )
     except BaseException:

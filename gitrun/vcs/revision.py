@@ -113,6 +113,7 @@ class RevisionStore(ReadStore):
         self.revision = commit
         self.source_repo = repo.root
         self.source_store_rel = rel
+        self._where = f"{repo.root / rel} at {commit[:10]}"
         # run ID -> (experiment ID, {path in the run: entry}); names decoded once per run, not per file.
         self._runs: dict[str, tuple[str, dict[str, TreeEntry]]] = {}
         # run ID -> (experiment ID, Git tree ID of its directory): equal IDs mean identical runs.
@@ -137,6 +138,10 @@ class RevisionStore(ReadStore):
 
     def __repr__(self) -> str:
         return f"RevisionStore({str(self.source_repo)!r} at {self.revision})"
+
+    @property
+    def where(self) -> str:
+        return self._where
 
     def resolve_run_id(self, prefix: str) -> str:
         prefix = prefix.strip().upper()

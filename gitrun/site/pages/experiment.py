@@ -10,16 +10,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from gitrun import ranking
 from gitrun.entities import Experiment
+from gitrun.search.experiments import best_run
 from gitrun.site import safe
 from gitrun.site.builder import Builder
 from gitrun.site.context import ExperimentContext, ExperimentInfo
 from gitrun.site.series import browser_series, read_series
 from gitrun.store import RunRecord
 from gitrun.store.series import series_keys
+from gitrun.store.textio import json_number
+from gitrun.tags import GIT_COMMIT, NOTE, SYSTEM_PREFIXES, USER
 
-SYSTEM_TAG_PREFIXES = ("mlflow.", "gitrun.")
-NOTE_TAG = "mlflow.note.content"
 MAX_PCP_PARAMS = 12
 MAX_PCP_METRICS = 8
 MAX_CATEGORIES = 30
@@ -46,18 +48,10 @@ def primary_metric(experiment: Experiment, records: list[RunRecord]) -> str | No
 
 
 def ranked(experiment: Experiment, records: list[RunRecord], metric: str | None) -> list[RunRecord]:
-    """Runs best first by ``metric`` (its direction); runs without it last, newest first."""
+    """Runs best first by ``metric`` and its direction (:mod:`gitrun.ranking`); runs without it last."""
     if metric is None:
         return list(records)
-    sign = 1.0 if experiment.direction(metric) == "min" else -1.0
-
-    def key(r: RunRecord) -> tuple[int, float, int, str]:
-        value = r.metrics.get(metric)
-        if value is None or math.isnan(value):
-            return (1, 0.0, -r.start_time, r.run_id)
-        return (0, sign * value, -r.start_time, r.run_id)
-
-    return sorted(records, key=key)
+    return ranking.ranked(records, metric, experiment.direction(metric))
 
 
 def _encode(values: list[Any]) -> dict[str, Any]:
@@ -70,7 +64,7 @@ def _encode(values: list[Any]) -> dict[str, Any]:
 
 
 def _num(value: float | None) -> Any:
-    return safe.json_number(value) if value is not None else None
+    return json_number(value) if value is not None else None
 
 
 def table_data(experiment: Experiment, records: list[RunRecord]) -> dict[str, Any]:
@@ -115,15 +109,15 @@ def table_data(experiment: Experiment, records: list[RunRecord]) -> dict[str, An
         "attr",
         "user_id",
         "text",
-        [str(r.meta.get("user") or r.tags.get("mlflow.user") or "") for r in records],
+        [str(r.meta.get("user") or r.tags.get(USER) or "") for r in records],
     )
     add(
         "commit",
         "commit",
         "tag",
-        "mlflow.source.git.commit",
+        GIT_COMMIT,
         "commit",
-        [r.tags.get("mlflow.source.git.commit") for r in records],
+        [r.tags.get(GIT_COMMIT) for r in records],
     )
     for key in sorted({k for r in records for k in r.params}):
         add(f"p:{key}", key, "param", key, "param", [r.params.get(key) for r in records])
@@ -142,10 +136,10 @@ def table_data(experiment: Experiment, records: list[RunRecord]) -> dict[str, An
         for stat in ("min", "max"):
             values = [_num(getattr(r.summaries[key], stat)) if key in r.summaries else None for r in records]
             add(f"m:{key}:{stat}", f"{key} ({stat})", "metric", key, "num", values, hidden=True, stat=stat)
-    for key in sorted({k for r in records for k in r.tags if k != NOTE_TAG}):
-        if key == "mlflow.source.git.commit":
+    for key in sorted({k for r in records for k in r.tags if k != NOTE}):
+        if key == GIT_COMMIT:
             continue
-        hidden = key.startswith(SYSTEM_TAG_PREFIXES)
+        hidden = key.startswith(SYSTEM_PREFIXES)
         values = [safe.tag_value(key, r.tags[key]) if key in r.tags else None for r in records]
         add(f"t:{key}", key, "tag", key, "text", values, hidden=hidden)
     return {"columns": columns, "count": len(records)}
@@ -247,6 +241,7 @@ def build(builder: Builder, experiment: Experiment) -> None:
     records = builder.snapshot.records[experiment.experiment_id]
     metric = primary_metric(experiment, records)
     best = ranked(experiment, records, metric)
+    winner = best_run(experiment, records, metric) if metric else None
     data: dict[str, Any] = {
         "experiment": {
             "id": experiment.experiment_id,
@@ -295,6 +290,9 @@ def build(builder: Builder, experiment: Experiment) -> None:
             direction=experiment.direction(metric) if metric else None,
             tags=tuple(sorted(experiment.tags.items())),
             runs=len(records),
+            best_value=safe.format_number(winner[1]) if winner else "",
+            best_run_name=(winner[0].run_name or winner[0].run_id) if winner else "",
+            best_run_href=f"runs/{winner[0].run_id}.html" if winner else None,
         ),
         data_src=data_path(experiment.experiment_id),
         specs=specs,

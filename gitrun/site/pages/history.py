@@ -7,18 +7,18 @@ result is cached in the manifest by its SHA, so a rebuild only reads the commits
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from typing import Any
 
+from gitrun.formatting import format_time, iso_time
 from gitrun.search.experiments import best_run
 from gitrun.site import safe
 from gitrun.site.builder import Builder
 from gitrun.site.context import HistoryContext, HistoryRow
 from gitrun.site.pages.experiment import primary_metric
-from gitrun.store.textio import from_json_number
+from gitrun.store.textio import from_json_number, json_number
 from gitrun.vcs.revision import history, store_at
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: ties for best broken by gitrun.ranking (earlier end time, then run ID)
 
 
 def _summarise(builder: Builder, sha: str) -> list[dict[str, Any]]:
@@ -33,7 +33,7 @@ def _summarise(builder: Builder, sha: str) -> list[dict[str, Any]]:
                 "id": exp.experiment_id,
                 "name": exp.name,
                 "metric": metric,
-                "value": safe.json_number(best[1]) if best else None,
+                "value": json_number(best[1]) if best else None,
                 "run_id": best[0].run_id if best else None,
                 "run_name": (best[0].run_name or best[0].run_id) if best else None,
                 "runs": len(records),
@@ -87,7 +87,6 @@ def build(builder: Builder) -> None:
     data = []
     for commit, bests in commits:
         by_series = {f"{e['name']} · {e['metric']}": e for e in bests if e["metric"]}
-        date = datetime.fromtimestamp(commit.timestamp, tz=timezone.utc)
         cells: list[tuple[str, str, str | None]] = []
         for name in series:
             found = by_series.get(name)
@@ -104,8 +103,8 @@ def build(builder: Builder) -> None:
                 {
                     "series": name,
                     "commit": commit.sha[:10],
-                    "date": date.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                    "value": safe.json_number(value),
+                    "date": iso_time(commit.timestamp * 1000),
+                    "value": json_number(value),
                     "run": entry["run_name"] or "",
                     "subject": commit.subject,
                 }
@@ -114,7 +113,7 @@ def build(builder: Builder) -> None:
             HistoryRow(
                 commit=commit.sha,
                 short=commit.sha[:10],
-                date=safe.format_time(commit.timestamp * 1000),
+                date=format_time(commit.timestamp * 1000),
                 subject=commit.subject,
                 commit_url=safe.forge_commit_url(builder.snapshot.remote_url, commit.sha),
                 added=len(commit.added),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gitrun.formatting import format_time
 from gitrun.search.experiments import best_run
 from gitrun.site import safe
 from gitrun.site.builder import Builder
@@ -29,7 +30,7 @@ def build(builder: Builder) -> None:
                 best_value=safe.format_number(best[1]) if best else "",
                 best_run_name=(best[0].run_name or best[0].run_id) if best else "",
                 best_run_href=f"runs/{best[0].run_id}.html" if best else None,
-                last_activity=safe.format_time(last),
+                last_activity=format_time(last),
             )
         )
     context = HomeContext(site=builder.site_info("home", 0), experiments=tuple(rows), total_runs=total)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitrun.formatting import format_duration, format_size, format_time
 from gitrun.site import safe
 from gitrun.site.builder import Builder
 from gitrun.site.context import ArtifactView, KeyValue, MetricView, RunContext, RunInfoView, SiteInfo, as_template_vars
@@ -22,9 +23,9 @@ from gitrun.site.resources import make_environment
 from gitrun.site.series import browser_series, read_series, to_csv
 from gitrun.store import RunRecord
 from gitrun.store.series import series_keys, series_size
-from gitrun.store.textio import TEMP_PREFIX
+from gitrun.store.textio import TEMP_PREFIX, json_number
+from gitrun.tags import GIT_BRANCH, GIT_COMMIT, GIT_DIRTY, GIT_REPO_URL, NOTE, PARENT_RUN_ID, SOURCE_NAME, USER
 
-NOTE_TAG = "mlflow.note.content"
 # Artifacts a browser would run as code if opened from the site: copied with ".txt" appended.
 ACTIVE_SUFFIXES = (".html", ".htm", ".xhtml", ".svg", ".xml", ".js", ".mjs", ".shtml", ".php")
 PARALLEL_THRESHOLD = 200  # stale runs from which worker processes pay off
@@ -216,7 +217,7 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
                 downsampled=downsampled,
             )
         )
-    tags = {k: safe.tag_value(k, v) for k, v in record.tags.items() if k != NOTE_TAG}
+    tags = {k: safe.tag_value(k, v) for k, v in record.tags.items() if k != NOTE}
     data = {
         "id": run_id,
         "name": record.run_name,
@@ -225,15 +226,15 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
         "status": record.status,
         "start_time": record.start_time,
         "end_time": record.end_time,
-        "user": str(record.meta.get("user") or record.tags.get("mlflow.user") or ""),
-        "commit": record.tags.get("mlflow.source.git.commit"),
+        "user": str(record.meta.get("user") or record.tags.get(USER) or ""),
+        "commit": record.tags.get(GIT_COMMIT),
         "params": dict(sorted(record.params.items())),
         "tags": dict(sorted(tags.items())),
         "metrics": {
             k: {
-                "latest": safe.json_number(s.latest),
-                "min": safe.json_number(s.min),
-                "max": safe.json_number(s.max),
+                "latest": json_number(s.latest),
+                "min": json_number(s.min),
+                "max": json_number(s.max),
                 "step": s.step,
                 "count": s.count,
             }
@@ -243,7 +244,7 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
     }
     write(data_path(run_id), safe.js_assign(f"run:{run_id}", data))
     artifacts = _artifacts(settings, record, write)
-    note = record.tags.get(NOTE_TAG, "")
+    note = record.tags.get(NOTE, "")
     context = RunContext(
         site=settings.site,
         run=_info(record, job.experiment_name),
@@ -264,26 +265,26 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
 
 def _info(record: RunRecord, experiment_name: str) -> RunInfoView:
     tags = record.tags
-    commit = tags.get("mlflow.source.git.commit")
-    parent = record.meta.get("parent_run_id") or tags.get("mlflow.parentRunId")
+    commit = tags.get(GIT_COMMIT)
+    parent = record.meta.get("parent_run_id") or tags.get(PARENT_RUN_ID)
     parent = parent if isinstance(parent, str) and parent.isalnum() else None
-    dirty = tags.get("gitrun.git.dirty")
+    dirty = tags.get(GIT_DIRTY)
     return RunInfoView(
         run_id=record.run_id,
         name=record.run_name,
         status=record.status,
-        start=safe.format_time(record.start_time),
-        end=safe.format_time(record.end_time),
-        duration=safe.format_duration(record.start_time, record.end_time),
-        user=str(record.meta.get("user") or tags.get("mlflow.user") or ""),
-        source=str(record.meta.get("source") or tags.get("mlflow.source.name") or ""),
+        start=format_time(record.start_time),
+        end=format_time(record.end_time),
+        duration=format_duration(record.start_time, record.end_time),
+        user=str(record.meta.get("user") or tags.get(USER) or ""),
+        source=str(record.meta.get("source") or tags.get(SOURCE_NAME) or ""),
         experiment_id=record.experiment_id,
         experiment_name=experiment_name,
         experiment_href=f"experiments/{record.experiment_id}.html",
         commit=commit,
         commit_short=commit[:10] if commit else None,
-        commit_url=safe.forge_commit_url(tags.get(safe.REPO_URL_TAG), commit),
-        branch=tags.get("mlflow.source.git.branch"),
+        commit_url=safe.forge_commit_url(tags.get(GIT_REPO_URL), commit),
+        branch=tags.get(GIT_BRANCH),
         dirty=None if dirty is None else dirty == "true",
         parent_run_id=parent,
         parent_href=f"runs/{parent}.html" if parent else None,
@@ -291,7 +292,7 @@ def _info(record: RunRecord, experiment_name: str) -> RunInfoView:
 
 
 def _recover_commands(record: RunRecord) -> tuple[str, ...]:
-    commit = record.tags.get("mlflow.source.git.commit")
+    commit = record.tags.get(GIT_COMMIT)
     if not commit:
         return ()
     short = record.run_id[:10].lower()
@@ -303,9 +304,9 @@ def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[Art
     listing = dict(_walk_artifacts(root))
     views: list[ArtifactView] = []
     run_rel = os.path.relpath(record.run_dir, settings.store_root).replace(os.sep, "/")
-    recorded = record.tags.get(safe.REPO_URL_TAG)
+    recorded = record.tags.get(GIT_REPO_URL)
     repo_url = (
-        safe.https_repo_url(safe.tag_value(safe.REPO_URL_TAG, recorded) if recorded else None)
+        safe.https_repo_url(safe.tag_value(GIT_REPO_URL, recorded) if recorded else None)
         or settings.repo_url
         or "<repository URL>"
     )
@@ -322,7 +323,7 @@ def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[Art
             views.append(
                 ArtifactView(
                     path=target,
-                    size=safe.format_size(pointer.get("size")),
+                    size=format_size(pointer.get("size")),
                     href=href,
                     note="tracked by DVC",
                     dvc_md5=pointer.get("md5"),
@@ -333,12 +334,10 @@ def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[Art
         if f"{rel}.dvc" in listing:
             continue  # shown with its pointer
         if size <= settings.artifact_max_bytes:
-            views.append(
-                ArtifactView(rel, safe.format_size(size), _copy_artifact(record, rel, root, write), "", None, None)
-            )
+            views.append(ArtifactView(rel, format_size(size), _copy_artifact(record, rel, root, write), "", None, None))
         else:
-            note = f"over {safe.format_size(settings.artifact_max_bytes)}: not copied into the site"
-            views.append(ArtifactView(rel, safe.format_size(size), None, note, None, None))
+            note = f"over {format_size(settings.artifact_max_bytes)}: not copied into the site"
+            views.append(ArtifactView(rel, format_size(size), None, note, None, None))
     return views
 
 
