@@ -115,7 +115,7 @@ SITE_DATA = re.compile(r'window\.GITRUN_DATA\[(".*?")\]=(.*);\n$', re.S)
 
 
 def cli(repo: Path, *args: str) -> str:
-    proc = gitrun_cli(*args, cwd=repo)
+    proc = gitrun_cli(*args, cwd=repo, env={"COLUMNS": "250"})  # tables and lines unfolded
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout
 

@@ -90,5 +90,7 @@ def diff(
             out.print()
             for r in check_results:
                 mark = "[green]PASS[/green]" if r.passed else "[red]FAIL[/red]"
-                out.print(f"{mark} {escape(r.check)} {escape(f'[{r.experiment}]')}: {escape(r.explanation)}")
+                out.print(
+                    f"{mark} {escape(r.check)} {escape(f'[{r.experiment}]')}: {escape(r.explanation)}", soft_wrap=True
+                )
     ctx.exit(code)
