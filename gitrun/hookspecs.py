@@ -11,6 +11,7 @@ gitrun's own run context (user, source, Git, CI) is registered through the same 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import pluggy
@@ -27,3 +28,10 @@ def gitrun_run_context(experiment_id: str, run_name: str) -> dict[str, str] | No
 def gitrun_store_at(store: Any, rev: str) -> Any:
     """The store ``store`` as committed at revision ``rev``, read-only (MLflow's tracking-store plugin
     type, for revisions); gitrun's own implementation reads Git objects (``gitrun.vcs.plugin``)."""
+
+
+# -- projects ---------------------------------------------------------------------------------
+@hookspec
+def gitrun_project_backends() -> Mapping[str, Any] | None:  # type: ignore[empty-body]
+    """Backends that run projects and sweep trials (MLflow's project-backend plugin type): name ->
+    a backend class, or ``"module:attribute"`` naming one (imported when used; gitrun.projects.backends)."""
