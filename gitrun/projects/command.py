@@ -233,9 +233,11 @@ def run_command(
                 close_fds=True,
             )
         except OSError as exc:
-            raise ExecutionException(
+            error = ExecutionException(
                 f"cannot run {argv[0]!r}: {exc.strerror or exc}; check the command's name and that it is on PATH"
-            ) from None
+            )
+            error.exit_code = 127 if isinstance(exc, FileNotFoundError) else 126  # as a shell exits
+            raise error from None
         with contextlib.suppress(OSError):  # as shells do: whichever of parent and child runs first
             os.setpgid(proc.pid, proc.pid)
         forwarder.started(proc.pid)

@@ -294,6 +294,8 @@ def new_run(
     code = code_state(script_directory())
     if code is not None:
         all_tags[DIFF_TAG] = code.note
+    if parent_run_id is not None:
+        all_tags["mlflow.parentRunId"] = parent_run_id
     all_tags.update(tags)
     all_tags["mlflow.runName"] = run_name
     new_id = store.create_run(
