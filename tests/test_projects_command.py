@@ -88,7 +88,7 @@ def test_sigint_reaches_the_command_and_gitrun_exits_130(repo: Path) -> None:
     proc.wait(timeout=30)
     assert proc.returncode == 130
     assert (repo / "got-signal").read_text() == str(int(signal.SIGINT))
-    run_id, status, tags = _only_run(repo)
+    _, status, tags = _only_run(repo)
     assert status == "KILLED"
     assert tags["gitrun.exit_status"] == "130"
 
