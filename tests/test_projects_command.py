@@ -58,7 +58,9 @@ def test_exit_status_is_the_commands(repo: Path, code: int, status: str) -> None
     assert shlex.split(tags["gitrun.command"]) == argv
     assert tags["mlflow.source.git.commit"]  # the command's repository, not gitrun's installation
     assert f"run {run_id} {status} (exit status {code})" in proc.stderr
-    assert (repo / ".gitrun" / "experiments" / "default" / "runs" / run_id / "artifacts/gitrun/stdout.txt").read_text() == "hello\n"
+    assert (
+        repo / ".gitrun" / "experiments" / "default" / "runs" / run_id / "artifacts/gitrun/stdout.txt"
+    ).read_text() == "hello\n"
 
 
 def test_a_missing_command_is_a_clear_error_with_the_shells_status(repo: Path) -> None:
@@ -106,7 +108,9 @@ def test_a_crash_by_signal_is_failed(repo: Path) -> None:
 
 
 def test_sigkill_of_gitrun_kills_the_command_and_the_run_reads_killed(repo: Path) -> None:
-    (repo / "child.py").write_text("import os, pathlib, time\npathlib.Path('pid').write_text(str(os.getpid()))\ntime.sleep(60)\n")
+    (repo / "child.py").write_text(
+        "import os, pathlib, time\npathlib.Path('pid').write_text(str(os.getpid()))\ntime.sleep(60)\n"
+    )
     proc = _spawn(repo, "run", "--", sys.executable, "child.py")
     child = int(_wait_for(repo / "pid"))
     proc.send_signal(signal.SIGKILL)
@@ -156,7 +160,9 @@ def test_a_script_calling_start_run_logs_into_the_same_run(repo: Path) -> None:
             """
         )
     )
-    proc = gitrun_cli("run", "--experiment-name", "iris", "--run-name", "first", "--", sys.executable, "train.py", cwd=repo)
+    proc = gitrun_cli(
+        "run", "--experiment-name", "iris", "--run-name", "first", "--", sys.executable, "train.py", cwd=repo
+    )
     assert proc.returncode == 0, proc.stderr
     record = next(Store(repo / ".gitrun").iter_runs())
     assert proc.stdout.strip() == record.run_id
@@ -166,7 +172,9 @@ def test_a_script_calling_start_run_logs_into_the_same_run(repo: Path) -> None:
 
 
 def test_a_script_that_ends_its_run_but_exits_non_zero_fails_the_run(repo: Path) -> None:
-    (repo / "train.py").write_text("import gitrun\nwith gitrun.start_run():\n    gitrun.log_metric('m', 1)\nraise SystemExit(2)\n")
+    (repo / "train.py").write_text(
+        "import gitrun\nwith gitrun.start_run():\n    gitrun.log_metric('m', 1)\nraise SystemExit(2)\n"
+    )
     proc = gitrun_cli("run", "--", sys.executable, "train.py", cwd=repo)
     assert proc.returncode == 2
     assert _only_run(repo)[1] == "FAILED"
@@ -174,7 +182,9 @@ def test_a_script_that_ends_its_run_but_exits_non_zero_fails_the_run(repo: Path)
 
 def test_gitrun_run_inside_a_tracked_command_is_its_child_run(repo: Path) -> None:
     inner = json.dumps(_gitrun("run", "-q", "--", "true"))
-    proc = gitrun_cli("run", "--", sys.executable, "-c", f"import subprocess; subprocess.run({inner}, check=True)", cwd=repo)
+    proc = gitrun_cli(
+        "run", "--", sys.executable, "-c", f"import subprocess; subprocess.run({inner}, check=True)", cwd=repo
+    )
     assert proc.returncode == 0, proc.stderr
     records = {r.run_id: r for r in Store(repo / ".gitrun").iter_runs()}
     assert len(records) == 2
@@ -185,7 +195,9 @@ def test_gitrun_run_inside_a_tracked_command_is_its_child_run(repo: Path) -> Non
 def test_in_a_terminal_the_command_reads_it_and_ctrl_c_reaches_it(repo: Path) -> None:
     import pty
 
-    (repo / "ask.py").write_text("import time\nname = input('name? ')\nprint('hello ' + name, flush=True)\ntime.sleep(60)\n")
+    (repo / "ask.py").write_text(
+        "import time\nname = input('name? ')\nprint('hello ' + name, flush=True)\ntime.sleep(60)\n"
+    )
     leader, follower = pty.openpty()
 
     def own_terminal() -> None:  # gitrun is a session leader with the pty as its controlling terminal

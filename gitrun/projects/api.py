@@ -18,11 +18,13 @@ from gitrun.store import new_run_id
 from gitrun.tracking import fluent
 
 
-def _validate(source: fetch.ProjectSource, entry_point: str, parameters: Mapping[str, Any], env_manager: str) -> None:
+def _validate(
+    source: fetch.ProjectSource, entry_point: str, parameters: Mapping[str, Any], env_manager: str | None
+) -> None:
     """What MLflow checks before it starts a run: the entry point exists, required params are given."""
     with fetch.checkout(source) as directory:
         project = load_project(directory)
-        check_environment(project, env_manager, explicit=True)
+        check_environment(project, check_env_manager(env_manager), explicit=env_manager is not None)
         project.entry_point(entry_point).resolve(parameters, resolve_paths=False)
 
 
@@ -60,10 +62,10 @@ def run(
         raise ExecutionException("storage_dir is unsupported: gitrun does not download remote `path` parameters")
     if experiment_name and experiment_id:
         raise ExecutionException("Specify only one of 'experiment_name' or 'experiment_id'.")
-    manager = check_env_manager(env_manager or "local")
+    check_env_manager(env_manager)
     params = {str(k): str(v) for k, v in (parameters or {}).items()}
     source = fetch.resolve(uri, version)
-    _validate(source, entry_point, params, manager)
+    _validate(source, entry_point, params, env_manager)
     spec = RunSpec(
         run_id=run_id or new_run_id(),
         resume=run_id is not None,
@@ -74,7 +76,7 @@ def run(
         experiment_id=None if experiment_id is None else str(experiment_id),
         run_name=run_name,
         parent_run_id=_parent_run_id(),
-        env_manager=manager,
+        env_manager=env_manager,
         backend=backend,
         tracking_uri=fluent.get_tracking_uri(),
     )
@@ -106,7 +108,7 @@ def run_from_cli(
     another backend's run submitted to it and waited for."""
     if tracking_uri:
         fluent.set_tracking_uri(tracking_uri)
-    manager = check_env_manager(env_manager or "local")
+    check_env_manager(env_manager)
     source = None
     if command is None:
         source = fetch.resolve(uri, version)
@@ -122,7 +124,7 @@ def run_from_cli(
         experiment_name=experiment_name,
         experiment_id=experiment_id,
         run_name=run_name,
-        env_manager=manager,
+        env_manager=env_manager,
         backend=backend,
         tracking_uri=fluent.get_tracking_uri(),
         cwd=os.getcwd(),
@@ -182,7 +184,7 @@ def sweep_from_cli(
         experiment_name=experiment_name,
         experiment_id=experiment_id,
         run_name=run_name,
-        env_manager=env_manager or "local",
+        env_manager=env_manager,
         metric=metric,
         output_cap=parse_size(output_cap) if output_cap else DEFAULT_OUTPUT_CAP,
         on_progress=on_progress,

@@ -54,7 +54,7 @@ class RunSpec:
     run_name: str | None = None
     parent_run_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
-    env_manager: str = "local"
+    env_manager: str | None = None  # local (the default) or venv; None: not chosen (local)
     backend: str = "local"
     tracking_uri: str | None = None
     cwd: str | None = None  # where a command runs (default: the current directory)
@@ -116,8 +116,8 @@ class _Plan:
     python_env: PythonEnv | None  # with --env-manager venv
 
 
-def check_env_manager(name: str) -> str:
-    name = "venv" if name == "virtualenv" else name  # MLflow's name for it
+def check_env_manager(name: str | None) -> str:
+    name = "venv" if name == "virtualenv" else name or "local"  # MLflow's name for it
     if name not in ENV_MANAGERS:
         raise ExecutionException(f"unknown --env-manager {name!r}; use local or venv")
     return name
@@ -149,7 +149,7 @@ def plan(spec: RunSpec, directory: Path) -> _Plan:
         python_env = _python_env_of(directory, None) if env_manager == "venv" else None
         return _Plan(list(spec.argv), directory, line, run_tags, {}, python_env)
     project = load_project(directory)
-    check_environment(project, env_manager, explicit=True)
+    check_environment(project, env_manager, explicit=spec.env_manager is not None)
     entry = project.entry_point(spec.entry_point)
     command = entry.command_line(spec.parameters)
     run_tags = {
