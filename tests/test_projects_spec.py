@@ -107,7 +107,7 @@ def test_errors_where_mlflow_errors() -> None:
         load_project(FIXTURES / "typed").entry_point("main").command_line({})
     with pytest.raises(MlflowException):
         _mlflow_project("typed").get_entry_point("nope")
-    with pytest.raises(ExecutionException, match="Could not find 'nope'.*known: eval, main, noparams"):
+    with pytest.raises(ExecutionException, match=r"Could not find 'nope'.*known: eval, main, noparams"):
         load_project(FIXTURES / "typed").entry_point("nope")
     with pytest.raises(MlflowException, match="multiple environment fields"):
         _mlflow_project("bad-two-envs")
