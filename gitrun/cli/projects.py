@@ -140,7 +140,7 @@ def sweep(ctx: click.Context, uri: str | None, params: tuple[str, ...], as_json:
         echo_json(result.to_dict())
     else:
         _print_sweep(result)
-    ctx.exit(0 if result.parent_status == "FINISHED" else 1)
+    ctx.exit(0 if result.parent_status == "FINISHED" and not result.failed else 1)
 
 
 class _Progress:
@@ -195,6 +195,7 @@ def _print_sweep(result: Any) -> None:
             row.append(trial.value)
         rows.append(row)
     order = f"best first by {metric} ({result.direction})" if metric else "no primary metric: in trial order"
-    print_table(columns, rows, title=f"sweep {result.parent_run_id}: {len(result.trials)} trials, {order}")
+    print_table(columns, rows, title=f"sweep {result.parent_run_id}")
+    click.echo(f"{len(result.trials)} trials ({result.skipped} skipped), {order}")
     if result.failed:
         click.echo(f"{result.failed} trial(s) FAILED; their output is in each run's artifacts/gitrun/", err=True)

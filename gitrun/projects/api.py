@@ -109,11 +109,7 @@ def run_from_cli(
     if tracking_uri:
         fluent.set_tracking_uri(tracking_uri)
     check_env_manager(env_manager)
-    source = None
-    if command is None:
-        source = fetch.resolve(uri, version)
-    elif parameters:
-        raise ExecutionException("-P applies to MLproject entry points; put a command's arguments after --")
+    source = fetch.resolve(uri, version) if command is None else None
     spec = RunSpec(
         run_id=run_id or new_run_id(),
         resume=run_id is not None,

@@ -27,6 +27,7 @@ from gitrun.plugins import get_plugin_manager
 from gitrun.projects.command import preexec
 from gitrun.projects.runner import RunOutcome, RunSpec
 from gitrun.projects.submitted import SubmittedRun
+from gitrun.store import RunRecord
 
 STDERR_TAIL_LINES = 10
 
@@ -117,15 +118,14 @@ def spawn_trial(
     return proc, errors
 
 
-def process_outcome(spec: RunSpec, returncode: int, status: str | None, errors: IO[bytes]) -> RunOutcome:
-    """The outcome of a trial process, from its exit status and the run's status in the store."""
+def process_outcome(spec: RunSpec, returncode: int, record: RunRecord | None, errors: IO[bytes]) -> RunOutcome:
+    """The outcome of a trial process, from its exit status and the run as the store has it."""
     exit_status = 128 - returncode if returncode < 0 else returncode
-    error = None
-    if status is None or exit_status != 0:
-        errors.seek(0)
-        lines = errors.read().decode("utf-8", "replace").strip().splitlines()
-        error = "\n".join(lines[-STDERR_TAIL_LINES:]) or None
-    return RunOutcome(spec.run_id, status or RunStatus.FAILED, exit_status, error if status is None else None)
+    if record is not None:
+        return RunOutcome(spec.run_id, record.status, exit_status, metrics=dict(record.metrics))
+    errors.seek(0)  # it failed before its run existed: what it printed says why
+    lines = errors.read().decode("utf-8", "replace").strip().splitlines()
+    return RunOutcome(spec.run_id, RunStatus.FAILED, exit_status, "\n".join(lines[-STDERR_TAIL_LINES:]) or None)
 
 
 class LocalSubmittedRun(SubmittedRun):
@@ -154,7 +154,7 @@ class LocalSubmittedRun(SubmittedRun):
     def outcome(self) -> RunOutcome:
         if self.proc.returncode is None:
             raise ExecutionException(f"run {self.run_id} has not ended yet; wait() for it first")
-        return process_outcome(self.spec, self.proc.returncode, self.stored_status(), self.errors)
+        return process_outcome(self.spec, self.proc.returncode, self.stored_run(), self.errors)
 
 
 class LocalBackend:

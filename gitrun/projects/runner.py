@@ -95,6 +95,7 @@ class RunOutcome:
     error: str | None = None  # why it could not run, when it failed before its command started
     branch: str | None = None  # clone mode: the branch its runs were pushed on
     runs: tuple[tuple[str, str], ...] = ()  # clone mode: (experiment ID, run ID) of the runs it committed
+    metrics: dict[str, float] = field(default_factory=dict)  # the run's latest values
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -143,11 +144,11 @@ def check_environment(project: Project, env_manager: str, explicit: bool) -> Non
 def plan(spec: RunSpec, directory: Path) -> _Plan:
     """What ``spec`` runs (in ``directory``: the project's, or the command's working directory)."""
     env_manager = check_env_manager(spec.env_manager)
-    if spec.project is None:
-        line = shlex.join(spec.argv)
-        run_tags = {tags.COMMAND: line, tags.PROJECT_ENV: env_manager_tag(env_manager)}
+    if spec.project is None:  # a command; parameters are appended as MLflow appends extra ones
+        argv = [*spec.argv, *(arg for key, value in spec.parameters.items() for arg in (f"--{key}", value))]
+        run_tags = {tags.COMMAND: shlex.join(argv), tags.PROJECT_ENV: env_manager_tag(env_manager)}
         python_env = _python_env_of(directory, None) if env_manager == "venv" else None
-        return _Plan(list(spec.argv), directory, line, run_tags, {}, python_env)
+        return _Plan(argv, directory, shlex.join(spec.argv), run_tags, dict(spec.parameters), python_env)
     project = load_project(directory)
     check_environment(project, env_manager, explicit=spec.env_manager is not None)
     entry = project.entry_point(spec.entry_point)
@@ -191,7 +192,7 @@ def _python_env_of(directory: Path, project: Project | None) -> PythonEnv:
 
 
 @contextlib.contextmanager
-def _source(name: str, directory: Path) -> Iterator[None]:
+def source_context(name: str, directory: Path) -> Iterator[None]:
     previous, STATE.source = STATE.source, (name, str(directory))
     try:
         yield
@@ -209,7 +210,7 @@ def execute(spec: RunSpec) -> RunOutcome:
         directory = Path(project_dir) if project_dir is not None else Path(spec.cwd or os.getcwd())
         work = plan(spec, directory)
         dvc = lineage.from_environment()
-        with _source(work.source_name, directory):
+        with source_context(work.source_name, directory):
             active = _begin(spec, work, dvc)
         return _run(spec, work, active, dvc)
 
@@ -277,7 +278,8 @@ def _run(spec: RunSpec, work: _Plan, active: ActiveRun, dvc: lineage.DvcContext 
         active.finish(RunStatus.FAILED)
         raise
     active.finish(result.status)
-    return RunOutcome(run_id, fluent.get_run(run_id).info.status, result.exit_status)
+    run = fluent.get_run(run_id)
+    return RunOutcome(run_id, run.info.status, result.exit_status, metrics=dict(run.data.metrics))
 
 
 def _child_env(active: ActiveRun) -> dict[str, str]:

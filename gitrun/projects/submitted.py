@@ -8,7 +8,7 @@ from typing import Any
 from gitrun.entities import RunStatus
 from gitrun.errors import GitrunError
 from gitrun.projects.runner import RunOutcome, RunSpec
-from gitrun.store import Store
+from gitrun.store import RunRecord, Store
 
 
 class SubmittedRun(ABC):
@@ -42,17 +42,17 @@ class SubmittedRun(ABC):
 
     def get_status(self) -> str:
         """RUNNING, FINISHED, FAILED, KILLED, or SCHEDULED while it waits to start."""
-        status = self.stored_status()
-        if status is not None:
-            return status
+        record = self.stored_run()
+        if record is not None:
+            return record.status
         return self.outcome().status if self.done() else RunStatus.SCHEDULED
 
-    def stored_status(self) -> str | None:
-        """The run's status in the submitting process's store, None while it is not there."""
+    def stored_run(self) -> RunRecord | None:
+        """The run as the submitting process's store has it, None while it is not there."""
         if not self.spec.tracking_uri:
             return None
         try:
-            return Store(self.spec.tracking_uri).read_run(self.run_id).status
+            return Store(self.spec.tracking_uri).read_run(self.run_id)
         except GitrunError:
             return None
 
