@@ -47,7 +47,8 @@ def packages_digest(dists: list[str]) -> str:
 @lru_cache(maxsize=8)
 def summary(python: str | None = None) -> dict[str, str]:
     """The ``gitrun.env.*`` tags of this interpreter, or of the interpreter ``python`` (a venv's)."""
-    if python is None or os.path.realpath(python) == os.path.realpath(sys.executable):
+    # not realpath: a venv's python is a symlink to the interpreter it was made from
+    if python is None or os.path.abspath(python) == os.path.abspath(sys.executable):
         version, path = platform.python_version(), sys.path
     else:
         probe = "import platform, sys; print(platform.python_version()); print('\\n'.join(sys.path))"
