@@ -38,7 +38,7 @@ def test_python_env_yaml_reads_requirements_files(tmp_path: Path) -> None:
     (tmp_path / "more.txt").write_text("idna==3.7\n")
     assert env_key(env, "3.11.7", "gitrun x") != key  # a requirement changed: another environment
     (tmp_path / "python_env.yaml").write_text("python: '2.7'\n")
-    with pytest.raises(EnvironmentBuildError, match="asks for Python 2.7"):
+    with pytest.raises(EnvironmentBuildError, match=r"asks for Python 2\.7"):
         build_env(PythonEnv.from_yaml(tmp_path / "python_env.yaml"), tmp_path / "envs")
 
 

@@ -116,5 +116,5 @@ def test_from_dvc_describes_a_dvc_tracked_folder(dvc_repo: Path) -> None:
     changed = json.loads(from_dvc(dvc_repo / "images").source)
     assert changed["md5"] != changed["dvc_md5"] == pointer["md5"]  # what the run read, and what DVC has
     (dvc_repo / "loose.txt").write_text("x")
-    with pytest.raises(GitrunError, match="not tracked by DVC.*dvc add loose.txt"):
+    with pytest.raises(GitrunError, match=r"not tracked by DVC.*dvc add loose\.txt"):
         from_dvc(dvc_repo / "loose.txt")
