@@ -137,3 +137,35 @@ def test_the_table_and_a_bad_trial_refused_up_front(project: Path) -> None:
     proc = gitrun_cli("sweep", "-e", "train", "-P", "lr=0.1,fast", "-P", "depth=4", cwd=project)
     assert proc.returncode == 1 and "of type float: got 'fast'" in proc.stderr
     assert len(list(Store(project / ".gitrun").iter_runs())) == runs_before  # nothing ran
+
+
+def test_ctrl_c_cancels_the_running_trials(project: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from gitrun.store.reader import pid_alive
+
+    (project / "MLproject").write_text(
+        "name: slow\nentry_points:\n  main:\n    parameters:\n      x: int\n"
+        '    command: "python -c \'import os, pathlib, time; pathlib.Path(\\"pid-{x}\\").write_text(str(os.getpid())); time.sleep(60)\'"\n'
+    )
+    exe = Path(sys.executable).with_name("gitrun")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "gitrun"]
+    proc = subprocess.Popen(
+        [*cmd, "sweep", "-P", "x=1:4", "--parallel", "2"],
+        cwd=project, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "GITRUN_NO_PROGRESS": "1"},
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(list(project.glob("pid-*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    pids = [int(p.read_text()) for p in project.glob("pid-*") if p.read_text()]
+    assert len(pids) == 2
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    assert proc.returncode == 130
+    assert not any(pid_alive(pid) for pid in pids)
+    statuses = sorted(r.status for r in Store(project / ".gitrun").iter_runs())
+    assert statuses == ["KILLED", "KILLED", "KILLED"]  # the parent and the two running trials; none queued ran
