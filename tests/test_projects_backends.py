@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -23,8 +23,8 @@ class RecordingBackend(LocalBackend):
     """A third-party backend: the local one, noting what it was given."""
 
     name = "recording"
-    seen: list[RunSpec] = []
-    closed: list[Sequence[str]] = []
+    seen: ClassVar[list[RunSpec]] = []
+    closed: ClassVar[list[Sequence[str]]] = []
 
     def __init__(self, config: dict[str, Any]):
         super().__init__({})
