@@ -21,7 +21,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -181,6 +180,7 @@ def gitrun_install() -> tuple[list[str], str]:
 def installed_wheel(dest: Path, distribution: str = "gitrun-ml") -> Path:
     """A wheel of the installed ``distribution`` rebuilt from its files (RECORD), in ``dest``."""
     import base64
+    import zipfile  # here: `gitrun run` imports this module, and zipfile costs milliseconds
     from importlib import metadata
 
     try:

@@ -21,10 +21,7 @@ from gitrun.data import dvc_dataset
 from gitrun.dvcfiles import Stage, hash_path, read_stage
 from gitrun.entities import DatasetInput
 from gitrun.errors import GitrunError
-from gitrun.store.datasets import CONTEXT_TAG
-
-DEP_CONTEXT = "dvc.dep"
-OUT_CONTEXT = "dvc.out"
+from gitrun.store.datasets import CONTEXT_TAG, DVC_DEP_CONTEXT
 
 
 @dataclass(frozen=True)
@@ -47,7 +44,7 @@ class DvcContext:
         """The stage's deps (``dvc.dep``) or outs (``dvc.out``) with their DVC hashes now."""
         if self.stage is None:
             return []
-        paths = self.stage.deps if context == DEP_CONTEXT else self.stage.outs
+        paths = self.stage.deps if context == DVC_DEP_CONTEXT else self.stage.outs
         return [
             DatasetInput(dvc_dataset(self.root, hash_path(self.root, p), stage=self.address), {CONTEXT_TAG: context})
             for p in paths

@@ -27,8 +27,9 @@ from gitrun.errors import ExecutionException, GitrunError
 from gitrun.projects import environment, fetch, lineage
 from gitrun.projects.command import DEFAULT_OUTPUT_CAP, Capture, run_command
 from gitrun.projects.fetch import ProjectSource
+from gitrun.projects.lineage import DvcContext
 from gitrun.projects.spec import Project, load_project
-from gitrun.store.datasets import add_inputs
+from gitrun.store.datasets import DVC_DEP_CONTEXT, DVC_OUT_CONTEXT, add_inputs
 from gitrun.store.names import generate_run_name
 from gitrun.store.textio import make_dirs
 from gitrun.tracking import fluent
@@ -215,7 +216,7 @@ def execute(spec: RunSpec) -> RunOutcome:
         return _run(spec, work, active, dvc)
 
 
-def _begin(spec: RunSpec, work: _Plan, dvc: lineage.DvcContext | None) -> ActiveRun:
+def _begin(spec: RunSpec, work: _Plan, dvc: DvcContext | None) -> ActiveRun:
     run_tags = {**work.tags, **(dvc.tags() if dvc else {}), **spec.tags}
     if spec.resume:
         return fluent.start_run(run_id=spec.run_id, run_name=spec.run_name, tags=run_tags)
@@ -247,7 +248,7 @@ def _enclosing_run(store: Any) -> str | None:
     return run_id
 
 
-def _run(spec: RunSpec, work: _Plan, active: ActiveRun, dvc: lineage.DvcContext | None) -> RunOutcome:
+def _run(spec: RunSpec, work: _Plan, active: ActiveRun, dvc: DvcContext | None) -> RunOutcome:
     run_id = active.info.run_id
     run_dir: Path = active._writer.run_dir  # type: ignore[attr-defined]
     try:
@@ -258,7 +259,7 @@ def _run(spec: RunSpec, work: _Plan, active: ActiveRun, dvc: lineage.DvcContext 
             env = venv.activate(env)
         fluent.set_tags(environment.summary(str(venv.python) if venv else None))
         if dvc is not None:
-            add_inputs(run_dir, dvc.inputs(lineage.DEP_CONTEXT))
+            add_inputs(run_dir, dvc.inputs(DVC_DEP_CONTEXT))
         out_dir = run_dir / "artifacts" / OUTPUT_DIR
         make_dirs(out_dir)
         echo_out = sys.stdout.buffer if spec.stream else None
@@ -267,7 +268,7 @@ def _run(spec: RunSpec, work: _Plan, active: ActiveRun, dvc: lineage.DvcContext 
         stderr = Capture(out_dir / "stderr.txt", echo_err, spec.output_cap)
         result = run_command(work.argv, cwd=work.cwd, env=env, stdout=stdout, stderr=stderr)
         if dvc is not None:
-            add_inputs(run_dir, dvc.inputs(lineage.OUT_CONTEXT))
+            add_inputs(run_dir, dvc.inputs(DVC_OUT_CONTEXT))
         fluent.set_tags({tags.EXIT_STATUS: str(result.exit_status), tags.OUTPUT: _output_note(stdout, stderr)})
     except KeyboardInterrupt:
         active.finish(RunStatus.KILLED)

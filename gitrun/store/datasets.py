@@ -23,6 +23,8 @@ from gitrun.store.writer import run_lock
 
 INPUTS_FILE = "inputs.json"
 CONTEXT_TAG = "mlflow.data.context"
+DVC_DEP_CONTEXT = "dvc.dep"  # a DVC stage's dep, hashed when the run's command started
+DVC_OUT_CONTEXT = "dvc.out"  # a DVC stage's out, hashed when the command had ended
 
 
 def _to_json(item: DatasetInput) -> dict[str, Any]:
