@@ -33,6 +33,7 @@ CI_RUN_URL = "gitrun.ci.run_url"
 COMMAND = "gitrun.command"  # the command line a run ran
 EXIT_STATUS = "gitrun.exit_status"  # its exit status (128 + N when killed by signal N)
 OUTPUT = "gitrun.output"  # how its stdout/stderr were kept
+ERROR = "gitrun.error"  # why it failed before or around its command
 ENV_PYTHON = "gitrun.env.python"
 ENV_PLATFORM = "gitrun.env.platform"
 ENV_PACKAGES = "gitrun.env.packages"  # hash of the environment's installed distributions

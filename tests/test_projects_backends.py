@@ -10,12 +10,12 @@ from typing import Any, ClassVar
 
 import pytest
 
+import gitrun.projects
 from gitrun.errors import ExecutionException
 from gitrun.plugins import get_plugin_manager, hookimpl, reset_for_tests
 from gitrun.projects.backends import LocalBackend, available_backends, load_backend, parse_backend_config
 from gitrun.projects.runner import RunSpec
 from gitrun.projects.submitted import SubmittedRun
-from gitrun.projects.sweep import sweep
 from gitrun.store import Store
 
 
@@ -86,7 +86,9 @@ def test_a_plugin_backend_runs_a_sweep(repo: Path, plugin: None) -> None:
             """
         )
     )
-    result = sweep(".", "main", {"x": [1, 2, 3]}, backend="recording", backend_config={"parallel": 2}, metric="x")
+    result = gitrun.projects.sweep(
+        ".", "main", {"x": [1, 2, 3]}, backend="recording", backend_config={"parallel": 2}, metric="x"
+    )
     assert [t.value for t in result.trials] == [3.0, 2.0, 1.0]
     assert sorted(s.parameters["x"] for s in RecordingBackend.seen) == ["1", "2", "3"]
     assert all(s.parent_run_id == result.parent_run_id and s.backend == "recording" for s in RecordingBackend.seen)

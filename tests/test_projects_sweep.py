@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from gitrun.errors import InvalidInputError
-from gitrun.projects.sweep import SweepSpace, parse_space
+from gitrun.projects.sweeps import SweepSpace, parse_space
 from gitrun.store import Store
 from tests.helpers import gitrun_cli
 

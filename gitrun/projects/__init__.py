@@ -18,8 +18,8 @@ __all__ = ["SubmittedRun", "SweepResult", "run", "sweep"]
 _LAZY = {
     "run": "gitrun.projects.api",
     "SubmittedRun": "gitrun.projects.submitted",
-    "sweep": "gitrun.projects.sweep",
-    "SweepResult": "gitrun.projects.sweep",
+    "sweep": "gitrun.projects.sweeps",
+    "SweepResult": "gitrun.projects.sweeps",
 }
 
 

@@ -14,6 +14,7 @@ from gitrun.projects.command import DEFAULT_OUTPUT_CAP
 from gitrun.projects.runner import RunOutcome, RunSpec, check_env_manager, check_environment, execute
 from gitrun.projects.spec import load_project
 from gitrun.projects.submitted import SubmittedRun
+from gitrun.projects.sweeps import SweepResult, parse_space, sweep
 from gitrun.store import new_run_id
 from gitrun.tracking import fluent
 
@@ -158,9 +159,7 @@ def sweep_from_cli(
     run_name: str | None,
     tracking_uri: str | None,
     on_progress: Callable[[int, int, str], None] | None = None,
-) -> Any:
-    from gitrun.projects.sweep import parse_space, sweep
-
+) -> SweepResult:
     if tracking_uri:
         fluent.set_tracking_uri(tracking_uri)
     config = dict(parse_backend_config(backend_config))

@@ -29,7 +29,9 @@ from gitrun.projects.command import DEFAULT_OUTPUT_CAP, Capture, run_command
 from gitrun.projects.fetch import ProjectSource
 from gitrun.projects.lineage import DvcContext
 from gitrun.projects.spec import Project, load_project
+from gitrun.store import Store
 from gitrun.store.datasets import DVC_DEP_CONTEXT, DVC_OUT_CONTEXT, add_inputs
+from gitrun.store.layout import ENV_TRACKING_URI
 from gitrun.store.names import generate_run_name
 from gitrun.store.textio import make_dirs
 from gitrun.tracking import fluent
@@ -236,7 +238,7 @@ def _begin(spec: RunSpec, work: _Plan, dvc: DvcContext | None) -> ActiveRun:
     return active
 
 
-def _enclosing_run(store: Any) -> str | None:
+def _enclosing_run(store: Store) -> str | None:
     """The run of an enclosing ``gitrun run`` (``GITRUN_RUN_ID``), the parent of this one, if it is in this store."""
     run_id = os.environ.get(ENV_RUN_ID)
     if not run_id:
@@ -275,7 +277,7 @@ def _run(spec: RunSpec, work: _Plan, active: ActiveRun, dvc: DvcContext | None) 
         raise
     except BaseException as exc:
         with contextlib.suppress(Exception):
-            fluent.set_tag("gitrun.error", f"{type(exc).__name__}: {exc}"[:2000])
+            fluent.set_tag(tags.ERROR, f"{type(exc).__name__}: {exc}"[:2000])
         active.finish(RunStatus.FAILED)
         raise
     active.finish(result.status)
@@ -288,7 +290,7 @@ def _child_env(active: ActiveRun) -> dict[str, str]:
     env.update(
         {
             ENV_RUN_ID: active.info.run_id,
-            "GITRUN_TRACKING_URI": fluent.get_tracking_uri(),
+            ENV_TRACKING_URI: fluent.get_tracking_uri(),
             ENV_EXPERIMENT_ID: active.info.experiment_id,
         }
     )

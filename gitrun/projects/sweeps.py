@@ -258,8 +258,11 @@ def sweep(
     if source is not None and source.is_git and source.url is not None and source.commit is not None:
         parent_tags.update({tags.GIT_COMMIT: source.commit, tags.GIT_REPO_URL: strip_credentials(source.url)})
     with source_context(first.source_name, directory):
-        parent = fluent.start_run(
-            run_name=run_name or generate_run_name(), experiment_id=experiment.experiment_id, tags=parent_tags
+        parent = fluent.start_run(  # inside an active run (a script's), the sweep is its child
+            run_name=run_name or generate_run_name(),
+            experiment_id=experiment.experiment_id,
+            tags=parent_tags,
+            nested=fluent.active_run() is not None,
         )
     driver = _Driver(base, runner, experiment, parent.info.run_id, parent.info.run_name, on_progress)
     try:
