@@ -186,7 +186,8 @@ def _print_sweep(result: Any) -> None:
 
     names = list(result.param_names)
     metric = result.metric
-    columns = ["#", "run_id", "status", *names, *([metric] if metric else [])]
+    heading = f"metrics.{metric}" if metric in names else metric  # a param of the same name is beside it
+    columns = ["#", "run_id", "status", *names, *([heading] if metric else [])]
     rows = []
     for trial in result.trials:
         status = f"{trial.status} (skipped)" if trial.skipped else trial.status
