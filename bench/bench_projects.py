@@ -78,6 +78,10 @@ def run_overhead(reps: int, mlflow_python: str | None) -> dict[str, object]:
         mlruns = (Path(tmp) / "mlruns").as_uri()
         cases = {
             "true": ["true"],
+            # references measured alongside, so a loaded machine can be told from a slow gitrun
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "python -c 'import gitrun'": [sys.executable, "-c", "import gitrun"],
+            "gitrun --version": [*_gitrun(), "--version"],
             "gitrun run -- true": [*_gitrun(), "run", "-q", "--", "true"],
             "gitrun run . (MLproject)": [*_gitrun(), "run", "-q", "."],
         }

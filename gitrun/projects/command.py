@@ -80,6 +80,7 @@ class Capture:
         self._tail: deque[bytes] = deque()
         self._tail_size = 0
         self.echo_broken = False
+        self.lost: str | None = None  # why the file stopped being written
 
     def feed(self, data: bytes) -> None:
         self.total += len(data)
@@ -93,8 +94,14 @@ class Capture:
             return
         room = self.head_limit - self._head
         if room > 0:
-            self._file.write(data[:room])
-            self._file.flush()  # what gitrun has read is on disk: a SIGKILL of gitrun keeps it
+            try:
+                self._file.write(data[:room])
+                self._file.flush()  # what gitrun has read is on disk: a SIGKILL of gitrun keeps it
+            except OSError as exc:  # a full disk: the command goes on, streamed, no longer kept
+                self.lost = f"{exc.strerror or exc}"
+                self._file.close()
+                self._file = None
+                return
             self._head += min(room, len(data))
             data = data[room:]
         if data and self.tail_limit:
@@ -111,11 +118,14 @@ class Capture:
         if self._file is None:
             return
         tail = b"".join(self._tail)[-self.tail_limit :] if self._tail else b""
-        if self.dropped:
-            self._file.write(f"\n[gitrun: {self.dropped} bytes left out here; the output cap is ".encode())
-            self._file.write(f"{self.head_limit + self.tail_limit} bytes per stream]\n".encode())
-        self._file.write(tail)
-        self._file.close()
+        try:
+            if self.dropped:
+                self._file.write(f"\n[gitrun: {self.dropped} bytes left out here; the output cap is ".encode())
+                self._file.write(f"{self.head_limit + self.tail_limit} bytes per stream]\n".encode())
+            self._file.write(tail)
+            self._file.close()
+        except OSError as exc:
+            self.lost = f"{exc.strerror or exc}"
         self._file = None
 
 

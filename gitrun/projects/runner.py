@@ -302,5 +302,6 @@ def _output_note(stdout: Capture, stderr: Capture) -> str:
     parts = []
     for name, capture in (("stdout", stdout), ("stderr", stderr)):
         dropped = f", {capture.dropped} left out" if capture.dropped else ""
-        parts.append(f"{OUTPUT_DIR}/{name}.txt: {capture.total} bytes{dropped}")
+        lost = f", not kept after an error: {capture.lost}" if capture.lost else ""
+        parts.append(f"{OUTPUT_DIR}/{name}.txt: {capture.total} bytes{dropped}{lost}")
     return "; ".join(parts)
