@@ -70,7 +70,8 @@ def test_a_missing_command_is_a_clear_error_with_the_shells_status(repo: Path) -
     assert _only_run(repo)[1] == "FAILED"
 
 
-def test_sigint_reaches_the_command_and_gitrun_exits_130(repo: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_to_gitrun_reaches_the_command_and_gitrun_exits_128_plus_it(repo: Path, sig: int) -> None:
     (repo / "child.py").write_text(
         textwrap.dedent(
             """
@@ -79,6 +80,7 @@ def test_sigint_reaches_the_command_and_gitrun_exits_130(repo: Path) -> None:
                 pathlib.Path("got-signal").write_text(str(signum))
                 sys.exit(5)
             signal.signal(signal.SIGINT, stop)
+            signal.signal(signal.SIGTERM, stop)
             pathlib.Path("ready").write_text("1")
             time.sleep(60)
             """
@@ -86,13 +88,13 @@ def test_sigint_reaches_the_command_and_gitrun_exits_130(repo: Path) -> None:
     )
     proc = _spawn(repo, "run", "--", sys.executable, "child.py")
     _wait_for(repo / "ready")
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     proc.wait(timeout=30)
-    assert proc.returncode == 130
-    assert (repo / "got-signal").read_text() == str(int(signal.SIGINT))
+    assert proc.returncode == 128 + sig  # 130 after Ctrl-C, 143 after SIGTERM
+    assert (repo / "got-signal").read_text() == str(int(sig))  # the command got it, and could clean up
     _, status, tags = _only_run(repo)
     assert status == "KILLED"
-    assert tags["gitrun.exit_status"] == "130"
+    assert tags["gitrun.exit_status"] == str(128 + sig)
 
 
 def test_a_command_killed_by_sigkill_is_killed(repo: Path) -> None:
@@ -228,3 +230,16 @@ def test_in_a_terminal_the_command_reads_it_and_ctrl_c_reaches_it(repo: Path) ->
     os.close(leader)
     assert proc.returncode == 130
     assert _only_run(repo)[1] == "KILLED"
+
+
+def test_run_id_logs_into_an_existing_run(repo: Path) -> None:
+    from tests.helpers import log_runs
+
+    (run_id,) = log_runs(repo, [{"name": "made-before", "params": {"lr": "0.1"}}])
+    proc = gitrun_cli("run", "--run-id", run_id, "--", sys.executable, "-c", "print('again')", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    record = Store(repo / ".gitrun").read_run(run_id)
+    assert record.status == "FINISHED" and record.params == {"lr": "0.1"}
+    assert record.tags["gitrun.exit_status"] == "0" and record.run_name == "made-before"
+    assert (record.run_dir / "artifacts/gitrun/stdout.txt").read_text() == "again\n"
+    assert len(list(Store(repo / ".gitrun").iter_runs())) == 1
