@@ -99,9 +99,11 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "projects",
     "pull",
     "push",
     "restore_run",
+    "run",
     "search_experiments",
     "search_runs",
     "set_experiment",
@@ -118,11 +120,16 @@ _LAZY = {
     "commit": "gitrun.vcs.commit",
     "push": "gitrun.vcs.sync",
     "pull": "gitrun.vcs.sync",
+    "run": "gitrun.projects.api",  # mlflow.run: mlflow.projects.run
 }
 
 
 def __getattr__(name: str) -> Any:
     # Lazy parts: imported on first use so `import gitrun` stays fast.
+    if name == "projects":
+        import importlib
+
+        return importlib.import_module("gitrun.projects")
     if name in _LAZY:
         import importlib
 

@@ -171,3 +171,25 @@ class FileInfo:
     path: str
     is_dir: bool
     file_size: int | None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset a run used, with MLflow's fields (``mlflow.entities.Dataset``): ``source`` is the
+    JSON text of its source (for DVC: path, hash, repository), ``schema`` and ``profile`` JSON
+    text or None."""
+
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str | None = None
+    profile: str | None = None
+
+
+@dataclass(frozen=True)
+class DatasetInput:
+    """A dataset as one run's input, with its input tags (``mlflow.data.context``: training, dvc.dep...)."""
+
+    dataset: Dataset
+    tags: dict[str, str] = field(default_factory=dict)

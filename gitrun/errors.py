@@ -112,5 +112,13 @@ class PluginError(GitrunError):
     """A plugin failed in a way that cannot be reduced to a warning."""
 
 
+class ExecutionException(GitrunError):
+    """A project or command could not be run, or its run failed (MLflow's ``ExecutionException``)."""
+
+
+class EnvironmentBuildError(ExecutionException):
+    """A Python environment for a project or a model could not be built; pip's last lines say why."""
+
+
 class StoreWarning(UserWarning):
     """A file of the store could not be read completely; the rest of the store still reads."""

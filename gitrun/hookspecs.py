@@ -66,3 +66,10 @@ def gitrun_site_pages() -> Sequence[SitePage] | None:  # type: ignore[empty-body
 @hookspec
 def gitrun_cli_commands() -> Mapping[str, click.Command | str] | None:  # type: ignore[empty-body]
     """Subcommands of ``gitrun``: name -> a click command, or ``"module:attribute"`` imported when used."""
+
+
+# -- projects ---------------------------------------------------------------------------------
+@hookspec
+def gitrun_project_backends() -> Mapping[str, Any] | None:  # type: ignore[empty-body]
+    """Backends that run projects and sweep trials (MLflow's project-backend plugin type): name ->
+    a backend class, or ``"module:attribute"`` naming one (imported when used; gitrun.projects.backends)."""

@@ -29,6 +29,7 @@ BUILTIN_PLUGINS = (
     "gitrun.vcs.plugin",  # gitrun_store_at: a store as committed at a Git revision
     "gitrun.cli.commands",  # gitrun_cli_commands: the built-in subcommands
     "gitrun.site.pages.builtin",  # gitrun_site_pages: the site's built-in pages and navigation
+    "gitrun.projects.plugin",  # gitrun_project_backends: local and dask
 )
 
 _pm: pluggy.PluginManager | None = None

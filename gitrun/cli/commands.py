@@ -22,6 +22,8 @@ COMMANDS = {
     "diff": "gitrun.cli.diff:diff",
     "report": "gitrun.cli.report:report",
     "site": "gitrun.cli.site:site",
+    "run": "gitrun.cli.projects:run",
+    "sweep": "gitrun.cli.projects:sweep",
 }
 
 

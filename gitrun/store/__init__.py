@@ -427,8 +427,12 @@ class Store(ReadStore):
         parent_run_id: str | None = None,
         user: str = "",
         source: str = "",
+        run_id: str | None = None,
     ) -> str:
-        """Create a RUNNING run and return its ID (a ULID: time-sortable, unique across machines)."""
+        """Create a RUNNING run and return its ID (a ULID: time-sortable, unique across machines).
+
+        ``run_id``: an ID chosen with :func:`new_run_id` by the process that scheduled the run (a
+        sweep's driver), so it is known before the run starts elsewhere; refused if it exists."""
         self.ensure()
         if not self.layout.experiment_dir(experiment_id).is_dir():
             if experiment_id == DEFAULT_EXPERIMENT_ID:
@@ -441,7 +445,7 @@ class Store(ReadStore):
                     "ID",
                     "create it with set_experiment()",
                 )
-        run_id = new_run_id()
+        run_id = validate_run_id(run_id) if run_id else new_run_id()
         meta = {
             "end_time": None,
             "host": _hostname(),
@@ -456,7 +460,10 @@ class Store(ReadStore):
             "user": user,
         }
         run_dir = self.layout.run_dir(experiment_id, run_id)
-        new_run_files(run_dir, meta)
+        try:
+            new_run_files(run_dir, meta)
+        except FileExistsError:
+            raise RunStateError(f"run {run_id} already exists in {self.root}; a new run needs a new ID") from None
         if tags:  # meta.json already has the run's name: no rename to check
             self.writer(run_id, run_dir).set_tags(tags, rename=run_name != tags.get(RUN_NAME))
         return run_id
@@ -595,20 +602,24 @@ def experiment_not_found(
     return ExperimentNotFoundError(f"{message}; {fix}" if fix else message)
 
 
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # the ULID spec's base 32
+
+
 def new_run_id() -> str:
     """A ULID, monotonic within this process: runs started in the same millisecond still sort in
-    creation order (the random part is incremented, as the ULID spec's monotonic mode does)."""
-    global _last_id
-    from ulid import ULID
+    creation order (the random part is incremented, as the ULID spec's monotonic mode does).
 
+    Encoded here, as python-ulid does (48 bits of milliseconds, 80 random bits from ``os.urandom``,
+    26 characters): importing that package would cost every run start more than all of this."""
+    global _last_id
     with _id_lock:
-        candidate = ULID()
-        ms, rand = candidate.milliseconds, int(candidate) & ((1 << 80) - 1)
+        ms, rand = time.time_ns() // 1_000_000, int.from_bytes(os.urandom(10), "big")
         last_ms, last_rand = _last_id
         if ms <= last_ms:
             ms, rand = last_ms, last_rand + 1
         _last_id = (ms, rand)
-    return str(ULID.from_int((ms << 80) | rand))
+    value = (ms << 80) | rand
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
 
 
 def record_to_run(record: RunRecord) -> Run:

@@ -37,6 +37,8 @@ from gitrun.tracking.state import STATE
 if TYPE_CHECKING:
     import pandas
 
+    from gitrun.store import Store
+
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -255,17 +257,9 @@ def start_run(
     else:
         exp_id = _resolve_experiment_id(experiment_id)
         name = run_name or user_tags.get(RUN_NAME) or generate_run_name()
-        all_tags = run_context_tags(exp_id, name)
-        code = code_state(script_directory())
-        if code is not None:
-            all_tags[CODE_DIFF] = code.note
-        all_tags.update(user_tags)
-        all_tags[RUN_NAME] = name
-        user, source = current_user(), source_name()
-        new_id = store.create_run(exp_id, run_name=name, tags=all_tags, parent_run_id=parent, user=user, source=source)
-        writer = store.writer(new_id, store.layout.run_dir(exp_id, new_id))  # known: no lookup
-        if code is not None and code.diff is not None:
-            atomic_write(writer.run_dir / DIFF_FILE, code.diff)
+        writer, all_tags = new_run(store, exp_id, name, user_tags, parent)
+        new_id = writer.run_id
+        user = current_user()
         meta = _read_meta(writer.run_dir)
         run = Run(
             info=RunInfo(
@@ -289,6 +283,45 @@ def start_run(
     if events is not None:
         events.started(run, resumed=resume_id is not None)
     return active
+
+
+def new_run(
+    store: Store,
+    experiment_id: str,
+    run_name: str,
+    tags: Mapping[str, str],
+    parent_run_id: str | None = None,
+    run_id: str | None = None,
+) -> tuple[RunWriter, dict[str, str]]:
+    """Create a run as ``start_run`` does (the plugins' context tags, the code diff, then ``tags``),
+    without making it active; returns its writer and its tags. ``run_id``: see ``Store.create_run``."""
+    all_tags = run_context_tags(experiment_id, run_name)
+    code = code_state(script_directory())
+    if code is not None:
+        all_tags[CODE_DIFF] = code.note
+    if parent_run_id is not None:
+        all_tags[PARENT_RUN_ID] = parent_run_id
+    all_tags.update(tags)
+    all_tags[RUN_NAME] = run_name
+    new_id = store.create_run(
+        experiment_id,
+        run_name=run_name,
+        tags=all_tags,
+        parent_run_id=parent_run_id,
+        user=current_user(),
+        source=source_name(),
+        run_id=run_id,
+    )
+    writer = store.writer(new_id, store.layout.run_dir(experiment_id, new_id))  # known: no lookup
+    if code is not None and code.diff is not None:
+        atomic_write(writer.run_dir / DIFF_FILE, code.diff)
+    return writer, all_tags
+
+
+def resolve_experiment_id(experiment_id: str | None = None) -> str:
+    """The experiment a new run goes to: ``experiment_id``, else the active one, else
+    ``GITRUN_EXPERIMENT_NAME`` / ``GITRUN_EXPERIMENT_ID``, else the default experiment."""
+    return _resolve_experiment_id(experiment_id)
 
 
 def _read_meta(run_dir: Path) -> dict[str, Any]:

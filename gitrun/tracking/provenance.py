@@ -17,6 +17,7 @@ from pathlib import Path
 
 from gitrun import gitcmd
 from gitrun.redact import strip_credentials
+from gitrun.tracking.state import STATE
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,10 @@ def git_context(directory: str) -> GitContext | None:
 
 
 def script_directory() -> str:
-    """Directory of the running script (MLflow's rule), else the current directory."""
+    """Directory of the running script (MLflow's rule), else the current directory; for `gitrun run`,
+    the command's directory (``STATE.source``)."""
+    if STATE.source is not None:
+        return STATE.source[1]
     argv0 = sys.argv[0] if sys.argv else ""
     if argv0 and argv0 not in ("-c", "-m", "-") and os.path.exists(argv0):
         return str(Path(argv0).resolve().parent)
@@ -79,7 +83,10 @@ def current_user() -> str:
 
 
 def source_name() -> str:
-    """``sys.argv[0]`` as MLflow records it: the script, ``-`` for stdin, ``<console>`` interactively."""
+    """``sys.argv[0]`` as MLflow records it: the script, ``-`` for stdin, ``<console>`` interactively
+    (for `gitrun run`, the command or project it runs: ``STATE.source``)."""
+    if STATE.source is not None:
+        return STATE.source[0]
     if not sys.argv or not sys.argv[0]:
         return "<console>"
     return sys.argv[0]

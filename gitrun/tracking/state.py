@@ -39,6 +39,9 @@ class ProcessState:
         self.last_run_id: str | None = None
         self.active: dict[str, Any] = {}  # run ID -> ActiveRun, every thread's
         self.client: Any = None  # the Client of the tracking URI, built on first use
+        # (source name, directory) standing in for sys.argv[0] in new runs' provenance, when this
+        # process runs something else as the run (`gitrun run -- CMD`: the command, in its directory)
+        self.source: tuple[str, str] | None = None
 
     @property
     def stack(self) -> list[Any]:
