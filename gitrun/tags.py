@@ -17,6 +17,7 @@ GIT_COMMIT = "mlflow.source.git.commit"
 GIT_BRANCH = "mlflow.source.git.branch"
 GIT_REPO_URL = "mlflow.source.git.repoURL"
 LOGGED_IMAGES = "mlflow.loggedImages"
+DATA_CONTEXT = "mlflow.data.context"  # a dataset input's context (training, eval...)
 PROJECT_ENTRY_POINT = "mlflow.project.entryPoint"
 PROJECT_BACKEND = "mlflow.project.backend"
 PROJECT_ENV = "mlflow.project.env"

@@ -8,6 +8,8 @@ import click
 
 from gitrun.cli._common import echo_json
 
+_ARGV = "gitrun_run_argv"  # where the command after `--` waits in click's context
+
 _RUN_EPILOG = """Examples:
 
 \b
@@ -39,7 +41,7 @@ class _CommandAfterDashes(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if "--" in args:
             cut = args.index("--")
-            ctx.meta["gitrun.command"] = tuple(args[cut + 1 :])
+            ctx.meta[_ARGV] = tuple(args[cut + 1 :])
             args = args[:cut]
         return super().parse_args(ctx, args)
 
@@ -88,7 +90,7 @@ def run(ctx: click.Context, uri: str | None, params: tuple[str, ...], quiet: boo
     """Run a command (after --) or an MLproject entry point as a run; exit with its status."""
     from gitrun.projects.api import run_from_cli
 
-    command = ctx.meta.get("gitrun.command")
+    command = ctx.meta.get(_ARGV)
     if command is not None and uri is not None:
         raise click.UsageError(f"give a project URI or a command after --, not both (got {uri!r} and a command)")
     if command is not None and not command:
@@ -122,7 +124,7 @@ def sweep(ctx: click.Context, uri: str | None, params: tuple[str, ...], as_json:
     """Run an entry point (or a command after --) over a grid of parameters: one child run per trial."""
     from gitrun.projects.api import sweep_from_cli
 
-    command = ctx.meta.get("gitrun.command")
+    command = ctx.meta.get(_ARGV)
     if command is not None and uri is not None:
         raise click.UsageError("give a project URI or a command after --, not both")
     if not params:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from gitrun import tags
 from gitrun.entities import Dataset, DatasetInput
 from gitrun.store import textio
 from gitrun.store.reader import read_json_file
@@ -22,7 +23,7 @@ from gitrun.store.textio import problem
 from gitrun.store.writer import run_lock
 
 INPUTS_FILE = "inputs.json"
-CONTEXT_TAG = "mlflow.data.context"
+CONTEXT_TAG = tags.DATA_CONTEXT
 DVC_DEP_CONTEXT = "dvc.dep"  # a DVC stage's dep, hashed when the run's command started
 DVC_OUT_CONTEXT = "dvc.out"  # a DVC stage's out, hashed when the command had ended
 
