@@ -27,3 +27,16 @@ def gitrun_run_context(experiment_id: str, run_name: str) -> dict[str, str] | No
 def gitrun_store_at(store: Any, rev: str) -> Any:
     """The store ``store`` as committed at revision ``rev``, read-only (MLflow's tracking-store plugin
     type, for revisions); gitrun's own implementation reads Git objects (``gitrun.vcs.plugin``)."""
+
+
+# -- models (gitrun.models) -------------------------------------------------------------------
+@hookspec
+def gitrun_model_flavors() -> list[Any] | None:  # type: ignore[empty-body]
+    """Model flavors this plugin provides: ``gitrun.models.flavors.Flavor`` objects (name, the
+    ``loader_module`` names it loads, save, load, the pyfunc loader, requirements)."""
+
+
+@hookspec(firstresult=True)
+def gitrun_resolve_model_uri(uri: str, store: Any, rev: str | None) -> Any:
+    """Where the model ``uri`` points (a ``gitrun.models.uri.ModelLocation``), or None for a URI this
+    plugin does not know; ``store`` is the tracking store, ``rev`` the ``--rev`` asked for, if any."""

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from gitrun.store import ReadStore
 
 ENTRY_POINT_GROUP = "gitrun"
-BUILTIN_PLUGINS = ("gitrun.tracking.run_context", "gitrun.vcs.plugin")
+BUILTIN_PLUGINS = ("gitrun.tracking.run_context", "gitrun.vcs.plugin", "gitrun.models.plugin")
 
 _pm: pluggy.PluginManager | None = None
 _lock = threading.Lock()
