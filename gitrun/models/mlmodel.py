@@ -21,8 +21,9 @@ from typing import Any
 from gitrun._version import __version__
 from gitrun.errors import GitrunError
 from gitrun.models.signature import ModelSignature, SignatureError
+from gitrun.store.layout import MODEL_FILE
 
-MLMODEL_FILE = "MLmodel"
+MLMODEL_FILE = MODEL_FILE
 PYFUNC = "python_function"
 MAIN = "loader_module"  # the key of a pyfunc flavor naming the module that loads it
 DATA = "data"
