@@ -1,4 +1,4 @@
-"""How gitrun reads and writes quantities people type and read: sizes (``500KB``)."""
+"""How gitrun reads and writes quantities people type and read: sizes (``500KB``, ``1.5 MB``)."""
 
 from __future__ import annotations
 
@@ -19,3 +19,15 @@ def parse_size(value: str | int) -> int:
         raise InvalidInputError(f"cannot read size {value!r}; write it like 500KB, 2MB or 1048576")
     number, unit = match.groups()
     return int(float(number) * _UNITS[(unit or "").lower()[:1]])
+
+
+def format_size(size: int | None) -> str:
+    """Bytes as people read them: ``512 B``, ``9.3 KB``, ``1.5 MB`` (powers of 1024); ``?`` when unknown."""
+    if size is None:
+        return "?"
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"

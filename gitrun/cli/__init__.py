@@ -28,6 +28,7 @@ COMMANDS = {
     "diff": "gitrun.cli.diff:diff",
     "report": "gitrun.cli.report:report",
     "site": "gitrun.cli.site:site",
+    "models": "gitrun.cli.models:models",
 }
 
 

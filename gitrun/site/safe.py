@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
 
+from gitrun.formatting import format_size  # noqa: F401 (the site formats sizes with the shared rule)
 from gitrun.redact import strip_credentials
 
 _SCRIPT_ESCAPES = {
@@ -80,17 +81,6 @@ def format_number(value: Any, digits: int = 6) -> str:
             return "inf" if value > 0 else "-inf"
         return f"{value:.{digits}g}"
     return str(value)
-
-
-def format_size(size: int | None) -> str:
-    if size is None:
-        return "?"
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
 
 
 def format_time(ms: int | None) -> str:
