@@ -119,7 +119,9 @@ print(json.dumps({{"seconds": time.perf_counter() - t, "dvc_imported": "dvc" in 
 
 
 def run(code: str, cwd: Path) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=RUN_ENV, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=cwd, env=RUN_ENV, capture_output=True, text=True, timeout=900
+    )
     if proc.returncode != 0:
         raise RuntimeError(proc.stderr[-3000:])
     return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
@@ -145,11 +147,19 @@ def bench_log_and_load(work: Path, reps: int) -> dict[str, Any]:
 
 def bench_at_revision(work: Path, reps: int, features: int) -> dict[str, Any]:
     repo = new_repo(work / "big")
-    subprocess.run([sys.executable, "-m", "gitrun", "init", "--dvc"], cwd=repo, env=RUN_ENV, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "gitrun", "init", "--dvc"], cwd=repo, env=RUN_ENV, check=True, capture_output=True
+    )
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "dvc")
     logged = run(BIG.format(features=features), repo)
-    subprocess.run([sys.executable, "-m", "gitrun", "commit", "-m", "big model"], cwd=repo, env=RUN_ENV, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "gitrun", "commit", "-m", "big model"],
+        cwd=repo,
+        env=RUN_ENV,
+        check=True,
+        capture_output=True,
+    )
     (repo / "notes.txt").write_text("the work tree moves on\n")
     git(repo, "add", "notes.txt")
     git(repo, "commit", "-q", "-m", "later work")
@@ -161,7 +171,13 @@ def bench_at_revision(work: Path, reps: int, features: int) -> dict[str, Any]:
         dvc_imported.append(first["dvc_imported"])
         warm.append(run(AT_REV.format(run_id=logged["run_id"], features=features), repo)["seconds"])
     tracked = git(repo, "ls-tree", "-r", "--name-only", "HEAD~1")
-    return {"size": logged["size"], "cold": cold, "warm": warm, "dvc_imported": any(dvc_imported), "in_dvc": "model.skops.dvc" in tracked}
+    return {
+        "size": logged["size"],
+        "cold": cold,
+        "warm": warm,
+        "dvc_imported": any(dvc_imported),
+        "in_dvc": "model.skops.dvc" in tracked,
+    }
 
 
 def median(values: list[float]) -> float:
@@ -253,7 +269,11 @@ def main(argv: list[str] | None = None) -> int:
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    command = "python bench/bench_models.py" + (" --quick" if args.quick else "") + (f" --reps {args.reps}" if args.reps else "")
+    command = (
+        "python bench/bench_models.py"
+        + (" --quick" if args.quick else "")
+        + (f" --reps {args.reps}" if args.reps else "")
+    )
     text = section(results, command)
     print(text)
     if args.json is not None:

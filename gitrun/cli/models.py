@@ -155,7 +155,8 @@ def print_summary(summary: ModelSummary, title: str | None = None, brief: bool =
         ]
         print_table(["file", "size", "stored in"], files, title="Files")
     if summary.input_example:
-        out.print("[bold]Input example[/bold]")
-        out.print(escape(summary.input_example), soft_wrap=True)
+        example = summary.input_example if len(summary.input_example) <= 400 else summary.input_example[:400] + " ..."
+        out.print("[bold]Input example[/bold] (input_example.json)")
+        out.print(escape(example), soft_wrap=True)
     if summary.commands:
         print_table(["to", "command"], list(summary.commands), title="Use it")
