@@ -259,3 +259,52 @@ def test_mlmodel_files_round_trip(
         flavors=flavors, signature=signature, extra=extra, run_id=run_id, model_size_bytes=size, metadata={"k": "v"}
     )
     assert parse_mlmodel(model.to_yaml()) == model
+
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(
+    rows=st.lists(
+        st.tuples(finite, st.integers(-(2**31), 2**31), st.text(max_size=6), st.booleans()), min_size=1, max_size=5
+    ),
+    params=st.none() | st.fixed_dictionaries({"k": st.integers(0, 9), "temperature": finite}),
+)
+def test_input_examples_read_back_as_written(
+    tmp_path_factory: pytest.TempPathFactory, rows: list[Any], params: dict[str, Any] | None
+) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from gitrun.models.example import read_example
+
+    folder = tmp_path_factory.mktemp("example")
+    frame = pd.DataFrame(rows, columns=["x", "n", "s", "flag"])
+    for data in (frame, frame[["x"]].to_numpy()):
+        example = encode_example((data, params) if params else data)
+        example.save(folder)
+        back, back_params = read_example(folder, example.info)
+        assert back_params == params
+        if isinstance(data, pd.DataFrame):
+            pd.testing.assert_frame_equal(back, data, check_dtype=False)
+        else:
+            assert np.array_equal(back, data)
+        assert encode_example((back, back_params) if params else back).json_text == example.json_text
+
+
+def test_requirements_and_environment_files_read_back(tmp_path: Path) -> None:
+    import yaml
+
+    from gitrun.models.requirements import read_requirements, write_environment
+
+    lines = ["scikit-learn==1.9.1", "skops==0.16.0", "-c constraints.txt"]
+    write_environment(tmp_path, lines, ["numpy<3"])
+    assert read_requirements(tmp_path) == lines
+    env = yaml.safe_load((tmp_path / "python_env.yaml").read_text())
+    assert list(env) == ["python", "build_dependencies", "dependencies"] and env["dependencies"] == [
+        "-r requirements.txt"
+    ]
+    conda = yaml.safe_load((tmp_path / "conda.yaml").read_text())
+    assert conda["dependencies"][-1] == {"pip": lines} and conda["channels"] == ["conda-forge"]
+    assert (tmp_path / "constraints.txt").read_text() == "numpy<3"
