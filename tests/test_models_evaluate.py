@@ -102,11 +102,16 @@ def test_log_metric_with_a_model_id_links_the_value_to_that_model(repo: Path) ->
         info = gitrun.sklearn.log_model(model, name="dummy", step=3)
         gitrun.log_metric("val_acc", 0.75, step=3)  # the source run's metric at the model's step
         gitrun.log_metric("holdout_acc", 0.5, model_id=info.model_id)
-    with gitrun.start_run():  # another run, same model
+    with gitrun.start_run() as other:  # another run, same model
         gitrun.log_metrics({"drift": 0.1}, model_id=info.model_id)
+    gitrun.MlflowClient().log_metric(other.info.run_id, "latency_ms", 12.0, model_id=info.model_id)
     logged = gitrun.get_logged_model(info.model_id)
     values = {m.key: m.value for m in logged.metrics}
-    assert values == {"holdout_acc": 0.5, "drift": 0.1}  # val_acc came after the model was logged
+    assert values == {"holdout_acc": 0.5, "drift": 0.1, "latency_ms": 12.0}  # val_acc came after the model was logged
+    assert gitrun.get_run(other.info.run_id).data.metrics == {
+        "drift": 0.1,
+        "latency_ms": 12.0,
+    }  # in the run's series too
     found = gitrun.search_logged_models(filter_string="metrics.drift > 0.05", output_format="list")
     assert [m.model_id for m in found] == [info.model_id]
     assert gitrun.search_logged_models(filter_string="name = 'other'", output_format="list") == []
@@ -120,3 +125,20 @@ def test_evaluate_says_what_is_missing(repo: Path) -> None:
         gitrun.evaluate(lambda df: df["x"], frame, targets="label", model_type="classifier")
     with pytest.raises(gitrun.GitrunError, match="unknown evaluators"):
         gitrun.evaluate(lambda df: df["x"], frame, targets="y", model_type="classifier", evaluators=["shap"])
+
+
+def test_custom_artifacts_and_a_function_model(repo: Path) -> None:
+    import pandas as pd
+
+    def histogram(eval_df: Any, metrics: dict[str, float], folder: str) -> dict[str, str]:
+        path = Path(folder, "errors.csv")
+        (eval_df["prediction"] - eval_df["target"]).to_csv(path, index=False)
+        return {"errors": str(path)}
+
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0], "y": [1.0, 2.5, 2.5, 4.5]})
+    with gitrun.start_run():
+        result = gitrun.evaluate(
+            lambda df: df["x"], frame, targets="y", model_type="regressor", custom_artifacts=[histogram]
+        )
+    assert result.metrics["mean_absolute_error"] == pytest.approx(0.375) and "score" not in result.metrics
+    assert result.artifacts["errors"].path.read_text().splitlines()[0] == "0"

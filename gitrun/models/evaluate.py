@@ -206,9 +206,12 @@ def evaluate(
         if predictions is None:
             raise InvalidInputError("without a model, give predictions= (the column holding them)")
         y_pred = frame[predictions].to_numpy()
+    elif raw is not None:
+        y_pred = np.asarray(_single_output(raw.predict(features.copy())))
+    elif hasattr(model, "predict"):
+        y_pred = np.asarray(_single_output(model.predict(features.copy(), params=dict(inference_params or {}) or None)))
     else:
-        predict = raw.predict if raw is not None else (model.predict if hasattr(model, "predict") else model)
-        y_pred = np.asarray(_single_output(predict(features.copy())))
+        y_pred = np.asarray(_single_output(model(features.copy())))
     y_probs = (
         raw.predict_proba(features.copy())
         if raw is not None and hasattr(raw, "predict_proba") and model_type == CLASSIFIER
@@ -253,7 +256,34 @@ def evaluate(
         metrics, step=0, model_id=model_id, dataset=_Dataset(dataset["name"], dataset["digest"]), run_id=run.info.run_id
     )
     artifacts = _log_artifacts(run.info.run_id, prefix, plots, tables)
+    for make in custom_artifacts or ():
+        artifacts.update(_custom_artifacts(run.info.run_id, make, y_pred, y_true, metrics))
     return EvaluationResult(metrics, artifacts, run.info.run_id)
+
+
+def _custom_artifacts(
+    run_id: str, make: Callable[..., Any], y_pred: Any, y_true: Any, metrics: dict[str, float]
+) -> dict[str, EvaluationArtifact]:
+    """MLflow's custom artifact functions: ``make(eval_df, builtin_metrics, artifacts_dir)`` returns
+    ``{name: path of a file it wrote}`` (gitrun logs those files)."""
+    import pandas as pd
+
+    out = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        eval_df = pd.DataFrame({"prediction": y_pred, **({"target": y_true} if y_true is not None else {})})
+        made = make(eval_df, dict(metrics), tmp)
+        if not isinstance(made, Mapping):
+            raise GitrunError(
+                f"custom artifact function {getattr(make, '__name__', make)!r} must return a dict of name -> file path"
+            )
+        for name, value in made.items():
+            path = Path(value)
+            if not path.is_file():
+                raise GitrunError(
+                    f"custom artifact {name!r}: {value!r} is not a file (return the path of a file you wrote)"
+                )
+            out[str(name)] = _logged(run_id, path)
+    return out
 
 
 @dataclass(frozen=True)

@@ -275,7 +275,7 @@ def find_logged_model(store: ReadStore, model_id: str, rev: str | None) -> tuple
     """``(run ID, experiment ID, artifact path, commit or None)`` of the logged model ``model_id``."""
     if rev is None:
         folder = _logged.get(model_id)
-        if folder is not None and _has_id(folder / MLMODEL_FILE, model_id):
+        if folder is not None and store.root in folder.parents and _has_id(folder / MLMODEL_FILE, model_id):
             run_dir = folder
             while run_dir.parent.name != "runs" and run_dir != run_dir.parent:
                 run_dir = run_dir.parent

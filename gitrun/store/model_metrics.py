@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from gitrun.entities import Metric
 from gitrun.store import textio
@@ -47,6 +48,20 @@ def append(run_dir: Path, metrics: Iterable[Metric]) -> None:
             os.close(fd)
     except OSError as exc:
         raise textio.write_error(path, exc, "earlier lines are intact") from None
+
+
+def link(
+    run_dir: Path, values: Mapping[str, float], step: int | None, timestamp: int, model_id: str, dataset: Any = None
+) -> None:
+    """Record metric values (already in the run's series) as metrics of the logged model ``model_id``,
+    computed on ``dataset`` (anything with ``name`` and ``digest``, or None)."""
+    name = getattr(dataset, "name", None) if dataset is not None else None
+    digest = getattr(dataset, "digest", None) if dataset is not None else None
+    points = [
+        Metric(k, float(v), timestamp, step or 0, model_id=str(model_id), dataset_name=name, dataset_digest=digest)
+        for k, v in values.items()
+    ]
+    append(run_dir, points)
 
 
 def read(run_dir: Path, run_id: str | None = None) -> list[Metric]:

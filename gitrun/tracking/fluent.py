@@ -389,7 +389,7 @@ def log_metric(
         return
     timestamp = now_ms() if timestamp is None else timestamp
     writer.log_metric(key, value, step, timestamp)
-    _link_to_model(writer, {key: value}, step, timestamp, model_id, dataset)
+    model_metrics.link(writer.run_dir, {key: value}, step, timestamp, model_id, dataset)
 
 
 def log_metrics(
@@ -411,19 +411,7 @@ def log_metrics(
     writer.log_metric_points((k, v, step, timestamp) for k, v in metrics.items())
     if model_id is not None:
         assert timestamp is not None
-        _link_to_model(writer, metrics, step, timestamp, model_id, dataset)
-
-
-def _link_to_model(
-    writer: RunWriter, metrics: Mapping[str, float], step: int | None, timestamp: int, model_id: str, dataset: Any
-) -> None:
-    name = getattr(dataset, "name", None) if dataset is not None else None
-    digest = getattr(dataset, "digest", None) if dataset is not None else None
-    points = [
-        Metric(k, float(v), timestamp, step or 0, model_id=str(model_id), dataset_name=name, dataset_digest=digest)
-        for k, v in metrics.items()
-    ]
-    model_metrics.append(writer.run_dir, points)
+        model_metrics.link(writer.run_dir, metrics, step, timestamp, model_id, dataset)
 
 
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:
