@@ -17,6 +17,8 @@ GIT_COMMIT = "mlflow.source.git.commit"
 GIT_BRANCH = "mlflow.source.git.branch"
 GIT_REPO_URL = "mlflow.source.git.repoURL"
 LOGGED_IMAGES = "mlflow.loggedImages"
+DATASETS = "mlflow.datasets"  # which datasets evaluated which model (gitrun.evaluate)
+DATA_CONTEXT = "mlflow.data.context"  # a dataset input's tag: what the dataset was used for
 
 # gitrun's own
 HOST = "gitrun.host"

@@ -167,15 +167,14 @@ def _print_runs(records: list[RunRecord], experiments: dict[str, Any]) -> None:
 @click.pass_context
 def show_run(ctx: click.Context, run_id: str, rev: str | None, as_json: bool) -> None:
     """Show one run: info, params, metrics (latest/min/max), tags, artifacts and models. RUN_ID may be a unique prefix."""
+    from gitrun import tags
     from gitrun.models.info import run_models
 
     store = read_store(ctx, rev)
     record = store.read_run(store.resolve_run_id(run_id))
     experiment = store.get_experiment(record.experiment_id)
     artifacts = _artifact_files(store, record.run_id)
-    models = run_models(
-        store, record.run_id, store.find_run_dir(record.run_id)[1], record.tags.get("mlflow.source.git.commit")
-    )
+    models = run_models(store, record.run_id, store.find_run_dir(record.run_id)[1], record.tags.get(tags.GIT_COMMIT))
     if as_json:
         data = run_to_json(record, experiment.name)
         data["metric_summaries"] = {

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitrun import tags
 from gitrun.errors import GitrunError, InvalidInputError
 
 log = logging.getLogger(__name__)
@@ -97,9 +98,7 @@ def _dataset_entity(frame: Any, run_tags: Mapping[str, str]) -> dict[str, str]:
 
     source = {
         "tags": {
-            k: v
-            for k, v in run_tags.items()
-            if k in ("mlflow.user", "mlflow.source.name", "mlflow.source.type", "mlflow.source.git.commit")
+            k: v for k, v in run_tags.items() if k in (tags.USER, tags.SOURCE_NAME, tags.SOURCE_TYPE, tags.GIT_COMMIT)
         }
     }
     return {
@@ -134,13 +133,11 @@ def _model_of(model: Any, model_id: str | None) -> tuple[Any, str | None]:
 
 def _raw_sklearn(model: Any) -> Any:
     """The estimator under a sklearn pyfunc model (MLflow uses its predict, predict_proba and score)."""
+    from gitrun.models.flavors import mlflow_module
     from gitrun.models.loading import PyFuncModel
 
-    if isinstance(model, PyFuncModel) and model.loader_module in (
-        "mlflow.sklearn",
-        "mlflow.xgboost",
-        "mlflow.catboost",
-    ):
+    raw_flavors = tuple(mlflow_module(name) for name in ("sklearn", "xgboost", "catboost"))
+    if isinstance(model, PyFuncModel) and model.loader_module in raw_flavors:
         return model.get_raw_model()
     return None
 
@@ -250,7 +247,7 @@ def evaluate(
 
     run_dir = Path(url2pathname(urlparse(run.info.artifact_uri).path)).parent
     dataset = _dataset_entity(frame, run.data.tags)
-    log_dataset_input(run_dir, dataset, {"mlflow.data.context": prefix} if prefix else None)
+    log_dataset_input(run_dir, dataset, {tags.DATA_CONTEXT: prefix} if prefix else None)
     _tag_dataset(run.info.run_id, dataset, model)
     fluent.log_metrics(
         metrics, step=0, model_id=model_id, dataset=_Dataset(dataset["name"], dataset["digest"]), run_id=run.info.run_id
@@ -334,7 +331,7 @@ def _tag_dataset(run_id: str, dataset: Mapping[str, str], model: Any) -> None:
     uuid = getattr(getattr(model, "metadata", None), "model_uuid", None)
     if uuid is None:
         return
-    current = fluent.get_run(run_id).data.tags.get("mlflow.datasets", "[]")
+    current = fluent.get_run(run_id).data.tags.get(tags.DATASETS, "[]")
     try:
         entries = json.loads(current)
     except ValueError:
@@ -343,7 +340,7 @@ def _tag_dataset(run_id: str, dataset: Mapping[str, str], model: Any) -> None:
     entry = {"name": dataset["name"], "hash": digest, "model": uuid}
     if entry not in entries:
         entries.append(entry)
-        fluent.set_tag("mlflow.datasets", json.dumps(entries, separators=(",", ":")))
+        fluent.set_tag(tags.DATASETS, json.dumps(entries, separators=(",", ":")))
 
 
 def _log_artifacts(

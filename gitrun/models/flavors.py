@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from gitrun.models.mlmodel import MLModel
 
 __all__ = [
+    "MLFLOW",
     "Flavor",
     "LoadOptions",
     "SavedFlavor",
@@ -28,7 +29,16 @@ __all__ = [
     "all_flavors",
     "flavor_for_loader",
     "flavor_named",
+    "mlflow_module",
 ]
+
+
+MLFLOW = "mlflow"  # MLflow's package: models name its modules as their loader_module
+
+
+def mlflow_module(name: str) -> str:
+    """MLflow's module ``mlflow.<name>``: a model's ``loader_module``, or where a class MLflow pickled lives."""
+    return f"{MLFLOW}.{name}"
 
 
 class UnknownFlavorError(GitrunError):

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gitrun import tags
 from gitrun.models.mlmodel import (
     EXAMPLE_FILE,
     MLMODEL_FILE,
@@ -291,7 +292,7 @@ def _code_commit(store: ReadStore, location: ModelLocation) -> str | None:
     if location.run_id is None or location.commit is not None:
         return None
     try:
-        return store.read_run(location.run_id).tags.get("mlflow.source.git.commit")
+        return store.read_run(location.run_id).tags.get(tags.GIT_COMMIT)
     except Exception:
         return None
 

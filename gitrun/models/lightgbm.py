@@ -13,13 +13,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gitrun.models.flavors import Flavor, LoadOptions, SavedFlavor
+from gitrun.models.flavors import Flavor, LoadOptions, SavedFlavor, mlflow_module
 from gitrun.models.logged import ModelInfo
 from gitrun.models.mlmodel import MLModel
 from gitrun.models.sklearn import SERIALIZATION_FORMAT_SKOPS, check_format, dump_estimator, load_estimator
 
 FLAVOR_NAME = "lightgbm"
-LOADER_MODULE = "mlflow.lightgbm"
+LOADER_MODULE = mlflow_module("lightgbm")
 BOOSTER_CLASS = "lightgbm.basic.Booster"
 # The types a skops file of LightGBM's scikit-learn models holds; trusted by this flavor itself.
 SKOPS_TRUSTED_TYPES = (

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from gitrun.errors import GitrunError
 from gitrun.models.enforce import enforce_params, enforce_schema
-from gitrun.models.flavors import LoadOptions, UnknownFlavorError, flavor_for_loader, flavor_named
+from gitrun.models.flavors import MLFLOW, LoadOptions, UnknownFlavorError, flavor_for_loader, flavor_named
 from gitrun.models.mlmodel import MAIN, PYFUNC, MLModel, read_mlmodel
 from gitrun.models.requirements import mismatches, read_requirements
 from gitrun.models.safety import load_options, refuse_code
@@ -184,7 +184,7 @@ def pyfunc_impl(mlmodel: MLModel, data_path: Path, options: LoadOptions) -> Any:
     flavor = flavor_for_loader(loader)
     if flavor is not None and flavor.load_pyfunc is not None:
         return flavor.load_pyfunc(data_path, mlmodel, options)
-    if not loader or loader == "mlflow" or loader.startswith("mlflow."):
+    if not loader or loader.split(".")[0] == MLFLOW:
         raise UnknownFlavorError(
             f"no installed gitrun flavor loads models whose loader_module is {loader!r}; gitrun has "
             f"{', '.join(sorted(m for f in _flavors() for m in f.loader_modules))}. A flavor plugin can add it "

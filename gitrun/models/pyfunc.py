@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from gitrun.errors import GitrunError, InvalidInputError
-from gitrun.models.flavors import Flavor, LoadOptions, SavedFlavor
+from gitrun.models.flavors import Flavor, LoadOptions, SavedFlavor, mlflow_module
 from gitrun.models.loading import PyFuncModel, load_pyfunc
 from gitrun.models.logged import ModelInfo
 from gitrun.models.mlmodel import PYFUNC, MLModel
@@ -34,7 +34,7 @@ from gitrun.models.python_model import FunctionPythonModel, PythonModel, PythonM
 from gitrun.models.safety import refuse_code
 
 FLAVOR_NAME = PYFUNC
-LOADER_MODULE = "mlflow.pyfunc.model"
+LOADER_MODULE = mlflow_module("pyfunc.model")
 MODEL_FILE = "python_model.pkl"
 ARTIFACTS_DIR = "artifacts"
 _COMPRESSION = {"lzma": ".xz", "bzip2": ".bz2", "gzip": ".gz"}
@@ -53,12 +53,12 @@ __all__ = [
 # MLflow's classes a pickled MLflow model refers to, read as gitrun's own (same attributes), so
 # loading a model saved by mlflow.pyfunc.save_model does not import MLflow.
 _MLFLOW_CLASSES: dict[tuple[str, str], type] = {
-    ("mlflow.pyfunc.model", "PythonModel"): PythonModel,
-    ("mlflow.pyfunc", "PythonModel"): PythonModel,
-    ("mlflow.pyfunc.model", "_FunctionPythonModel"): FunctionPythonModel,
-    ("mlflow.pyfunc.model", "PythonModelContext"): PythonModelContext,
-    ("mlflow.pyfunc", "PythonModelContext"): PythonModelContext,
-    ("mlflow.models.signature", "_TypeHints"): TypeHints,
+    (LOADER_MODULE, "PythonModel"): PythonModel,
+    (mlflow_module("pyfunc"), "PythonModel"): PythonModel,
+    (LOADER_MODULE, "_FunctionPythonModel"): FunctionPythonModel,
+    (LOADER_MODULE, "PythonModelContext"): PythonModelContext,
+    (mlflow_module("pyfunc"), "PythonModelContext"): PythonModelContext,
+    (mlflow_module("models.signature"), "_TypeHints"): TypeHints,
 }
 
 

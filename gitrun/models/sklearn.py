@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gitrun.errors import GitrunError, InvalidInputError
-from gitrun.models.flavors import Flavor, LoadOptions, SavedFlavor
+from gitrun.models.flavors import Flavor, LoadOptions, SavedFlavor, mlflow_module
 from gitrun.models.logged import ModelInfo
 from gitrun.models.mlmodel import MLModel
 from gitrun.models.safety import UnsafeModelError, refuse_code, skops_load
@@ -29,7 +29,7 @@ from gitrun.models.safety import UnsafeModelError, refuse_code, skops_load
 log = logging.getLogger(__name__)
 
 FLAVOR_NAME = "sklearn"
-LOADER_MODULE = "mlflow.sklearn"
+LOADER_MODULE = mlflow_module("sklearn")
 SERIALIZATION_FORMAT_SKOPS = "skops"
 SERIALIZATION_FORMAT_PICKLE = "pickle"
 SERIALIZATION_FORMAT_CLOUDPICKLE = "cloudpickle"

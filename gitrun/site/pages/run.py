@@ -297,6 +297,7 @@ def _info(record: RunRecord, experiment_name: str) -> RunInfoView:
 
 
 def _models(settings: RunSettings, record: RunRecord) -> tuple[ModelView, ...]:
+    from gitrun import tags
     from gitrun.models.info import models_in
 
     run_rel = os.path.relpath(record.run_dir, settings.store_root).replace(os.sep, "/")
@@ -304,7 +305,7 @@ def _models(settings: RunSettings, record: RunRecord) -> tuple[ModelView, ...]:
     built = settings.site.built_from
     commit = built.commit if built.revision is not None else None
     views = []
-    for m in models_in(record.run_dir, record.run_id, run_path, commit, record.tags.get("mlflow.source.git.commit")):
+    for m in models_in(record.run_dir, record.run_id, run_path, commit, record.tags.get(tags.GIT_COMMIT)):
 
         def rows(specs: tuple[Any, ...]) -> tuple[SpecView, ...]:
             return tuple(SpecView(r.name, r.type, r.required, r.default) for r in specs)
