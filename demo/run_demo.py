@@ -5,9 +5,10 @@
 Steps: (re)create DEMO_DIR as a Git repository with a local identity, a bare "origin" repository
 and a local DVC remote inside it (DEMO_DIR/remotes/, excluded from Git); commit ``train.py``;
 ``gitrun init --dvc``; train a baseline on ``main`` and ``gitrun commit`` + ``gitrun push`` it
-(model files go through DVC: the demo's pyproject.toml sets a small ``dvc_threshold``); train more
+(each run logs its model with ``gitrun.sklearn.log_model``: the serialized model goes through DVC, the
+demo's pyproject.toml sets a small ``dvc_threshold``, its MLmodel stays in Git); train more
 runs on a feature branch, commit and push them; then show the history, the runs ordered by the
-primary metric, the experiments, and the best run. Needs no terminal; plain text when piped.
+primary metric, the experiments, the best run and its model (``gitrun models show / predict``). Needs no terminal; plain text when piped.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ digits dataset and logs every run with `import gitrun as mlflow`; the runs live 
     gitrun log
 """
 
-# Demo settings: model pickles (a few KB) go through DVC so the demo shows the whole path.
+# Demo settings: serialized models (a few KB) go through DVC so the demo shows the whole path.
 DEMO_PYPROJECT = """\
 [tool.gitrun]
 primary_metric = "val_acc"
@@ -212,6 +213,22 @@ def main(argv: list[str] | None = None) -> int:
     banner(f"Best run: {best_name} ({PRIMARY} = {best_value:.4f})")
     show(repo, "runs", "show", best_id)
 
+    # -- Its model: MLflow's format, in Git (MLmodel) and DVC (model.skops) -------------------
+    banner(f"The best run's model: gitrun models show runs:/{best_id[:10]}/model")
+    show(repo, "models", "show", f"runs:/{best_id[:10]}/model")
+    example = (
+        store.relative_to(repo)
+        / "experiments"
+        / EXPERIMENT
+        / "runs"
+        / best_id
+        / "artifacts"
+        / "model"
+        / "serving_input_example.json"
+    )
+    banner("Predict with it: MLflow's scoring input, in this environment")
+    show(repo, "models", "predict", "-m", f"runs:/{best_id[:10]}/model", "-i", str(example))
+
     # -- What the feature branch did to the experiments (gitrun diff) ----------------------------
     banner(f"What {FEATURE_BRANCH} changed: gitrun diff main {FEATURE_BRANCH}")
     show(repo, "diff", "main", FEATURE_BRANCH)
@@ -236,12 +253,13 @@ Origin (bare):   {remote_dir(repo, "origin.git")}
 DVC remote:      {remote_dir(repo, "dvc")}
 Run store:       {store}
   one folder per run: {store}/experiments/{EXPERIMENT}/runs/<run id>/
-  (meta.json, params.json, tags.json, metrics/*.tsv, metrics.json, artifacts/)
+  (meta.json, params.json, tags.json, metrics/*.tsv, metrics.json, artifacts/, artifacts/model/MLmodel)
 
 Next:
   cd {repo}
   gitrun runs list --experiment {EXPERIMENT} --json
   gitrun runs show {best_id[:10]}
+  gitrun models show runs:/{best_id[:10]}/model --rev main
   gitrun log                  # the commits that added runs
   gitrun diff main {FEATURE_BRANCH} --format md     # the diff as a pull-request comment shows it
   git show --stat HEAD        # a gitrun commit: run files, and .dvc pointers for the models

@@ -80,15 +80,18 @@ __all__ = [
     "delete_run",
     "delete_tag",
     "end_run",
+    "evaluate",
     "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
+    "get_logged_model",
     "get_metric_history",
     "get_parent_run",
     "get_run",
     "get_tracking_uri",
     "is_tracking_uri_set",
     "last_active_run",
+    "lightgbm",
     "log_artifact",
     "log_artifacts",
     "log_dict",
@@ -99,12 +102,15 @@ __all__ = [
     "log_param",
     "log_params",
     "log_text",
+    "models",
     "projects",
     "pull",
     "push",
+    "pyfunc",
     "restore_run",
     "run",
     "search_experiments",
+    "search_logged_models",
     "search_runs",
     "set_experiment",
     "set_experiment_tag",
@@ -112,6 +118,7 @@ __all__ = [
     "set_tag",
     "set_tags",
     "set_tracking_uri",
+    "sklearn",
     "start_run",
 ]
 
@@ -121,18 +128,27 @@ _LAZY = {
     "push": "gitrun.vcs.sync",
     "pull": "gitrun.vcs.sync",
     "run": "gitrun.projects.api",  # mlflow.run: mlflow.projects.run
+    "evaluate": "gitrun.models.evaluate",
+    "get_logged_model": "gitrun.models.logged",
+    "search_logged_models": "gitrun.models.logged",
+}
+# MLflow's flavor modules (`mlflow.sklearn`...) and `mlflow.models`: modules loaded on first use.
+_LAZY_MODULES = {
+    "models": "gitrun.models",
+    "projects": "gitrun.projects",
+    "pyfunc": "gitrun.pyfunc",
+    "sklearn": "gitrun.sklearn",
+    "lightgbm": "gitrun.lightgbm",
 }
 
 
 def __getattr__(name: str) -> Any:
     # Lazy parts: imported on first use so `import gitrun` stays fast.
-    if name == "projects":
-        import importlib
+    import importlib
 
-        return importlib.import_module("gitrun.projects")
     if name in _LAZY:
-        import importlib
-
         module = importlib.import_module(_LAZY[name])
         return getattr(module, name)
+    if name in _LAZY_MODULES:
+        return importlib.import_module(_LAZY_MODULES[name])
     raise AttributeError(f"module 'gitrun' has no attribute {name!r}")

@@ -69,6 +69,11 @@ class Metric:
     value: float
     timestamp: int
     step: int = 0
+    # MLflow 3: a metric logged for a model (log_metric(model_id=...)), on a dataset, by a run
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+    run_id: str | None = None
 
     def __eq__(self, other: object) -> bool:
         # NaN == NaN here, so round trips of series holding NaN compare equal.

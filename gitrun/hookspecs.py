@@ -73,3 +73,16 @@ def gitrun_cli_commands() -> Mapping[str, click.Command | str] | None:  # type: 
 def gitrun_project_backends() -> Mapping[str, Any] | None:  # type: ignore[empty-body]
     """Backends that run projects and sweep trials (MLflow's project-backend plugin type): name ->
     a backend class, or ``"module:attribute"`` naming one (imported when used; gitrun.projects.backends)."""
+
+
+# -- models (gitrun.models) -------------------------------------------------------------------
+@hookspec
+def gitrun_model_flavors() -> list[Any] | None:  # type: ignore[empty-body]
+    """Model flavors this plugin provides: ``gitrun.models.flavors.Flavor`` objects (name, the
+    ``loader_module`` names it loads, save, load, the pyfunc loader, requirements)."""
+
+
+@hookspec(firstresult=True)
+def gitrun_resolve_model_uri(uri: str, store: Any, rev: str | None) -> Any:
+    """Where the model ``uri`` points (a ``gitrun.models.uri.ModelLocation``), or None for a URI this
+    plugin does not know; ``store`` is the tracking store, ``rev`` the ``--rev`` asked for, if any."""

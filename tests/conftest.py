@@ -166,3 +166,12 @@ def moto_s3() -> Iterator[str]:
         yield f"http://{host}:{port}"
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    """Models saved by real MLflow (one subprocess per session): their folder and expected predictions."""
+    from tests.helpers.models import save_mlflow_models
+
+    dest = tmp_path_factory.mktemp("mlflow-models")
+    return dest, save_mlflow_models(dest)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import re
 import subprocess
 import sys
@@ -97,9 +96,10 @@ def test_demo_builds_a_repository_with_tracked_runs(tmp_path: Path) -> None:
         assert json.loads((artifacts / "report.json").read_text())["val_acc"] == pytest.approx(
             run.data.metrics["val_acc"]
         )
-        # The pickled model is in the work tree (beside its DVC pointer when the demo commits through DVC).
-        model = pickle.loads((artifacts / "model" / "model.pkl").read_bytes())
+        # Each run logged its model in MLflow's format: the MLmodel in Git, model.skops through DVC.
+        model = gitrun.sklearn.load_model(artifacts / "model")
         assert type(model).__name__ == "SGDClassifier"
+        assert (artifacts / "model" / "MLmodel").is_file() and (artifacts / "model" / "model.skops.dvc").is_file()
 
     # The output: the runs table ordered by val_acc (best first), the experiments, the best run.
     table = section(out, "=== Runs of digits-sgd", "=== Experiments")
@@ -111,8 +111,12 @@ def test_demo_builds_a_repository_with_tracked_runs(tmp_path: Path) -> None:
     assert "val_acc" in table
     experiments = section(out, "=== Experiments", "=== Best run")
     assert "digits-sgd" in experiments and f"{val_acc[best]:.4g}" in experiments
-    shown = section(out, "=== Best run", "=== Done")
-    assert f"Run {best}" in shown and "confusion_matrix.csv" in shown and "model/model.pkl" in shown
+    shown = section(out, "=== Best run", "=== The best run's model")
+    assert f"Run {best}" in shown and "confusion_matrix.csv" in shown and "Model model" in shown
+    model_part = section(out, "=== The best run's model", "=== Predict with it")
+    assert "python_function, sklearn" in model_part and "mlflow.sklearn" in model_part and "DVC" in model_part
+    predicted = section(out, "=== Predict with it", "===")
+    assert json.loads(predicted.split("\n", 2)[2].strip().splitlines()[0])["predictions"]
     assert str(store) in out and "gitrun runs list --experiment digits-sgd" in out
 
 

@@ -19,10 +19,22 @@ def _string_literals(tree: ast.AST) -> list[tuple[int, str]]:
         and isinstance(node.body[0], ast.Expr)
         and isinstance(node.body[0].value, ast.Constant)
     }
+    # In an f-string, the literal "gitrun." before a placeholder is code (f"gitrun.{flavor}.load_model"),
+    # not the tag prefix; a tag spelled there still shows by its longer prefix ("gitrun.ci.").
+    prefixes_in_fstrings = {
+        id(part)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.JoinedStr)
+        for part in node.values
+        if isinstance(part, ast.Constant) and part.value in (tags.MLFLOW_PREFIX, tags.GITRUN_PREFIX)
+    }
     return [
         (node.lineno, node.value)
         for node in ast.walk(tree)
-        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and id(node) not in prefixes_in_fstrings
     ]
 
 

@@ -24,6 +24,7 @@ COMMANDS = {
     "site": "gitrun.cli.site:site",
     "run": "gitrun.cli.projects:run",
     "sweep": "gitrun.cli.projects:sweep",
+    "models": "gitrun.cli.models:models",
 }
 
 

@@ -148,11 +148,14 @@ def _print_runs(records: list[RunRecord], experiments: dict[str, Any]) -> None:
 @json_option
 @click.pass_context
 def show_run(ctx: click.Context, run_id: str, rev: str | None, as_json: bool) -> None:
-    """Show one run: info, params, metrics (latest/min/max), tags and artifacts. RUN_ID may be a unique prefix."""
+    """Show one run: info, params, metrics (latest/min/max), tags, artifacts and models. RUN_ID may be a unique prefix."""
+    from gitrun.models.info import run_models
+
     store = read_store(ctx, rev)
     record = store.read_run(store.resolve_run_id(run_id))
     experiment = store.get_experiment(record.experiment_id)
     artifacts = _artifact_files(store, record.run_id)
+    models = run_models(store, record.run_id, store.find_run_dir(record.run_id)[1], record.tags.get(tags.GIT_COMMIT))
     if as_json:
         data = run_to_json(record, experiment.name)
         data["metric_summaries"] = {
@@ -160,6 +163,7 @@ def show_run(ctx: click.Context, run_id: str, rev: str | None, as_json: bool) ->
             for k, s in sorted(record.summaries.items())
         }
         data["artifacts"] = artifacts
+        data["models"] = [m.to_json() for m in models]
         echo_json(data)
         return
     out = console()
@@ -194,6 +198,11 @@ def show_run(ctx: click.Context, run_id: str, rev: str | None, as_json: bool) ->
         print_table(["tag", "value"], sorted(user_tags.items()), title="Tags")
     if artifacts:
         print_table(["artifact", "bytes"], [(a["path"], a["size"]) for a in artifacts], title="Artifacts")
+    if models:
+        from gitrun.cli.models import print_summary
+
+        for summary in models:
+            print_summary(summary, title=f"Model {summary.name}", brief=True)
 
 
 def _artifact_files(store: ReadStore, run_id: str) -> list[dict[str, Any]]:

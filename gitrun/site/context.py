@@ -128,6 +128,33 @@ class ArtifactView:
 
 
 @dataclass(frozen=True)
+class SpecView:
+    """One row of a model's signature table."""
+
+    name: str  # "" for an unnamed input
+    type: str
+    required: bool
+    default: str | None  # params only
+
+
+@dataclass(frozen=True)
+class ModelView:
+    """One model a run holds (a folder of its artifacts with an MLmodel)."""
+
+    name: str  # its artifact path
+    uri: str  # runs:/<run id>/<name>
+    model_id: str | None
+    flavors: str  # "python_function, sklearn"
+    serialization: str | None
+    size: str  # formatted
+    inputs: tuple[SpecView, ...]
+    outputs: tuple[SpecView, ...]
+    params: tuple[SpecView, ...]
+    input_example: str | None  # input_example.json (cut when long)
+    commands: tuple[tuple[str, str], ...]  # (what it does, the shell or Python command)
+
+
+@dataclass(frozen=True)
 class RunInfoView:
     run_id: str
     name: str
@@ -159,6 +186,7 @@ class RunContext:
     tags: tuple[KeyValue, ...]
     metrics: tuple[MetricView, ...]
     artifacts: tuple[ArtifactView, ...]
+    models: tuple[ModelView, ...]
     note_html: str  # sanitized HTML (mark it safe in a template); "" without a note
     recover_commands: tuple[str, ...]  # shell commands that bring the run's code back
     has_code_diff: bool
@@ -228,11 +256,13 @@ __all__ = [
     "HomeContext",
     "KeyValue",
     "MetricView",
+    "ModelView",
     "NavLink",
     "PAGE_CONTEXTS",
     "RunContext",
     "RunInfoView",
     "SiteInfo",
+    "SpecView",
     "as_template_vars",
     "field",
 ]

@@ -39,6 +39,8 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 # in the store is committed. `!*` first: the project's own ignore rules (*.json, metrics/,
 # artifacts/...) must not hide run files either. `local_only()` states the same rules in Python.
 LOCK_FILE = ".lock"
+# A folder of a run's artifacts/ holding this file is a model (MLflow's format; docs/format.md).
+MODEL_FILE = "MLmodel"
 HEARTBEAT_PREFIX = ".heartbeat-"
 GITIGNORE = f"""\
 # Written by gitrun: its own local-only files, never committed (see docs/format.md).

@@ -16,9 +16,10 @@ from gitrun.entities import Experiment, FileInfo, Metric, Param, Run, RunStatus,
 from gitrun.errors import InvalidInputError, RunStateError
 from gitrun.plugins import store_at
 from gitrun.search.api import filter_experiments, order_experiments, search_run_records
-from gitrun.store import ReadStore, Store
+from gitrun.store import ReadStore, Store, model_metrics
 from gitrun.store.names import generate_run_name
 from gitrun.store.validation import validate_key, validate_metric_value, validate_step, validate_timestamp
+from gitrun.store.writer import now_ms
 from gitrun.tags import LOGGED_IMAGES, PARENT_RUN_ID, RUN_NAME, USER
 from gitrun.tracking import artifacts as _artifacts
 from gitrun.tracking.state import STATE
@@ -161,9 +162,24 @@ class Client:
 
     # -- logging ---------------------------------------------------------------------------
     def log_metric(
-        self, run_id: str, key: str, value: float, timestamp: int | None = None, step: int | None = None, **_: Any
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        timestamp: int | None = None,
+        step: int | None = None,
+        model_id: str | None = None,
+        dataset: Any = None,
+        **_: Any,
     ) -> None:
-        self.writable_store.writable(run_id).log_metric(key, value, step, timestamp)
+        """Append one point; ``model_id`` (MLflow 3) also records it as a metric of that logged model."""
+        writer = self.writable_store.writable(run_id)
+        if model_id is not None and timestamp is None:
+            timestamp = now_ms()
+        writer.log_metric(key, value, step, timestamp)
+        if model_id is not None:
+            assert timestamp is not None
+            model_metrics.link(writer.run_dir, {key: value}, step, timestamp, model_id, dataset)
 
     def log_param(self, run_id: str, key: str, value: Any, **_: Any) -> Any:
         self.writable_store.writable(run_id).log_params({key: value})

@@ -20,12 +20,12 @@ from gitrun.errors import ExperimentNotFoundError, InvalidInputError, RunStateEr
 from gitrun.plugins import run_context_tags, store_at
 from gitrun.search.api import SEARCH_MAX_RESULTS_PANDAS, rows_to_dataframe
 from gitrun.search.engine import search_rows
-from gitrun.store import heartbeat, read_run_meta
+from gitrun.store import heartbeat, model_metrics, read_run_meta
 from gitrun.store.layout import DEFAULT_EXPERIMENT_ID, ENV_TRACKING_URI, resolve_store_root
 from gitrun.store.names import generate_run_name
 from gitrun.store.textio import atomic_write
 from gitrun.store.validation import validate_key, validate_run_id
-from gitrun.store.writer import RunWriter
+from gitrun.store.writer import RunWriter, now_ms
 from gitrun.tags import CODE_DIFF, NOTE, PARENT_RUN_ID, RUN_NAME
 from gitrun.tracking import artifacts
 from gitrun.tracking.client import Client
@@ -418,10 +418,21 @@ def log_metric(
     synchronous: bool | None = None,
     timestamp: int | None = None,
     run_id: str | None = None,
+    model_id: str | None = None,
+    dataset: Any = None,
     **_: Any,
 ) -> None:
-    """Append one point to a metric series. Returns once the point is written to the OS."""
-    _writer_for(run_id).log_metric(key, value, step, timestamp)
+    """Append one point to a metric series. Returns once the point is written to the OS.
+
+    ``model_id`` (MLflow 3) also records the value as a metric of that logged model (on ``dataset``:
+    an object with ``name`` and ``digest``), in the run's ``model_metrics.jsonl``."""
+    writer = _writer_for(run_id)
+    if model_id is None:
+        writer.log_metric(key, value, step, timestamp)
+        return
+    timestamp = now_ms() if timestamp is None else timestamp
+    writer.log_metric(key, value, step, timestamp)
+    model_metrics.link(writer.run_dir, {key: value}, step, timestamp, model_id, dataset)
 
 
 def log_metrics(
@@ -430,10 +441,20 @@ def log_metrics(
     synchronous: bool | None = None,
     run_id: str | None = None,
     timestamp: int | None = None,
+    model_id: str | None = None,
+    dataset: Any = None,
     **_: Any,
 ) -> None:
-    """Log several metrics at one step and timestamp; all are validated before any is written."""
-    _writer_for(run_id).log_metric_points((k, v, step, timestamp) for k, v in metrics.items())
+    """Log several metrics at one step and timestamp; all are validated before any is written.
+
+    ``model_id``: as in :func:`log_metric`."""
+    writer = _writer_for(run_id)
+    if model_id is not None and timestamp is None:
+        timestamp = now_ms()
+    writer.log_metric_points((k, v, step, timestamp) for k, v in metrics.items())
+    if model_id is not None:
+        assert timestamp is not None
+        model_metrics.link(writer.run_dir, metrics, step, timestamp, model_id, dataset)
 
 
 def log_param(key: str, value: Any, synchronous: bool | None = None) -> Any:

@@ -25,7 +25,7 @@ from gitrun.formatting import format_number, parse_size
 from gitrun.search.experiments import best_run
 from gitrun.settings import load_project_settings
 from gitrun.store import RunRecord, Store
-from gitrun.store.layout import HEARTBEAT_PREFIX, LOCK_FILE, local_only
+from gitrun.store.layout import HEARTBEAT_PREFIX, LOCK_FILE, MODEL_FILE, local_only
 from gitrun.store.pointers import MD5_LINE, pointer_size
 from gitrun.store.reader import holds_only_local_files, pid_alive, read_run
 from gitrun.store.textio import TEMP_PREFIX, atomic_write
@@ -183,7 +183,9 @@ def _md5(path: Path) -> str:
 def big_files(run_dir: Path, threshold: int) -> list[Path]:
     """What DVC must (re-)track in a run: artifact files, metric series and full values over ``threshold`` bytes,
     and artifact *directories* (top level of ``artifacts/``) whose total size is over it, which
-    DVC tracks as one unit (a saved model of many small files). Unchanged tracked ones are skipped.
+    DVC tracks as one unit (a folder of many small files). A model folder (one holding an
+    ``MLmodel``) is tracked file by file instead, so its MLmodel and environment files stay
+    readable in Git. Unchanged tracked ones are skipped.
     """
     found: list[Path] = []
     artifacts = run_dir / "artifacts"
@@ -193,7 +195,9 @@ def big_files(run_dir: Path, threshold: int) -> list[Path]:
                 continue
             if entry.is_dir():
                 files = [p for p in entry.rglob("*") if p.is_file() and not _bookkeeping(p.name)]
-                if any(p.name.endswith(".dvc") for p in entry.rglob("*.dvc")):
+                if any(p.name.endswith(".dvc") for p in entry.rglob("*.dvc")) or any(
+                    p.name == MODEL_FILE for p in files
+                ):
                     found += _big_single_files(files, threshold)  # DVC tracks files inside: keep doing so
                 elif sum(p.stat().st_size for p in files) > threshold and not _pointer_current(entry, files):
                     found.append(entry)

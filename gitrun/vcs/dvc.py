@@ -245,3 +245,76 @@ def read_at_rev(root: Path, path: str, rev: str | None, remote: str | None = Non
             f"cannot read {path} at {rev or 'the working tree'} through DVC: {exc}; try `gitrun pull`"
         ) from exc
     return bytes(data)
+
+
+# -- DVC's cache, read directly -----------------------------------------------------------------
+# Loading a model at a revision must stay fast: when the content a pointer names is in the local
+# cache, gitrun reads it there by its hash (DVC 3: <cache>/files/md5/<2>/<30>; DVC 2 pointers, which
+# have no `hash:` field: <cache>/<2>/<30>) without importing DVC; otherwise DVC fetches it.
+@dataclass(frozen=True)
+class Pointer:
+    """The one output of a ``.dvc`` pointer file."""
+
+    path: str
+    md5: str  # ends in ".dir" for a directory
+    size: int | None
+    legacy: bool  # written by DVC 2 (no `hash: md5`): cache at the cache root, text hashed dos2unix
+
+    @property
+    def is_dir(self) -> bool:
+        return self.md5.endswith(".dir")
+
+
+def read_pointer(text: str) -> Pointer | None:
+    """The output a ``.dvc`` file tracks, or None when it is not a one-output pointer."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+        out = data["outs"][0]
+        md5 = str(out["md5"])
+    except (yaml.YAMLError, KeyError, IndexError, TypeError):
+        return None
+    size = out.get("size")
+    return Pointer(
+        str(out.get("path", "")), md5, int(size) if isinstance(size, int) else None, out.get("hash") != "md5"
+    )
+
+
+def cache_dir(root: Path) -> Path:
+    """The DVC cache of the repository at ``root`` (``cache.dir`` of .dvc/config.local or .dvc/config)."""
+    import re
+
+    for name in ("config.local", "config"):
+        try:
+            text = (root / ".dvc" / name).read_text(encoding="utf-8")
+        except OSError:
+            continue
+        section = re.search(r"^\[cache\][^\n]*\n((?:[ \t]+[^\n]*\n?|\s*\n)*)", text, re.M)
+        found = section and re.search(r"^\s*dir\s*=\s*(.+?)\s*$", section.group(1), re.M)
+        if found:
+            return (root / ".dvc" / os.path.expanduser(found.group(1))).resolve()
+    return root / ".dvc" / "cache"
+
+
+def cached_object(root: Path, md5: str, legacy: bool) -> Path | None:
+    """Where the object of hash ``md5`` is in the local cache, if it is there."""
+    base = cache_dir(root)
+    old, new = base / md5[:2] / md5[2:], base / "files" / "md5" / md5[:2] / md5[2:]
+    return next((p for p in ((old, new) if legacy else (new, old)) if p.is_file()), None)
+
+
+def fetch_at_rev(root: Path, path: str, rev: str | None, dest: Path, remote: str | None = None) -> None:
+    """Write what the DVC-tracked ``path`` (repo-relative; a file or a directory) holds at ``rev`` to
+    ``dest``, from the cache or else the remote."""
+    require_dvc()
+    from dvc.api import DVCFileSystem
+
+    try:
+        fs = DVCFileSystem(str(root), rev=rev, remote=remote)
+        fs.get(path, str(dest), recursive=True)
+    except Exception as exc:
+        raise DvcError(
+            f"cannot get {path} at {rev or 'the working tree'} through DVC: {exc}; push it from where it was "
+            "committed (`gitrun push`), or check the remote with `dvc remote list`"
+        ) from exc

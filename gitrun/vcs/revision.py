@@ -320,16 +320,22 @@ def _scratch_cache() -> Path:
 
 def _revisions_cache(base: ReadStore) -> Path:
     """``<store>/.cache/revs`` when this process can write there, else :func:`_scratch_cache`."""
-    revs = base.layout.cache_dir / "revs"
-    probe = textio.temp_path(revs / "probe")
+    return derived_cache(base, "revs")
+
+
+def derived_cache(base: ReadStore, name: str) -> Path:
+    """``<store>/.cache/<name>`` when this process can write there, else a folder of :func:`_scratch_cache`
+    (derived data never needs a writable store)."""
+    folder = base.layout.cache_dir / name
+    probe = textio.temp_path(folder / "probe")
     try:
-        revs.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         os.close(os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
         os.unlink(probe)
-        return revs
+        return folder
     except OSError as exc:
-        log.info("the store's cache %s is not writable (%s); materialising revisions in a temp folder", revs, exc)
-        return _scratch_cache()
+        log.info("the store's cache %s is not writable (%s); using a temp folder", folder, exc)
+        return _scratch_cache() if name == "revs" else _scratch_cache() / f".{name}"  # not pruned as a revision
 
 
 def store_at(store: ReadStore, rev: str) -> RevisionStore:

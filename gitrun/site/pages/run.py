@@ -14,10 +14,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gitrun import formatting
 from gitrun.formatting import format_duration, format_size, format_time
 from gitrun.site import safe
 from gitrun.site.builder import Builder
-from gitrun.site.context import ArtifactView, KeyValue, MetricView, RunContext, RunInfoView, SiteInfo, as_template_vars
+from gitrun.site.context import (
+    ArtifactView,
+    KeyValue,
+    MetricView,
+    ModelView,
+    RunContext,
+    RunInfoView,
+    SiteInfo,
+    SpecView,
+    as_template_vars,
+)
 from gitrun.site.output import digest, write_if_changed
 from gitrun.site.resources import make_environment
 from gitrun.site.series import browser_series, read_series, to_csv
@@ -252,6 +263,7 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
         tags=tuple(KeyValue(k, v) for k, v in sorted(tags.items())),
         metrics=tuple(metrics),
         artifacts=tuple(artifacts),
+        models=_models(settings, record),
         note_html=safe.render_note(note) if note.strip() else "",
         recover_commands=_recover_commands(record),
         has_code_diff=(record.run_dir / "code.diff").exists(),
@@ -289,6 +301,38 @@ def _info(record: RunRecord, experiment_name: str) -> RunInfoView:
         parent_run_id=parent,
         parent_href=f"runs/{parent}.html" if parent else None,
     )
+
+
+def _models(settings: RunSettings, record: RunRecord) -> tuple[ModelView, ...]:
+    from gitrun import tags
+    from gitrun.models.info import models_in
+
+    run_rel = os.path.relpath(record.run_dir, settings.store_root).replace(os.sep, "/")
+    run_path = "/".join(p for p in (settings.store_rel, run_rel) if p)
+    built = settings.site.built_from
+    commit = built.commit if built.revision is not None else None
+    views = []
+    for m in models_in(record.run_dir, record.run_id, run_path, commit, record.tags.get(tags.GIT_COMMIT)):
+
+        def rows(specs: tuple[Any, ...]) -> tuple[SpecView, ...]:
+            return tuple(SpecView(r.name, r.type, r.required, r.default) for r in specs)
+
+        views.append(
+            ModelView(
+                name=m.name,
+                uri=m.uri,
+                model_id=m.model_id,
+                flavors=", ".join(m.flavors),
+                serialization=m.serialization_format,
+                size=formatting.format_size(m.size_bytes),
+                inputs=rows(m.inputs),
+                outputs=rows(m.outputs),
+                params=rows(m.params),
+                input_example=m.input_example,
+                commands=m.commands,
+            )
+        )
+    return tuple(views)
 
 
 def _recover_commands(record: RunRecord) -> tuple[str, ...]:
