@@ -120,5 +120,9 @@ class EnvironmentBuildError(ExecutionException):
     """A Python environment for a project or a model could not be built; pip's last lines say why."""
 
 
+class SystemMetricsUnavailableError(GitrunError, ImportError):
+    """System metrics were asked for and psutil (the ``system-metrics`` extra) is not installed."""
+
+
 class StoreWarning(UserWarning):
     """A file of the store could not be read completely; the rest of the store still reads."""
