@@ -40,7 +40,12 @@ def run_cli(group: click.Group) -> None:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
     except Exception as exc:  # unexpected: still one line, unless --traceback
-        _fail(exc, 1, unexpected=True)
+        from gitrun.extras import missing_extra
+
+        extra = missing_extra(exc, "this command")  # an optional package no `require` guarded
+        if extra is not None:
+            extra.__cause__ = exc  # what --traceback shows
+        _fail(extra or exc, 1, unexpected=extra is None)
 
 
 def _fail(exc: BaseException, code: int, unexpected: bool = False) -> None:

@@ -102,7 +102,7 @@ def build(
         TimeElapsedColumn(),
         console=out,
         transient=True,
-        disable=bool(os.environ.get("GITRUN_NO_PROGRESS")),
+        disable=bool(os.environ.get("GITRUN_NO_PROGRESS")) or not out.is_terminal,  # no stray blank line in logs
     ) as progress:
         tasks: dict[str, Any] = {}
 

@@ -21,12 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from gitrun.compare.diff import Diff, RunSummary
-from gitrun.errors import GitrunError
-
-
-class CheckSyntaxError(GitrunError):
-    exit_code = 2
-
+from gitrun.errors import CheckSyntaxError
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?)"

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from gitrun._version import __version__
 from gitrun.errors import GitrunError
+from gitrun.extras import require
 from gitrun.site import resources
 from gitrun.site.builder import Builder, BuildOptions, BuildResult, Progress, read_snapshot
 from gitrun.site.output import Manifest, SiteWriter, digest
@@ -40,6 +41,7 @@ def _check_output(output: Path, store: ReadStore) -> None:
 
 def build_site(store: ReadStore, options: BuildOptions, progress: Progress | None = None) -> BuildResult:
     """Build (or bring up to date) the static site of ``store`` in ``options.output``."""
+    require("site", feature="building the report site")
     started = time.perf_counter()
     output = Path(options.output)
     _check_output(output, store)

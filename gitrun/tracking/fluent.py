@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gitrun.entities import Experiment, Metric, Run, RunData, RunInfo, RunStatus, ViewType
-from gitrun.errors import ExperimentNotFoundError, InvalidInputError, RunStateError
+from gitrun.errors import InvalidInputError, RunStateError
 from gitrun.plugins import run_context_tags, store_at
 from gitrun.search.api import SEARCH_MAX_RESULTS_PANDAS, rows_to_dataframe
 from gitrun.search.engine import search_rows
@@ -150,7 +150,9 @@ def set_experiment(
     """
     client = _get_client()
     if (experiment_name is None) == (experiment_id is None):
-        raise ExperimentNotFoundError("set_experiment needs exactly one of experiment_name or experiment_id")
+        raise InvalidInputError(
+            "set_experiment needs exactly one of experiment_name or experiment_id, e.g. set_experiment('iris')"
+        )
     if experiment_id is not None:
         exp = client.get_experiment(str(experiment_id))
     else:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gitrun.entities import RunStatus
-from gitrun.errors import GitCommandError, GitrunError
+from gitrun.errors import CommitRefused, GitCommandError, GitrunError, last_lines
 from gitrun.formatting import parse_size
 from gitrun.search.experiments import best_run
 from gitrun.settings import load_project_settings
@@ -35,10 +35,6 @@ from gitrun.vcs import dvc
 from gitrun.vcs.git import GitRepo
 
 DEFAULT_DVC_THRESHOLD = 500 * 1024  # pre-commit's check-added-large-files default (500 KB)
-
-
-class CommitRefused(GitrunError):
-    """Git's state makes committing unsafe (merge in progress, detached HEAD...)."""
 
 
 @dataclass(frozen=True)
@@ -345,13 +341,12 @@ def _commit_locked(
     big = [p for record in selected if record.run_dir.exists() for p in big_files(record.run_dir, threshold)]
     tracked: list[str] = []
     if big:
-        if not dvc.dvc_available():
-            biggest = max(big, key=lambda p: p.stat().st_size)
-            raise dvc.DvcNotInstalledError(
-                f"{len(big)} file(s) exceed dvc_threshold ({threshold} bytes), e.g. {_rel(repo, biggest)} "
-                f"({biggest.stat().st_size} bytes); gitrun keeps such files out of Git with DVC. Install it: "
-                f"{dvc.INSTALL_HINT}, then `gitrun init --dvc`; or raise the threshold (--dvc-threshold)"
-            )
+        biggest = max(big, key=lambda p: p.stat().st_size)
+        dvc.require_dvc(
+            f"committing {len(big)} file(s) over dvc_threshold ({threshold} bytes), e.g. {_rel(repo, biggest)} "
+            f"({biggest.stat().st_size} bytes), which gitrun keeps out of Git with DVC,",
+            "; then `gitrun init --dvc`, or raise the threshold (--dvc-threshold)",
+        )
         # Committed as blobs while small (a resumed run, --include-running): DVC refuses files Git
         # tracks, so they leave the real index first (restored below if the commit fails).
         in_git = [p for c in _chunks([_rel(repo, p) for p in big], 500) for p in _ls_files(repo, c)]
@@ -516,7 +511,7 @@ def commit_paths(
             _roll_back(repo)
             if isinstance(exc, GitCommandError):
                 raise GitrunError(
-                    f"git refused the commit: {exc.stderr.strip() or exc}. "
+                    f"git refused the commit: {exc.summary or exc}. "
                     "Nothing was committed; your files and index are unchanged"
                 ) from None
             raise
@@ -557,7 +552,7 @@ def _refresh_index(repo: GitRepo, treeish: str | None, paths: Sequence[str], rep
                 break
             if "index.lock" not in proc.stderr or not _wait_for_index_lock(repo):
                 raise GitrunError(
-                    f"cannot update the index ({proc.stderr.strip()}): another Git process holds "
+                    f"cannot update the index ({last_lines(proc.stderr)}): another Git process holds "
                     f"{repo.git_dir / 'index.lock'} (if none does, a crashed one left it: delete it). "
                     "Nothing was committed"
                 )
@@ -567,7 +562,7 @@ def _refresh_index(repo: GitRepo, treeish: str | None, paths: Sequence[str], rep
 def _run_hook_checked(repo: GitRepo, name: str, env: dict[str, str], *args: str) -> None:
     proc = _run_hook(repo, name, env, *args)
     if proc is not None and proc.returncode != 0:
-        output = (proc.stderr + proc.stdout).strip()
+        output = last_lines(proc.stderr + "\n" + proc.stdout)
         raise GitrunError(
             f"git refused the commit (its {name} hook failed): {output or f'exit status {proc.returncode}'}. "
             "Nothing was committed; your files and index are unchanged (--no-verify skips the hooks)"
