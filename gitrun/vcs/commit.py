@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitrun import gitcmd
 from gitrun.entities import RunStatus
 from gitrun.errors import CommitRefused, GitCommandError, GitrunError, last_lines
 from gitrun.formatting import parse_size
@@ -576,14 +577,10 @@ def _run_hook(repo: GitRepo, name: str, env: dict[str, str], *args: str) -> Any:
     if proc.returncode == 0 or "is not a git command" not in proc.stderr:
         return proc
     # Git before 2.36 has no `git hook run`: find and run the hook file the way it would.
-    import subprocess
-
     path = repo.root / repo.run("rev-parse", "--git-path", f"hooks/{name}").strip()
     if not os.access(path, os.X_OK) or not path.is_file():
         return None
-    return subprocess.run(
-        [str(path), *args], cwd=repo.root, env={**os.environ, **hook_env}, input="", capture_output=True, text=True
-    )
+    return gitcmd.run_hook_file(path, args, repo.root, hook_env)
 
 
 def _check_tree_unchanged(repo: GitRepo, before: str, after: str, paths: Sequence[str]) -> None:
@@ -753,7 +750,6 @@ def _dvc_tracked(path: str, pointers: set[str]) -> bool:
 
 def _write_blobs(repo: GitRepo, files: list[bytes], env: dict[str, str]) -> list[bytes]:
     """``update-index --index-info`` records of ``files`` (repo-relative), their blobs written."""
-    import subprocess
     import tempfile
 
     root = os.fsencode(repo.root)
@@ -777,35 +773,26 @@ def _write_blobs(repo: GitRepo, files: list[bytes], env: dict[str, str]) -> list
     if raw:
         with tempfile.TemporaryDirectory() as tmp:
             marks = os.path.join(tmp, "marks")
-            with open(os.path.join(tmp, "stderr"), "w+b") as errors:
-                proc = subprocess.Popen(
-                    ["git", "fast-import", "--quiet", "--done", f"--export-marks={marks}"],
-                    cwd=repo.root,
-                    env={**os.environ, **env},
-                    stdin=subprocess.PIPE,
-                    stderr=errors,
-                )
-                assert proc.stdin is not None
-                try:
-                    for number, path in enumerate(raw, start=1):
-                        full = os.path.join(root, path)
-                        if os.path.islink(full):
-                            data = os.fsencode(os.readlink(full))
-                        else:
-                            with open(full, "rb") as f:
-                                data = f.read()
-                        proc.stdin.write(b"blob\nmark :%d\ndata %d\n%s\n" % (number, len(data), data))
-                    proc.stdin.write(b"done\n")
-                finally:
-                    proc.stdin.close()
-                    proc.wait()
-                if proc.returncode != 0:
-                    errors.seek(0)
-                    raise GitrunError(f"git fast-import failed: {errors.read().decode(errors='replace').strip()}")
+            repo.batch(
+                "fast-import", "--quiet", "--done", f"--export-marks={marks}", chunks=_blob_stream(root, raw), env=env
+            )
             with open(marks, "rb") as f:
                 marked = dict(line.split() for line in f.read().splitlines())
         shas.update((path, marked[b":%d" % number]) for number, path in enumerate(raw, start=1))
     return [mode + b" " + shas[path] + b"\t" + path for path, mode in zip(files, modes, strict=True)]
+
+
+def _blob_stream(root: bytes, paths: list[bytes]) -> Iterator[bytes]:
+    """``git fast-import`` commands writing each file of ``paths`` as blob ``:N`` (files read as they are sent)."""
+    for number, path in enumerate(paths, start=1):
+        full = os.path.join(root, path)
+        if os.path.islink(full):
+            data = os.fsencode(os.readlink(full))
+        else:
+            with open(full, "rb") as f:
+                data = f.read()
+        yield b"blob\nmark :%d\ndata %d\n%s\n" % (number, len(data), data)
+    yield b"done\n"
 
 
 _CONVERSIONS = (b"filter", b"text", b"eol", b"ident", b"working-tree-encoding")
@@ -817,7 +804,7 @@ def _converted(repo: GitRepo, files: list[bytes]) -> list[bytes]:
     all), or ``core.autocrlf`` is on."""
     if not files:
         return []
-    autocrlf = repo.run("config", "--get", "core.autocrlf", check=False).stdout.strip().lower()
+    autocrlf = (repo.config("core.autocrlf") or "").lower()
     if autocrlf in ("true", "input", "yes", "on", "1"):
         return files
     out = repo.run(
