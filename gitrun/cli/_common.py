@@ -157,7 +157,13 @@ def diff_options(f: F) -> F:
             metavar="NAME",
             help="Only this experiment (repeatable).",
         ),
-        click.option("--precision", type=int, default=4, show_default=True, help="Significant digits of numbers."),
+        click.option(
+            "--precision",
+            type=click.IntRange(1, 17),
+            default=4,
+            show_default=True,
+            help="Significant digits of numbers.",
+        ),
         click.option("--require-runs", is_flag=True, help="A check fails where the target adds or changes no run."),
     ]
     for option in reversed(options):
