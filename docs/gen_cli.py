@@ -31,8 +31,8 @@ $ gitrun --tracking-uri ../other-project runs list
 ```
 
 **Run IDs.** Wherever a command takes a run ID, a unique prefix is enough (`gitrun runs show
-01M8FHR9`), as Git accepts abbreviated commit hashes. An ambiguous prefix is an error listing how
-many runs match.
+01M8FHR9`), as Git accepts abbreviated commit hashes. An ambiguous prefix is an error saying how
+many runs match and naming the first three.
 
 **Tables.** Listings are printed as tables (rich). Colour follows `NO_COLOR`; when the output is
 not a terminal, tables are laid out for `COLUMNS` characters (default 200) instead of being
