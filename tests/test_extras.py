@@ -138,3 +138,17 @@ def test_an_unexpected_missing_module_stays_unexpected(repo: Path) -> None:
     proc = run_python(code, repo)
     assert proc.returncode == 1
     assert proc.stderr.startswith("Error: unexpected ModuleNotFoundError"), proc.stderr
+
+
+def test_the_pr_report_without_vl_convert_is_written_and_names_the_site_extra(repo: Path) -> None:
+    log_runs(repo, [{"name": "base", "metrics": {"val_acc": [0.5, 0.6, 0.7]}}])
+    proc = run_python("import gitrun\nprint(gitrun.commit().sha)", repo)
+    assert proc.returncode == 0, proc.stderr
+    log_runs(repo, [{"name": "new", "metrics": {"val_acc": [0.6, 0.7, 0.8]}}])
+    code, stderr = cli_without(["vl_convert"], "report", "pr", "--out", "report", cwd=repo)
+    assert code == 0, stderr
+    assert (repo / "report" / "comment.md").is_file() and not (repo / "report" / "charts").exists()
+    assert stderr.strip() == (
+        "No chart images: drawing charts as SVG/PNG needs vl-convert-python, which is not installed (no module "
+        "'vl_convert'): pip install 'gitrun-ml[site]' (the Markdown report is complete without them)"
+    )

@@ -70,7 +70,12 @@ def curves_spec(
 
 def _vl_convert() -> Any:
     try:
-        require("site", "vl_convert", feature="SVG/PNG charts", hint=" (the Markdown report is complete without them)")
+        require(
+            "site",
+            "vl_convert",
+            feature="drawing charts as SVG/PNG",
+            hint=" (the Markdown report is complete without them)",
+        )
     except MissingExtraError as exc:
         raise ExportUnavailable(exc.feature, exc.extra, exc.package, exc.module, exc.hint) from None
     import vl_convert
