@@ -279,7 +279,8 @@ def _commit_locked(
     no_verify: bool,
     threshold_override: str | int | None,
 ) -> CommitResult:
-    threshold = dvc_threshold(store, threshold_override)  # a bad size is refused before any work
+    if threshold_override is not None:
+        threshold_override = parse_size(threshold_override)  # a bad size is refused before any work
     recover_interrupted_commit(repo)
     store.layout.ensure_gitignore(create=False)  # one an earlier gitrun wrote: migrated, and committed below
     changed_runs, other_paths = changed_run_dirs(repo, store)
@@ -339,6 +340,7 @@ def _commit_locked(
     ]
     paths += [_rel(repo, store.root / name) for name in (".gitignore", "store.yaml") if (store.root / name).exists()]
 
+    threshold = dvc_threshold(store, threshold_override)
     big = [p for record in selected if record.run_dir.exists() for p in big_files(record.run_dir, threshold)]
     tracked: list[str] = []
     if big:
