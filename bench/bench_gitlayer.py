@@ -48,7 +48,7 @@ MEASURES = {
     "commit": ("`gitrun commit` of new finished runs (no big artifacts)", "s"),
     "diff": ("`gitrun diff main feature --json`, cold (no revision cached)", "s"),
     "noop_commit": ("`gitrun commit` with nothing to commit (small repository)", "ms"),
-    "log": ("`gitrun log` (small repository, 3 commits)", "ms"),
+    "log": ("`gitrun log` (small repository, 3 runs in one commit)", "ms"),
 }
 IMPORT_GIT = """
 import time
@@ -251,7 +251,7 @@ def write_gitlayer_section(
     import_git = statistics.median(d["import_git_ms"])
     lines = [
         BEGIN,
-        "## The version path on GitPython: nothing slower (issue 10, items 3-4)",
+        "## The version path on GitPython against the previous layer (issue 10, items 3-4)",
         "",
         f"Command: `{command}` ({now:%Y-%m-%d %H:%M} UTC). **Baseline**: `gitrun/` of commit {d['baseline']} "
         f"(`git archive`, its own `PYTHONPATH`: Git through the `git` executable only). **Checkout**: this "
