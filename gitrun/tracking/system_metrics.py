@@ -19,7 +19,6 @@ into a point are dropped, as MLflow drops them.
 
 from __future__ import annotations
 
-import importlib.util
 import logging
 import os
 import threading
@@ -27,8 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gitrun import envvars
-from gitrun.errors import InvalidInputError, SystemMetricsUnavailableError
+from gitrun import envvars, extras
+from gitrun.errors import InvalidInputError
 from gitrun.store.writer import RunWriter, now_ms
 
 log = logging.getLogger(__name__)
@@ -89,12 +88,16 @@ def _positive(name: str, value: Any, kind: Callable[[Any], Any]) -> Any:
 
 def wanted(log_system_metrics: bool | None) -> bool:
     """Whether a run being started samples system metrics: its own choice, else the setting.
-    Raises :class:`SystemMetricsUnavailableError` (before any run exists) when psutil is missing."""
+    Raises :class:`~gitrun.errors.MissingExtraError` (before any run exists) when psutil is missing."""
     on = envvars.flag(ENABLE) if log_system_metrics is None else bool(log_system_metrics)
-    if on and importlib.util.find_spec("psutil") is None:
-        raise SystemMetricsUnavailableError(
-            "system metrics need psutil, which is not installed: pip install 'gitrun-ml[system-metrics]', or "
-            "start the run with log_system_metrics=False (gitrun.disable_system_metrics_logging() for every run)"
+    if on:
+        extras.require(
+            "system-metrics",
+            feature="system metrics",
+            hint=(
+                ", or start the run with log_system_metrics=False "
+                "(gitrun.disable_system_metrics_logging() for every run)"
+            ),
         )
     return on
 
