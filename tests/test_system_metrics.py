@@ -278,3 +278,29 @@ def test_a_run_killed_while_sampling_reads_killed_with_every_point_intact(repo: 
     history = {m.step for m in client.get_metric_history(run_id, "system/cpu_utilization_percentage")}
     assert history == set(range(len(history)))
     assert json.loads((run_dir / "meta.json").read_text())["status"] == "RUNNING"  # KILLED is inferred
+
+
+def test_the_site_draws_system_metrics_in_their_own_section(repo: Path, store_dir: Path, tmp_path: Path) -> None:
+    from bs4 import BeautifulSoup
+
+    from gitrun.site.build import BuildOptions, build_site
+
+    gitrun.set_system_metrics_sampling_interval(0.05)
+    with gitrun.start_run(log_system_metrics=True) as run:
+        gitrun.log_metric("loss", 0.5)
+        _sample_fast(2)
+    with gitrun.start_run() as plain:
+        gitrun.log_metric("loss", 0.4)
+    out = tmp_path / "site"
+    build_site(Store(store_dir), BuildOptions(output=out, strict=True))
+
+    def rows(soup: BeautifulSoup, table: str) -> set[str]:
+        return {str(tr["data-metric"]) for tr in soup.select(f"#{table} tbody tr")}
+
+    soup = BeautifulSoup((out / "runs" / f"{run.info.run_id}.html").read_text(), "html.parser")
+    assert rows(soup, "metrics-table") == {"loss"}
+    assert rows(soup, "system-metrics-table") == NAMES
+    charts = {str(div["data-metric"]) for div in soup.select("#system-metrics .chart[data-kind=metric]")}
+    assert charts == NAMES  # drawn by the same script as the other charts
+    soup = BeautifulSoup((out / "runs" / f"{plain.info.run_id}.html").read_text(), "html.parser")
+    assert soup.select_one("#system-metrics") is None and rows(soup, "metrics-table") == {"loss"}

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from gitrun import envvars, extras
+from gitrun.entities import SYSTEM_METRIC_PREFIX
 from gitrun.errors import InvalidInputError
 from gitrun.store.writer import RunWriter, now_ms
 
@@ -40,7 +41,7 @@ __all__ = [
     "set_system_metrics_sampling_interval",
 ]
 
-PREFIX = "system/"
+PREFIX = SYSTEM_METRIC_PREFIX
 ENABLE = "ENABLE_SYSTEM_METRICS_LOGGING"
 INTERVAL = "SYSTEM_METRICS_SAMPLING_INTERVAL"
 SAMPLES = "SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING"
