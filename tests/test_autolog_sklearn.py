@@ -59,6 +59,16 @@ mlflow.sklearn.autolog(max_tuning_runs=2)
 GridSearchCV(LogisticRegression(max_iter=300), {"C": [0.01, 0.1, 1.0, 10.0]}, cv=3).fit(X, y)
 out["search"] = record(mlflow.last_active_run().info.run_id, contents=["cv_results.csv"])
 
+# a param value over MLflow's 6000 characters: cut, ending in "..."
+class Noted(LinearRegression):
+    def __init__(self, note="", fit_intercept=True):
+        super().__init__(fit_intercept=fit_intercept)
+        self.note = note
+
+mlflow.sklearn.autolog(log_models=False)
+Noted(note="x" * 7000).fit(Xr, yr)
+out["long_param"] = record(mlflow.last_active_run().info.run_id)
+
 # exclusive: the user's run gets nothing from autolog
 mlflow.sklearn.autolog(exclusive=True)
 with mlflow.start_run() as run:
@@ -167,6 +177,13 @@ def test_grid_search_parent_and_children(both: tuple[dict[str, Any], dict[str, A
         assert deterministic(mine["metrics"]) == pytest.approx(deterministic(other["metrics"]))
         assert set(mine["tags"]) == set(other["tags"])
         assert mine["tags"]["mlflow.autologging"] == "sklearn"
+
+
+def test_a_long_param_value_is_cut_as_mlflow_cuts_it(both: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    theirs, ours = (side["long_param"] for side in both)
+    _same_run(theirs, ours)
+    assert len(ours["params"]["note"]) == 6000 and ours["params"]["note"].endswith("x...")
+    assert ours["tags"]["estimator_class"] == "__main__.Noted" and ours["models"] == {}
 
 
 def test_exclusive_leaves_the_users_run_alone(both: tuple[dict[str, Any], dict[str, Any]]) -> None:
