@@ -304,3 +304,123 @@ def test_the_site_draws_system_metrics_in_their_own_section(repo: Path, store_di
     assert charts == NAMES  # drawn by the same script as the other charts
     soup = BeautifulSoup((out / "runs" / f"{plain.info.run_id}.html").read_text(), "html.parser")
     assert soup.select_one("#system-metrics") is None and rows(soup, "metrics-table") == {"loss"}
+
+
+# -- GPUs ---------------------------------------------------------------------------------------
+# No GPU here: a stand-in for NVML's Python binding (nvidia-ml-py's ``pynvml``), answering for two
+# GPUs with fixed readings. It stands for the library, not for gitrun: gitrun's and MLflow's
+# samplers read it the same way, so their keys and values can be compared.
+FAKE_PYNVML = """
+import os
+from types import SimpleNamespace
+FAIL = os.environ.get("FAKE_NVML", "")
+class NVMLError(Exception):
+    pass
+def nvmlInit():
+    if FAIL == "init":
+        raise NVMLError("Driver Not Loaded")
+def nvmlDeviceGetCount():
+    return 2
+def nvmlDeviceGetHandleByIndex(i):
+    return i
+def nvmlDeviceGetMemoryInfo(handle):
+    return SimpleNamespace(total=16_000_000_000, used=4_000_000_000 * (handle + 1))
+def nvmlDeviceGetUtilizationRates(handle):
+    return SimpleNamespace(gpu=30 * (handle + 1), memory=10)
+def nvmlDeviceGetPowerUsage(handle):
+    if FAIL == "power":
+        raise NVMLError("Not Supported")
+    return 150_000 + 50_000 * handle
+def nvmlDeviceGetEnforcedPowerLimit(handle):
+    return 300_000
+"""
+
+GPU_SCRIPT = """
+import json, logging, time
+logging.basicConfig(level=logging.DEBUG, format="LOG %(name)s %(message)s")
+for noisy in ("urllib3", "git", "alembic", "sqlalchemy", "matplotlib"):
+    logging.getLogger(noisy).setLevel(logging.WARNING)
+mlflow.set_system_metrics_sampling_interval(0.1)
+with mlflow.start_run(log_system_metrics=True) as run:
+    time.sleep(1.0)
+metrics = mlflow.MlflowClient().get_run(run.info.run_id).data.metrics
+print("RESULT " + json.dumps({k: v for k, v in metrics.items() if "gpu" in k}))
+"""
+
+
+def _gpu_metrics(tmp_path: Path, fail: str) -> tuple[dict[str, float], dict[str, float], str]:
+    fake = tmp_path / "fake-nvml"
+    fake.mkdir(exist_ok=True)
+    (fake / "pynvml.py").write_text(FAKE_PYNVML)
+    results = []
+    logs = ""
+    for side, header, env in (
+        (
+            "mlflow",
+            "import mlflow\n",
+            {**MLFLOW_ENV, "PYTHONPATH": str(fake), "MLFLOW_TRACKING_URI": (tmp_path / f"m-{fail}").as_uri()},
+        ),
+        (
+            "gitrun",
+            "import gitrun as mlflow\n",
+            {"PYTHONPATH": os.pathsep.join([str(fake), str(ROOT)]), "GITRUN_TRACKING_URI": str(tmp_path / f"g-{fail}")},
+        ),
+    ):
+        proc = run_python(header + GPU_SCRIPT, tmp_path, {**env, "FAKE_NVML": fail}, timeout=300)
+        assert proc.returncode == 0, f"{side}: {proc.stderr[-3000:]}"
+        line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
+        results.append(json.loads(line[len("RESULT ") :]))
+        logs = proc.stderr
+    return results[0], results[1], logs
+
+
+def test_gpu_metrics_with_nvml_as_mlflow_reads_them(tmp_path: Path) -> None:
+    theirs, ours, _ = _gpu_metrics(tmp_path, "")
+    assert ours == theirs
+    assert ours == {
+        "system/gpu_0_memory_usage_percentage": 25.0,
+        "system/gpu_0_memory_usage_megabytes": 4000.0,
+        "system/gpu_0_utilization_percentage": 30.0,
+        "system/gpu_0_power_usage_watts": 150.0,
+        "system/gpu_0_power_usage_percentage": 50.0,
+        "system/gpu_1_memory_usage_percentage": 50.0,
+        "system/gpu_1_memory_usage_megabytes": 8000.0,
+        "system/gpu_1_utilization_percentage": 60.0,
+        "system/gpu_1_power_usage_watts": 200.0,
+        "system/gpu_1_power_usage_percentage": 66.7,
+    }
+
+
+def test_a_gpu_without_power_readings_keeps_its_other_metrics(tmp_path: Path) -> None:
+    theirs, ours, logs = _gpu_metrics(tmp_path, "power")
+    assert ours == theirs
+    assert {k.split("_", 2)[-1] for k in ours} == {
+        "memory_usage_percentage",
+        "memory_usage_megabytes",
+        "utilization_percentage",
+    }
+    assert "GPU 0: Not Supported; its power metrics are missing from this sample" in logs
+
+
+def test_no_gpu_is_skipped_with_a_debug_log(tmp_path: Path) -> None:
+    theirs, ours, logs = _gpu_metrics(tmp_path, "init")
+    assert ours == theirs == {}
+    assert "LOG gitrun.tracking.system_metrics no GPU metrics (NVMLError: Driver Not Loaded)" in logs
+
+
+def test_without_nvidia_ml_py_gpus_are_skipped_and_never_imported(repo: Path) -> None:
+    code = """
+import logging, sys, time, gitrun
+logging.basicConfig(level=logging.DEBUG, format="LOG %(name)s %(message)s")
+gitrun.set_system_metrics_sampling_interval(0.05)
+with gitrun.start_run(log_system_metrics=True) as run:
+    time.sleep(0.4)
+print("KEYS", sorted(gitrun.Client().get_run(run.info.run_id).data.metrics) == sorted(NAMES))
+"""
+    proc = run_python(f"NAMES = {sorted(NAMES)!r}\n" + blocker("pynvml") + code, repo)
+    assert proc.returncode == 0, proc.stderr
+    assert "KEYS True" in proc.stdout
+    assert "LOG gitrun.tracking.system_metrics no GPU metrics (ModuleNotFoundError" in proc.stderr
+    assert "WARNING" not in proc.stderr
+    lazy = run_python("import sys, gitrun, gitrun.tracking.system_metrics; print('pynvml' in sys.modules)", repo)
+    assert lazy.stdout.strip() == "False"

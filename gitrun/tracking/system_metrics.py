@@ -186,16 +186,24 @@ class GPUMonitor(Monitor):
     def collect(self) -> None:
         nvml = self.nvml
         for i, handle in enumerate(self.handles):
+            # Three readings, each on its own (MLflow's): a GPU without power readings still has the others.
             try:
                 memory = nvml.nvmlDeviceGetMemoryInfo(handle)
                 self.add(f"gpu_{i}_memory_usage_percentage", round(memory.used / memory.total * 100, 1))
                 self.add(f"gpu_{i}_memory_usage_megabytes", memory.used / 1e6)
-                self.add(f"gpu_{i}_utilization_percentage", nvml.nvmlDeviceGetUtilizationRates(handle).gpu)
-                power = nvml.nvmlDeviceGetPowerUsage(handle)
-                self.add(f"gpu_{i}_power_usage_watts", power / 1000)
-                self.add(f"gpu_{i}_power_usage_percentage", power / nvml.nvmlDeviceGetEnforcedPowerLimit(handle) * 100)
             except nvml.NVMLError as exc:
-                log.warning("GPU %d: %s; its metrics are missing from this sample", i, exc)
+                log.warning("GPU %d: %s; its memory metrics are missing from this sample", i, exc)
+            try:
+                self.add(f"gpu_{i}_utilization_percentage", nvml.nvmlDeviceGetUtilizationRates(handle).gpu)
+            except nvml.NVMLError as exc:
+                log.warning("GPU %d: %s; its utilization is missing from this sample", i, exc)
+            try:
+                power = nvml.nvmlDeviceGetPowerUsage(handle)
+                limit = nvml.nvmlDeviceGetEnforcedPowerLimit(handle)
+                self.add(f"gpu_{i}_power_usage_watts", power / 1000)
+                self.add(f"gpu_{i}_power_usage_percentage", power / limit * 100)
+            except nvml.NVMLError as exc:
+                log.warning("GPU %d: %s; its power metrics are missing from this sample", i, exc)
 
 
 def default_monitors() -> list[Monitor]:
