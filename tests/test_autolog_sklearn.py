@@ -59,6 +59,14 @@ mlflow.sklearn.autolog(max_tuning_runs=2)
 GridSearchCV(LogisticRegression(max_iter=300), {"C": [0.01, 0.1, 1.0, 10.0]}, cv=3).fit(X, y)
 out["search"] = record(mlflow.last_active_run().info.run_id, contents=["cv_results.csv"])
 
+# a randomized search (a fixed seed): the same, its sampled points as child runs
+from sklearn.model_selection import RandomizedSearchCV
+RandomizedSearchCV(
+    DecisionTreeClassifier(random_state=0), {"max_depth": [1, 2, 3, 4, 5], "min_samples_leaf": [1, 2, 4]},
+    n_iter=4, cv=3, random_state=0,
+).fit(X, y)
+out["random_search"] = record(mlflow.last_active_run().info.run_id, contents=["cv_results.csv"])
+
 # a param value over MLflow's 6000 characters: cut, ending in "..."
 class Noted(LinearRegression):
     def __init__(self, note="", fit_intercept=True):
@@ -184,6 +192,16 @@ def test_a_long_param_value_is_cut_as_mlflow_cuts_it(both: tuple[dict[str, Any],
     _same_run(theirs, ours)
     assert len(ours["params"]["note"]) == 6000 and ours["params"]["note"].endswith("x...")
     assert ours["tags"]["estimator_class"] == "__main__.Noted" and ours["models"] == {}
+
+
+def test_randomized_search(both: tuple[dict[str, Any], dict[str, Any]]) -> None:
+    theirs, ours = (side["random_search"] for side in both)
+    _same_run(theirs, ours)
+    assert {"best_max_depth", "best_min_samples_leaf"} <= set(ours["params"])
+    assert len(ours["children"]) == len(theirs["children"]) == 2  # max_tuning_runs=2 of the 4 points sampled
+    for mine, other in zip(ours["children"], theirs["children"], strict=True):
+        assert mine["params"] == other["params"]
+        assert deterministic(mine["metrics"]) == pytest.approx(deterministic(other["metrics"]))
 
 
 def test_exclusive_leaves_the_users_run_alone(both: tuple[dict[str, Any], dict[str, Any]]) -> None:
