@@ -306,6 +306,32 @@ def test_the_site_draws_system_metrics_in_their_own_section(repo: Path, store_di
     assert soup.select_one("#system-metrics") is None and rows(soup, "metrics-table") == {"loss"}
 
 
+def test_the_system_metrics_charts_draw_in_chromium(repo: Path, store_dir: Path, tmp_path: Path) -> None:
+    from test_site_browser import CHROMIUM, _open, _wait_charts
+
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (scripts/install-system-deps.sh)")
+    playwright = pytest.importorskip("playwright.sync_api")
+    from gitrun.site.build import BuildOptions, build_site
+
+    gitrun.set_system_metrics_sampling_interval(0.05)
+    with gitrun.start_run(log_system_metrics=True) as run:
+        gitrun.log_metric("loss", 0.5)
+        _sample_fast(3)
+    out = tmp_path / "site"
+    build_site(Store(store_dir), BuildOptions(output=out, strict=True))
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox"])
+        try:
+            page, watch = _open(browser.new_context(), (out / "runs" / f"{run.info.run_id}.html").resolve().as_uri())
+            assert _wait_charts(page) == len(NAMES) + 1
+            drawn = page.locator("#system-metrics .chart canvas, #system-metrics .chart svg").count()
+            assert drawn >= len(NAMES)
+            watch.check(out.resolve().as_uri())
+        finally:
+            browser.close()
+
+
 # -- GPUs ---------------------------------------------------------------------------------------
 # No GPU here: a stand-in for NVML's Python binding (nvidia-ml-py's ``pynvml``), answering for two
 # GPUs with fixed readings. It stands for the library, not for gitrun: gitrun's and MLflow's
