@@ -145,3 +145,35 @@ def test_a_third_party_integration_through_the_hook(repo: Path, tmp_path: Path) 
     assert out["failing_fitted"] == 6.0
     assert out["failing_params"] == {"rate": "2.0"} and out["failing_metrics"] == {}
     assert "Encountered unexpected error during toyfw autologging: a bug in the integration" in proc.stderr
+
+
+NOTED = """
+import json, logging, gitrun
+logging.basicConfig(level=logging.WARNING, format="LOG %(message)s")
+from sklearn.datasets import load_diabetes
+from sklearn.linear_model import LinearRegression
+
+class Noted(LinearRegression):
+    def __init__(self, note="", fit_intercept=True):
+        super().__init__(fit_intercept=fit_intercept)
+        self.note = note
+
+X, y = load_diabetes(return_X_y=True)
+out = {}
+for fmt in ("skops", "cloudpickle"):
+    gitrun.sklearn.autolog(serialization_format=fmt)
+    Noted(note="n").fit(X, y)
+    run = gitrun.last_active_run()
+    models = gitrun.search_logged_models(filter_string=f"source_run_id = '{run.info.run_id}'", output_format="list")
+    out[fmt] = {"status": run.info.status, "note": run.data.params.get("note"), "models": [m.name for m in models]}
+print("RESULT " + json.dumps(out))
+"""
+
+
+def test_a_model_of_a_class_skops_does_not_trust_is_a_warning(repo: Path) -> None:
+    proc = run_python(NOTED, repo)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))[len("RESULT ") :])
+    assert out["skops"] == {"status": "FINISHED", "note": "n", "models": []}
+    assert "LOG The sklearn model 'model' is not logged" in proc.stderr and "__main__.Noted" in proc.stderr
+    assert out["cloudpickle"] == {"status": "FINISHED", "note": "n", "models": ["model"]}
