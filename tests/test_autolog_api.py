@@ -17,7 +17,8 @@ from tests.helpers.autolog import run_both
 pytestmark = pytest.mark.slow
 
 SCRIPT = r"""
-mlflow.autolog()  # before the frameworks are imported: each is enabled on its import
+mlflow.autolog(log_datasets=False)  # before the frameworks are imported: each is enabled on its import
+# (log_datasets=False: MLflow logs datasets in the background, racing its file store)
 import lightgbm as lgb
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.linear_model import LinearRegression

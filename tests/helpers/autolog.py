@@ -5,7 +5,7 @@ rest of the script is the same text. It ends by printing, as JSON, what each of 
 params, metrics, the tags autolog added (the run's tags less those of a plain run started by the
 same tool in the same process: each tool's own context tags), artifacts (without the logged model
 folders, which MLflow 3 keeps outside the run), logged models (name, params, flavors, signature),
-child runs, and the contents of small JSON/CSV artifacts.
+child runs, and the contents of small JSON/CSV artifacts; a model's input example, when it has one.
 """
 
 from __future__ import annotations
@@ -51,13 +51,20 @@ def record(run_id, contents=()):
     )
     described = {}
     for m in models:
-        with open(_urlparse.urlparse(m.artifact_location).path + "/MLmodel") as f:
+        folder = _urlparse.urlparse(m.artifact_location).path
+        with open(folder + "/MLmodel") as f:
             mlmodel = _yaml.safe_load(f)
+        example_info = mlmodel.get("saved_input_example_info")
+        example = None
+        if example_info:
+            with open(folder + "/" + example_info["artifact_path"]) as f:
+                example = _json.load(f)
         described[m.name] = {
             "params": dict(m.params),
             "flavors": sorted(mlmodel["flavors"]),
             "signature": mlmodel.get("signature"),
             "metrics": sorted({x.key for x in m.metrics}),
+            "input_example": [example_info, example],
         }
     children = _client.search_runs(
         [run.info.experiment_id], f"tags.mlflow.parentRunId = '{run_id}'"
