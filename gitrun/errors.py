@@ -120,5 +120,13 @@ class EnvironmentBuildError(ExecutionException):
     """A Python environment for a project or a model could not be built; pip's last lines say why."""
 
 
+class UnsupportedContentTypeError(InvalidInputError):
+    """A prediction input whose content type or charset the scoring protocol does not take (HTTP 415)."""
+
+
+class ServeError(GitrunError):
+    """The scoring server cannot start as asked: a missing extra, a port in use, a model that does not load."""
+
+
 class StoreWarning(UserWarning):
     """A file of the store could not be read completely; the rest of the store still reads."""
