@@ -80,7 +80,8 @@ def serve(
 
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("gitrun serve: %(message)s"))
-    logging.getLogger("gitrun").addHandler(handler)
+    for name in ("gitrun", "uvicorn"):  # uvicorn's access log (with --debug) and its errors
+        logging.getLogger(name).addHandler(handler)
     logging.getLogger("gitrun").setLevel(logging.DEBUG if debug else logging.INFO)
     options = ServeOptions(
         uri=model_uri,

@@ -45,6 +45,12 @@ def describe(spec: ColSpec | TensorSpec) -> str:
     return f"{name} ({spec.type!r}{'' if spec.required else ', optional'})"
 
 
+def some(names: list[Any], limit: int = 10) -> str:
+    """Names quoted for a message, the first ``limit`` of them (a request may send 10,000 columns)."""
+    shown = ", ".join(map(repr, names[:limit]))
+    return f"{shown} and {len(names) - limit} more" if len(names) > limit else shown
+
+
 # -- params -------------------------------------------------------------------------------------
 def _is_int(value: Any) -> bool:
     import numbers
@@ -160,7 +166,7 @@ def enforce_params(params: Mapping[str, Any] | None, schema: ParamSchema | None)
     if unknown:
         log.warning(
             "ignoring params the model's signature does not declare: %s (it declares %s)",
-            ", ".join(map(repr, unknown)),
+            some(unknown),
             ", ".join(map(repr, sorted(known))) or "none",
         )
     given = {str(k): v for k, v in params.items()}
@@ -225,14 +231,14 @@ def _enforce_columns(frame: Any, schema: Schema) -> Any:
     if missing:
         expected = ", ".join(describe(s) for s in specs)
         extra = [c for c in frame.columns if c not in {s.name for s in specs}]
-        note = f"; the input has other columns: {', '.join(map(repr, extra))}" if extra else ""
+        note = f"; the input has other columns: {some(extra)}" if extra else ""
         raise SchemaEnforcementError(
             f"the input is missing {', '.join(describe(s) for s in missing)}: the model's signature expects "
             f"{expected}{note}"
         )
     extra = [c for c in frame.columns if c not in {s.name for s in specs}]
     if extra:
-        log.warning("ignoring input columns the model's signature does not declare: %s", ", ".join(map(repr, extra)))
+        log.warning("ignoring input columns the model's signature does not declare: %s", some(extra))
     out = {s.name: _enforce_column(frame[s.name], s, s.name) for s in specs if s.name in present}
     return pd.DataFrame(out, index=frame.index)
 

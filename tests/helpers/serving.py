@@ -1,0 +1,242 @@
+"""Helpers of the serving tests: a real ``gitrun serve`` (or ``mlflow models serve``) process on
+127.0.0.1, and plain HTTP requests to it (``http.client``: nothing between the test and the socket)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.helpers import ROOT
+
+READY = "Serving "  # gitrun serve's first line: "Serving URI (version V) at http://HOST:PORT ..."
+
+# Models the serving tests use, saved in a fresh interpreter (a user's training script: the
+# PythonModel class lives in __main__, so cloudpickle keeps it by value).
+SAVE_MODELS = """
+import json, sys, time, warnings
+warnings.filterwarnings("ignore")
+import numpy as np, pandas as pd
+import gitrun
+from gitrun.models import infer_signature
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+
+X, y = load_iris(return_X_y=True, as_frame=True)
+iris = LogisticRegression(max_iter=500).fit(X, y)
+gitrun.sklearn.save_model(iris, "iris", input_example=X.head(3))
+
+class Tricks(gitrun.pyfunc.PythonModel):
+    # What the tests need a model to do, chosen by the `mode` param.
+    def predict(self, context, model_input, params=None):
+        import time
+        import numpy as np, pandas as pd
+        params = params or {}
+        x = model_input["x"].to_numpy()
+        mode = params.get("mode", "double")
+        if mode == "double":
+            return x * 2
+        if mode == "sleep":
+            time.sleep(params.get("seconds", 0.0))
+            return x
+        if mode == "raise":
+            raise ValueError("the model refuses: internal detail 42")
+        if mode == "nan":
+            return np.array([float("nan"), float("inf"), 1.5])[: len(x)]
+        if mode == "strings":
+            return np.array(["setosa", "versicolor", "ünïcode"])[: len(x)]
+        if mode == "matrix":
+            return np.stack([x, x + 1], axis=1)
+        if mode == "frame":
+            return pd.DataFrame({"value": x, "label": ["a"] * len(x), "flag": x > 1})
+        if mode == "scalars":
+            return [np.float32(v) for v in x] + [np.int64(7)]
+        raise KeyError(mode)
+
+frame = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
+signature = infer_signature(frame, np.array([2.0, 4.0, 6.0]), params={"mode": "double", "seconds": 0.0})
+gitrun.pyfunc.save_model("tricks", python_model=Tricks(), signature=signature, input_example=frame)
+print(json.dumps({"iris": iris.predict(X.head(5)).tolist(), "iris_rows": X.head(5).values.tolist(), "columns": list(X.columns)}))
+"""
+
+
+def save_models(dest: Path) -> dict[str, Any]:
+    """Save the iris and tricks models under ``dest``; what iris predicts on its first rows."""
+    from tests.helpers import python_ok
+
+    dest.mkdir(parents=True, exist_ok=True)
+    return dict(json.loads(python_ok(SAVE_MODELS, dest).strip().splitlines()[-1]))
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A server process: its URL, and what it printed (stdout lines, stderr lines)."""
+
+    proc: subprocess.Popen[str]
+    url: str = ""
+    out: list[str] = field(default_factory=list)
+    err: list[str] = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | str | None = None,
+        content_type: str | None = "application/json",
+        headers: dict[str, str] | None = None,
+        timeout: float = 30,
+    ) -> Reply:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            sent = dict(headers or {})
+            if content_type is not None:
+                sent["Content-Type"] = content_type
+            data = body.encode("utf-8") if isinstance(body, str) else body
+            conn.request(method, path, body=data, headers=sent)
+            response = conn.getresponse()
+            return Reply(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+        finally:
+            conn.close()
+
+    def post(self, body: bytes | str, content_type: str | None = "application/json", **kw: Any) -> Reply:
+        return self.request("POST", "/invocations", body, content_type, **kw)
+
+    def get(self, path: str) -> Reply:
+        return self.request("GET", path, content_type=None)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        return self.proc.wait(timeout=timeout)
+
+    def rss_mb(self) -> float:
+        """The resident memory of the server process (Linux /proc), in MB."""
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        line = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+
+
+def _pump(stream: Any, into: list[str]) -> None:
+    for line in stream:
+        into.append(line.rstrip("\n"))
+
+
+def start(args: list[str], cwd: Path, env: dict[str, str] | None = None, timeout: float = 90) -> Server:
+    """``gitrun serve ARGS`` on a free port of 127.0.0.1 (unless ARGS name one); returns once it listens."""
+    if "--port" not in args and "-p" not in args:
+        args = [*args, "--port", "0"]
+    full_env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1", **(env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gitrun", "serve", *args],
+        cwd=cwd,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+    )
+    server = Server(proc)
+    threading.Thread(target=_pump, args=(proc.stdout, server.out), daemon=True).start()
+    threading.Thread(target=_pump, args=(proc.stderr, server.err), daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready = [line for line in server.out if line.startswith(READY)]
+        if ready:
+            server.url = ready[0].split(" at ", 1)[1].split()[0]
+            return server
+        if proc.poll() is not None:
+            time.sleep(0.2)  # let the pumps read the last lines
+            raise AssertionError(f"gitrun serve exited {proc.returncode}:\n" + "\n".join(server.out + server.err))
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("gitrun serve did not start in time:\n" + "\n".join(server.out + server.err))
+
+
+def start_mlflow(model_dir: Path, cwd: Path, timeout: float = 120) -> Server:
+    """``mlflow models serve -m MODEL_DIR --env-manager local`` on a free port; returns once /ping answers."""
+    from tests.helpers.models import MLFLOW_ENV
+
+    port = free_port()
+    env = {**os.environ, **MLFLOW_ENV, "PYTHONPATH": ""}
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])  # its uvicorn
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("mlflow")),
+            "models",
+            "serve",
+            "-m",
+            str(model_dir),
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,  # mlflow runs uvicorn through bash: stop the whole group
+    )
+    server = Server(proc, url=f"http://127.0.0.1:{port}")
+    threading.Thread(target=_pump, args=(proc.stdout, server.out), daemon=True).start()
+    threading.Thread(target=_pump, args=(proc.stderr, server.err), daemon=True).start()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"mlflow models serve exited {proc.returncode}:\n" + "\n".join(server.err[-30:]))
+        try:
+            if server.get("/ping").status == 200:
+                return server
+        except OSError:
+            pass
+        time.sleep(0.2)
+    stop_group(server)
+    raise AssertionError("mlflow models serve did not answer /ping in time:\n" + "\n".join(server.err[-30:]))
+
+
+def stop_group(server: Server) -> None:
+    """Stop a server started in its own session, and everything it started."""
+    if server.proc.poll() is None:
+        try:
+            os.killpg(server.proc.pid, signal.SIGTERM)
+            server.proc.wait(timeout=30)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(server.proc.pid, signal.SIGKILL)
+            server.proc.wait(timeout=30)
