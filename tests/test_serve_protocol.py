@@ -136,7 +136,7 @@ ERRORS: list[tuple[str, str | None, bytes | str, int, Any, str]] = [
     (
         "params not a mapping",
         "application/json",
-        json.dumps({"dataframe_records": [dict(zip(COLUMNS, ROW))], "params": 5}),
+        json.dumps({"dataframe_records": [dict(zip(COLUMNS, ROW, strict=True))], "params": 5}),
         400,
         BAD,
         "params",

@@ -37,7 +37,10 @@ dataframe_records, instances or inputs, and optionally params. The output is {"p
 @models.command("predict", epilog=_PREDICT_EPILOG)
 @click.option("-m", "--model-uri", required=True, metavar="URI", help=f"The model: {URI_FORMS}.")
 @click.option(
-    "-i", "--input-path", type=click.Path(dir_okay=False), help="JSON, CSV or Parquet input file (default: stdin)."
+    "-i",
+    "--input-path",
+    type=click.Path(dir_okay=False, exists=True),
+    help="JSON, CSV or Parquet input file (default: stdin).",
 )
 @click.option("--input-data", help="The input itself, as a string (instead of --input-path).")
 @click.option(

@@ -20,7 +20,7 @@ import json
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gitrun.errors import GitrunError, InvalidInputError, UnsupportedContentTypeError
+from gitrun.errors import GitrunError, PayloadError, UnsupportedContentTypeError
 from gitrun.models.example import dumps
 from gitrun.models.signature import AnyType, Array, ColSpec, DataType, Map, Object, Schema, TensorSpec
 
@@ -32,12 +32,6 @@ FORMATS = (DF_SPLIT, DF_RECORDS, INSTANCES, INPUTS)
 JSON, CSV, PARQUET = "application/json", "text/csv", "application/vnd.apache.parquet"
 CONTENT_TYPES = {"json": JSON, "csv": CSV, "parquet": PARQUET}  # `gitrun models predict -t` names them so
 REQUIRED_FORMAT = f"The input must be a JSON dictionary with exactly one of the input fields {set(FORMATS)}"
-
-
-class PayloadError(InvalidInputError):
-    """A prediction input that is not valid JSON, CSV, or not in the scoring protocol's shape."""
-
-    error_code = "BAD_REQUEST"
 
 
 def media_type(content_type: str | None) -> str:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from gitrun.errors import ServeError
+from gitrun.extras import require
 from gitrun.serve.options import ServeOptions
 
 if TYPE_CHECKING:
@@ -36,17 +37,6 @@ log = logging.getLogger(__name__)
 HEADER_TIMEOUT = 10.0  # seconds a client has to send a request's headers (capped by --timeout)
 MAX_CONNECTIONS = 512  # per worker; past it uvicorn answers 503 (memory stays bounded)
 RESTART_DELAY = 1.0  # seconds before a worker that died is started again
-
-
-def require_extra() -> None:
-    """Starlette and uvicorn (the ``serve`` extra) are importable, or a :class:`ServeError` says how to get them."""
-    for module in ("starlette", "uvicorn"):
-        try:
-            __import__(module)
-        except ImportError:
-            raise ServeError(
-                f"gitrun serve needs {module}, which is not installed: pip install 'gitrun-ml[serve]'"
-            ) from None
 
 
 def guarded(base: type[asyncio.Protocol], header_timeout: float) -> type[asyncio.Protocol]:
@@ -214,7 +204,7 @@ def serve(
         from gitrun.serve.venv import exec_in_env
 
         exec_in_env(options, store, argv or sys.argv[1:])
-    require_extra()
+    require("serve", feature="gitrun serve")
     if options.exposed:
         log.warning(
             "listening on %s: anyone who can reach this machine can call the model; gitrun serve has no "
