@@ -2,7 +2,7 @@
 
 A :class:`Follower` thread looks at the repository's refs every ``--watch-interval`` seconds (the
 sizes and times of ``packed-refs`` and of the files under ``refs/`` and ``reftable/`` in Git's common
-directory: a stat per ref, no subprocess), and with ``--fetch`` runs ``git fetch --tags`` every
+directory: a stat per ref, no subprocess), and with ``--fetch`` runs ``git fetch --tags --force`` every
 ``--fetch-interval`` seconds first. When they changed, it asks :func:`~gitrun.serve.served.resolve_now`
 again; a new identity is loaded beside the model being served and swapped in once loaded
 (:class:`~gitrun.serve.served.ModelSlot`). A version that fails to resolve or load leaves the old
@@ -91,7 +91,8 @@ class Follower(threading.Thread):
             self.check()
 
     def fetch(self) -> None:
-        out = self.repo.run("fetch", "--tags", "--quiet", check=False)
+        # --force: a stage tag moved on the remote replaces the local one (plain --tags keeps it)
+        out = self.repo.run("fetch", "--tags", "--force", "--quiet", check=False)
         if out.returncode != 0:
             tail = " ".join(str(out.stderr).strip().splitlines()[-2:])
             log.warning("--fetch: git fetch --tags failed (exit status %s): %s", out.returncode, tail)

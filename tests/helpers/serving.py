@@ -240,3 +240,86 @@ def stop_group(server: Server) -> None:
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(server.proc.pid, signal.SIGKILL)
             server.proc.wait(timeout=30)
+
+
+# Two versions of one model (v1 answers 1.0 per row, v2 2.0), and a third that does not load; the
+# `seconds` param makes a prediction sleep (a request in flight while the server swaps).
+SAVE_VERSIONS = """
+import sys, warnings
+warnings.filterwarnings("ignore")
+import pandas as pd
+import gitrun
+from gitrun.models import infer_signature
+
+class Version(gitrun.pyfunc.PythonModel):
+    def __init__(self, value):
+        self.value = value
+
+    def predict(self, context, model_input, params=None):
+        import time
+        time.sleep((params or {}).get("seconds", 0.0))
+        return [self.value] * len(model_input)
+
+frame = pd.DataFrame({"x": [1.0]})
+signature = infer_signature(frame, [1.0], params={"seconds": 0.0})
+for value in (1, 2):
+    gitrun.pyfunc.save_model(f"v{value}", python_model=Version(float(value)), signature=signature)
+gitrun.pyfunc.save_model("broken", python_model=Version(3.0), signature=signature)
+open("broken/python_model.pkl", "wb").write(b"not a pickle")
+"""
+
+# A resolver plugin standing in for the registry (issue 14) in the --watch tests, plugged in through
+# the real gitrun_resolve_model_uri hook (an entry point of a dist-info on PYTHONPATH). `NAME#STAGE`
+# is the Git tag `stage/NAME/STAGE`; the commit it points to has `NAME.version` saying which version
+# (a model folder `vN` beside the repository) is in that stage.
+TAG_RESOLVER = """
+import subprocess
+from pathlib import Path
+import pluggy
+
+hookimpl = pluggy.HookimplMarker("gitrun")
+
+
+@hookimpl
+def gitrun_resolve_model_uri(uri, store, rev):
+    if "#" not in uri:
+        return None
+    from gitrun.errors import ModelNotFoundError
+    from gitrun.models.uri import ModelLocation
+
+    name, stage = uri.split("#", 1)
+    root = Path(store.root).parent
+    tag = f"stage/{name}/{stage}"
+    shown = subprocess.run(["git", "show", f"refs/tags/{tag}:{name}.version"], cwd=root, capture_output=True, text=True)
+    if shown.returncode != 0:
+        raise ModelNotFoundError(f"{uri}: no tag {tag}")
+    version = shown.stdout.strip()
+    commit = subprocess.run(["git", "rev-parse", f"{tag}^{{commit}}"], cwd=root, capture_output=True, text=True)
+    return ModelLocation(
+        uri,
+        local_dir=root.parent / "versions" / version,
+        registered={"name": name, "version": version, "stage": stage},
+        commit=commit.stdout.strip(),
+    )
+"""
+
+
+def install_tag_resolver(site: Path) -> Path:
+    """The stand-in registry as an installed plugin under ``site`` (put it on PYTHONPATH)."""
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "gitrun_tag_resolver.py").write_text(TAG_RESOLVER)
+    info = site / "gitrun_tag_resolver-0.1.0.dist-info"
+    info.mkdir(exist_ok=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: gitrun-tag-resolver\nVersion: 0.1.0\n")
+    (info / "entry_points.txt").write_text("[gitrun]\ntag_resolver = gitrun_tag_resolver\n")
+    return site
+
+
+def promote(repo: Path, name: str, stage: str, version: str) -> None:
+    """Commit ``NAME.version`` saying ``version`` and move the stage tag there (a promotion)."""
+    from tests.helpers import run_git
+
+    (repo / f"{name}.version").write_text(version + "\n")
+    run_git(repo, "add", f"{name}.version")
+    run_git(repo, "commit", "-q", "-m", f"{name}: {version} to {stage}")
+    run_git(repo, "tag", "-f", f"stage/{name}/{stage}")
