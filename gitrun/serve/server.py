@@ -94,19 +94,36 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
+class StopRequest:
+    """SIGTERM or SIGINT, remembered from before uvicorn handles them itself (the server is announced
+    first): the server stops as soon as it runs. uvicorn re-raises the signal once it drained; this
+    handler takes it, so the process exits 0."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.server: Any = None  # the uvicorn.Server once there is one
+
+    def __call__(self, sig: int, frame: Any) -> None:
+        self.requested = True
+        if self.server is not None:
+            self.server.should_exit = True
+
+
 @contextlib.contextmanager
-def _quiet_after_drain() -> Iterator[None]:
-    """uvicorn re-raises the signal that stopped it once it drained; let that end in exit 0."""
-    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
+def handling(handler: Callable[[int, Any], None]) -> Iterator[None]:
+    """``handler`` handles SIGTERM and SIGINT in the block."""
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
-def run_worker(sock: socket.socket, served: ServedModel, options: ServeOptions, store: ReadStore) -> None:
-    """Serve on ``sock`` in this process until SIGTERM or SIGINT, then drain and return."""
+def run_worker(
+    sock: socket.socket, served: ServedModel, options: ServeOptions, store: ReadStore, stop: StopRequest
+) -> None:
+    """Serve on ``sock`` in this process until SIGTERM or SIGINT (``stop``), then drain and return."""
     import uvicorn
     from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
@@ -131,13 +148,16 @@ def run_worker(sock: socket.socket, served: ServedModel, options: ServeOptions, 
         limit_concurrency=MAX_CONNECTIONS,
         timeout_graceful_shutdown=int(options.timeout) + 5,
     )
-    with _quiet_after_drain():
-        uvicorn.Server(config).run(sockets=[sock])
+    stop.server = server = uvicorn.Server(config)
+    server.should_exit = stop.requested
+    server.run(sockets=[sock])
     if follower is not None:
         follower.stop()
 
 
-def run_forked(sock: socket.socket, served: ServedModel, options: ServeOptions, store: ReadStore) -> None:
+def run_forked(
+    sock: socket.socket, served: ServedModel, options: ServeOptions, store: ReadStore, stop: StopRequest
+) -> None:
     """``options.workers`` processes forked from this one (the model loaded once), restarted if one dies;
     SIGTERM or SIGINT stops them all, each draining its requests."""
     children: dict[int, int] = {}
@@ -148,9 +168,10 @@ def run_forked(sock: socket.socket, served: ServedModel, options: ServeOptions, 
         if pid == 0:  # the worker
             code = 1
             try:
+                own = StopRequest()
                 for sig in (signal.SIGTERM, signal.SIGINT):
-                    signal.signal(sig, signal.SIG_DFL)
-                run_worker(sock, served, options, store)
+                    signal.signal(sig, own)
+                run_worker(sock, served, options, store, own)
                 code = 0
             except BaseException as exc:
                 log.error("worker %d failed: %s: %s", os.getpid(), type(exc).__name__, exc)
@@ -160,17 +181,22 @@ def run_forked(sock: socket.socket, served: ServedModel, options: ServeOptions, 
                 os._exit(code)
         children[pid] = index
 
-    def stop(sig: int, frame: Any) -> None:
+    parent = os.getpid()
+
+    def stop_all(sig: int, frame: Any) -> None:
         nonlocal stopping
+        if os.getpid() != parent:  # a worker stopped before it set its own handler: it serves nothing yet
+            os._exit(0)
         stopping = True
         for pid in list(children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    stopping = stop.requested
+    with handling(stop_all):
         for index in range(options.workers):
-            spawn(index)
+            if not stopping:
+                spawn(index)
         while children:
             try:
                 pid, status = os.wait()
@@ -182,9 +208,6 @@ def run_forked(sock: socket.socket, served: ServedModel, options: ServeOptions, 
                 time.sleep(RESTART_DELAY)
                 if not stopping:
                     spawn(index)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def serve(
@@ -215,12 +238,14 @@ def serve(
         raise ServeError("--workers above 1 needs os.fork (Linux, macOS); run one worker per process instead")
     served = load(options, store)
     sock = bind(options.host, options.port)
+    stop = StopRequest()
     try:
-        if on_ready is not None:
-            on_ready(url_of(sock), served)
-        if options.workers == 1:
-            run_worker(sock, served, options, store)
-        else:
-            run_forked(sock, served, options, store)
+        with handling(stop):
+            if on_ready is not None:
+                on_ready(url_of(sock), served)
+            if options.workers == 1:
+                run_worker(sock, served, options, store, stop)
+            else:
+                run_forked(sock, served, options, store, stop)
     finally:
         sock.close()
