@@ -3,8 +3,8 @@ no failed request; requests in flight finish on the old model; a version that fa
 the old one serving and says so on ``/health``; ``--fetch`` follows an origin's tags.
 
 The registry (issue 14) had not landed when these were written: a test-only resolver plugin,
-plugged in through the real ``gitrun_resolve_model_uri`` hook, maps ``NAME#STAGE`` to what a Git
-tag points to (tests/helpers/serving.py). The server only sees the hook and the refs."""
+plugged in through the real ``gitrun_resolve_model_uri`` hook, maps ``NAME#STAGE`` to what the stage's
+latest Git tag points to (tests/helpers/serving.py). The server only sees the hook and the refs."""
 
 from __future__ import annotations
 
@@ -121,7 +121,7 @@ def test_fetch_follows_the_tags_of_origin(repo: Path, origin: Path, versions: di
     try:
         assert server.post(ONE_ROW).headers["x-gitrun-model-version"] == "v1"
         promote(repo, "iris", "prod", "v2")
-        run_git(repo, "push", "-q", "-f", "origin", "HEAD:main", "--tags")
+        run_git(repo, "push", "-q", "origin", "HEAD:main", "--tags")
         wait_for(lambda: server.post(ONE_ROW).headers["x-gitrun-model-version"] == "v2")
         assert server.post(ONE_ROW).json() == {"predictions": [2.0]}
     finally:

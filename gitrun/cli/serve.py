@@ -36,7 +36,7 @@ dataframe_split, dataframe_records, instances or inputs, and params; CSV; Parque
 @click.option("--max-body", default="10MiB", show_default=True, metavar="SIZE", help="Largest request body (413).")
 @click.option("--rev", metavar="REV", help="Serve the model as committed at REV (branch, tag, SHA).")
 @click.option("--watch", is_flag=True, help="Follow the URI: serve the new version when the repository's tags change.")
-@click.option("--fetch", is_flag=True, help="With --watch: `git fetch --tags --force` every --fetch-interval seconds.")
+@click.option("--fetch", is_flag=True, help="With --watch: `git fetch --tags` every --fetch-interval seconds.")
 @click.option("--watch-interval", type=float, default=2.0, show_default=True, help="Seconds between looks at the refs.")
 @click.option("--fetch-interval", type=float, default=60.0, show_default=True, help="Seconds between fetches.")
 @click.option(

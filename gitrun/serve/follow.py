@@ -2,13 +2,16 @@
 
 A :class:`Follower` thread looks at the repository's refs every ``--watch-interval`` seconds (the
 sizes and times of ``packed-refs`` and of the files under ``refs/`` and ``reftable/`` in Git's common
-directory: a stat per ref, no subprocess), and with ``--fetch`` runs ``git fetch --tags --force`` every
+directory: a stat per ref, no subprocess), and with ``--fetch`` runs ``git fetch --tags`` every
 ``--fetch-interval`` seconds first. When they changed, it asks :func:`~gitrun.serve.served.resolve_now`
 again; a new identity is loaded beside the model being served and swapped in once loaded
 (:class:`~gitrun.serve.served.ModelSlot`). A version that fails to resolve or load leaves the old
 one serving; the error goes to the log and ``/health``, and is not retried until the refs change
 again. A URI that names a fixed model (``runs:/``, a folder) resolves to the same identity every
 time, so nothing is reloaded.
+
+A promotion is a new tag (GTO's ``NAME#STAGE#N``), so a plain ``git fetch --tags`` brings it; a tag
+moved on the remote is not forced over the local one (gitrun never rewrites refs it does not own).
 """
 
 from __future__ import annotations
@@ -91,8 +94,7 @@ class Follower(threading.Thread):
             self.check()
 
     def fetch(self) -> None:
-        # --force: a stage tag moved on the remote replaces the local one (plain --tags keeps it)
-        out = self.repo.run("fetch", "--tags", "--force", "--quiet", check=False)
+        out = self.repo.run("fetch", "--tags", "--quiet", check=False)
         if out.returncode != 0:
             tail = " ".join(str(out.stderr).strip().splitlines()[-2:])
             log.warning("--fetch: git fetch --tags failed (exit status %s): %s", out.returncode, tail)

@@ -269,9 +269,9 @@ open("broken/python_model.pkl", "wb").write(b"not a pickle")
 """
 
 # A resolver plugin standing in for the registry (issue 14) in the --watch tests, plugged in through
-# the real gitrun_resolve_model_uri hook (an entry point of a dist-info on PYTHONPATH). `NAME#STAGE`
-# is the Git tag `stage/NAME/STAGE`; the commit it points to has `NAME.version` saying which version
-# (a model folder `vN` beside the repository) is in that stage.
+# the real gitrun_resolve_model_uri hook (an entry point of a dist-info on PYTHONPATH). As GTO's, a
+# promotion is a new tag, `stage/NAME/STAGE/N` (N counts up); `NAME#STAGE` is the one with the highest
+# N, whose commit has `NAME.version` saying which version (a model folder beside the repository).
 TAG_RESOLVER = """
 import subprocess
 from pathlib import Path
@@ -289,7 +289,10 @@ def gitrun_resolve_model_uri(uri, store, rev):
 
     name, stage = uri.split("#", 1)
     root = Path(store.root).parent
-    tag = f"stage/{name}/{stage}"
+    listed = subprocess.run(["git", "tag", "--list", f"stage/{name}/{stage}/*"], cwd=root, capture_output=True, text=True)
+    if not listed.stdout.split():
+        raise ModelNotFoundError(f"{uri}: nothing in stage {stage}")
+    tag = max(listed.stdout.split(), key=lambda t: int(t.rsplit("/", 1)[1]))
     shown = subprocess.run(["git", "show", f"refs/tags/{tag}:{name}.version"], cwd=root, capture_output=True, text=True)
     if shown.returncode != 0:
         raise ModelNotFoundError(f"{uri}: no tag {tag}")
@@ -316,10 +319,11 @@ def install_tag_resolver(site: Path) -> Path:
 
 
 def promote(repo: Path, name: str, stage: str, version: str) -> None:
-    """Commit ``NAME.version`` saying ``version`` and move the stage tag there (a promotion)."""
+    """Commit ``NAME.version`` saying ``version`` and tag it the stage's next promotion."""
     from tests.helpers import run_git
 
     (repo / f"{name}.version").write_text(version + "\n")
     run_git(repo, "add", f"{name}.version")
     run_git(repo, "commit", "-q", "-m", f"{name}: {version} to {stage}")
-    run_git(repo, "tag", "-f", f"stage/{name}/{stage}")
+    count = len(run_git(repo, "tag", "--list", f"stage/{name}/{stage}/*").stdout.split())
+    run_git(repo, "tag", f"stage/{name}/{stage}/{count + 1}")
