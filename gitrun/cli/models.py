@@ -75,7 +75,7 @@ def predict(
     safe: bool | None,
     rev: str | None,
 ) -> None:
-    """Predict with a model on a JSON or CSV input, in this Python environment (as `mlflow models predict`)."""
+    """Predict with a model on a JSON, CSV or Parquet input, in this Python environment (as `mlflow models predict`)."""
     from gitrun.models.payload import predict_payload
 
     if input_path is not None and input_data is not None:
