@@ -100,3 +100,18 @@ def test_a_busy_port_is_one_error_line(models: Path) -> None:
     assert result.stderr.splitlines()[-1].startswith(
         f"Error: cannot listen on 127.0.0.1:{port}: Address already in use"
     )
+
+
+def test_local_warns_about_requirements_that_differ_from_the_installed_versions(models: Path, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "pinned"
+    shutil.copytree(models / "tricks", folder)
+    (folder / "requirements.txt").write_text("cloudpickle==0.0.1\n")
+    server = start([str(folder)], cwd=models)
+    try:
+        assert server.post(json.dumps({"dataframe_records": [{"x": 1.0}]})).json() == {"predictions": [2.0]}
+    finally:
+        assert server.stop() == 0
+    warning = next(line for line in server.err if "saved with other versions of packages" in line)
+    assert "cloudpickle==0.0.1" in warning

@@ -232,7 +232,13 @@ def _enforce_columns(frame: Any, schema: Schema) -> Any:
     extra = [c for c in frame.columns if c not in {s.name for s in specs}]
     if extra:
         log.warning("ignoring input columns the model's signature does not declare: %s", some(extra))
-    out = {s.name: _enforce_column(frame[s.name], s, s.name) for s in specs if s.name in present}
+    given = {s.name: frame[s.name] for s in specs if s.name in present}
+    out = {
+        name: _enforce_column(given[name], s, name)
+        for name, s in zip(given, (s for s in specs if s.name in present), strict=True)
+    }
+    if list(frame.columns) == list(out) and all(out[name] is given[name] for name in out):
+        return frame.copy()  # already as the signature says: one copy (the model may change it), not a rebuild
     return pd.DataFrame(out, index=frame.index)
 
 

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VERSION_HEADER = "X-Gitrun-Model-Version"
+_TIMEOUT: Any = getattr(asyncio, "timeout", None)  # Python 3.11+
 PREDICT_THREADS = 8  # a prediction past its deadline keeps its thread until the model returns
 
 
@@ -128,9 +129,13 @@ def create_app(slot: ModelSlot, options: ServeOptions, pool: WorkerPool | None =
             body = await read_body(request)
             return await pool.run(lambda: answer(served.model, body, content_type, debug=options.debug))
 
-        try:
-            result = await asyncio.wait_for(respond(), options.timeout)
-        except asyncio.TimeoutError:
+        try:  # the deadline covers reading the body and the prediction
+            if _TIMEOUT is not None:
+                async with _TIMEOUT(options.timeout):  # no task of its own, unlike wait_for
+                    result = await respond()
+            else:  # Python 3.10
+                result = await asyncio.wait_for(respond(), options.timeout)
+        except (TimeoutError, asyncio.TimeoutError):
             log.warning("a request took longer than %s s (--timeout); answered 504", options.timeout)
             message = f"{TIMEOUT_MESSAGE} ({options.timeout:g} s, --timeout)"
             return _response(error_answer("DEADLINE_EXCEEDED", message), served.version, close=True)

@@ -52,7 +52,8 @@ class ServedModel:
             "uri": self.uri,
             "version": self.version,
             "name": registered.get("name"),
-            "stage": registered.get("stage"),
+            "stage": stage_of(registered),
+            "stages": list(registered.get("stages") or []) or None,
             "registered": dict(registered) or None,
             "commit": location.commit,
             "path": location.repo_path or (str(location.local_dir) if location.local_dir else None),
@@ -67,6 +68,15 @@ class ServedModel:
             "utc_time_created": mlmodel.utc_time_created,
             "loaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.loaded_at)),
         }
+
+
+def stage_of(registered: Mapping[str, Any]) -> str | None:
+    """The stage a registry answer names: its ``stage``, else its only one of ``stages`` (the
+    registry lists every stage a version is in)."""
+    if registered.get("stage"):
+        return str(registered["stage"])
+    stages = list(registered.get("stages") or [])
+    return str(stages[0]) if len(stages) == 1 else None
 
 
 def identity_of(location: ModelLocation) -> str:
