@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import python_ok, run_git
-from tests.helpers.serving import SAVE_VERSIONS, Server, install_tag_resolver, promote, start
+from tests.helpers.serving import SAVE_VERSIONS, Client, install_tag_resolver, promote, start, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -36,37 +36,9 @@ def versions(repo: Path, tmp_path: Path) -> dict[str, str]:
     return {"PYTHONPATH": f"{site}:{ROOT}"}
 
 
-def wait_for(predicate: object, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
-
-
-class Client(threading.Thread):
-    """Sequential requests until stopped (at most ``limit``): each status and answering version."""
-
-    def __init__(self, server: Server, limit: int = 20000):
-        super().__init__(daemon=True)
-        self.server, self.limit = server, limit
-        self.seen: list[tuple[int, str, float]] = []
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.is_set() and len(self.seen) < self.limit:
-            try:
-                reply = self.server.post(ONE_ROW, timeout=10)
-                value = reply.json()["predictions"][0] if reply.status == 200 else float("nan")
-                self.seen.append((reply.status, reply.headers.get("x-gitrun-model-version", ""), value))
-            except Exception as exc:  # a refused or reset connection is a failed request too
-                self.seen.append((0, repr(exc), float("nan")))
-
-
 def test_watch_follows_a_promotion_with_no_failed_request(repo: Path, versions: dict[str, str]) -> None:
     server = start(["iris#prod", "--watch", "--watch-interval", "0.2"], cwd=repo, env=versions)
-    client = Client(server)
+    client = Client(server, ONE_ROW)
     try:
         assert server.get("/metadata").json()["stage"] == "prod"
         client.start()

@@ -327,3 +327,31 @@ def promote(repo: Path, name: str, stage: str, version: str) -> None:
     run_git(repo, "commit", "-q", "-m", f"{name}: {version} to {stage}")
     count = len(run_git(repo, "tag", "--list", f"stage/{name}/{stage}/*").stdout.split())
     run_git(repo, "tag", f"stage/{name}/{stage}/{count + 1}")
+
+
+def wait_for(predicate: object, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+class Client(threading.Thread):
+    """Sequential requests until stopped (at most ``limit``): each status and answering version."""
+
+    def __init__(self, server: Server, body: str, limit: int = 20000):
+        super().__init__(daemon=True)
+        self.server, self.body, self.limit = server, body, limit
+        self.seen: list[tuple[int, str, float]] = []
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set() and len(self.seen) < self.limit:
+            try:
+                reply = self.server.post(self.body, timeout=10)
+                value = reply.json()["predictions"][0] if reply.status == 200 else float("nan")
+                self.seen.append((reply.status, reply.headers.get("x-gitrun-model-version", ""), value))
+            except Exception as exc:  # a refused or reset connection is a failed request too
+                self.seen.append((0, repr(exc), float("nan")))
