@@ -206,6 +206,15 @@ class ModelNotFoundError(GitrunError, LookupError):
     """A model URI that names nothing (no such run, model, path or revision)."""
 
 
+# -- serving (gitrun.serve) ------------------------------------------------------------------
+class UnsupportedContentTypeError(InvalidInputError):
+    """A prediction input whose content type or charset the scoring protocol does not take (HTTP 415)."""
+
+
+class ServeError(GitrunError):
+    """The scoring server cannot start as asked: a missing extra, a port in use, a model that does not load."""
+
+
 class StoreWarning(UserWarning):
     """A file of the store could not be read completely; the rest of the store still reads."""
 
