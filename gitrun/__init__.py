@@ -58,6 +58,13 @@ from gitrun.tracking.fluent import (
     set_tracking_uri,
     start_run,
 )
+from gitrun.tracking.system_metrics import (
+    disable_system_metrics_logging,
+    enable_system_metrics_logging,
+    set_system_metrics_node_id,
+    set_system_metrics_samples_before_logging,
+    set_system_metrics_sampling_interval,
+)
 
 __all__ = [
     "ActiveRun",
@@ -75,10 +82,13 @@ __all__ = [
     "ViewType",
     "__version__",
     "active_run",
+    "autolog",
     "commit",
     "create_experiment",
     "delete_run",
     "delete_tag",
+    "disable_system_metrics_logging",
+    "enable_system_metrics_logging",
     "end_run",
     "evaluate",
     "get_artifact_uri",
@@ -115,6 +125,9 @@ __all__ = [
     "set_experiment",
     "set_experiment_tag",
     "set_experiment_tags",
+    "set_system_metrics_node_id",
+    "set_system_metrics_samples_before_logging",
+    "set_system_metrics_sampling_interval",
     "set_tag",
     "set_tags",
     "set_tracking_uri",
@@ -124,6 +137,7 @@ __all__ = [
 
 
 _LAZY = {
+    "autolog": "gitrun.tracking.autolog",
     "commit": "gitrun.vcs.commit",
     "push": "gitrun.vcs.sync",
     "pull": "gitrun.vcs.sync",

@@ -19,6 +19,7 @@ GIT_REPO_URL = "mlflow.source.git.repoURL"
 LOGGED_IMAGES = "mlflow.loggedImages"
 DATA_CONTEXT = "mlflow.data.context"  # a dataset input's tag: what the dataset was used for
 DATASETS = "mlflow.datasets"  # which datasets evaluated which model (gitrun.evaluate)
+AUTOLOGGING = "mlflow.autologging"  # on a run autolog started: the integration that started it
 PROJECT_ENTRY_POINT = "mlflow.project.entryPoint"
 PROJECT_BACKEND = "mlflow.project.backend"
 PROJECT_ENV = "mlflow.project.env"

@@ -185,6 +185,7 @@ class RunContext:
     params: tuple[KeyValue, ...]
     tags: tuple[KeyValue, ...]
     metrics: tuple[MetricView, ...]
+    system_metrics: tuple[MetricView, ...]  # system/...: CPU, memory, disk, network, GPU (own section)
     artifacts: tuple[ArtifactView, ...]
     models: tuple[ModelView, ...]
     note_html: str  # sanitized HTML (mark it safe in a template); "" without a note

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gitrun import formatting
+from gitrun.entities import SYSTEM_METRIC_PREFIX
 from gitrun.formatting import format_duration, format_size, format_time
 from gitrun.site import safe
 from gitrun.site.builder import Builder
@@ -261,7 +262,8 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
         run=_info(record, job.experiment_name),
         params=tuple(KeyValue(k, v) for k, v in sorted(record.params.items())),
         tags=tuple(KeyValue(k, v) for k, v in sorted(tags.items())),
-        metrics=tuple(metrics),
+        metrics=tuple(m for m in metrics if not m.key.startswith(SYSTEM_METRIC_PREFIX)),
+        system_metrics=tuple(m for m in metrics if m.key.startswith(SYSTEM_METRIC_PREFIX)),
         artifacts=tuple(artifacts),
         models=_models(settings, record),
         note_html=safe.render_note(note) if note.strip() else "",
