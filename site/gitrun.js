@@ -127,6 +127,15 @@
     return s;
   }
 
+  // Bar specs from gitrun.charts.metric_bars: the metric's name as title, the runs' colours fixed.
+  function barSpec(spec, title, domain) {
+    var s = clone(spec);
+    s.title = title + ": one value per run";
+    if (s.encoding && s.encoding.y) s.encoding.y.title = title;
+    if (domain && s.encoding && s.encoding.color && s.encoding.color.scale) s.encoding.color.scale.domain = domain;
+    return s;
+  }
+
   function curveRows(label, series, options) {
     var rows = [];
     var ema = null;
@@ -468,7 +477,9 @@
     filter.addEventListener("input", debounce(function () { table.setFilter(filter.value); }, 200));
     if (search.value) table.setSearch(search.value);
     if (filter.value) table.setFilter(filter.value);
-    if (specs.best && data.best) {
+    if (specs.best && data.best && data.best.bars) {
+      embed($("chart-best"), specs.best, { bars: data.best.bars });
+    } else if (specs.best && data.best) {
       var options = { alpha: 0, log: false, x: "step" };
       var rows = [];
       data.best.runs.forEach(function (run) { rows = rows.concat(curveRows(run.run, run, options)); });
@@ -583,12 +594,23 @@
       box.appendChild(figure);
       return node;
     });
+    // A metric every run logged once is a bar per run (as in MLflow's UI), not one-point lines.
+    function once(key) {
+      return runs.every(function (r) { return !r.series[key] || r.series[key].n === 1; });
+    }
     function draw() {
       var options = chartOptions();
       nodes.forEach(function (node) {
         var key = node.getAttribute("data-metric");
         var rows = [];
+        if (once(key) && specs.bars) {
+          runs.forEach(function (r, i) { if (r.series[key] && r.series[key].v[0] !== null) rows.push({ run: labels[i], value: r.series[key].v[0] }); });
+          node.setAttribute("data-chart", "bars");
+          embed(node, barSpec(specs.bars, key, labels), { bars: rows });
+          return;
+        }
         runs.forEach(function (r, i) { if (r.series[key]) rows = rows.concat(curveRows(labels[i], r.series[key], options)); });
+        node.setAttribute("data-chart", "curves");
         embed(node, curveSpec(specs.compare, options, key, labels), { series: rows });
       });
     }

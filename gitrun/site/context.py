@@ -115,6 +115,8 @@ class MetricView:
     csv_href: str  # data/runs/<id>/<file>.csv: the full series
     chart_id: str  # id of the chart's element and of its spec in ``specs``
     downsampled: bool  # the chart shows fewer points than the series has
+    single: bool = False  # logged once: the page shows the value, not a one-point chart
+    direction: str | None = None  # "min" / "max": which way is better
 
 
 @dataclass(frozen=True)
@@ -201,6 +203,7 @@ class CompareContext:
     site: SiteInfo
     spec: dict[str, Any]  # metric curves by run; the browser sets each chart's title
     known_runs: int  # how many runs the site has (the page refuses IDs it does not know)
+    bars_spec: dict[str, Any] = field(default_factory=dict)  # a metric every run logged once, as bars
 
 
 @dataclass(frozen=True)

@@ -264,10 +264,15 @@ def build(builder: Builder, experiment: Experiment) -> None:
             curves.append(
                 {"run": run_label(record), "id": record.run_id, "step": shown["step"], "t": shown["t"], "v": shown["v"]}
             )
-        if curves:
+        direction = experiment.direction(metric)
+        if curves and all(len(c["v"]) == 1 for c in curves):  # logged once per run: a bar per run
+            best_count = len(curves)
+            data["best"] = {"metric": metric, "bars": [{"run": c["run"], "value": c["v"][0]} for c in curves]}
+            specs["best"] = builder.spec("metric_bars", metric=metric, direction=direction)
+        elif curves:
             best_count = len(curves)
             data["best"] = {"metric": metric, "runs": curves}
-            specs["best"] = builder.spec("metric_curves", title=metric, by_run=True)
+            specs["best"] = builder.spec("metric_curves", title=metric, by_run=True, direction=direction)
     pcp_runs = best[: builder.options.pcp_max_runs]
     dims, rows, ticks = pcp_data(pcp_runs, metric)
     if len(dims) >= 2 and rows:

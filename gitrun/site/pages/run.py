@@ -9,8 +9,8 @@ by worker processes; each worker writes its files itself and reports which ones 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ class RunSettings:
     max_points: int
     artifact_max_bytes: int
     site: SiteInfo
-    specs: dict[str, dict[str, Any]]  # metric key -> spec
+    specs: dict[str, dict[str, Any]]  # spec_key(metric, direction) -> spec
     store_root: Path
     store_rel: str
     branch: str | None
@@ -63,6 +63,12 @@ class RunSettings:
 class RunJob:
     record: RunRecord
     experiment_name: str
+    directions: Mapping[str, str] = field(default_factory=dict)  # metric -> "min" / "max"
+
+
+def spec_key(metric: str, direction: str | None) -> str:
+    """The key of a metric chart's spec in :attr:`RunSettings.specs`."""
+    return f"{direction or ''}:{metric}"
 
 
 def page_path(run_id: str) -> str:
@@ -88,7 +94,7 @@ def _walk_artifacts(root: Path) -> Iterator[tuple[str, os.stat_result]]:
             yield rel, os.stat(path)
 
 
-def fingerprint(record: RunRecord, experiment_name: str) -> list[Any]:
+def fingerprint(record: RunRecord, experiment_name: str, directions: Mapping[str, str] | None = None) -> list[Any]:
     """The inputs of a run's page: its files' content as the store reports it, without reading series."""
     summaries = {k: [s.latest, s.min, s.max, s.step, s.timestamp, s.count] for k, s in record.summaries.items()}
     sizes = {k: series_size(p) for k, p in series_keys(record.run_dir).items()}
@@ -97,6 +103,7 @@ def fingerprint(record: RunRecord, experiment_name: str) -> list[Any]:
     return [
         record.run_id,
         experiment_name,
+        sorted((directions or {}).items()),
         record.status,
         record.meta,
         record.params,
@@ -121,15 +128,16 @@ def build_all(builder: Builder) -> int:
     for exp in snapshot.experiments:
         for record in snapshot.records[exp.experiment_id]:
             total += 1
-            key = digest(builder.salt, fingerprint(record, exp.name))
+            directions = {k: exp.direction(k) for k in record.summaries}
+            key = digest(builder.salt, fingerprint(record, exp.name, directions))
             unit = f"run:{record.run_id}"
             if not builder.writer.is_fresh(unit, key):
-                jobs.append((unit, key, RunJob(record, exp.name)))
+                jobs.append((unit, key, RunJob(record, exp.name, directions)))
     builder.tick("runs", total - len(jobs), total)
     if not jobs:
         return 0
-    metric_keys = sorted({k for _, _, job in jobs for k in job.record.summaries})
-    specs = {k: builder.spec("metric_curves", title=k, by_run=False) for k in metric_keys}
+    charted = sorted({(k, job.directions.get(k)) for _, _, job in jobs for k in job.record.summaries})
+    specs = {spec_key(k, d): builder.spec("metric_curves", title=k, by_run=False, direction=d) for k, d in charted}
     settings = RunSettings(
         output=builder.writer.output,
         template_dir=builder.options.template_dir,
@@ -214,7 +222,8 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
             shown["csv"] = csv_rel
             series_data[key] = shown
             downsampled = shown["n"] > len(shown["v"])
-            specs[chart_id] = settings.specs[key]
+            if summary.count > 1:  # a value logged once is shown as a value, not a one-point chart
+                specs[chart_id] = settings.specs[spec_key(key, job.directions.get(key))]
         metrics.append(
             MetricView(
                 key=key,
@@ -226,6 +235,8 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
                 csv_href=csv_rel if series is not None else "",
                 chart_id=chart_id,
                 downsampled=downsampled,
+                single=summary.count == 1,
+                direction=job.directions.get(key),
             )
         )
     tags = {k: safe.tag_value(k, v) for k, v in record.tags.items() if k != NOTE}
