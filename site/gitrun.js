@@ -159,6 +159,7 @@
 
   // -- run page ----------------------------------------------------------------------------
   function initRun() {
+    Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), sortableTable);
     var page = readJSON("gitrun-page");
     var run = page && DATA[page.data];
     var specs = readJSON("gitrun-specs") || {};
@@ -176,6 +177,29 @@
     }
     bindChartControls(draw);
     draw();
+  }
+
+  // A preview table sorts by a column when its header button is pressed (again: reversed);
+  // numbers as numbers, the rest as text.
+  function sortableTable(table) {
+    var body = table.tBodies[0];
+    var buttons = table.querySelectorAll("thead button.sort");
+    Array.prototype.forEach.call(buttons, function (button, col) {
+      button.addEventListener("click", function () {
+        var th = button.parentNode;
+        var ascending = th.getAttribute("aria-sort") !== "ascending";
+        Array.prototype.forEach.call(table.querySelectorAll("thead th"), function (h) { h.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = a.cells[col].textContent, y = b.cells[col].textContent;
+          var nx = Number(x), ny = Number(y);
+          var cmp = x !== "" && y !== "" && !isNaN(nx) && !isNaN(ny) ? nx - ny : x.localeCompare(y);
+          return ascending ? cmp : -cmp;
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      });
+    });
   }
 
   // -- experiment page: the runs table -----------------------------------------------------

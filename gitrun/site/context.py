@@ -120,6 +120,24 @@ class MetricView:
 
 
 @dataclass(frozen=True)
+class PreviewView:
+    """An artifact's preview, made at build time (:mod:`gitrun.site.previews`)."""
+
+    path: str
+    kind: str  # "image", "table", "text", "markdown", "html"; "none" with a note saying why
+    src: str = ""  # image: a site path (prefix site.root), or a data: URI for SVG
+    text: str = ""  # text: the capped text
+    html: str = ""  # markdown: sanitized HTML (mark it safe); html: the sandboxed frame's srcdoc
+    header: tuple[str, ...] = ()  # table
+    rows: tuple[tuple[str, ...], ...] = ()  # table: the first rows, formulas neutralized
+    note: str = ""  # "first 64.0 KB of 10.0 MB", or why there is no preview
+
+    @property
+    def is_data_uri(self) -> bool:
+        return self.src.startswith("data:")
+
+
+@dataclass(frozen=True)
 class ArtifactView:
     path: str
     size: str  # formatted
@@ -127,6 +145,8 @@ class ArtifactView:
     note: str  # why there is no link, e.g. "over 1.0 MB: not copied into the site"
     dvc_md5: str | None  # DVC-tracked: the content hash of the pointer file
     dvc_command: str | None  # DVC-tracked: how to download it
+    download: str | None = None  # the link's download name (SVG, HTML: never opened on the site's origin)
+    preview: PreviewView | None = None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 from gitrun import formatting
 from gitrun.formatting import format_duration, format_size, format_time
+from gitrun.site import previews as previews_mod
 from gitrun.site import safe
 from gitrun.site.builder import Builder
 from gitrun.site.context import (
@@ -23,6 +24,7 @@ from gitrun.site.context import (
     KeyValue,
     MetricView,
     ModelView,
+    PreviewView,
     RunContext,
     RunInfoView,
     SiteInfo,
@@ -36,6 +38,7 @@ from gitrun.store import RunRecord
 from gitrun.store.series import series_keys, series_size
 from gitrun.store.textio import TEMP_PREFIX, json_number
 from gitrun.tags import GIT_BRANCH, GIT_COMMIT, GIT_DIRTY, GIT_REPO_URL, NOTE, PARENT_RUN_ID, SOURCE_NAME, USER
+from gitrun.vcs import dvc
 
 # Artifacts a browser would run as code if opened from the site: copied with ".txt" appended.
 ACTIVE_SUFFIXES = (".html", ".htm", ".xhtml", ".svg", ".xml", ".js", ".mjs", ".shtml", ".php")
@@ -365,6 +368,17 @@ def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[Art
         or settings.repo_url
         or "<repository URL>"
     )
+    previews = 0
+
+    def show(rel: str, source: Path | None, href: str | None) -> PreviewView | None:
+        nonlocal previews
+        if source is None or previews >= previews_mod.MAX_PREVIEWS:
+            return None
+        thumb = f"previews/{record.run_id}/{safe.file_slug(rel)}.png"
+        made = previews_mod.preview(source, rel, href, thumb, write)
+        previews += made is not None
+        return made
+
     for rel in sorted(listing):
         size = listing[rel].st_size
         if rel.endswith(".dvc"):
@@ -375,6 +389,7 @@ def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[Art
             href = None
             if target in listing and listing[target].st_size <= settings.artifact_max_bytes:
                 href = _copy_artifact(record, target, root, write)
+            source = root / target if target in listing else _dvc_cached(settings, root / rel)
             views.append(
                 ArtifactView(
                     path=target,
@@ -383,17 +398,40 @@ def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[Art
                     note="tracked by DVC",
                     dvc_md5=pointer.get("md5"),
                     dvc_command=f"dvc get {repo_url} {repo_path}{rev}",
+                    download=_download_name(target),
+                    preview=show(target, source, href),
                 )
             )
             continue
         if f"{rel}.dvc" in listing:
             continue  # shown with its pointer
-        if size <= settings.artifact_max_bytes:
-            views.append(ArtifactView(rel, format_size(size), _copy_artifact(record, rel, root, write), "", None, None))
-        else:
-            note = f"over {format_size(settings.artifact_max_bytes)}: not copied into the site"
-            views.append(ArtifactView(rel, format_size(size), None, note, None, None))
+        href = _copy_artifact(record, rel, root, write) if size <= settings.artifact_max_bytes else None
+        note = "" if href else f"over {format_size(settings.artifact_max_bytes)}: not copied into the site"
+        views.append(
+            ArtifactView(
+                rel, format_size(size), href, note, None, None, _download_name(rel), show(rel, root / rel, href)
+            )
+        )
     return views
+
+
+def _download_name(rel: str) -> str | None:
+    """The ``download`` name of a link to an artifact a browser would run on the site's origin."""
+    return Path(rel).name if rel.lower().endswith(ACTIVE_SUFFIXES) else None
+
+
+def _dvc_cached(settings: RunSettings, pointer_file: Path) -> Path | None:
+    """Where the DVC cache holds what ``pointer_file`` tracks (None when it is not there)."""
+    try:
+        pointer = dvc.read_pointer(pointer_file.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+    if pointer is None or pointer.is_dir:
+        return None
+    repo_root = settings.store_root
+    for _ in [p for p in settings.store_rel.split("/") if p]:
+        repo_root = repo_root.parent
+    return dvc.cached_object(repo_root, pointer.md5, pointer.legacy)
 
 
 def _copy_artifact(record: RunRecord, rel: str, root: Path, write: Any) -> str:
