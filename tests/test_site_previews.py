@@ -218,7 +218,11 @@ def test_run_page_previews(preview_site: tuple[Path, str]) -> None:
     ]  # from the cache
     assert "binary content" in figures["blob.csv"].get_text()
     frame = figures["report.html"].iframe
-    assert frame.has_attr("sandbox") and not frame["sandbox"] and frame["srcdoc"].startswith('<meta http-equiv="Content-Security-Policy"')
+    assert (
+        frame.has_attr("sandbox")
+        and not frame["sandbox"]
+        and frame["srcdoc"].startswith('<meta http-equiv="Content-Security-Policy"')
+    )
     assert figures["README.md"].find("script") is None
     links = {a.get_text(): a for a in soup.select("#artifacts-table td:first-child a:first-child")}
     assert links["plots/hostile.svg"]["download"] == "hostile.svg" and links["report.html"]["download"] == "report.html"
