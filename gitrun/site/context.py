@@ -62,15 +62,43 @@ class ExperimentRow:
     best_run_name: str
     best_run_href: str | None  # runs/<id>.html
     last_activity: str  # latest start or end time of its runs (UTC), "" without runs
+    trend: str = ""  # SVG polyline points: the metric's best after each commit of the default branch
+    trend_label: str = ""  # what the sparkline shows, in words (its accessible name)
+
+
+@dataclass(frozen=True)
+class CommitBest:
+    """The best run a commit added to one experiment, by that experiment's metric."""
+
+    experiment: str
+    metric: str
+    value: str  # formatted
+    run_name: str
+    run_href: str | None  # runs/<id>.html when the run is in the site
+
+
+@dataclass(frozen=True)
+class HomeCommit:
+    """A recent commit of the default branch that added runs."""
+
+    short: str
+    commit_url: str | None
+    author: str
+    date: str  # UTC
+    subject: str
+    added: int  # runs added
+    best: tuple[CommitBest, ...]  # per experiment it added runs to (at most 3)
 
 
 @dataclass(frozen=True)
 class HomeContext:
-    """``index.html``: the experiments and what the site was built from."""
+    """``index.html``: the experiments, what happened lately, and what the site was built from."""
 
     site: SiteInfo
     experiments: tuple[ExperimentRow, ...]
     total_runs: int
+    commits: tuple[HomeCommit, ...] = ()  # newest first
+    branch: str | None = None  # the branch the sparklines and commits follow
 
 
 @dataclass(frozen=True)
