@@ -59,7 +59,7 @@ def test_home_lists_experiments_with_best_values(built_site: Site) -> None:
     assert alpha[1].get_text(strip=True) == "4"
     assert "val_acc" in alpha[2].get_text() and "(max)" in alpha[2].get_text()
     assert alpha[3].get_text(strip=True) == "0.95"
-    assert alpha[4].a["href"] == f"runs/{facts['runs']['long']}.html"
+    assert alpha[5].a["href"] == f"runs/{facts['runs']['long']}.html"
     beta = rows[facts["beta"]].find_all("td")
     assert beta[2].get_text(" ", strip=True).startswith("train/loss")  # no primary metric: the first one
     assert beta[3].get_text(strip=True) == "0.5"  # loss is minimised: latest of 1/(1+i) over 2 steps
