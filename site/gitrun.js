@@ -122,7 +122,9 @@
         enc.y.scale = options.log ? { type: "log" } : { type: "linear", zero: false };
         if (title !== undefined) enc.y.title = title;
       }
-      if (domain && enc.color && enc.color.scale) enc.color.scale.domain = domain;
+      ["color", "strokeDash", "shape"].forEach(function (channel) {
+        if (domain && enc[channel] && enc[channel].scale) enc[channel].scale.domain = domain;
+      });
     });
     return s;
   }

@@ -115,3 +115,30 @@ def test_history_time_axis_reads_as_dates_at_every_range(dates: list[str], expec
     assert not [t for t in labels if t.startswith(":")], labels
     if len(dates) == 1:  # one commit: the y axis shows the value, not a rounded "1"
         assert "0.9333" in labels and "1" not in labels, labels
+
+
+def test_palette_is_okabe_ito_then_dashes_and_shapes() -> None:
+    from gitrun.charts.palette import PALETTE, STYLED, dashes, palette, shapes
+
+    okabe_ito = {"#0072b2", "#e69f00", "#009e73", "#d55e00", "#cc79a7", "#56b4e9", "#f0e442"}
+    assert len(PALETTE) == 8 and okabe_ito <= set(PALETTE)
+    styles = list(zip(palette(STYLED), map(tuple, dashes(STYLED)), shapes(STYLED), strict=True))
+    assert STYLED == 24 and len(set(styles)) == 24
+    assert all(d == [1, 0] for d in dashes(8))  # the first eight series are solid lines
+
+
+def test_24_runs_draw_24_distinct_line_styles() -> None:
+    spec = charts.metric_curves(title="loss", by_run=True)
+    rows = [
+        {"run": f"run{i:02d}", "step": s, "time": s, "value": i + s / 10, "smooth": i + s / 10}
+        for i in range(24)
+        for s in range(3)
+    ]
+    svg = drawn(spec, {"series": rows})
+    lines = re.findall(r'<path[^>]*aria-roledescription="line mark"[^>]*>', svg)
+    styles = set()
+    for line in lines:
+        stroke = re.search(r'stroke="([^"]+)"', line)
+        dash = re.search(r'stroke-dasharray="([^"]+)"', line)
+        styles.add((stroke.group(1) if stroke else None, dash.group(1) if dash else "solid"))
+    assert len(styles) == 24, styles  # each run its own (colour, dash) in both layers

@@ -21,10 +21,10 @@ import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gitrun.charts.palette import PALETTE
+from gitrun.charts.palette import PALETTE, STYLED, dashes, shapes
 
 # Bump when a builder's output changes, so callers that cache specs rebuild them.
-SPEC_VERSION = 2
+SPEC_VERSION = 3
 
 EMBED_HEIGHT = 220
 
@@ -90,22 +90,22 @@ def metric_curves(
     y_title = direction_label(title, direction) if title else "value"
     y_enc = alt.Y("smooth:Q", title=y_title, scale=y_scale)
     raw_y = alt.Y("value:Q", title=y_title, scale=y_scale)
+    style: dict[str, Any] = {}
     if by_run:
-        color = alt.Color(
-            "run:N",
-            title="run",
-            scale=alt.Scale(range=list(colors)),
-            legend=alt.Legend(orient="bottom", columns=2, labelLimit=320),
-        )
+        legend = alt.Legend(orient="bottom", columns=2, labelLimit=320)
+        color = alt.Color("run:N", title="run", scale=alt.Scale(range=list(colors)), legend=legend)
+        # colour i % 8, then dash i // 8: 24 runs never share a style (gitrun.charts.palette)
+        style["strokeDash"] = alt.StrokeDash("run:N", title="run", scale=alt.Scale(range=dashes(STYLED)), legend=legend)
     else:
         color = alt.value(colors[0])
     base = alt.Chart(alt.NamedData(data))
-    raw = base.mark_line(opacity=0.3, strokeWidth=1).encode(x=x_enc, y=raw_y, color=color, detail="run:N")
+    raw = base.mark_line(opacity=0.3, strokeWidth=1).encode(x=x_enc, y=raw_y, color=color, detail="run:N", **style)
     smooth = base.mark_line(strokeWidth=1.8).encode(
         x=x_enc,
         y=y_enc,
         color=color,
         detail="run:N",
+        **style,
         tooltip=[
             alt.Tooltip("run:N"),
             alt.Tooltip("step:Q"),
@@ -122,6 +122,7 @@ def metric_curves(
             y=y_enc,
             color=color,
             size=alt.condition("datum.points == 1", alt.value(70), alt.value(0)),
+            **({"shape": alt.Shape("run:N", scale=alt.Scale(range=shapes(STYLED)), legend=None)} if by_run else {}),
             tooltip=[alt.Tooltip("run:N"), alt.Tooltip("value:Q", format=".6g")],
         )
     )
