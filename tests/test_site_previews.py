@@ -144,7 +144,12 @@ def test_json_yaml_and_markdown(tmp_path: Path) -> None:
 def test_html_only_in_a_sandboxed_frame_behind_a_csp(tmp_path: Path) -> None:
     view, _ = make(tmp_path, "report.html", HOSTILE_HTML.encode())
     assert view.kind == "html"
-    assert view.html == f'<meta http-equiv="Content-Security-Policy" content="{previews.HTML_CSP}">' + HOSTILE_HTML
+    csp = f'<meta http-equiv="Content-Security-Policy" content="{previews.HTML_CSP}">'
+    assert view.html == csp + "<h1>report</h1><p>ok</p>"  # nh3 took the script out
+    styled, _ = make(
+        tmp_path, "styled.html", b'<style>p{color:red}</style><p style="x" onclick="y">t</p><img src="http://e/x">'
+    )
+    assert styled.html == csp + '<style>p{color:red}</style><p style="x">t</p>'
     assert previews.kind_of("model.pkl") is None and previews.kind_of("x.PNG") == "image"
 
 

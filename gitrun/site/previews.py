@@ -10,8 +10,9 @@ bounded, and safe on the site's origin.
   CR first, and not a number) is shown with a leading ``'``; HTML in cells is text (autoescape).
 - JSON (pretty-printed), YAML, text and logs: at most :data:`TEXT_BYTES` bytes. Markdown
   rendered and sanitized with nh3 (:func:`gitrun.site.safe.render_note`).
-- HTML: only inside ``<iframe sandbox srcdoc>`` (no scripts, a unique origin) behind a
-  Content-Security-Policy that blocks every request.
+- HTML: cleaned by nh3 (:func:`gitrun.site.safe.sanitize_html`: no scripts, handlers or media,
+  styles kept), then only inside ``<iframe sandbox srcdoc>`` (no scripts, a unique origin)
+  behind a Content-Security-Policy that blocks every request: three walls, not one.
 - Anything with NUL bytes or that is not UTF-8, whatever its name (a binary ``.csv``): no
   preview, a note saying why.
 """
@@ -95,7 +96,7 @@ def preview(source: Path, rel: str, href: str | None, thumb_rel: str, write: Wri
         if size > HTML_BYTES:
             return PreviewView(rel, "none", note=f"HTML over {format_size(HTML_BYTES)}: no preview")
         csp = f'<meta http-equiv="Content-Security-Policy" content="{HTML_CSP}">'
-        return PreviewView(rel, "html", html=csp + text)
+        return PreviewView(rel, "html", html=csp + safe.sanitize_html(text))
     if kind == "table":
         return _table(rel, text, cut, size, delimiter="\t" if rel.lower().endswith(".tsv") else ",")
     shown, cut = _cap(text, cut)
