@@ -91,6 +91,10 @@
     var full = clone(spec);
     full.datasets = datasets;
     return window.vegaEmbed(node, full, EMBED_OPTIONS).then(function (result) {
+      // vega-embed's actions menu is an icon: give it a name screen readers can say.
+      Array.prototype.forEach.call(node.querySelectorAll("details > summary"), function (summary) {
+        summary.setAttribute("aria-label", "chart actions: save as SVG or PNG");
+      });
       node.setAttribute("data-rendered", "true");
       return result;
     }).catch(function (err) {

@@ -122,7 +122,11 @@ def metric_curves(
             y=y_enc,
             color=color,
             size=alt.condition("datum.points == 1", alt.value(70), alt.value(0)),
-            **({"shape": alt.Shape("run:N", scale=alt.Scale(range=shapes(STYLED)), legend=None)} if by_run else {}),
+            **(
+                {"shape": alt.Shape("run:N", title="run", scale=alt.Scale(range=shapes(STYLED)), legend=legend)}
+                if by_run
+                else {}
+            ),
             tooltip=[alt.Tooltip("run:N"), alt.Tooltip("value:Q", format=".6g")],
         )
     )
