@@ -513,10 +513,47 @@
       var options = { alpha: 0, log: false, x: "step" };
       var rows = [];
       data.best.runs.forEach(function (run) { rows = rows.concat(curveRows(run.run, run, options)); });
-      embed($("chart-best"), curveSpec(specs.best, options), { series: rows });
+      var drawBest = function () { embed($("chart-best"), curveSpec(specs.best, options), { series: rows }); };
+      var select = $("group-by");
+      if (select && specs.band && data.best.groups) bindGrouping(select, data.best, specs.band, drawBest);
+      drawBest();
     }
     if (specs.pcp && data.pcp) embed($("chart-pcp"), specs.pcp, { pcp: data.pcp.rows, pcp_ticks: data.pcp.ticks });
     if (specs.scatter && data.scatter) embed($("chart-scatter"), specs.scatter, { scatter: data.scatter });
+  }
+
+  // Group the best runs by a param or tag: each group's mean per step with its min-max band.
+  function bandRows(best, key) {
+    var values = best.groups[key];
+    var byGroup = {};
+    best.runs.forEach(function (run, i) {
+      var group = values[i] === null || values[i] === undefined ? "(none)" : String(values[i]);
+      var steps = byGroup[group] || (byGroup[group] = {});
+      for (var j = 0; j < run.v.length; j++) {
+        if (run.v[j] === null || run.v[j] === undefined) continue;
+        (steps[run.step[j]] || (steps[run.step[j]] = [])).push(run.v[j]);
+      }
+    });
+    var rows = [];
+    Object.keys(byGroup).sort().forEach(function (group) {
+      Object.keys(byGroup[group]).map(Number).sort(function (a, b) { return a - b; }).forEach(function (step) {
+        var vs = byGroup[group][step];
+        var sum = vs.reduce(function (a, b) { return a + b; }, 0);
+        rows.push({ group: key.replace(/^(params|tags)\./, "") + "=" + group, step: step, mean: sum / vs.length,
+          min: Math.min.apply(null, vs), max: Math.max.apply(null, vs), runs: vs.length });
+      });
+    });
+    return rows;
+  }
+
+  function bindGrouping(select, best, spec, drawUngrouped) {
+    Object.keys(best.groups).sort().forEach(function (key) { select.appendChild(el("option", { value: key }, key)); });
+    select.addEventListener("change", function () {
+      var node = $("chart-best");
+      if (!select.value) { node.removeAttribute("data-grouped"); drawUngrouped(); return; }
+      node.setAttribute("data-grouped", select.value);
+      embed(node, spec, { band: bandRows(best, select.value) });
+    });
   }
 
   // -- compare page ------------------------------------------------------------------------
@@ -655,7 +692,7 @@
     if (specs.history && rows.length) embed($("chart-history"), specs.history, { history: rows });
   }
 
-  window.GITRUN = { embed: embed, formatNumber: formatNumber, curveSpec: curveSpec, curveRows: curveRows };
+  window.GITRUN = { embed: embed, formatNumber: formatNumber, curveSpec: curveSpec, curveRows: curveRows, bandRows: bandRows };
   var page = document.body.getAttribute("data-page");
   var init = { run: initRun, experiment: initExperiment, compare: initCompare, history: initHistory }[page];
   if (init) {

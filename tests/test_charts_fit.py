@@ -142,3 +142,26 @@ def test_24_runs_draw_24_distinct_line_styles() -> None:
         dash = re.search(r'stroke-dasharray="([^"]+)"', line)
         styles.add((stroke.group(1) if stroke else None, dash.group(1) if dash else "solid"))
     assert len(styles) == 24, styles  # each run its own (colour, dash) in both layers
+
+
+def test_metric_band_spec_and_drawing() -> None:
+    spec = charts.metric_band(title="val_acc", direction="max")
+    band, mean = spec["layer"]
+    assert band["mark"] == {"type": "area", "opacity": 0.18}
+    assert band["encoding"]["y"]["field"] == "min" and band["encoding"]["y2"] == {"field": "max"}
+    assert mean["encoding"]["y"] == {
+        "field": "mean",
+        "type": "quantitative",
+        "title": "val_acc (higher is better)",
+        "scale": {"zero": False},
+    }
+    assert mean["encoding"]["strokeDash"]["field"] == "group" and spec["data"] == {"name": "band"}
+    assert spec["title"] == "val_acc: mean and min–max by group"
+    rows = [
+        {"group": g, "step": s, "mean": m + s, "min": m + s - 0.1, "max": m + s + 0.1, "runs": 2}
+        for g, m in (("opt=adam", 0.5), ("opt=sgd", 0.2))
+        for s in range(3)
+    ]
+    svg = drawn(spec, {"band": rows})
+    assert marks(svg, "area mark") == 2 and marks(svg, "line mark") == 2
+    assert {"opt=adam", "opt=sgd", "group"} <= set(texts(svg))

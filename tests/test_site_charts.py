@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from test_site_browser import CHROMIUM, _open, browser_context  # noqa: F401 - fixture
-from test_site_helpers import EPOCH, load_data, soup_of, spec_of
+from test_site_helpers import EPOCH, built_site, load_data, site_repo, soup_of, spec_of  # noqa: F401 - fixtures
 
 import gitrun
 from gitrun import charts
@@ -107,5 +107,42 @@ def test_compare_page_bars_for_values_logged_once_in_chromium(once_site: Built, 
     page, watch = _open(browser_context, f"{base}runs/{facts['runs']['r1']}.html")
     assert page.locator("figure.single-value .value").inner_text() == "0.93"
     page.wait_for_function("() => document.querySelector('.chart[data-kind=metric]').getAttribute('data-rendered')")
+    watch.check(base)
+    page.close()
+
+
+def test_experiment_page_offers_grouping_by_params_and_tags(built_site: Built) -> None:
+    out, facts = built_site
+    data = load_data(out / "data" / "experiments" / f"{facts['alpha']}.js")
+    # the best runs in order long, good, <script>, bad; lr differs on every run: no grouping by it
+    assert data["best"]["groups"] == {
+        "params.layers": ["6", "3", "3", "12"],
+        "params.opt": ["adam", "adam", '"><img src=x onerror=alert(1)>', "sgd"],
+    }
+    soup = soup_of(out / "experiments" / f"{facts['alpha']}.html")
+    assert spec_of(soup)["band"] == charts.metric_band(title="val_acc", direction="max")
+    assert soup.select_one("#group-by option").get_text() == "no grouping"
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+def test_grouping_toggles_the_chart_in_chromium(built_site: Built, browser_context: Any) -> None:
+    out, facts = built_site
+    base = out.resolve().as_uri() + "/"
+    page, watch = _open(browser_context, f"{base}experiments/{facts['alpha']}.html")
+    page.wait_for_function("() => document.querySelector('#chart-best').getAttribute('data-rendered')")
+    options = page.eval_on_selector_all("#group-by option", "els => els.map(o => o.value)")
+    assert options == ["", "params.layers", "params.opt"]
+    page.evaluate("() => document.querySelector('#chart-best').removeAttribute('data-rendered')")
+    page.select_option("#group-by", "params.opt")
+    page.wait_for_function("() => document.querySelector('#chart-best').getAttribute('data-rendered')")
+    assert page.locator("#chart-best").get_attribute("data-grouped") == "params.opt"
+    legend = page.evaluate(
+        "() => GITRUN.bandRows(GITRUN_DATA[JSON.parse(document.getElementById('gitrun-page').textContent).data].best,"
+        " 'params.opt').map(r => r.group)"
+    )
+    assert sorted(set(legend)) == sorted({"opt=adam", "opt=sgd", 'opt="><img src=x onerror=alert(1)>'})
+    page.select_option("#group-by", "")
+    page.wait_for_timeout(300)
+    assert page.locator("#chart-best").get_attribute("data-grouped") is None
     watch.check(base)
     page.close()

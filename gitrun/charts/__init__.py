@@ -17,6 +17,7 @@ from gitrun.charts.palette import PALETTE, palette
 from gitrun.charts.specs import (
     SPEC_VERSION,
     history_line,
+    metric_band,
     metric_bars,
     metric_curves,
     parallel_coordinates,
@@ -30,6 +31,7 @@ __all__ = [
     "downsample",
     "downsample_indices",
     "history_line",
+    "metric_band",
     "metric_bars",
     "metric_curves",
     "palette",

@@ -8,6 +8,7 @@ Row shapes (the field names are fixed, never user keys, so a metric called ``val
 - :func:`parallel_coordinates` reads ``{run, dim, norm, raw, color}`` rows (``norm`` in [0, 1]
   along each dimension) and ``{dim, norm, label}`` tick rows.
 - :func:`param_scatter` reads ``{run, param, x, y}`` rows; a drop-down picks the param.
+- :func:`metric_band` reads ``{group, step, mean, min, max, runs}`` rows (runs grouped by a param or tag).
 - :func:`metric_bars` reads ``{run, value}`` rows: one value per run (a metric logged once).
 - :func:`history_line` reads ``{series, commit, date, value, run, subject}`` rows.
 
@@ -133,6 +134,47 @@ def metric_curves(
     chart = alt.layer(raw, smooth, lone).properties(width="container", height=height)
     if title:
         chart = chart.properties(title=title)
+    return _finish(chart)
+
+
+def metric_band(
+    data: str = "band",
+    *,
+    title: str | None = None,
+    direction: str | None = None,
+    height: int = EMBED_HEIGHT,
+    colors: Sequence[str] = PALETTE,
+) -> dict[str, Any]:
+    """Runs grouped (by a param or tag): each group's mean against ``step``, with its min-max band.
+
+    Reads ``{group, step, mean, min, max, runs}`` rows (``runs``: how many runs have that step)."""
+    alt = _alt()
+    y_title = direction_label(title, direction) if title else "value"
+    legend = alt.Legend(orient="bottom", columns=2, labelLimit=320)
+    color = alt.Color("group:N", title="group", scale=alt.Scale(range=list(colors)), legend=legend)
+    dash = alt.StrokeDash("group:N", title="group", scale=alt.Scale(range=dashes(STYLED)), legend=legend)
+    x = alt.X("step:Q", title="step", scale=alt.Scale(zero=False))
+    base = alt.Chart(alt.NamedData(data))
+    band = base.mark_area(opacity=0.18).encode(
+        x=x, y=alt.Y("min:Q", title=y_title, scale=alt.Scale(zero=False)), y2="max:Q", color=color
+    )
+    mean = base.mark_line(strokeWidth=1.8, point=False).encode(
+        x=x,
+        y=alt.Y("mean:Q", title=y_title, scale=alt.Scale(zero=False)),
+        color=color,
+        strokeDash=dash,
+        tooltip=[
+            alt.Tooltip("group:N"),
+            alt.Tooltip("step:Q"),
+            alt.Tooltip("mean:Q", format=".6g"),
+            alt.Tooltip("min:Q", format=".6g"),
+            alt.Tooltip("max:Q", format=".6g"),
+            alt.Tooltip("runs:Q"),
+        ],
+    )
+    chart = alt.layer(band, mean).properties(width="container", height=height)
+    if title:
+        chart = chart.properties(title=f"{title}: mean and min–max by group")
     return _finish(chart)
 
 
