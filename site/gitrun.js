@@ -166,6 +166,7 @@
   // -- run page ----------------------------------------------------------------------------
   function initRun() {
     Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), sortableTable);
+    Array.prototype.forEach.call(document.querySelectorAll("figure.image-steps"), stepSlider);
     var page = readJSON("gitrun-page");
     var run = page && DATA[page.data];
     var specs = readJSON("gitrun-specs") || {};
@@ -183,6 +184,25 @@
     }
     bindChartControls(draw);
     draw();
+  }
+
+  function sitePath(path) { return path.split("/").map(encodeURIComponent).join("/"); }
+
+  // A stepped image (log_image(key=, step=)): the slider picks the step shown.
+  function stepSlider(figure) {
+    var srcs = JSON.parse(figure.getAttribute("data-srcs"));
+    var hrefs = JSON.parse(figure.getAttribute("data-hrefs"));
+    var steps = JSON.parse(figure.getAttribute("data-steps"));
+    var slider = figure.querySelector("input.step-slider");
+    var img = figure.querySelector("img"), link = figure.querySelector("a.full"), out = figure.querySelector("output");
+    if (!slider || !img) return;
+    slider.addEventListener("input", function () {
+      var i = Number(slider.value);
+      if (srcs[i]) img.src = ROOT + sitePath(srcs[i]);
+      img.alt = figure.getAttribute("data-path") + " at step " + steps[i];
+      if (link) link.href = ROOT + sitePath(hrefs[i] || srcs[i]);
+      out.textContent = String(steps[i]);
+    });
   }
 
   // A preview table sorts by a column when its header button is pressed (again: reversed);

@@ -166,6 +166,16 @@ class PreviewView:
 
 
 @dataclass(frozen=True)
+class ImageSeriesView:
+    """An image logged at several steps (``log_image(key=, step=)``): one picture, a step slider."""
+
+    key: str
+    steps: tuple[int, ...]
+    srcs: tuple[str, ...]  # per step: the image shown (MLflow's compressed preview when copied), site paths
+    hrefs: tuple[str, ...]  # per step: the full image ("" when not copied into the site)
+
+
+@dataclass(frozen=True)
 class ArtifactView:
     path: str
     size: str  # formatted
@@ -242,6 +252,7 @@ class RunContext:
     has_code_diff: bool
     data_src: str  # data/runs/<id>.js: the run and its downsampled series
     specs: dict[str, Any]  # chart_id -> Vega-Lite spec
+    image_series: tuple[ImageSeriesView, ...] = ()  # stepped images, one slider per key
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,10 @@ bounded, and safe on the site's origin.
 - CSV/TSV: the first :data:`TABLE_ROWS` rows of :data:`TABLE_COLUMNS` columns (the page sorts
   them); a cell that a spreadsheet would take as a formula (``=``, ``+``, ``-``, ``@``, tab or
   CR first, and not a number) is shown with a leading ``'``; HTML in cells is text (autoescape).
-- JSON (pretty-printed), YAML, text and logs: at most :data:`TEXT_BYTES` bytes. Markdown
+- JSON (pretty-printed; a table as ``log_table`` writes it as a table), YAML, text and logs: at
+  most :data:`TEXT_BYTES` bytes.
+- Stepped images (``log_image(key=, step=)``, MLflow's ``images/`` names): one preview per key
+  with a step slider (:func:`stepped_images`). Markdown
   rendered and sanitized with nh3 (:func:`gitrun.site.safe.render_note`).
 - HTML: cleaned by nh3 (:func:`gitrun.site.safe.sanitize_html`: no scripts, handlers or media,
   styles kept), then only inside ``<iframe sandbox srcdoc>`` (no scripts, a unique origin)
@@ -23,6 +26,7 @@ import base64
 import csv
 import io
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -102,6 +106,9 @@ def preview(source: Path, rel: str, href: str | None, thumb_rel: str, write: Wri
     shown, cut = _cap(text, cut)
     note = f"first {format_size(TEXT_BYTES)} of {format_size(size)}" if cut else ""
     if kind == "json" and not cut:
+        table = table_json(rel, shown)
+        if table is not None:
+            return table
         try:
             shown = json.dumps(json.loads(shown), indent=2, ensure_ascii=False)[:TEXT_BYTES]
         except ValueError:
@@ -109,6 +116,68 @@ def preview(source: Path, rel: str, href: str | None, thumb_rel: str, write: Wri
     if kind == "markdown":
         return PreviewView(rel, "markdown", html=safe.render_note(shown), note=note)
     return PreviewView(rel, "text", text=shown, note=note)
+
+
+def table_json(rel: str, text: str) -> PreviewView | None:
+    """A table as ``log_table`` writes it (pandas' split JSON: ``{"columns": [...], "data": [[...]]}``),
+    or None when ``text`` is other JSON. Image cells (``{"type": "image", "filepath": ...}``) show their path."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    if not (isinstance(doc, dict) and isinstance(doc.get("columns"), list) and isinstance(doc.get("data"), list)):
+        return None
+    if not all(isinstance(row, list) for row in doc["data"]):
+        return None
+
+    def cell(value: object) -> str:
+        if isinstance(value, dict) and value.get("type") == "image":
+            return f"[image] {value.get('filepath', '')}"
+        if isinstance(value, str):
+            return value
+        return json.dumps(value, ensure_ascii=False)
+
+    header = tuple(neutralize(str(c)) for c in doc["columns"][:TABLE_COLUMNS])
+    rows = tuple(
+        tuple(neutralize(cell(v)) for v in row[:TABLE_COLUMNS]) + ("",) * max(0, len(header) - len(row))
+        for row in doc["data"][: TABLE_ROWS - 1]
+    )
+    notes = ["a table (log_table)"]
+    if len(doc["data"]) > TABLE_ROWS - 1:
+        notes.append(f"first {len(rows)} of {len(doc['data'])} rows")
+    if len(doc["columns"]) > TABLE_COLUMNS:
+        notes.append(f"first {TABLE_COLUMNS} columns")
+    return PreviewView(rel, "table", header=header, rows=rows, note="; ".join(notes))
+
+
+# MLflow's stepped images (log_image(key=, step=)): images/<key, / as ~>+step+<n>+timestamp+<ms>+<uuid>
+_STEPPED = re.compile(
+    r"^images/(?P<key>[^/]+)\+step\+(?P<step>\d+)\+timestamp\+(?P<ts>\d+)\+(?P<uuid>[0-9A-Fa-f-]+)"
+    r"(?P<compressed>\+compressed)?\.(?:png|webp)$"
+)
+
+
+def stepped_images(rels: list[str]) -> dict[str, list[tuple[int, str, str | None]]]:
+    """The image series among artifact paths: key -> ``(step, full image, its preview or None)``
+    by step, one per step (the largest timestamp, then the last name, as MLflow's UI shows)."""
+    best: dict[tuple[str, int], tuple[int, str]] = {}
+    previews: dict[str, str] = {}
+    for rel in rels:
+        match = _STEPPED.match(rel)
+        if match is None:
+            continue
+        stem = rel[: match.start("compressed")] if match.group("compressed") else rel.rsplit(".", 1)[0]
+        if match.group("compressed"):
+            previews[stem] = rel
+            continue
+        at = (match.group("key").replace("~", "/"), int(match.group("step")))
+        candidate = (int(match.group("ts")), rel)
+        if at not in best or candidate > best[at]:
+            best[at] = candidate
+    out: dict[str, list[tuple[int, str, str | None]]] = {}
+    for (key, step), (_, full) in sorted(best.items()):
+        out.setdefault(key, []).append((step, full, previews.get(full.rsplit(".", 1)[0])))
+    return out
 
 
 def neutralize(cell: str) -> str:

@@ -21,6 +21,7 @@ from gitrun.site import safe
 from gitrun.site.builder import Builder
 from gitrun.site.context import (
     ArtifactView,
+    ImageSeriesView,
     KeyValue,
     MetricView,
     ModelView,
@@ -268,7 +269,7 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
         "series": series_data,
     }
     write(data_path(run_id), safe.js_assign(f"run:{run_id}", data))
-    artifacts = _artifacts(settings, record, write)
+    artifacts, image_series = _artifacts(settings, record, write)
     note = record.tags.get(NOTE, "")
     context = RunContext(
         site=settings.site,
@@ -278,6 +279,7 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
         metrics=tuple(metrics),
         artifacts=tuple(artifacts),
         models=_models(settings, record),
+        image_series=image_series,
         note_html=safe.render_note(note) if note.strip() else "",
         recover_commands=_recover_commands(record),
         has_code_diff=(record.run_dir / "code.diff").exists(),
@@ -357,9 +359,14 @@ def _recover_commands(record: RunRecord) -> tuple[str, ...]:
     return (f"gitrun runs checkout {record.run_id} ../code-{short}", f"git switch --detach {commit}")
 
 
-def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[ArtifactView]:
+def _artifacts(
+    settings: RunSettings, record: RunRecord, write: Any
+) -> tuple[list[ArtifactView], tuple[ImageSeriesView, ...]]:
     root = record.run_dir / "artifacts"
     listing = dict(_walk_artifacts(root))
+    series = previews_mod.stepped_images(sorted(listing))
+    in_series = {rel for steps in series.values() for _, full, small in steps for rel in (full, small) if rel}
+    hrefs: dict[str, str] = {}
     views: list[ArtifactView] = []
     run_rel = os.path.relpath(record.run_dir, settings.store_root).replace(os.sep, "/")
     recorded = record.tags.get(GIT_REPO_URL)
@@ -372,7 +379,9 @@ def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[Art
 
     def show(rel: str, source: Path | None, href: str | None) -> PreviewView | None:
         nonlocal previews
-        if source is None or previews >= previews_mod.MAX_PREVIEWS:
+        if href is not None:
+            hrefs[rel] = href
+        if source is None or rel in in_series or previews >= previews_mod.MAX_PREVIEWS:
             return None
         thumb = f"previews/{record.run_id}/{safe.file_slug(rel)}.png"
         made = previews_mod.preview(source, rel, href, thumb, write)
@@ -412,7 +421,16 @@ def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[Art
                 rel, format_size(size), href, note, None, None, _download_name(rel), show(rel, root / rel, href)
             )
         )
-    return views
+    return views, tuple(_series_view(key, steps, hrefs) for key, steps in series.items())
+
+
+def _series_view(key: str, steps: list[tuple[int, str, str | None]], hrefs: dict[str, str]) -> ImageSeriesView:
+    return ImageSeriesView(
+        key=key,
+        steps=tuple(step for step, _, _ in steps),
+        srcs=tuple(hrefs.get(small or "", "") or hrefs.get(full, "") for _, full, small in steps),
+        hrefs=tuple(hrefs.get(full, "") for _, full, _ in steps),
+    )
 
 
 def _download_name(rel: str) -> str | None:
