@@ -249,6 +249,9 @@
     this.searchText = "";
     this.predicate = null;
     this.view = [];
+    this.items = [];  // what the body shows: row indexes, and group headers when grouped
+    this.group = null;  // index of the column the rows are grouped by
+    this.folded = {};  // group value -> true when folded
     this.textIndex = null;
     this.lookups = this.buildLookups();
     this.wrap = $("table-wrap");
@@ -367,10 +370,56 @@
       });
       this.view = keyed.map(function (k) { return k[1]; });
     }
+    this.buildItems();
     this.renderHead();
     this.renderBody(true);
     var count = $("row-count");
     if (count) count.textContent = this.view.length + " of " + this.n + " runs";
+  };
+
+  // Grouped: rows stay in their sort order within each group; groups in value order, missing last.
+  RunsTable.prototype.buildItems = function () {
+    if (this.group === null) { this.items = this.view.slice(); return; }
+    var values = this.values[this.group], groups = {}, order = [];
+    this.view.forEach(function (r) {
+      var v = values[r] === null || values[r] === undefined ? "" : String(values[r]);
+      if (!groups[v]) { groups[v] = []; order.push(v); }
+      groups[v].push(r);
+    });
+    order.sort(function (a, b) { return a === "" ? 1 : b === "" ? -1 : a < b ? -1 : a > b ? 1 : 0; });
+    var items = [], self = this;
+    order.forEach(function (v) {
+      items.push({ group: v, count: groups[v].length });
+      if (!self.folded[v]) items = items.concat(groups[v]);
+    });
+    this.items = items;
+  };
+
+  RunsTable.prototype.setGroup = function (colId) {
+    this.group = colId && this.byId[colId] !== undefined ? this.byId[colId] : null;
+    this.folded = {};
+    this.applySort();
+  };
+
+  RunsTable.prototype.toggleGroup = function (value) {
+    if (this.folded[value]) delete this.folded[value]; else this.folded[value] = true;
+    this.buildItems();
+    this.renderBody(true);
+    var button = this.tbody.querySelector('tr.group[data-group="' + CSS.escape(value) + '"] button');
+    if (button) button.focus();
+  };
+
+  RunsTable.prototype.groupRow = function (item, span) {
+    var self = this, col = this.columns[this.group];
+    var tr = el("tr", { className: "group", "data-group": item.group });
+    var td = el("td", { colspan: String(span) });
+    var open = !this.folded[item.group];
+    var label = (open ? "▾ " : "▸ ") + col.key + " = " + (item.group === "" ? "(none)" : item.group) + " (" + item.count + " run" + (item.count === 1 ? "" : "s") + ")";
+    var button = el("button", { type: "button", className: "fold", "aria-expanded": open ? "true" : "false" }, label);
+    button.addEventListener("click", function () { self.toggleGroup(item.group); });
+    td.appendChild(button);
+    tr.appendChild(td);
+    return tr;
   };
 
   RunsTable.prototype.setSort = function (col) {
@@ -437,7 +486,7 @@
 
   RunsTable.prototype.renderBody = function (force) {
     var self = this;
-    var total = this.view.length;
+    var total = this.items.length;
     var height = this.wrap.clientHeight || 600;
     var first = Math.max(0, Math.floor(this.wrap.scrollTop / ROW_HEIGHT) - 10);
     var last = Math.min(total, first + Math.ceil(height / ROW_HEIGHT) + 20);
@@ -452,7 +501,8 @@
       frag.appendChild(top);
     }
     for (var k = first; k < last; k++) {
-      var r = this.view[k];
+      var r = this.items[k];
+      if (typeof r !== "number") { frag.appendChild(this.groupRow(r, span)); continue; }
       var id = this.runId(r);
       var tr = el("tr", { "data-run-id": id });
       var td0 = el("td", { className: "select" });
@@ -566,10 +616,14 @@
     return rows;
   }
 
+  // params.lr -> the runs table's column "p:lr"; tags.team -> "t:team"
+  function groupColumn(key) { return key.replace(/^params\./, "p:").replace(/^tags\./, "t:"); }
+
   function bindGrouping(select, best, spec, drawUngrouped) {
     Object.keys(best.groups).sort().forEach(function (key) { select.appendChild(el("option", { value: key }, key)); });
     select.addEventListener("change", function () {
       var node = $("chart-best");
+      if (window.GITRUN.table) window.GITRUN.table.setGroup(select.value ? groupColumn(select.value) : null);
       if (!select.value) { node.removeAttribute("data-grouped"); drawUngrouped(); return; }
       node.setAttribute("data-grouped", select.value);
       embed(node, spec, { band: bandRows(best, select.value) });

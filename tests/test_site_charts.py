@@ -141,8 +141,24 @@ def test_grouping_toggles_the_chart_in_chromium(built_site: Built, browser_conte
         " 'params.opt').map(r => r.group)"
     )
     assert sorted(set(legend)) == sorted({"opt=adam", "opt=sgd", 'opt="><img src=x onerror=alert(1)>'})
+    # the runs table folds by the same group
+    groups = page.locator("#runs-table tr.group button.fold")
+    assert groups.all_inner_texts() == [
+        '▾ opt = "><img src=x onerror=alert(1)> (1 run)',
+        "▾ opt = adam (2 runs)",
+        "▾ opt = sgd (1 run)",
+    ]
+    rows = page.locator("#runs-table tbody tr[data-run-id]")
+    assert rows.count() == 4
+    groups.nth(1).focus()
+    page.keyboard.press("Enter")  # fold "adam" from the keyboard
+    assert rows.count() == 2 and groups.nth(1).get_attribute("aria-expanded") == "false"
+    assert groups.nth(1).inner_text().startswith("▸ opt = adam")
+    page.keyboard.press("Enter")  # the focus stays on the group's button: unfold
+    assert rows.count() == 4
     page.select_option("#group-by", "")
     page.wait_for_timeout(300)
     assert page.locator("#chart-best").get_attribute("data-grouped") is None
+    assert page.locator("#runs-table tr.group").count() == 0 and rows.count() == 4
     watch.check(base)
     page.close()
