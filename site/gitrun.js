@@ -661,6 +661,7 @@
       renderCompareSummary(found);
       renderCompareParams(found);
       renderCompareCharts(found);
+      renderCompareTables(found);
     });
   }
 
@@ -719,6 +720,50 @@
     });
     var only = $("only-diff");
     only.addEventListener("change", function () { table.classList.toggle("only-diff", only.checked); });
+  }
+
+  // log_table's tables of the same path, one table with a run column: rows side by side.
+  function renderCompareTables(runs) {
+    var box = $("compare-tables"), paths = {};
+    runs.forEach(function (r) { Object.keys(r.tables || {}).forEach(function (p) { paths[p] = true; }); });
+    var names = Object.keys(paths).sort();
+    if (names.length && $("compare-tables-empty")) $("compare-tables-empty").hidden = true;
+    names.forEach(function (path) {
+      var columns = [];
+      runs.forEach(function (r) {
+        var t = r.tables && r.tables[path];
+        if (t) t.columns.forEach(function (c) { if (columns.indexOf(c) < 0) columns.push(c); });
+      });
+      var figure = el("figure", { className: "preview", "data-table": path });
+      figure.appendChild(el("figcaption", null, path));
+      var table = el("table", { className: "grid preview-table sortable" });
+      var head = el("tr");
+      ["run"].concat(columns).forEach(function (c) {
+        var th = el("th", { scope: "col" });
+        th.appendChild(el("button", { type: "button", className: "sort" }, c));
+        head.appendChild(th);
+      });
+      table.appendChild(el("thead")).appendChild(head);
+      var body = table.appendChild(el("tbody"));
+      runs.forEach(function (r) {
+        var t = r.tables && r.tables[path];
+        if (!t) return;
+        t.rows.forEach(function (row) {
+          var tr = el("tr");
+          tr.appendChild(el("td", null, runLabel(r.name, r.id)));
+          columns.forEach(function (c) {
+            var i = t.columns.indexOf(c);
+            tr.appendChild(el("td", null, i < 0 || row[i] === undefined ? "" : row[i]));
+          });
+          body.appendChild(tr);
+        });
+      });
+      var wrap = el("div", { className: "table-wrap" });
+      wrap.appendChild(table);
+      figure.appendChild(wrap);
+      box.appendChild(figure);
+      sortableTable(table);
+    });
   }
 
   function renderCompareCharts(runs) {

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 import pytest
 from test_site_browser import CHROMIUM, _open, browser_context  # noqa: F401 - fixture
-from test_site_helpers import EPOCH, soup_of
+from test_site_helpers import EPOCH, load_data, soup_of
 
 import gitrun
 from gitrun.site import previews
@@ -42,13 +42,17 @@ def media_site(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> t
     assert proc.returncode == 0, proc.stderr
     mlflow_artifacts = Path(proc.stdout.strip().splitlines()[-1].removeprefix("file://"))
     client = gitrun.Client(repo / ".gitrun")
-    run_id = client.create_run(client.create_experiment("media"), run_name="m").info.run_id
-    shutil.copytree(mlflow_artifacts, client.store.artifact_dir(run_id), dirs_exist_ok=True)
-    client.set_terminated(run_id, "FINISHED")
+    exp = client.create_experiment("media")
+    run_ids = []
+    for name in ("m", "twin"):  # two runs with the same files: the compare page lines their tables up
+        run_id = client.create_run(exp, run_name=name).info.run_id
+        shutil.copytree(mlflow_artifacts, client.store.artifact_dir(run_id), dirs_exist_ok=True)
+        client.set_terminated(run_id, "FINISHED")
+        run_ids.append(run_id)
     monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
     out = tmp_path / "_site"
     build_site(Store(repo / ".gitrun"), BuildOptions(output=out, strict=True))
-    return out, run_id
+    return out, ",".join(run_ids)
 
 
 def test_log_table_json_is_a_table() -> None:
@@ -78,7 +82,11 @@ def test_stepped_images_one_per_step() -> None:
 
 
 def test_run_page_table_and_step_slider(media_site: tuple[Path, str]) -> None:
-    out, run_id = media_site
+    out, ids = media_site
+    run_id = ids.split(",")[0]
+    assert load_data(out / "data" / "runs" / f"{run_id}.js")["tables"] == {
+        "eval/qa.json": {"columns": ["question", "score"], "rows": [["2+2?", "0.9"], ["'=HYPERLINK(1)", "0.4"]]}
+    }
     soup = soup_of(out / "runs" / f"{run_id}.html")
     table = soup.select_one('figure.preview[data-path="eval/qa.json"]')
     assert table["data-kind"] == "table" and "a table (log_table)" in table.figcaption.get_text()
@@ -100,7 +108,8 @@ def test_run_page_table_and_step_slider(media_site: tuple[Path, str]) -> None:
 
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
 def test_step_slider_in_chromium(media_site: tuple[Path, str], browser_context: Any) -> None:
-    out, run_id = media_site
+    out, ids = media_site
+    run_id = ids.split(",")[0]
     base = out.resolve().as_uri() + "/"
     page, watch = _open(browser_context, f"{base}runs/{run_id}.html")
     img = page.locator("figure.image-steps img")
@@ -112,5 +121,23 @@ def test_step_slider_in_chromium(media_site: tuple[Path, str], browser_context: 
     assert img.get_attribute("src") != last and "+step+0+" in unquote(img.get_attribute("src"))
     page.wait_for_function("() => document.querySelector('figure.image-steps img').naturalWidth > 0")
     assert page.locator('figure.preview[data-path="eval/qa.json"] table').is_visible()
+    watch.check(base)
+    page.close()
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed")
+def test_compare_page_lines_up_the_runs_tables_in_chromium(media_site: tuple[Path, str], browser_context: Any) -> None:
+    out, ids = media_site
+    base = out.resolve().as_uri() + "/"
+    page, watch = _open(browser_context, f"{base}compare.html?runs={ids}")
+    table = page.locator('#compare-tables figure[data-table="eval/qa.json"] table')
+    table.wait_for()
+    assert table.locator("thead th").all_inner_texts() == ["run", "question", "score"]
+    rows = [r.split("\t") for r in table.locator("tbody tr").all_inner_texts()]
+    assert [r[1:] for r in rows] == [["2+2?", "0.9"], ["'=HYPERLINK(1)", "0.4"]] * 2
+    assert [r[0].split(" ·")[0] for r in rows] == ["m", "m", "twin", "twin"]
+    assert page.locator("#compare-tables-empty").is_hidden()
+    table.locator("thead th").nth(2).locator("button").click()  # sortable, as on the run page
+    assert [r.split("\t")[2] for r in table.locator("tbody tr").all_inner_texts()] == ["0.4", "0.4", "0.9", "0.9"]
     watch.check(base)
     page.close()

@@ -159,6 +159,7 @@ class PreviewView:
     header: tuple[str, ...] = ()  # table
     rows: tuple[tuple[str, ...], ...] = ()  # table: the first rows, formulas neutralized
     note: str = ""  # "first 64.0 KB of 10.0 MB", or why there is no preview
+    logged_table: bool = False  # a table as log_table writes it (the compare page lines them up)
 
     @property
     def is_data_uri(self) -> bool:

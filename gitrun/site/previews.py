@@ -147,7 +147,7 @@ def table_json(rel: str, text: str) -> PreviewView | None:
         notes.append(f"first {len(rows)} of {len(doc['data'])} rows")
     if len(doc["columns"]) > TABLE_COLUMNS:
         notes.append(f"first {TABLE_COLUMNS} columns")
-    return PreviewView(rel, "table", header=header, rows=rows, note="; ".join(notes))
+    return PreviewView(rel, "table", header=header, rows=rows, note="; ".join(notes), logged_table=True)
 
 
 # MLflow's stepped images (log_image(key=, step=)): images/<key, / as ~>+step+<n>+timestamp+<ms>+<uuid>

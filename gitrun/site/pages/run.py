@@ -268,8 +268,13 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
         },
         "series": series_data,
     }
-    write(data_path(run_id), safe.js_assign(f"run:{run_id}", data))
     artifacts, image_series = _artifacts(settings, record, write)
+    data["tables"] = {  # log_table's tables, for the compare page
+        a.path: {"columns": list(a.preview.header), "rows": [list(r) for r in a.preview.rows]}
+        for a in artifacts
+        if a.preview is not None and a.preview.logged_table
+    }
+    write(data_path(run_id), safe.js_assign(f"run:{run_id}", data))
     note = record.tags.get(NOTE, "")
     context = RunContext(
         site=settings.site,
