@@ -18,9 +18,9 @@ from __future__ import annotations
 from typing import Any
 
 from gitrun._version import __version__
+from gitrun.client import Client, MlflowClient
 from gitrun.entities import Experiment, Metric, Param, Run, RunData, RunInfo, RunStatus, RunTag, ViewType
 from gitrun.errors import GitrunError
-from gitrun.tracking.client import Client, MlflowClient
 from gitrun.tracking.fluent import (
     ActiveRun,
     active_run,
@@ -107,10 +107,13 @@ __all__ = [
     "pull",
     "push",
     "pyfunc",
+    "register_model",
     "restore_run",
     "run",
     "search_experiments",
     "search_logged_models",
+    "search_model_versions",
+    "search_registered_models",
     "search_runs",
     "set_experiment",
     "set_experiment_tag",
@@ -131,6 +134,9 @@ _LAZY = {
     "evaluate": "gitrun.models.evaluate",
     "get_logged_model": "gitrun.models.logged",
     "search_logged_models": "gitrun.models.logged",
+    "register_model": "gitrun.registry.api",  # mlflow.register_model and the registry's fluent calls
+    "search_registered_models": "gitrun.registry.api",
+    "search_model_versions": "gitrun.registry.api",
 }
 # MLflow's flavor modules (`mlflow.sklearn`...) and `mlflow.models`: modules loaded on first use.
 _LAZY_MODULES = {
