@@ -18,7 +18,9 @@ The ``durability`` case is gitrun against itself: ``set_tag``, ``log_param`` and
 run with the code of ``--baseline`` (default ``main``, extracted with ``git archive`` and run with
 its own ``PYTHONPATH``), with this checkout, and with this checkout under ``GITRUN_FSYNC=1``,
 interleaved in one run. It writes its own section of RESULTS.md (below the keep marker); run
-alone (``--only durability``) it touches nothing else in the file.
+alone (``--only durability``) it touches nothing else in the file. The ``gitlayer`` case
+(bench/bench_gitlayer.py) does the same for the Git layer: imports, logging, commit, diff and
+version commands, this checkout against ``--baseline``.
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import bench_gitlayer  # bench/bench_gitlayer.py, beside this file (the gitlayer case)
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -243,6 +247,7 @@ class Harness:
             ("sigkill", self.bench_sigkill),
             ("search", self.bench_search),
             ("durability", self.bench_durability),
+            ("gitlayer", lambda: bench_gitlayer.bench_gitlayer(self)),  # bench/bench_gitlayer.py
         ]
         self.setup_project()
         for name, fn in cases:
@@ -1262,9 +1267,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--only",
         nargs="+",
-        choices=["import", "log_metric", "log_metrics", "start_end", "history", "sigkill", "search", "durability"],
+        choices=[
+            "import", "log_metric", "log_metrics", "start_end", "history", "sigkill", "search", "durability", "gitlayer"
+        ],
+    )  # fmt: skip
+    p.add_argument(
+        "--baseline", default="main", help="revision whose gitrun/ the durability and gitlayer cases compare with"
     )
-    p.add_argument("--baseline", default="main", help="revision whose gitrun/ the durability case compares with")
     p.add_argument("--python", help="interpreter for the workloads (default: .venv-bench, created if needed)")
     p.add_argument("--mlflow-version", default=MLFLOW_PIN)
     p.add_argument("--out", default=str(BENCH / "RESULTS.md"))
@@ -1308,8 +1317,10 @@ def main(argv: list[str] | None = None) -> int:
     if "durability" in h.extra:
         # Its own section, below the keep marker, rewritten in place.
         write_durability_section(h, info, command, out, (load_before, load_after))
-    if args.only == ["durability"]:
-        print(f"[bench] wrote the durability section of {out}", flush=True)
+    if "gitlayer" in h.extra:
+        bench_gitlayer.write_gitlayer_section(h, info, command, out, (load_before, load_after))
+    if args.only and set(args.only) <= {"durability", "gitlayer"}:
+        print(f"[bench] wrote the {' and '.join(args.only)} section(s) of {out}", flush=True)
         return 1 if h.errors else 0
     write_report(h, info, command, out, (load_before, load_after))
     raw = {

@@ -58,6 +58,20 @@ dvc_threshold = "2KB"
 """
 
 
+def missing_extras() -> str | None:
+    """What to install first, when an extra the demo uses is missing (before anything is created)."""
+    from gitrun.errors import MissingExtraError
+    from gitrun.extras import require
+
+    try:
+        require("demo", feature="the demo (train.py trains scikit-learn models)")
+        require("dvc", feature="the demo (model files go through DVC)")
+        require("site", feature="the demo (it builds the report site)")
+    except MissingExtraError as exc:
+        return str(exc)
+    return None
+
+
 def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
     env.setdefault("COLUMNS", "160")  # rich tables keep a readable width when piped
@@ -173,6 +187,10 @@ def main(argv: list[str] | None = None) -> int:
         "demo_dir", nargs="?", default=str(ROOT / "demo-repo"), help="where to create the demo repository"
     )
     args = parser.parse_args(argv)
+    missing = missing_extras()
+    if missing:
+        print(f"Error: {missing}", file=sys.stderr)
+        return 1
     repo = Path(args.demo_dir).expanduser().absolute()
     store = repo / ".gitrun"
     started = time.perf_counter()

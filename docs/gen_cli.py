@@ -31,8 +31,8 @@ $ gitrun --tracking-uri ../other-project runs list
 ```
 
 **Run IDs.** Wherever a command takes a run ID, a unique prefix is enough (`gitrun runs show
-01M8FHR9`), as Git accepts abbreviated commit hashes. An ambiguous prefix is an error listing how
-many runs match.
+01M8FHR9`), as Git accepts abbreviated commit hashes. An ambiguous prefix is an error saying how
+many runs match and naming the first three.
 
 **Tables.** Listings are printed as tables (rich). Colour follows `NO_COLOR`; when the output is
 not a terminal, tables are laid out for `COLUMNS` characters (default 200) instead of being
@@ -47,13 +47,21 @@ UTF-8, keys sorted, two-space indent. The JSON is **strict**: the non-finite num
 bare `NaN` by default, which most other parsers reject). Times are ISO-8601 in UTC with
 milliseconds (`"2026-11-27T22:24:28.087Z"`); params and tags are strings.
 
-**Errors and exit codes.** An error gitrun expected (a `GitrunError`: unknown run, bad input,
-unsafe Git state...) is printed as one red line on stderr, `Error: ...`, saying what to do, and
-the exit code is 1. An unexpected exception is also one line, with a hint to run again with
-`--traceback`, which prints the full traceback. Usage errors (unknown option, missing argument)
-exit with 2, as click does; `gitrun diff --check` uses 0/1/2 as documented under
-[`gitrun diff`](#gitrun-diff). Readability problems in store files (a truncated JSON file, a bad
-series line) are warnings naming the file and line; `--strict` makes them errors.
+**Errors and exit codes.** An error gitrun expected (a `GitrunError`: unknown run, experiment or
+revision, bad input, not a Git repository, unsafe Git state...) is printed as one red line on
+stderr, `Error: ...`, saying what to do, and the exit code is 1; nothing has been changed on disk.
+A filter, `--order-by` or `--check` expression that does not parse adds two lines: the expression
+and a caret under the position. A Git failure says which Git command failed and quotes the last
+lines of Git's message, joined by ` / `. A feature whose optional extra is not installed names it (`Error:
+building the report site needs altair, which is not installed (no module 'altair'): pip install
+'gitrun-ml[site]'`). An unexpected exception is also one line, with a hint to run again with
+`--traceback`, which prints the full traceback. Usage errors (unknown option, missing argument,
+a value out of range) exit with 2, as click does, after the usage line. `gitrun diff --check`
+and `gitrun report pr --check` exit 0 when every check holds, 1 when one fails (or on an error),
+2 for a malformed check or an unknown metric, as documented under [`gitrun diff`](#gitrun-diff).
+Readability problems in store files (a truncated JSON file, a bad series line) are warnings
+naming the file and line; `--strict` makes them errors. tests/test_cli_errors.py runs every
+command with bad input and checks all of this.
 
 **Help.** `-h` and `--help` work everywhere; each command's help ends with an example.
 

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from gitrun.errors import InvalidInputError
 from gitrun.settings import default_direction
 
 
@@ -50,9 +51,9 @@ class ViewType:
             try:
                 return names[value.upper()]
             except KeyError:
-                raise ValueError(f"unknown run view type {value!r}; use one of {sorted(names)}") from None
+                raise InvalidInputError(f"unknown run view type {value!r}; use one of {sorted(names)}") from None
         if value not in (1, 2, 3):
-            raise ValueError(f"unknown run view type {value!r}; use ViewType.ACTIVE_ONLY, DELETED_ONLY or ALL")
+            raise InvalidInputError(f"unknown run view type {value!r}; use ViewType.ACTIVE_ONLY, DELETED_ONLY or ALL")
         return int(value)
 
 

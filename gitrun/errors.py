@@ -1,8 +1,9 @@
-"""One error hierarchy for the whole library.
+"""One error hierarchy for the whole library: every exception and warning gitrun raises is defined here.
 
 Every error carries a message that says what went wrong *and* what to do about it. The CLI maps
-:class:`GitrunError` to one red line and exit code 1 (see ``gitrun.cli._common``); nothing here
-imports click.
+:class:`GitrunError` to one red line and its ``exit_code`` (1; 2 for a malformed ``--check``; see
+``gitrun.cli._common``); nothing here imports click. tests/test_errors.py checks that no module
+of gitrun defines an exception or warning class of its own.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ class CheckSyntaxError(FilterSyntaxError):
         super().__init__(reason, source, position, what)
 
 
+class AmbiguousRunIdError(InvalidInputError):
+    """A run-ID prefix that more than one run starts with."""
+
+
 class RunNotFoundError(GitrunError, LookupError):
     """No run with the given ID in the store."""
 
@@ -85,11 +90,18 @@ class ReadOnlyStoreError(StoreWriteError):
     """The store is on a read-only file system (or not writable by this user)."""
 
 
+def last_lines(text: str, count: int = 8) -> str:
+    """The last ``count`` non-blank lines of ``text`` on one line, joined by " / " (Git's stderr, a
+    hook's output), so an error stays one line however much a tool printed."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " / ".join(lines[-count:])
+
+
 class GitCommandError(GitrunError):
     """A ``git`` command failed: the command, its exit status and the last lines of its stderr.
 
     Arguments and stderr are kept with credentials removed (Git quotes remote URLs, query tokens
-    included, in its errors)."""
+    included, in its errors); ``summary`` is those last lines on one line."""
 
     STDERR_LINES = 8
 
@@ -97,8 +109,9 @@ class GitCommandError(GitrunError):
         self.command = redact_credentials("git " + " ".join(args))
         self.returncode = returncode
         self.stderr = redact_credentials(stderr)
-        tail = "\n".join(self.stderr.strip().splitlines()[-self.STDERR_LINES :])
-        super().__init__(f"{self.command} failed (exit status {returncode}){': ' + tail if tail else ''}")
+        self.summary = last_lines(self.stderr, self.STDERR_LINES)
+        tail = f": {self.summary}" if self.summary else ""
+        super().__init__(f"{self.command} failed (exit status {returncode}){tail}")
 
     def __reduce__(self) -> tuple[type, tuple[list[str], int, str]]:
         return type(self), (self.command.split()[1:], self.returncode, self.stderr)
@@ -106,6 +119,45 @@ class GitCommandError(GitrunError):
 
 class NotAGitRepositoryError(GitrunError):
     """The path is not inside a Git work tree."""
+
+
+class CommitRefused(GitrunError):
+    """Git's state makes committing unsafe (merge in progress, detached HEAD...)."""
+
+
+class DvcError(GitrunError):
+    """A DVC operation failed; DVC's message is kept with credentials removed (it may quote a remote URL)."""
+
+    def __init__(self, message: str):
+        super().__init__(redact_credentials(message))
+
+
+class GitHubError(GitrunError):
+    """The GitHub API refused or failed a request."""
+
+
+class MissingExtraError(GitrunError, ImportError):
+    """A feature needs an optional dependency that is not installed; the message names the extra.
+
+    Raised by :func:`gitrun.extras.require`, which knows which extra brings which module."""
+
+    def __init__(self, feature: str, extra: str, package: str, module: str, hint: str = ""):
+        self.feature, self.extra, self.package, self.module, self.hint = feature, extra, package, module, hint
+        super().__init__(
+            f"{feature} needs {package}, which is not installed (no module {module!r}): "
+            f"pip install 'gitrun-ml[{extra}]'{hint}"
+        )
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, str, str, str]]:
+        return type(self), (self.feature, self.extra, self.package, self.module, self.hint)
+
+
+class DvcNotInstalledError(MissingExtraError):
+    """DVC (the ``dvc`` extra) is needed and missing."""
+
+
+class ExportUnavailable(MissingExtraError):
+    """Charts as SVG/PNG need vl-convert (the ``site`` extra); the Markdown report is complete without them."""
 
 
 class PluginError(GitrunError):
@@ -118,6 +170,40 @@ class ExecutionException(GitrunError):
 
 class EnvironmentBuildError(ExecutionException):
     """A Python environment for a project or a model could not be built; pip's last lines say why."""
+
+
+# -- models (gitrun.models) ------------------------------------------------------------------
+class SchemaEnforcementError(InvalidInputError):
+    """Input data or params that do not fit the model's signature."""
+
+    error_code = "INVALID_PARAMETER_VALUE"  # MLflow's code (the scoring server answers 400)
+    error_class = "SCHEMA_ENFORCEMENT_FAILED"
+
+
+class UnknownFlavorError(GitrunError):
+    """No installed flavor can load (or save) what was asked."""
+
+
+class ModelFormatError(GitrunError):
+    """A model directory or MLmodel file that cannot be read."""
+
+
+class PayloadError(InvalidInputError):
+    """A prediction input that is not valid JSON, CSV, or not in the scoring protocol's shape."""
+
+    error_code = "BAD_REQUEST"
+
+
+class UnsafeModelError(GitrunError):
+    """Loading the model would run code the caller did not agree to run."""
+
+
+class SignatureError(InvalidInputError):
+    """A signature (or a schema, a spec) that cannot be built or read."""
+
+
+class ModelNotFoundError(GitrunError, LookupError):
+    """A model URI that names nothing (no such run, model, path or revision)."""
 
 
 # -- the model registry (gitrun.registry) -----------------------------------------------------------
@@ -141,9 +227,13 @@ class StageNotAllowedError(RegistryError, InvalidInputError):
     """A stage outside the allow-list of ``.gto`` or ``[tool.gitrun.registry]``."""
 
 
-class SignatureError(RegistryError):
+class TagSignatureError(RegistryError):
     """An event could not be signed, or a protected stage needs a tag signed by a trusted key."""
 
 
 class StoreWarning(UserWarning):
     """A file of the store could not be read completely; the rest of the store still reads."""
+
+
+class CodeDiffWarning(UserWarning):
+    """Files were left out of a run's ``code.diff`` because they may hold secrets."""

@@ -51,6 +51,10 @@ def test_harness_runs_gitrun_workloads_in_tiny_mode(run_all, tmp_path: Path) -> 
     assert sigkill["read_back"] == sigkill["logged"]
     text = out.read_text()
     assert "## Targets" in text and "SIGKILL" in text and "--tiny" in text
+    # the gitlayer case (bench/bench_gitlayer.py): both trees measured, its own section written
+    gitlayer = raw["extra"]["gitlayer"]
+    assert all(gitlayer["wall"][key]["baseline"] and gitlayer["wall"][key]["checkout"] for key in gitlayer["wall"])
+    assert "## The version path on GitPython" in text
 
 
 def test_directly_written_store_reads_back_with_gitrun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -128,3 +128,26 @@ def test_clone_mode_refuses_a_commit_the_remote_lacks(repo: Path, origin: Path, 
     assert proc.returncode == 1
     assert "is not on 'origin': push it first" in proc.stderr and "Traceback" not in proc.stderr
     assert not (repo / ".gitrun").exists() or not list(Store(repo / ".gitrun").iter_runs())
+
+
+def test_the_machine_cache_fetches_while_a_trial_branch_is_checked_out(
+    repo: Path, origin: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two trials on one machine share the cache clone: the second's fetch must not touch the
+    first's branch, which a worktree has checked out (the race CI met with two workers)."""
+    from gitrun.projects.clone import _cache
+
+    monkeypatch.setenv("GITRUN_CACHE_DIR", str(tmp_path / "cache"))
+    run_git(repo, "commit", "-q", "--allow-empty", "-m", "one")
+    run_git(repo, "push", "-q", "origin", "main")
+    url = str(origin)
+    cache = _cache(url)
+    branch = "gitrun/sweep/S/1"
+    work = tmp_path / "trial"
+    run_git(cache, "worktree", "add", "-q", "-b", branch, str(work), "main")
+    # the other trial pushed the same branch name's counterpart to the remote meanwhile
+    run_git(repo, "commit", "-q", "--allow-empty", "-m", "two")
+    run_git(repo, "push", "-q", "origin", f"HEAD:refs/heads/{branch}", "HEAD:refs/heads/main")
+    _cache(url)  # refused with "refusing to fetch into branch ... checked out" before the fix
+    head = run_git(repo, "rev-parse", "HEAD").stdout.strip()
+    assert run_git(cache, "rev-parse", "refs/remotes/origin/main").stdout.strip() == head

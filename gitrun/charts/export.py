@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gitrun.errors import GitrunError
+from gitrun.errors import ExportUnavailable, MissingExtraError
+from gitrun.extras import require
 
 MAX_EXPORT_POINTS = 2000  # per series; long series are min/max-decimated (extremes kept)
 WIDTH = 640
@@ -23,10 +24,6 @@ HEIGHT = 300
 
 # (label, steps, values, seconds since the run's first point)
 SeriesData = tuple[str, Sequence[int], Sequence[float], Sequence[float]]
-
-
-class ExportUnavailable(GitrunError):
-    """vl-convert is not installed."""
 
 
 def curve_rows(series: Sequence[SeriesData], max_points: int = MAX_EXPORT_POINTS) -> list[dict[str, Any]]:
@@ -73,11 +70,16 @@ def curves_spec(
 
 def _vl_convert() -> Any:
     try:
-        import vl_convert
-    except ImportError:
-        raise ExportUnavailable(
-            "SVG/PNG charts need vl-convert-python: pip install 'gitrun-ml[site]' (the Markdown report is complete without them)"
+        require(
+            "site",
+            "vl_convert",
+            feature="drawing charts as SVG/PNG",
+            hint=" (the Markdown report is complete without them)",
         )
+    except MissingExtraError as exc:
+        raise ExportUnavailable(exc.feature, exc.extra, exc.package, exc.module, exc.hint) from None
+    import vl_convert
+
     return vl_convert
 
 

@@ -44,7 +44,12 @@ def run_cli(group: click.Group) -> None:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
     except Exception as exc:  # unexpected: still one line, unless --traceback
-        _fail(exc, 1, unexpected=True)
+        from gitrun.extras import missing_extra
+
+        extra = missing_extra(exc, "this command")  # an optional package no `require` guarded
+        if extra is not None:
+            extra.__cause__ = exc  # what --traceback shows
+        _fail(extra or exc, 1, unexpected=extra is None)
 
 
 def _fail(exc: BaseException, code: int, unexpected: bool = False) -> None:
@@ -139,7 +144,13 @@ def diff_options(f: F) -> F:
             metavar="NAME",
             help="Only this experiment, by name or ID (repeatable).",
         ),
-        click.option("--precision", type=int, default=4, show_default=True, help="Significant digits of numbers."),
+        click.option(
+            "--precision",
+            type=click.IntRange(1, 17),
+            default=4,
+            show_default=True,
+            help="Significant digits of numbers.",
+        ),
         click.option("--require-runs", is_flag=True, help="A check fails where the target adds or changes no run."),
     ]
     for option in reversed(options):

@@ -45,7 +45,15 @@ def init(
 
     if checks and not with_github:
         raise click.UsageError("--check needs --github (it is the gate of the generated PR workflow)")
-    result = init_store(get_store(ctx), with_dvc=with_dvc or remote is not None, remote_url=remote)
+    store = get_store(ctx)
+    if with_github:  # what could refuse comes before anything is written
+        from gitrun.compare.gate import parse_check
+        from gitrun.vcs.git import GitRepo
+
+        root = GitRepo.find(store.root).root
+        for check in checks:
+            parse_check(check)
+    result = init_store(store, with_dvc=with_dvc or remote is not None, remote_url=remote)
     verb = "Store already exists at" if result.existed else "Initialized gitrun store in"
     click.echo(f"{verb} {result.store}")
     if result.dvc_files:
@@ -58,9 +66,7 @@ def init(
         click.echo(f"[{result.commit_sha[:10]}] committed DVC's configuration")
     if with_github:
         from gitrun.report.workflows import write_github_workflows
-        from gitrun.vcs.git import GitRepo
 
-        root = GitRepo.find(result.store).root
         for written in write_github_workflows(root, checks=checks, force=force):
             rel = written.path.relative_to(root)
             note = " (differs from gitrun's; --force rewrites it)" if written.action == "kept" else ""

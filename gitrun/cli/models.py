@@ -46,7 +46,9 @@ dataframe_records, instances or inputs, and optionally params. The output is {"p
 
 @models.command("predict", epilog=_PREDICT_EPILOG)
 @click.option("-m", "--model-uri", required=True, metavar="URI", help=f"The model: {URI_FORMS}.")
-@click.option("-i", "--input-path", type=click.Path(dir_okay=False), help="JSON or CSV input file (default: stdin).")
+@click.option(
+    "-i", "--input-path", type=click.Path(dir_okay=False, exists=True), help="JSON or CSV input file (default: stdin)."
+)
 @click.option("--input-data", help="The input itself, as a string (instead of --input-path).")
 @click.option(
     "-o", "--output-path", type=click.Path(dir_okay=False), help="Write the predictions here (default: stdout)."

@@ -156,7 +156,12 @@ class _Progress:
         self._task: Any = None
 
     def __enter__(self) -> _Progress:
-        if not self.disabled:
+        return self
+
+    def update(self, done: int, total: int, note: str) -> None:
+        if self.disabled:
+            return
+        if self._progress is None:  # shown once trials start: an error before that is one clean line
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -169,12 +174,6 @@ class _Progress:
                 console=Console(stderr=True),
             )
             self._progress.__enter__()
-        return self
-
-    def update(self, done: int, total: int, note: str) -> None:
-        if self._progress is None:
-            return
-        if self._task is None:
             self._task = self._progress.add_task("sweep", total=total, note="")
         self._progress.update(self._task, completed=done, total=total, note=note)
 

@@ -47,8 +47,12 @@ def _checks_from_env() -> tuple[str, ...]:
     metavar="EXPR",
     help="Gate, as in `gitrun diff --check` (repeatable; default: the lines of $GITRUN_CHECKS).",
 )
-@click.option("--max-runs", type=int, default=50, show_default=True, help="Rows per run table before cutting.")
-@click.option("--max-curves", type=int, default=3, show_default=True, help="Best new runs drawn in each chart.")
+@click.option(
+    "--max-runs", type=click.IntRange(min=1), default=50, show_default=True, help="Rows per run table before cutting."
+)
+@click.option(
+    "--max-curves", type=click.IntRange(min=0), default=3, show_default=True, help="Best new runs drawn in each chart."
+)
 @click.option("--no-images", is_flag=True, help="Skip the SVG/PNG charts (the Markdown keeps its Mermaid charts).")
 @click.option("--marker", default="gitrun-report", show_default=True, help="Hidden marker naming the sticky comment.")
 @click.option("--print", "print_md", is_flag=True, help="Also print the comment's Markdown.")

@@ -102,7 +102,7 @@ def build(
         TimeElapsedColumn(),
         console=out,
         transient=True,
-        disable=bool(os.environ.get("GITRUN_NO_PROGRESS")),
+        disable=bool(os.environ.get("GITRUN_NO_PROGRESS")) or not out.is_terminal,  # no stray blank line in logs
     ) as progress:
         tasks: dict[str, Any] = {}
 
@@ -118,8 +118,20 @@ def build(
 
 @site.command(epilog="Examples:\n\n\b\n  gitrun site serve\n  gitrun site serve --port 8765 -o /tmp/preview")
 @_build_options
-@click.option("--port", type=int, default=8000, show_default=True, help="Port on 127.0.0.1 (0 picks a free one).")
-@click.option("--interval", type=float, default=1.0, show_default=True, help="Seconds between checks of the store.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port on 127.0.0.1 (0 picks a free one).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0, min_open=True),
+    default=1.0,
+    show_default=True,
+    help="Seconds between checks of the store.",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,

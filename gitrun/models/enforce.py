@@ -21,20 +21,13 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from gitrun.errors import InvalidInputError
+from gitrun.errors import SchemaEnforcementError
 from gitrun.models.signature import AnyType, Array, ColSpec, DataType, Map, Object, Schema, TensorSpec
 
 if TYPE_CHECKING:
     from gitrun.models.signature import ParamSchema, ParamSpec
 
 log = logging.getLogger(__name__)
-
-
-class SchemaEnforcementError(InvalidInputError):
-    """Input data or params that do not fit the model's signature."""
-
-    error_code = "INVALID_PARAMETER_VALUE"  # MLflow's code (the scoring server answers 400)
-    error_class = "SCHEMA_ENFORCEMENT_FAILED"
 
 
 def describe(spec: ColSpec | TensorSpec) -> str:

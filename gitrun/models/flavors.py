@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitrun.errors import GitrunError
+from gitrun.errors import UnknownFlavorError
 from gitrun.plugins import call_each, get_plugin_manager
 
 if TYPE_CHECKING:
@@ -40,10 +40,6 @@ MLFLOW = "mlflow"  # MLflow's package: models name its modules as their loader_m
 def mlflow_module(name: str) -> str:
     """MLflow's module ``mlflow.<name>``: a model's ``loader_module``, or where a class MLflow pickled lives."""
     return f"{MLFLOW}.{name}"
-
-
-class UnknownFlavorError(GitrunError):
-    """No installed flavor can load (or save) what was asked."""
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gitrun._version import __version__
-from gitrun.errors import GitrunError
+from gitrun.errors import ModelFormatError
 from gitrun.models.signature import ModelSignature, SignatureError
 from gitrun.store.layout import MODEL_FILE
 
@@ -57,10 +57,6 @@ _KNOWN = frozenset(
         "type_hint_from_example",
     }
 )
-
-
-class ModelFormatError(GitrunError):
-    """A model directory or MLmodel file that cannot be read."""
 
 
 def now_utc_text() -> str:

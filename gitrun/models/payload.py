@@ -16,7 +16,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gitrun.errors import InvalidInputError
+from gitrun.errors import PayloadError
 from gitrun.models.example import dumps
 from gitrun.models.signature import AnyType, Array, ColSpec, DataType, Map, Object, Schema, TensorSpec
 
@@ -24,12 +24,6 @@ DF_SPLIT, DF_RECORDS, INSTANCES, INPUTS = "dataframe_split", "dataframe_records"
 FORMATS = (DF_SPLIT, DF_RECORDS, INSTANCES, INPUTS)
 CONTENT_TYPES = {"json": "application/json", "csv": "text/csv"}
 REQUIRED_FORMAT = f"The input must be a JSON dictionary with exactly one of the input fields {set(FORMATS)}"
-
-
-class PayloadError(InvalidInputError):
-    """A prediction input that is not valid JSON, CSV, or not in the scoring protocol's shape."""
-
-    error_code = "BAD_REQUEST"
 
 
 def parse_input(raw: str | bytes, content_type: str, schema: Schema | None) -> tuple[Any, dict[str, Any] | None]:

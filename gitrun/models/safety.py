@@ -21,14 +21,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from gitrun.errors import GitrunError
+from gitrun.errors import GitrunError, UnsafeModelError
 from gitrun.models.flavors import LoadOptions
 
 ENV_SAFE = "GITRUN_SAFE_LOAD"
-
-
-class UnsafeModelError(GitrunError):
-    """Loading the model would run code the caller did not agree to run."""
 
 
 def load_options(skops_trusted_types: Iterable[str] | None = None, safe: bool | None = None) -> LoadOptions:

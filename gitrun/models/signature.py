@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Union
 
-from gitrun.errors import InvalidInputError
+from gitrun.errors import SignatureError
 
 __all__ = [
     "AnyType",
@@ -36,10 +36,6 @@ __all__ = [
     "SignatureError",
     "TensorSpec",
 ]
-
-
-class SignatureError(InvalidInputError):
-    """A signature (or a schema, a spec) that cannot be built or read."""
 
 
 class DataType(Enum):

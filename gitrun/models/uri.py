@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitrun.errors import GitrunError, InvalidInputError, RunNotFoundError
+from gitrun.errors import GitrunError, InvalidInputError, ModelNotFoundError, RunNotFoundError
 from gitrun.models.mlmodel import MLMODEL_FILE
 
 if TYPE_CHECKING:
@@ -37,10 +37,6 @@ log = logging.getLogger(__name__)
 
 LOGGED_MODEL_ID = re.compile(r"^m-[0-9a-f]{32}$")
 KEEP_MODELS = 16  # materialised model folders kept in the cache (least recently used are removed)
-
-
-class ModelNotFoundError(GitrunError, LookupError):
-    """A model URI that names nothing (no such run, model, path or revision)."""
 
 
 @dataclass(frozen=True)

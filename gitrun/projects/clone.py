@@ -83,7 +83,10 @@ def _rel(repo: GitRepo, path: Path) -> str:
 
 
 def _cache(url: str) -> Path:
-    """This machine's bare clone of ``url``, fetched now (under a lock: workers share it)."""
+    """This machine's bare clone of ``url``, fetched now (under a lock: workers share it).
+
+    The fetch goes to ``refs/remotes/origin/*``, never ``refs/heads/*``: the trials' own branches
+    live in ``refs/heads`` and are checked out in worktrees, which Git refuses to fetch into."""
     from filelock import FileLock
 
     cache = cache_root() / "clones" / hashlib.sha256(url.encode()).hexdigest()[:16]
@@ -92,7 +95,7 @@ def _cache(url: str) -> Path:
         if not (cache / "HEAD").exists():
             shutil.rmtree(cache, ignore_errors=True)
             gitcmd.run(cache.parent, "clone", "-q", "--bare", url, str(cache))
-        gitcmd.run(cache, "fetch", "-q", "origin", "+refs/heads/*:refs/heads/*")
+        gitcmd.run(cache, "fetch", "-q", "--prune", "origin", "+refs/heads/*:refs/remotes/origin/*")
     return cache
 
 

@@ -14,6 +14,7 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -212,10 +213,33 @@ def execute(spec: RunSpec) -> RunOutcome:
     with checkout as project_dir:
         directory = Path(project_dir) if project_dir is not None else Path(spec.cwd or os.getcwd())
         work = plan(spec, directory)
+        if work.python_env is None:
+            _check_runnable(work)  # a typo is an error, not a FAILED run in the store
         dvc = lineage.from_environment()
         with source_context(work.source_name, directory):
             active = _begin(spec, work, dvc)
         return _run(spec, work, active, dvc)
+
+
+def _check_runnable(work: _Plan) -> None:
+    """Refuse, before any run exists, a command that cannot start: not on the PATH it will run
+    with, or not an executable file (exit status 127 / 126, as a shell's)."""
+    if not work.argv:
+        return
+    program = work.argv[0]
+    if os.sep in program:
+        target = Path(work.cwd or ".", program)
+        if target.is_file() and os.access(target, os.X_OK):
+            return
+        missing = not target.exists()
+    else:
+        if shutil.which(program, path=_child_path(os.environ.get("PATH", ""))) is not None:
+            return
+        missing = True
+    reason = "No such file or directory" if missing else "Permission denied"
+    error = ExecutionException(f"cannot run {program!r}: {reason}; check the command's name and that it is on PATH")
+    error.exit_code = 127 if missing else 126
+    raise error
 
 
 def _begin(spec: RunSpec, work: _Plan, dvc: DvcContext | None) -> ActiveRun:
@@ -297,10 +321,14 @@ def _child_env(active: ActiveRun) -> dict[str, str]:
     env.setdefault("PYTHONUNBUFFERED", "1")  # output streams as it is printed, not when a buffer fills
     # The current environment is the one gitrun runs in (what `activate` would give): the command's
     # `python` is this interpreter, so `import gitrun` works in it.
-    here = str(Path(sys.executable).parent)
-    if here not in env.get("PATH", "").split(os.pathsep):
-        env["PATH"] = os.pathsep.join(p for p in (here, env.get("PATH", "")) if p)
+    env["PATH"] = _child_path(env.get("PATH", ""))
     return env
+
+
+def _child_path(path: str) -> str:
+    """PATH for a command run in the current environment: this interpreter's folder first."""
+    here = str(Path(sys.executable).parent)
+    return path if here in path.split(os.pathsep) else os.pathsep.join(p for p in (here, path) if p)
 
 
 def _output_note(stdout: Capture, stderr: Capture) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitrun.errors import GitCommandError, ModelNotRegisteredError, RegistryError, SignatureError
+from gitrun.errors import GitCommandError, ModelNotRegisteredError, RegistryError, TagSignatureError
 from gitrun.registry import index
 from gitrun.registry.grammar import (
     FIRST_VERSION,
@@ -128,7 +128,7 @@ def make_tag(
         if "already exists" in exc.stderr:
             raise RegistryError(f"the tag {name!r} already exists; see `git show {name}`") from None
         if sign:
-            raise SignatureError(
+            raise TagSignatureError(
                 f"Git could not sign the tag {name!r}: {exc.stderr.strip()}. Set a signing key "
                 "(git config user.signingkey; for SSH keys also git config gpg.format ssh)"
             ) from None
@@ -320,7 +320,7 @@ def promote_locked(
     if stage in found.stages and not force:
         raise RegistryError(f"{name} {found.version} is already the version in stage {stage!r} (--force tags it again)")
     if policy.protected(stage) and not sign:
-        raise SignatureError(
+        raise TagSignatureError(
             f"stage {stage!r} is protected: promotion there needs a signed tag (--sign) from a key in "
             f"{policy.allowed_signers} on the default branch"
         )
@@ -338,7 +338,7 @@ def promote_locked(
         status = Verifier(repo.root, policy).verify(event)
         if status.status != "verified":
             delete_tag(repo, event.tag)
-            raise SignatureError(
+            raise TagSignatureError(
                 f"stage {stage!r} is protected and the tag's signature is not trusted ({status.detail}); "
                 f"nothing was tagged. Sign with a key listed in {policy.allowed_signers} on the default branch"
             )

@@ -298,6 +298,9 @@ def _merge(target: Any, key: str, values: Mapping[str, Any]) -> None:
 
 
 def _yaml() -> Any:
+    from gitrun.extras import require
+
+    require("registry", feature="gitrun models register (artifacts.yaml, dvc.yaml)")
     from ruamel.yaml import YAML
 
     yaml = YAML()  # round-trip: comments, order and quoting survive

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitrun.errors import GitrunError
+from gitrun.errors import GitHubError
 
 DEFAULT_API_URL = "https://api.github.com"
 API_VERSION = "2022-11-28"
@@ -32,10 +32,6 @@ PER_PAGE = 100
 MAX_PAGES = 100  # 10,000 comments: far beyond any real pull request
 _LINK_NEXT = re.compile(r'<([^>]+)>\s*;\s*rel="next"')
 _REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-
-
-class GitHubError(GitrunError):
-    """The GitHub API refused or failed a request."""
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from gitrun.charts.sparkline import sparkline
 from gitrun.compare.diff import Diff, ExperimentDiff, RunSummary, Side, diff_revisions, store_for
 from gitrun.compare.gate import CheckResult, evaluate, parse_check
 from gitrun.compare.render import fmt, md_escape, render_markdown
-from gitrun.errors import GitrunError
+from gitrun.errors import ExportUnavailable, GitrunError
 from gitrun.report.github import GitHubError, pull_request_head, target_from_env, upsert_comment
 from gitrun.store import ReadStore
 
@@ -426,7 +426,7 @@ def write_report(
     skipped = None
     image_lines: list[str] = []
     if images and report.charts:
-        from gitrun.charts.export import ExportUnavailable, export_chart
+        from gitrun.charts.export import export_chart
 
         charts_dir = out / "charts"
         try:

@@ -12,6 +12,7 @@ from pathlib import Path
 from gitrun._version import __version__
 from gitrun.compare.gate import parse_check
 from gitrun.data import templates_dir
+from gitrun.errors import NotAGitRepositoryError
 from gitrun.vcs.git import GitRepo
 
 # One function per workflow file; each renders a Jinja2 template of templates/workflows/. The
@@ -79,7 +80,10 @@ def write_pr_comment_workflow(repo_root: Path, *, force: bool = False) -> Workfl
 def write_site_workflow(repo_root: Path, *, branch: str | None = None, force: bool = False) -> WorkflowFile:
     """``gitrun-site.yml``: build the report site on every push to ``branch`` and deploy it to GitHub Pages."""
     if branch is None:
-        branch = GitRepo(repo_root).default_branch() or "main"
+        try:
+            branch = GitRepo.find(repo_root).default_branch() or "main"
+        except NotAGitRepositoryError:
+            branch = "main"  # not a repository (yet): GitHub's default
         branch = branch.split("/", 1)[1] if branch.startswith("origin/") else branch
     text = render_workflow("gitrun-site.yml", branch=branch, package=_package_spec("[site]"))
     return _write_workflow(repo_root, "gitrun-site.yml", text, force)

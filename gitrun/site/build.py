@@ -25,6 +25,7 @@ from pathlib import Path
 
 from gitrun._version import __version__
 from gitrun.errors import GitrunError, PluginError
+from gitrun.extras import require
 from gitrun.plugins import call_each, resolve
 from gitrun.site import resources
 from gitrun.site.builder import Builder, BuildOptions, BuildResult, Progress, read_snapshot
@@ -85,6 +86,7 @@ def _build_page(builder: Builder, plugin: str, page: SitePage) -> None:
 
 def build_site(store: ReadStore, options: BuildOptions, progress: Progress | None = None) -> BuildResult:
     """Build (or bring up to date) the static site of ``store`` in ``options.output``."""
+    require("site", feature="building the report site")
     started = time.perf_counter()
     output = Path(options.output)
     _check_output(output, store)

@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from gitrun.errors import GitrunError
+from gitrun.errors import GitrunError, last_lines
 from gitrun.redact import redact_credentials
 from gitrun.site.output import MANIFEST_NAME
 from gitrun.vcs.git import GitRepo
@@ -57,14 +57,13 @@ def publish(
     os.unlink(index)  # git creates it; an empty file is not a valid index
     env = {"GIT_INDEX_FILE": index, "GIT_DIR": str(git_dir), "GIT_WORK_TREE": str(site_dir)}
     try:
-        site_repo = GitRepo(site_dir)
-        site_repo.run("add", "--all", "--force", "--", ".", env=env)
-        site_repo.run("rm", "--cached", "--quiet", "--ignore-unmatch", "--", MANIFEST_NAME, env=env)
+        repo.run("add", "--all", "--force", "--", ".", env=env, cwd=site_dir)
+        repo.run("rm", "--cached", "--quiet", "--ignore-unmatch", "--", MANIFEST_NAME, env=env, cwd=site_dir)
         if not (site_dir / ".nojekyll").exists():  # serve files as they are (no Jekyll on Pages)
-            blob = site_repo.run("hash-object", "-w", "--stdin", input="", env=env).strip()
-            site_repo.run("update-index", "--add", "--cacheinfo", f"100644,{blob},.nojekyll", env=env)
-        tree = site_repo.run("write-tree", env=env).strip()
-        files = len(site_repo.run("ls-files", env=env).splitlines())
+            blob = repo.run("hash-object", "-w", "--stdin", input="", env=env, cwd=site_dir).strip()
+            repo.run("update-index", "--add", "--cacheinfo", f"100644,{blob},.nojekyll", env=env, cwd=site_dir)
+        tree = repo.run("write-tree", env=env, cwd=site_dir).strip()
+        files = len(repo.run("ls-files", env=env, cwd=site_dir).splitlines())
     finally:
         if os.path.exists(index):
             os.unlink(index)
@@ -87,7 +86,7 @@ def _push(repo: GitRepo, remote: str, branch: str) -> str:
     shown = redact_credentials(remote)  # a URL given as --remote, and Git's stderr, may carry credentials
     if out.returncode != 0:
         raise GitrunError(
-            f"git push {shown} {branch} failed (gitrun never force-pushes): {redact_credentials(out.stderr.strip())}; "
+            f"git push {shown} {branch} failed (gitrun never force-pushes): {redact_credentials(last_lines(out.stderr))}; "
             f"if the remote {branch} moved, fetch it (`git fetch {shown} {branch}:{branch}`) and publish again"
         )
     return shown

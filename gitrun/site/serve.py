@@ -15,6 +15,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from gitrun.errors import GitrunError
 from gitrun.site.build import BuildOptions, BuildResult, build_site
 from gitrun.store import ReadStore
 from gitrun.store.layout import local_only
@@ -45,7 +46,12 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8000) -> ThreadingHTTPServer:
     handler = functools.partial(_QuietHandler, directory=str(directory))
-    return ThreadingHTTPServer((host, port), handler)
+    try:
+        return ThreadingHTTPServer((host, port), handler)
+    except OSError as exc:
+        raise GitrunError(
+            f"cannot serve on {host}:{port}: {exc.strerror or exc}; choose another port (--port 0 picks a free one)"
+        ) from None
 
 
 def serve(
@@ -61,11 +67,15 @@ def serve(
 ) -> None:
     """Build, serve ``options.output`` over HTTP, and rebuild on every store change until ``stop`` is set."""
     stop = stop or threading.Event()
-    result = build_site(store, options)
+    server = make_server(Path(options.output), host, port)  # a busy port fails before the build
+    try:
+        result = build_site(store, options)
+    except BaseException:
+        server.server_close()
+        raise
     if on_build:
         on_build(result)
     signature = store_signature(store)
-    server = make_server(Path(options.output), host, port)
     thread = threading.Thread(target=server.serve_forever, name="gitrun-site-serve", daemon=True)
     thread.start()
     if on_ready:

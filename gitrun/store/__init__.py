@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from gitrun.entities import Experiment, FileInfo, LifecycleStage, Metric, Run, RunData, RunInfo, RunStatus, ViewType
-from gitrun.errors import ExperimentNotFoundError, GitrunError, InvalidInputError, RunNotFoundError, RunStateError
+from gitrun.errors import (
+    AmbiguousRunIdError,
+    ExperimentNotFoundError,
+    GitrunError,
+    InvalidInputError,
+    RunNotFoundError,
+    RunStateError,
+)
 from gitrun.settings import load_project_settings
 from gitrun.store import textio
 from gitrun.store.layout import (
@@ -205,18 +212,24 @@ class ReadStore:
         raise RunNotFoundError(f"no run {run_id!r} in {self.root}")
 
     def resolve_run_id(self, prefix: str) -> str:
-        """Full run ID from a unique prefix (as ``git`` does for commits)."""
+        """Full run ID from a unique prefix (as ``git`` does for commits); a full ID is returned as is."""
         prefix = prefix.strip().upper()
         if len(prefix) == 26:
             return prefix
-        matches = [
-            r for exp in self.experiment_ids() for r in _list_dirs(self.layout.runs_dir(exp)) if r.startswith(prefix)
-        ]
+        matches = sorted(r for r in self.run_ids() if r.startswith(prefix))
         if len(matches) == 1:
             return matches[0]
         if not matches:
-            raise RunNotFoundError(f"no run whose ID starts with {prefix!r} in {self.root}")
-        raise InvalidInputError(f"run ID prefix {prefix!r} is ambiguous ({len(matches)} runs); give more characters")
+            raise RunNotFoundError(f"no run whose ID starts with {prefix!r} in {self.where}")
+        shown = ", ".join(matches[:3]) + (", ..." if len(matches) > 3 else "")
+        raise AmbiguousRunIdError(
+            f"run ID prefix {prefix!r} is ambiguous ({len(matches)} runs) in {self.where}: {shown}; give more characters"
+        )
+
+    def run_ids(self) -> Iterator[str]:
+        """Every run's ID, deleted runs included (directory names: nothing is read)."""
+        for experiment_id in self.experiment_ids():
+            yield from _list_dirs(self.layout.runs_dir(experiment_id))
 
     def read_run(self, run_id: str) -> RunRecord:
         experiment_id, run_dir = self.find_run_dir(run_id)

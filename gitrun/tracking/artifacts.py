@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gitrun.errors import GitrunError, InvalidInputError
+from gitrun.extras import require
 from gitrun.store import textio
 from gitrun.store.validation import validate_artifact_path
 
@@ -197,10 +198,9 @@ def log_figure(artifact_root: Path, figure: Any, artifact_file: str, save_kwargs
 
 def image_to_pil(image: Any) -> Any:
     """A PIL image from a PIL image or a numpy array (HW, HWC; float in [0, 1] or integers 0-255)."""
-    try:
-        from PIL import Image
-    except ImportError:
-        raise GitrunError("log_image needs Pillow: pip install pillow") from None
+    require("images", "PIL", feature="log_image")
+    from PIL import Image
+
     if isinstance(image, Image.Image):
         return image
     import numpy as np

@@ -21,6 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from gitrun import gitcmd
+from gitrun.errors import CodeDiffWarning
 from gitrun.formatting import parse_size
 from gitrun.tracking.provenance import git_context
 
@@ -62,10 +63,6 @@ SECRET_PATTERNS = (
     "*secret*",
     ".git-credentials",
 )
-
-
-class CodeDiffWarning(UserWarning):
-    """Files were left out of a run's ``code.diff`` because they may hold secrets."""
 
 
 @dataclass(frozen=True)

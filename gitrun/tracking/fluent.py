@@ -154,7 +154,9 @@ def set_experiment(
     """
     client = _get_client()
     if (experiment_name is None) == (experiment_id is None):
-        raise ExperimentNotFoundError("set_experiment needs exactly one of experiment_name or experiment_id")
+        raise InvalidInputError(
+            "set_experiment needs exactly one of experiment_name or experiment_id, e.g. set_experiment('iris')"
+        )
     if experiment_id is not None:
         exp = client.get_experiment(str(experiment_id))
     else:

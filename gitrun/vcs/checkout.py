@@ -3,11 +3,10 @@ new ``git worktree``, leaving the user's work tree untouched."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from gitrun import tags
-from gitrun.errors import GitrunError
+from gitrun.errors import GitrunError, last_lines
 from gitrun.store import ReadStore
 from gitrun.tracking.code import DIFF_FILE
 from gitrun.vcs.git import GitRepo
@@ -23,11 +22,9 @@ def checkout(repo: GitRepo, commit: str, diff: bytes | None, dest: Path) -> Path
         )
     repo.run("worktree", "add", "--detach", str(dest), commit)
     if diff:
-        proc = subprocess.run(["git", "apply", "--whitespace=nowarn", "-"], cwd=dest, input=diff, capture_output=True)
+        proc = repo.run("apply", "--whitespace=nowarn", "-", cwd=dest, input=diff, text=False, check=False)
         if proc.returncode != 0:
-            raise GitrunError(
-                f"the run's code.diff does not apply on {commit[:12]}: {proc.stderr.decode(errors='replace').strip()}"
-            )
+            raise GitrunError(f"the run's code.diff does not apply on {commit[:12]}: {last_lines(proc.stderr)}")
     return dest
 
 

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from gitrun import gitcmd
 from gitrun.entities import RunStatus
-from gitrun.errors import GitCommandError, GitrunError
+from gitrun.errors import CommitRefused, GitCommandError, GitrunError, last_lines
 from gitrun.formatting import format_number, parse_size
 from gitrun.search.experiments import best_run
 from gitrun.settings import load_project_settings
@@ -35,10 +36,6 @@ from gitrun.vcs import dvc
 from gitrun.vcs.git import GitRepo
 
 DEFAULT_DVC_THRESHOLD = 500 * 1024  # pre-commit's check-added-large-files default (500 KB)
-
-
-class CommitRefused(GitrunError):
-    """Git's state makes committing unsafe (merge in progress, detached HEAD...)."""
 
 
 @dataclass(frozen=True)
@@ -303,6 +300,8 @@ def _commit_locked(
     no_verify: bool,
     threshold_override: str | int | None,
 ) -> CommitResult:
+    if threshold_override is not None:
+        threshold_override = parse_size(threshold_override)  # a bad size is refused before any work
     recover_interrupted_commit(repo)
     store.layout.ensure_gitignore(create=False)  # one an earlier gitrun wrote: migrated, and committed below
     changed_runs, other_paths = changed_run_dirs(repo, store)
@@ -362,13 +361,12 @@ def _commit_locked(
     big = [p for record in selected if record.run_dir.exists() for p in big_files(record.run_dir, threshold)]
     tracked: list[str] = []
     if big:
-        if not dvc.dvc_available():
-            biggest = max(big, key=lambda p: p.stat().st_size)
-            raise dvc.DvcNotInstalledError(
-                f"{len(big)} file(s) exceed dvc_threshold ({threshold} bytes), e.g. {_rel(repo, biggest)} "
-                f"({biggest.stat().st_size} bytes); gitrun keeps such files out of Git with DVC. Install it: "
-                f"{dvc.INSTALL_HINT}, then `gitrun init --dvc`; or raise the threshold (--dvc-threshold)"
-            )
+        biggest = max(big, key=lambda p: p.stat().st_size)
+        dvc.require_dvc(
+            f"committing {len(big)} file(s) over dvc_threshold ({threshold} bytes), e.g. {_rel(repo, biggest)} "
+            f"({biggest.stat().st_size} bytes), which gitrun keeps out of Git with DVC,",
+            "; then `gitrun init --dvc`, or raise the threshold (--dvc-threshold)",
+        )
         # Committed as blobs while small (a resumed run, --include-running): DVC refuses files Git
         # tracks, so they leave the real index first (restored below if the commit fails).
         in_git = [p for c in _chunks([_rel(repo, p) for p in big], 500) for p in _ls_files(repo, c)]
@@ -541,7 +539,7 @@ def commit_paths(
             _roll_back(repo)
             if isinstance(exc, GitCommandError):
                 raise GitrunError(
-                    f"git refused the commit: {exc.stderr.strip() or exc}. "
+                    f"git refused the commit: {exc.summary or exc}. "
                     "Nothing was committed; your files and index are unchanged"
                 ) from None
             raise
@@ -582,7 +580,7 @@ def _refresh_index(repo: GitRepo, treeish: str | None, paths: Sequence[str], rep
                 break
             if "index.lock" not in proc.stderr or not _wait_for_index_lock(repo):
                 raise GitrunError(
-                    f"cannot update the index ({proc.stderr.strip()}): another Git process holds "
+                    f"cannot update the index ({last_lines(proc.stderr)}): another Git process holds "
                     f"{repo.git_dir / 'index.lock'} (if none does, a crashed one left it: delete it). "
                     "Nothing was committed"
                 )
@@ -592,7 +590,7 @@ def _refresh_index(repo: GitRepo, treeish: str | None, paths: Sequence[str], rep
 def _run_hook_checked(repo: GitRepo, name: str, env: dict[str, str], *args: str) -> None:
     proc = _run_hook(repo, name, env, *args)
     if proc is not None and proc.returncode != 0:
-        output = (proc.stderr + proc.stdout).strip()
+        output = last_lines(proc.stderr + "\n" + proc.stdout)
         raise GitrunError(
             f"git refused the commit (its {name} hook failed): {output or f'exit status {proc.returncode}'}. "
             "Nothing was committed; your files and index are unchanged (--no-verify skips the hooks)"
@@ -606,14 +604,10 @@ def _run_hook(repo: GitRepo, name: str, env: dict[str, str], *args: str) -> Any:
     if proc.returncode == 0 or "is not a git command" not in proc.stderr:
         return proc
     # Git before 2.36 has no `git hook run`: find and run the hook file the way it would.
-    import subprocess
-
     path = repo.root / repo.run("rev-parse", "--git-path", f"hooks/{name}").strip()
     if not os.access(path, os.X_OK) or not path.is_file():
         return None
-    return subprocess.run(
-        [str(path), *args], cwd=repo.root, env={**os.environ, **hook_env}, input="", capture_output=True, text=True
-    )
+    return gitcmd.run_hook_file(path, args, repo.root, hook_env)
 
 
 def _check_tree_unchanged(repo: GitRepo, before: str, after: str, paths: Sequence[str]) -> None:
@@ -783,7 +777,6 @@ def _dvc_tracked(path: str, pointers: set[str]) -> bool:
 
 def _write_blobs(repo: GitRepo, files: list[bytes], env: dict[str, str]) -> list[bytes]:
     """``update-index --index-info`` records of ``files`` (repo-relative), their blobs written."""
-    import subprocess
     import tempfile
 
     root = os.fsencode(repo.root)
@@ -807,35 +800,26 @@ def _write_blobs(repo: GitRepo, files: list[bytes], env: dict[str, str]) -> list
     if raw:
         with tempfile.TemporaryDirectory() as tmp:
             marks = os.path.join(tmp, "marks")
-            with open(os.path.join(tmp, "stderr"), "w+b") as errors:
-                proc = subprocess.Popen(
-                    ["git", "fast-import", "--quiet", "--done", f"--export-marks={marks}"],
-                    cwd=repo.root,
-                    env={**os.environ, **env},
-                    stdin=subprocess.PIPE,
-                    stderr=errors,
-                )
-                assert proc.stdin is not None
-                try:
-                    for number, path in enumerate(raw, start=1):
-                        full = os.path.join(root, path)
-                        if os.path.islink(full):
-                            data = os.fsencode(os.readlink(full))
-                        else:
-                            with open(full, "rb") as f:
-                                data = f.read()
-                        proc.stdin.write(b"blob\nmark :%d\ndata %d\n%s\n" % (number, len(data), data))
-                    proc.stdin.write(b"done\n")
-                finally:
-                    proc.stdin.close()
-                    proc.wait()
-                if proc.returncode != 0:
-                    errors.seek(0)
-                    raise GitrunError(f"git fast-import failed: {errors.read().decode(errors='replace').strip()}")
+            repo.batch(
+                "fast-import", "--quiet", "--done", f"--export-marks={marks}", chunks=_blob_stream(root, raw), env=env
+            )
             with open(marks, "rb") as f:
                 marked = dict(line.split() for line in f.read().splitlines())
         shas.update((path, marked[b":%d" % number]) for number, path in enumerate(raw, start=1))
     return [mode + b" " + shas[path] + b"\t" + path for path, mode in zip(files, modes, strict=True)]
+
+
+def _blob_stream(root: bytes, paths: list[bytes]) -> Iterator[bytes]:
+    """``git fast-import`` commands writing each file of ``paths`` as blob ``:N`` (files read as they are sent)."""
+    for number, path in enumerate(paths, start=1):
+        full = os.path.join(root, path)
+        if os.path.islink(full):
+            data = os.fsencode(os.readlink(full))
+        else:
+            with open(full, "rb") as f:
+                data = f.read()
+        yield b"blob\nmark :%d\ndata %d\n%s\n" % (number, len(data), data)
+    yield b"done\n"
 
 
 _CONVERSIONS = (b"filter", b"text", b"eol", b"ident", b"working-tree-encoding")
@@ -847,7 +831,7 @@ def _converted(repo: GitRepo, files: list[bytes]) -> list[bytes]:
     all), or ``core.autocrlf`` is on."""
     if not files:
         return []
-    autocrlf = repo.run("config", "--get", "core.autocrlf", check=False).stdout.strip().lower()
+    autocrlf = (repo.config("core.autocrlf") or "").lower()
     if autocrlf in ("true", "input", "yes", "on", "1"):
         return files
     out = repo.run(

@@ -13,36 +13,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gitrun.errors import GitrunError
+from gitrun.errors import DvcError, DvcNotInstalledError, GitrunError, MissingExtraError
+from gitrun.extras import missing_extra, require
 from gitrun.redact import redact_credentials, split_url, strip_credentials
 
-INSTALL_HINT = "pip install 'gitrun-ml[dvc]'"
 DEFAULT_REMOTE_NAME = "storage"
 
 
-class DvcNotInstalledError(GitrunError):
-    pass
-
-
-class DvcError(GitrunError):
-    """A DVC operation failed; DVC's message is kept with credentials removed (it may quote a remote URL)."""
-
-    def __init__(self, message: str):
-        super().__init__(redact_credentials(message))
-
-
-def dvc_available() -> bool:
+def require_dvc(feature: str = "this command", hint: str = "") -> None:
+    """Import DVC, or raise :class:`~gitrun.errors.DvcNotInstalledError` naming the ``dvc`` extra."""
     try:
-        import dvc  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-def require_dvc() -> None:
-    if not dvc_available():
-        raise DvcNotInstalledError(f"DVC is not installed: {INSTALL_HINT}")
+        require("dvc", "dvc", feature=feature, hint=hint)
+    except MissingExtraError as exc:
+        raise DvcNotInstalledError(exc.feature, exc.extra, exc.package, exc.module, exc.hint) from None
     _redact_dvc_logs()
+
+
+def _failed(exc: Exception, feature: str, message: str) -> GitrunError:
+    """What a failed DVC call raises: the extra to install when DVC lacks a remote's package
+    (``dvc_s3`` for an s3:// remote: the ``s3`` extra), else :class:`DvcError` with ``message``."""
+    return missing_extra(exc, feature) or DvcError(message)
 
 
 def _redact_dvc_logs() -> None:
@@ -72,8 +62,8 @@ def is_dvc_repo(root: Path) -> bool:
 
 
 @contextmanager
-def open_repo(root: Path, rev: str | None = None) -> Iterator[Any]:
-    require_dvc()
+def open_repo(root: Path, rev: str | None = None, feature: str = "this command") -> Iterator[Any]:
+    require_dvc(feature)
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
     from dvc.repo import Repo
 
@@ -157,7 +147,7 @@ def init(root: Path, remote_url: str | None = None, remote_name: str = DEFAULT_R
     The remote's URL goes to ``.dvc/config`` without its user info; the user name and password
     (or S3 key pair) go to ``.dvc/config.local``, which DVC's own ``.dvc/.gitignore`` keeps out of Git.
     """
-    require_dvc()
+    require_dvc("gitrun init --dvc")
     os.environ.setdefault("DVC_NO_ANALYTICS", "1")
     from dvc.repo import Repo
 
@@ -202,11 +192,11 @@ def add(root: Path, targets: Sequence[Path]) -> list[str]:
             "[--remote URL]` first (or raise dvc_threshold)"
         )
     rel = [os.path.relpath(t, root) for t in targets]
-    with open_repo(root) as repo:
+    with open_repo(root, feature="tracking big files with DVC") as repo:
         try:
             repo.add(_absolute(root, rel))  # DVC reads relative targets from the cwd, not the root
         except Exception as exc:
-            raise DvcError(f"dvc add failed for {len(rel)} file(s): {exc}") from exc
+            raise _failed(exc, "dvc add", f"dvc add failed for {len(rel)} file(s): {exc}") from exc
     return [r + ".dvc" for r in rel]
 
 
@@ -215,19 +205,19 @@ def _absolute(root: Path, paths: Sequence[str]) -> list[str]:
 
 
 def push(root: Path, targets: Sequence[str] | None = None, remote: str | None = None) -> int:
-    with open_repo(root) as repo:
+    with open_repo(root, feature="pushing DVC-tracked files") as repo:
         try:
             return int(repo.push(targets=_absolute(root, targets) if targets else None, remote=remote) or 0)
         except Exception as exc:
-            raise DvcError(f"dvc push failed: {exc}") from exc
+            raise _failed(exc, "dvc push", f"dvc push failed: {exc}") from exc
 
 
 def pull(root: Path, targets: Sequence[str] | None = None, remote: str | None = None) -> int:
-    with open_repo(root) as repo:
+    with open_repo(root, feature="pulling DVC-tracked files") as repo:
         try:
             result = repo.pull(targets=_absolute(root, targets) if targets else None, remote=remote)
         except Exception as exc:
-            raise DvcError(f"dvc pull failed: {exc}; check the remote with `dvc remote list`") from exc
+            raise _failed(exc, "dvc pull", f"dvc pull failed: {exc}; check the remote with `dvc remote list`") from exc
     if isinstance(result, dict):
         return len(result.get("fetched", [])) + len(result.get("added", []))
     return int(result or 0)
@@ -235,14 +225,16 @@ def pull(root: Path, targets: Sequence[str] | None = None, remote: str | None = 
 
 def read_at_rev(root: Path, path: str, rev: str | None, remote: str | None = None) -> bytes:
     """Content of a DVC-tracked file at ``rev`` (from the cache, else the remote)."""
-    require_dvc()
+    require_dvc(f"reading {path} (its content is in DVC)")
     import dvc.api
 
     try:
         data = dvc.api.read(path, repo=str(root), rev=rev, remote=remote, mode="rb")
     except Exception as exc:
-        raise DvcError(
-            f"cannot read {path} at {rev or 'the working tree'} through DVC: {exc}; try `gitrun pull`"
+        raise _failed(
+            exc,
+            f"reading {path} through DVC",
+            f"cannot read {path} at {rev or 'the working tree'} through DVC: {exc}; try `gitrun pull`",
         ) from exc
     return bytes(data)
 

@@ -1,22 +1,61 @@
-"""The version path's Git layer: one :class:`GitRepo` per work tree.
+"""The version path's Git layer: one :class:`GitRepo` per work tree, built on GitPython.
 
-Commands go through :mod:`gitrun.gitcmd` (one environment, one error type:
-:class:`~gitrun.errors.GitCommandError`). The run context's own probes live in
-``gitrun.tracking.provenance``.
+Which Git call goes where, and why (docs/architecture.md repeats this):
+
+- **GitPython's** ``Repo`` (imported on the first :class:`GitRepo` use, never by ``import gitrun``
+  or the logging path): discovery (``Repo(path, search_parent_directories=True)``, no process),
+  the Git directory, and refs read in process (``HEAD``, the current branch, ``origin/HEAD``,
+  ``main``/``master`` for :meth:`GitRepo.default_branch`; a reftable repository, which
+  GitPython cannot read, falls back to ``git symbolic-ref``/``rev-parse``).
+- **GitPython's command interface** (``repo.git.execute``) for every other command of the
+  version path: config values (``git config --get``: Git resolves includes and
+  ``GIT_CONFIG_*``, GitPython's own parser does not), revisions given by the user
+  (``rev-parse``), ``status``, ``ls-files``, the temporary index (``read-tree``,
+  ``update-index``, ``write-tree`` with ``GIT_INDEX_FILE``), ``hash-object --stdin-paths``,
+  ``check-attr``, ``hook run``, ``commit``, ``reset``, ``log``, ``merge-base``, ``push``/``pull``/
+  ``fetch``, ``worktree add``, ``apply``, the site's ``commit-tree``/``update-ref``. Input goes
+  through a temporary file (``execute`` takes a file, not bytes); :meth:`GitRepo.run`.
+- **Directly** (:mod:`gitrun.gitcmd`), behind the same environment and error type:
+  the batch plumbing that streams, which ``execute`` cannot feed or read as it needs:
+  ``cat-file --batch`` (stdin and stdout at once, from a thread: every run file of a revision in
+  one process), ``fast-import`` (every new blob of a commit in one pack, read from the files as it
+  is written) and ``ls-tree -r -l`` of a whole store (one read of stdout, no stderr pipe to poll);
+  :meth:`GitRepo.batch`, :meth:`GitRepo.read_blobs`, :meth:`GitRepo.ls_tree_raw`. And the write
+  path's probes at ``start_run`` (``gitrun.tracking.provenance``: the four cached calls of the
+  run context; ``gitrun.tracking.code``: the diff of a dirty tree), so that ``import gitrun`` and
+  logging never load GitPython (tests/test_layers.py). Read-only plumbing of commands that must
+  stay fast, such as a registry's one ``for-each-ref`` over all tags, belongs there too.
+
+Both paths run with :data:`gitrun.gitcmd.BASE_ENV` (``LC_ALL=C``, ``LANGUAGE=C``,
+``GIT_OPTIONAL_LOCKS=0``) and fail with :class:`~gitrun.errors.GitCommandError` (the command, its
+exit status, the last lines of stderr; credentials removed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-import subprocess
+import tempfile
+from collections.abc import Iterable
+from functools import cached_property
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from gitrun import gitcmd
 from gitrun.errors import GitCommandError, GitrunError, NotAGitRepositoryError
 
+if TYPE_CHECKING:
+    import git
 
-# -- repository operations (commit, revisions, history) ----------------------------------------
+
+class GitResult(NamedTuple):
+    """What :meth:`GitRepo.run` returns with ``check=False``."""
+
+    returncode: int
+    stdout: Any  # str, or bytes with text=False
+    stderr: str
+
+
 class TreeEntry(NamedTuple):
     mode: str
     sha: str
@@ -38,22 +77,62 @@ def write_blobs(dest: Path, entries: list[TreeEntry], blobs: dict[str, bytes]) -
             f.write(blobs[entry.sha])
 
 
-class GitRepo:
-    """A Git work tree, driven through the ``git`` executable."""
+def _gitpython() -> Any:
+    """The ``git`` package (GitPython), imported on first use; a missing Git is a GitCommandError."""
+    try:
+        import git
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] != "git":
+            raise
+        raise GitrunError(
+            "GitPython is not installed, and gitrun-ml needs it for Git: pip install 'GitPython>=3.1.40'"
+        ) from None
+    except ImportError:  # GitPython checks for a usable `git` executable on import
+        raise GitCommandError(["version"], 127, gitcmd.NOT_INSTALLED) from None
+    return git
 
-    def __init__(self, root: Path):
+
+def _prepared(repo: git.Repo) -> git.Repo:
+    """``repo`` with gitrun's environment for every command GitPython runs (its own included)."""
+    repo.git.update_environment(**gitcmd.BASE_ENV)
+    return repo
+
+
+class GitRepo:
+    """A Git work tree: GitPython's ``Repo`` for discovery and refs, its command interface for commands."""
+
+    def __init__(self, root: Path, repo: git.Repo | None = None):
         self.root = Path(root)
+        if repo is not None:
+            self.__dict__["repo"] = _prepared(repo)  # what the cached property would hold
 
     @classmethod
     def find(cls, path: Path) -> GitRepo:
-        """The repository whose work tree contains ``path``."""
-        probe = path if path.is_dir() else path.parent
+        """The repository whose work tree contains ``path`` (which need not exist yet)."""
+        probe = Path(path).absolute()
         while not probe.exists():
             probe = probe.parent
-        top = gitcmd.output(probe, "rev-parse", "--show-toplevel")
-        if top is None:
-            raise NotAGitRepositoryError(f"{path} is not inside a Git work tree; run `git init` there first")
-        return cls(Path(top.strip()))
+        if not probe.is_dir():
+            probe = probe.parent
+        git = _gitpython()
+        try:
+            repo = git.Repo(probe, search_parent_directories=True)
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise NotAGitRepositoryError(f"{path} is not inside a Git work tree; run `git init` there first") from None
+        if repo.working_tree_dir is None:
+            raise NotAGitRepositoryError(
+                f"{path} is in a bare Git repository ({repo.git_dir}); use a clone with a work tree"
+            )
+        return cls(Path(repo.working_tree_dir).resolve(), repo)
+
+    @cached_property
+    def repo(self) -> git.Repo:
+        """GitPython's ``Repo`` of this work tree, its commands run with gitrun's environment."""
+        git = _gitpython()
+        try:
+            return _prepared(git.Repo(self.root))
+        except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+            raise NotAGitRepositoryError(f"{self.root} is not a Git work tree; run `git init` there first") from None
 
     def run(
         self,
@@ -62,21 +141,87 @@ class GitRepo:
         input: str | bytes | None = None,
         check: bool = True,
         text: bool = True,
+        cwd: Path | None = None,
     ) -> Any:
-        proc = gitcmd.run(self.root, *args, env=env, input=input, check=check, text=text)
-        return proc.stdout if check else proc
+        """``git ARGS`` through GitPython: its stdout when ``check`` (raising :class:`GitCommandError`
+        on failure), else a :class:`GitResult`. ``cwd`` runs it in another directory (``git -C``)."""
+        argv = [*(["-C", str(cwd)] if cwd is not None else []), *args]
+        git = _gitpython()
+        with contextlib.ExitStack() as cleanup:
+            stdin = None
+            if input:  # GitPython's execute takes a file for stdin, not bytes
+                stdin = cleanup.enter_context(tempfile.TemporaryFile())
+                stdin.write(input.encode("utf-8") if isinstance(input, str) else input)
+                stdin.seek(0)
+            try:
+                status, out, err = self.repo.git.execute(
+                    ["git", *argv],
+                    istream=stdin,
+                    env=env,
+                    with_extended_output=True,
+                    with_exceptions=False,
+                    stdout_as_string=text,
+                    strip_newline_in_stdout=False,
+                )
+            except git.GitCommandNotFound:
+                raise GitCommandError(argv, 127, gitcmd.NOT_INSTALLED) from None
+        err = err if isinstance(err, str) else err.decode("utf-8", "replace")
+        if check and status != 0:
+            raise GitCommandError(argv, status, err)
+        return out if check else GitResult(status, out, err)
+
+    def batch(self, *args: str, chunks: Iterable[bytes] = (), env: dict[str, str] | None = None) -> bytes:
+        """``git ARGS`` streamed through :func:`gitrun.gitcmd.stream` (batch plumbing: see the module docstring)."""
+        return gitcmd.stream(self.root, *args, chunks=chunks, env=env)
 
     @property
     def git_dir(self) -> Path:
-        return Path(self.run("rev-parse", "--absolute-git-dir").strip())
+        return Path(self.repo.git_dir)
+
+    def config(self, key: str) -> str | None:
+        """A config value as Git resolves it (every level, includes, ``GIT_CONFIG_*``), or None."""
+        out = self.run("config", "--get", key, check=False)
+        return str(out.stdout).strip() if out.returncode == 0 else None
+
+    # -- refs ----------------------------------------------------------------------------------------
+    @cached_property
+    def _refs_in_files(self) -> bool:
+        """False for a reftable repository (``extensions.refStorage``), whose refs GitPython cannot read."""
+        return not (Path(self.repo.common_dir) / "reftable").is_dir()
+
+    def _ref_sha(self, ref: str) -> str | None:
+        """The object ``ref`` (a full ref name, or HEAD) points to, through symbolic refs; None if missing."""
+        if not self._refs_in_files:
+            out = self.run("rev-parse", "--verify", "-q", ref, check=False)
+            return str(out.stdout).strip() if out.returncode == 0 else None
+        from git.refs.symbolic import SymbolicReference
+
+        try:
+            return str(SymbolicReference.dereference_recursive(self.repo, ref))
+        except (ValueError, OSError):
+            return None
+
+    def _symbolic_target(self, ref: str) -> str | None:
+        """The full name ``ref`` points to when it is a symbolic ref (HEAD -> refs/heads/main), else None."""
+        if not self._refs_in_files:
+            out = self.run("symbolic-ref", "-q", ref, check=False)
+            return str(out.stdout).strip() if out.returncode == 0 else None
+        from git.refs.symbolic import SymbolicReference
+
+        symbolic = SymbolicReference(self.repo, ref)
+        try:
+            return None if symbolic.is_detached else str(symbolic.reference.path)
+        except (ValueError, TypeError, OSError):
+            return None
 
     def head(self) -> str | None:
-        out = self.run("rev-parse", "--verify", "-q", "HEAD", check=False)
-        return out.stdout.strip() if out.returncode == 0 else None
+        """The commit HEAD points to; None on an unborn branch."""
+        return self._ref_sha("HEAD")
 
     def branch(self) -> str | None:
-        out = self.run("symbolic-ref", "-q", "--short", "HEAD", check=False)
-        return out.stdout.strip() if out.returncode == 0 else None
+        """The current branch's short name (also on an unborn branch); None when HEAD is detached."""
+        target = self._symbolic_target("HEAD")
+        return target.removeprefix("refs/heads/") if target else None
 
     def default_branch(self) -> str | None:
         """The repository's default branch, one rule for every feature (diff base, site history,
@@ -84,16 +229,16 @@ class GitRepo:
         local ``main`` or ``master``, else ``origin/main`` or ``origin/master`` (a CI checkout has
         those and no origin/HEAD), else the current branch; None when HEAD is detached and none
         of these exists."""
-        out = self.run("symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD", check=False)
-        if out.returncode == 0 and out.stdout.strip():
-            return str(out.stdout.strip())
+        origin_head = self._symbolic_target("refs/remotes/origin/HEAD")
+        if origin_head and origin_head.startswith("refs/remotes/"):
+            return origin_head.removeprefix("refs/remotes/")
         for ref, name in (
             ("refs/heads/main", "main"),
             ("refs/heads/master", "master"),
             ("refs/remotes/origin/main", "origin/main"),
             ("refs/remotes/origin/master", "origin/master"),
         ):
-            if self.run("rev-parse", "--verify", "-q", ref, check=False).returncode == 0:
+            if self._ref_sha(ref) is not None:
                 return name
         return self.branch()
 
@@ -113,8 +258,9 @@ class GitRepo:
         return None
 
     def rev_parse(self, rev: str) -> str:
-        out = self.run("rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False)
-        if out.returncode != 0:
+        """The commit a revision the user gave names (a branch, tag, SHA, ``main~2``...)."""
+        out = None if rev.startswith("-") else self.run("rev-parse", "--verify", "-q", f"{rev}^{{commit}}", check=False)
+        if out is None or out.returncode != 0:
             raise GitrunError(f"unknown revision {rev!r} in {self.root}; try a branch, tag or commit SHA")
         return str(out.stdout.strip())
 
@@ -123,6 +269,7 @@ class GitRepo:
         out = self.run("rev-parse", "--verify", "-q", f"{rev}:{path}" if path else f"{rev}^{{tree}}", check=False)
         return out.stdout.strip() if out.returncode == 0 else None
 
+    # -- batch plumbing (direct: gitrun.gitcmd) --------------------------------------------------
     def list_tree(self, treeish: str, path: str = "") -> list[TreeEntry]:
         """Every blob under ``treeish:path`` with its size, paths relative to ``path`` (one process)."""
         return [
@@ -134,41 +281,15 @@ class GitRepo:
     def ls_tree_raw(self, treeish: str, *, with_trees: bool = False) -> list[tuple[bytes, bytes, bytes, bytes]]:
         """``git ls-tree -r -l`` as raw ``(mode, sha, size, path)`` byte tuples; directories too (size
         ``b"-"``) with ``with_trees``. For large stores: callers decode only what they use."""
-        args = ["git", "ls-tree", "-r", "-l", "-z", *(["-t"] if with_trees else []), treeish]
-        # stdout only: one read to the end, no polling of a second pipe (this output is large).
-        proc = subprocess.run(
-            args, cwd=self.root, env=gitcmd.environment(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-        )
-        if proc.returncode != 0:
-            raise GitCommandError(args[1:], proc.returncode, f"cannot list {treeish}")
-        return _LS_TREE_ENTRY.findall(proc.stdout)
+        listing = gitcmd.read(self.root, "ls-tree", "-r", "-l", "-z", *(["-t"] if with_trees else []), treeish)
+        return _LS_TREE_ENTRY.findall(listing)
 
     def read_blobs(self, shas: list[str]) -> dict[str, bytes]:
         """Contents of many blobs through one ``git cat-file --batch`` (no process per file)."""
         wanted = list(dict.fromkeys(shas))
         if not wanted:
             return {}
-        proc = subprocess.Popen(
-            ["git", "cat-file", "--batch"],
-            cwd=self.root,
-            env=gitcmd.environment(),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-        )
-        assert proc.stdin is not None and proc.stdout is not None
-
-        def feed() -> None:  # from a thread, so full pipes in both directions never deadlock
-            assert proc.stdin is not None
-            try:
-                proc.stdin.write(b"".join(sha.encode() + b"\n" for sha in wanted))
-            finally:
-                proc.stdin.close()
-
-        import threading
-
-        feeder = threading.Thread(target=feed, daemon=True)
-        feeder.start()
-        data = proc.stdout.read()  # one read, then slice: far faster than a read per object
+        data = self.batch("cat-file", "--batch", chunks=[b"".join(sha.encode() + b"\n" for sha in wanted)])
         out: dict[str, bytes] = {}
         pos = 0
         for sha in wanted:
@@ -180,8 +301,6 @@ class GitRepo:
             size = int(header[2])
             out[sha] = data[pos : pos + size]
             pos += size + 1  # the newline after each object
-        feeder.join()
-        proc.wait()
         return out
 
     def materialize_tree(self, tree: str, dest: Path) -> int:

@@ -29,12 +29,14 @@ def init_store(store: Store, *, with_dvc: bool = False, remote_url: str | None =
     the git-ignored ``.dvc/config.local``, never to a committed file.
     """
     existed = store.layout.exists()
+    if with_dvc:  # what could refuse comes before anything is written
+        repo = GitRepo.find(store.root)
+        check_git_state(repo)
+        dvc.require_dvc("gitrun init --dvc")
     store.ensure()
     store.ensure_default_experiment()
     if not with_dvc:
         return InitResult(store.root, existed)
-    repo = GitRepo.find(store.root)
-    check_git_state(repo)
     setup = dvc.init(repo.root, remote_url)
     files = list(setup.files)
     if setup.credentials and _ignore_local_config(repo) and ".dvc/.gitignore" not in files:

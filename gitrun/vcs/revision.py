@@ -139,18 +139,12 @@ class RevisionStore(ReadStore):
     def __repr__(self) -> str:
         return f"RevisionStore({str(self.source_repo)!r} at {self.revision})"
 
+    def run_ids(self) -> Iterator[str]:
+        return iter(self._runs)
+
     @property
     def where(self) -> str:
         return self._where
-
-    def resolve_run_id(self, prefix: str) -> str:
-        prefix = prefix.strip().upper()
-        matches = [r for r in self._runs if r.startswith(prefix)]
-        if len(matches) == 1:
-            return matches[0]
-        if not matches:
-            raise RunNotFoundError(f"no run whose ID starts with {prefix!r} at {self.revision}")
-        raise GitrunError(f"run ID prefix {prefix!r} is ambiguous ({len(matches)} runs); give more characters")
 
     def find_run_dir(self, run_id: str) -> tuple[str, Path]:
         """The run's directory, written to the cache from Git on first use."""

@@ -27,8 +27,8 @@ def _default_store() -> Store:
 
 
 def _upstream(repo: GitRepo, branch: str) -> tuple[str, str]:
-    remote = repo.run("config", "--get", f"branch.{branch}.remote", check=False).stdout.strip()
-    merge = repo.run("config", "--get", f"branch.{branch}.merge", check=False).stdout.strip()
+    remote = repo.config(f"branch.{branch}.remote")
+    merge = repo.config(f"branch.{branch}.merge") or ""
     return remote or "origin", merge.removeprefix("refs/heads/") or branch
 
 
@@ -60,14 +60,14 @@ def push(store: Store | None = None, remote: str | None = None, dvc_remote: str 
         raise GitrunError("HEAD is detached; switch to a branch before `gitrun push`")
     git_remote, remote_branch = _upstream(repo, branch)
     git_remote = remote or git_remote
-    has_upstream = bool(repo.run("config", "--get", f"branch.{branch}.remote", check=False).stdout.strip())
+    has_upstream = bool(repo.config(f"branch.{branch}.remote"))
     args = ["push", "--porcelain"] + ([] if has_upstream else ["-u"]) + [git_remote, f"{branch}:{remote_branch}"]
     try:
         out = repo.run(*args)
     except GitCommandError as exc:
         hint = " (the remote has commits you do not: run `gitrun pull` first)" if "rejected" in exc.stderr else ""
         shown = redact_credentials(git_remote)  # --remote may be a URL with credentials in it
-        raise GitrunError(f"git push to {shown} failed{hint}: {exc.stderr.strip()}") from None
+        raise GitrunError(f"git push to {shown} failed{hint}: {exc.summary}") from None
     from gitrun.plugins import get_plugin_manager
 
     # not call_each: a registry tag that cannot be pushed is an error the user must see
@@ -98,7 +98,7 @@ def pull(
         repo.run("fetch", "--tags", git_remote)
     except GitCommandError as exc:
         raise GitrunError(
-            f"git pull --ff-only from {redact_credentials(git_remote)} failed: {exc.stderr.strip()}; the branches have diverged "
+            f"git pull --ff-only from {redact_credentials(git_remote)} failed: {exc.summary}; the branches have diverged "
             "or the working tree has conflicting changes — merge or rebase yourself (gitrun never does it for you)"
         ) from None
     wanted = {store.resolve_run_id(r) for r in run_ids} if run_ids else None
