@@ -23,7 +23,9 @@ NAMES = st.one_of(
 )
 DIRS = st.text(alphabet="abz09-_./", min_size=1, max_size=8)
 FULL_NAMES = st.one_of(NAMES, st.builds(lambda d, n: f"{d}:{n}", DIRS, NAMES))
-_ident = st.one_of(st.integers(0, 99).map(str), st.text(alphabet="abc-XY", min_size=1, max_size=4).filter(lambda s: not s.isdigit()))
+_ident = st.one_of(
+    st.integers(0, 99).map(str), st.text(alphabet="abc-XY", min_size=1, max_size=4).filter(lambda s: not s.isdigit())
+)
 _dotted = st.lists(_ident, min_size=1, max_size=3).map(".".join)
 _build = st.lists(st.text(alphabet="abc09-", min_size=1, max_size=4), min_size=1, max_size=2).map(".".join)
 VERSIONS = st.builds(
@@ -145,7 +147,9 @@ def test_the_tag_forms_are_gtos() -> None:
     assert fmt(TagName("churn", Action.ASSIGN, stage="prod", counter=3)) == "churn#prod#3"
     assert fmt(TagName("churn", Action.UNASSIGN, stage="dev", counter=4)) == "churn#dev!#4"
     assert fmt(TagName("nlp:sentiment", Action.DEPRECATE)) == "nlp=sentiment@deprecated"
-    assert fmt(TagName("dir/sub:my_model", Action.REGISTER, version="v1.0.0-rc.1+b5")) == "dir/sub=my_model@v1.0.0-rc.1+b5"
+    assert (
+        fmt(TagName("dir/sub:my_model", Action.REGISTER, version="v1.0.0-rc.1+b5")) == "dir/sub=my_model@v1.0.0-rc.1+b5"
+    )
     assert grammar.parse_tag("v1.0.0") is None  # a release tag of the project is not a registry event
     assert grammar.parse_tag("churn@v1.0") is None
 
@@ -177,9 +181,9 @@ def test_shortcuts() -> None:
     assert parse("model.pkl") is None and parse("runs:/x/y") is None
 
 
-MESSAGES = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\r"), max_size=80).filter(
-    lambda m: m.strip() and not m.strip().startswith("-----BEGIN")
-)
+MESSAGES = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00\r"), max_size=80
+).filter(lambda m: m.strip() and not m.strip().startswith("-----BEGIN"))
 TRAILERS = st.dictionaries(
     st.sampled_from(["run_id", "path", "version", "intent"]), st.text(max_size=30) | st.integers(), max_size=4
 )

@@ -19,9 +19,19 @@ def _event(tag_name: str, commit: str, ts: int = 1000, version: str | None = Non
     parsed = parse_tag(tag_name)
     assert parsed is not None
     return Event(
-        tag=tag_name, action=parsed.action, name=parsed.name, version=parsed.version or version, stage=parsed.stage,
-        counter=parsed.counter, commit=commit, tag_object="0" * 40, author="a", author_email="a@e", timestamp=ts,
-        tz="+0000", message="m",
+        tag=tag_name,
+        action=parsed.action,
+        name=parsed.name,
+        version=parsed.version or version,
+        stage=parsed.stage,
+        counter=parsed.counter,
+        commit=commit,
+        tag_object="0" * 40,
+        author="a",
+        author_email="a@e",
+        timestamp=ts,
+        tz="+0000",
+        message="m",
     )
 
 
@@ -39,12 +49,20 @@ def test_a_stage_falls_back_when_its_version_leaves_it() -> None:
     deregistered = build([*events, _event("m@v0.0.2!", "c2")]).model("m")
     assert deregistered.stages == {"prod": "v0.0.1"}  # dev had only v0.0.2
     assert deregistered.latest is not None and deregistered.latest.version == "v0.0.1"
-    assert [(v.version, v.number, v.active) for v in deregistered.versions] == [("v0.0.2", 2, False), ("v0.0.1", 1, True)]
+    assert [(v.version, v.number, v.active) for v in deregistered.versions] == [
+        ("v0.0.2", 2, False),
+        ("v0.0.1", 1, True),
+    ]
 
 
 def test_counters_order_stage_events_whatever_their_dates() -> None:
     # #10 is the later event though its date is earlier (another machine's clock) and its name sorts first
-    events = [_event("m@v1.0.0", "c1"), _event("m@v2.0.0", "c2"), _event("m#prod#9", "c1", ts=2000), _event("m#prod#10", "c2", ts=1500)]
+    events = [
+        _event("m@v1.0.0", "c1"),
+        _event("m@v2.0.0", "c2"),
+        _event("m#prod#9", "c1", ts=2000),
+        _event("m#prod#10", "c2", ts=1500),
+    ]
     registry = build(events)
     assert registry.model("m").stages == {"prod": "v2.0.0"}
     assert [e.tag for e in registry.events if e.action == Action.ASSIGN] == ["m#prod#9", "m#prod#10"]

@@ -25,7 +25,9 @@ utc_time_created: '2026-01-01 00:00:00.000000'
 """
 
 
-def runs_with_models(cwd: Path, metrics: list[dict[str, float]], experiment: str = "churn", commit: bool = True) -> list[str]:
+def runs_with_models(
+    cwd: Path, metrics: list[dict[str, float]], experiment: str = "churn", commit: bool = True
+) -> list[str]:
     """One finished run per ``metrics`` dict, each with a small model folder ``artifacts/model``
     (an MLmodel and a file), committed with ``gitrun commit``; their IDs."""
     code = f"""
