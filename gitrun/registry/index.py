@@ -198,7 +198,7 @@ class Files:
         if change.path is not None:
             entry["path"] = change.path
         if change.description is not None:
-            entry["description"] = change.description
+            entry["description"] = _scalar(change.description)
         if change.mlflow_name is not None or change.version or change.run_id or change.tags or change.version_fields:
             custom = entry.setdefault("custom", CommentedMap())
             if not isinstance(custom, dict):
@@ -216,7 +216,7 @@ class Files:
                 versions = own.setdefault("versions", CommentedMap())
                 slot = versions.setdefault(version, CommentedMap())
                 if "description" in fields:
-                    slot["description"] = fields["description"]
+                    slot["description"] = _scalar(fields["description"])
                 if fields.get("tags"):
                     _merge(slot, "tags", fields["tags"])
         if dvc and entry.get("path"):
@@ -292,9 +292,26 @@ def _merge(target: Any, key: str, values: Mapping[str, Any]) -> None:
         if v is None:
             current.pop(k, None)
         else:
-            current[str(k)] = str(v)
+            current[str(k)] = _scalar(v)
     if not current:
         del target[key]
+
+
+def _scalar(value: Any) -> Any:
+    """``value`` as text that every YAML reader reads back as that text: quoted when a YAML 1.1
+    reader (PyYAML, gto's) would read it as something else (``yes`` is true there)."""
+    import yaml
+
+    text = str(value)
+    try:
+        plain = yaml.safe_load(text) == text
+    except yaml.YAMLError:
+        plain = False
+    if plain:
+        return text
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    return DoubleQuotedScalarString(text)
 
 
 def _yaml() -> Any:
