@@ -143,7 +143,7 @@ def test_registry_uris_resolve_to_the_files_at_the_tagged_commit(repo: Path) -> 
     ok("models", "register", "churn", "--run", second, "--version", "v1.0.0", cwd=repo)
     ok("models", "promote", "churn", "v0.0.1", "prod", cwd=repo)
     # the work tree loses the first run's model: the tagged commit still has it
-    run_git(repo, "rm", "-rq", f".gitrun/experiments")
+    run_git(repo, "rm", "-rq", ".gitrun/experiments")
     run_git(repo, "commit", "-qm", "gone")
     answer = _api(
         """
