@@ -29,13 +29,17 @@ def test_register_promote_demote_agree_with_gto(repo: Path) -> None:
     first, second = runs_with_models(repo, [{"auc": 0.8}, {"auc": 0.9}])
     head_before = git_out(repo, "rev-parse", "HEAD").strip()
     clock = _clock()
-    out = ok("models", "register", "churn", "--run", first, cwd=repo, env=next(clock))
-    assert "Created tag 'churn@v0.0.1'" in out
+    made = json_of("models", "register", "churn", "--run", first, cwd=repo, env=next(clock))["event"]
+    assert (made["tag"], made["event"], made["run_id"]) == ("churn@v0.0.1", "registration", first)
     assert git_out(repo, "rev-parse", "HEAD~1").strip() == head_before  # one commit of gitrun's own
     assert git_out(repo, "cat-file", "-t", "churn@v0.0.1").strip() == "tag"  # annotated
     ok("models", "register", "churn", "--run", second, "--bump", "minor", cwd=repo, env=next(clock))
     ok("models", "promote", "churn", "v0.0.1", "prod", cwd=repo, env=next(clock))
-    ok("models", "assign", "churn", "2", "staging", cwd=repo, env=next(clock))  # MLflow's number, through gto's verb
+    assigned = json_of("models", "assign", "churn", "2", "staging", cwd=repo, env=next(clock))["event"]
+    assert (assigned["tag"], assigned["version"]) == (
+        "churn#staging#2",
+        "v0.1.0",
+    )  # MLflow's number, through gto's verb
     ok("models", "promote", "churn", "v0.1.0", "prod", cwd=repo, env=next(clock))
     assert sorted(git_out(repo, "tag").split()) == [
         "churn#prod#1",
@@ -76,7 +80,7 @@ def test_deregister_and_deprecate(repo: Path) -> None:
     listed = json_of("models", "list", cwd=repo)["models"][0]
     assert listed["latest"] is None and listed["stages"] == {"prod": None}
     assert gto("show", "--json", cwd=repo)["churn"]["version"] is None
-    ok("models", "deprecate", "churn", cwd=repo)
+    assert "Created tag 'churn@deprecated'" in ok("models", "deprecate", "churn", cwd=repo)
     assert json_of("models", "list", cwd=repo)["models"] == []
     assert [m["name"] for m in json_of("models", "list", "--deprecated", cwd=repo)["models"]] == ["churn"]
     assert "churn" not in gto("show", "--json", cwd=repo)

@@ -14,6 +14,7 @@ versions are decided one writer at a time; the tags stay local until ``gitrun pu
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -121,6 +122,8 @@ def make_tag(
 ) -> Event:
     """Create the annotated (or signed) tag ``tag`` on ``commit``; the event it is."""
     name = format_tag(tag)
+    if "at" not in trailer:  # the order of events made in one second (tag dates have 1-second steps)
+        trailer = {**trailer, "at": time.time_ns()}
     how = ["-s"] if sign is True else ["-u", sign] if isinstance(sign, str) and sign else ["-a"]
     try:
         repo.run("tag", *how, "-F", "-", name, commit, input=format_message(message, trailer), env=dict(env or {}))

@@ -282,10 +282,25 @@ def _stage_order(events: Sequence[Event]) -> list[Event]:
     return sorted(events, key=_time_key)
 
 
+def _within_second(timeline: list[Event]) -> list[Event]:
+    """``timeline`` with each second's events in the order gitrun made them, when gitrun made them
+    all (its trailer's ``at``, nanoseconds); gto's priorities stay where a tag has no ``at``."""
+    out: list[Event] = []
+    start = 0
+    for end in range(1, len(timeline) + 1):
+        if end == len(timeline) or timeline[end].timestamp != timeline[start].timestamp:
+            group = timeline[start:end]
+            if len(group) > 1 and all(isinstance(e.trailer.get("at"), int) for e in group):
+                group.sort(key=lambda e: (e.trailer["at"], e.tag))
+            out += group
+            start = end
+    return out
+
+
 def order(events: Iterable[Event]) -> list[Event]:
-    """Events oldest first: by date (gto's priorities within a second), except that each model's
-    stage events take their places in counter order."""
-    timeline = sorted(events, key=_time_key)
+    """Events oldest first: by date (within a second in the order gitrun made them, else gto's
+    priorities), except that each model's stage events take their places in counter order."""
+    timeline = _within_second(sorted(events, key=_time_key))
     slots: dict[str, list[int]] = {}
     for index, e in enumerate(timeline):
         if e.action in (Action.ASSIGN, Action.UNASSIGN):

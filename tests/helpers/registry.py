@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.helpers import gitrun_cli, python_ok
+from tests.helpers import ROOT, gitrun_cli, python_ok
 
 GTO = str(Path(sys.executable).with_name("gto"))
 DVC = str(Path(sys.executable).with_name("dvc"))
@@ -68,8 +68,23 @@ def fails(*args: str, cwd: Path) -> str:
     return proc.stderr
 
 
-def json_of(*args: str, cwd: Path) -> Any:
-    return json.loads(ok(*args, "--json", cwd=cwd))
+SCHEMAS = {
+    "list": "registry-list.json",
+    "history": "registry-history.json",
+    **{verb: "registry-event.json" for verb in ("register", "promote", "assign", "demote", "deregister", "deprecate")},
+}
+
+
+def json_of(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Any:
+    """``gitrun ARGS --json``, parsed; a registry command's document is checked against its schema
+    in docs/schemas/."""
+    doc = json.loads(ok(*args, "--json", cwd=cwd, env=env))
+    if args[0] == "models" and args[1] in SCHEMAS:
+        import jsonschema
+
+        schema = json.loads((ROOT / "docs" / "schemas" / SCHEMAS[args[1]]).read_text(encoding="utf-8"))
+        jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(doc)
+    return doc
 
 
 def tag(cwd: Path, name: str, target: str = "HEAD", message: str = "event", date: str | None = None) -> None:
