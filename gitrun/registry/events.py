@@ -193,6 +193,8 @@ def register(
 ) -> Event:
     """Register the model of run ``run_id`` as a new version of ``name`` (``gitrun models register``)."""
     validate_name(name)
+    if version is not None:
+        SemVer.parse(version)  # a bad version is refused before anything is read
     source = find_model(store, run_id, path)
     root = GitRepo.find(store.root).root
     with writing(root) as repo:
