@@ -15,10 +15,9 @@ Heavy parts (pandas for ``search_runs``, Git objects, DVC) load only when used.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitrun._version import __version__
-from gitrun.client import Client, MlflowClient
 from gitrun.entities import Experiment, Metric, Param, Run, RunData, RunInfo, RunStatus, RunTag, ViewType
 from gitrun.errors import GitrunError
 from gitrun.tracking.fluent import (
@@ -58,6 +57,9 @@ from gitrun.tracking.fluent import (
     set_tracking_uri,
     start_run,
 )
+
+if TYPE_CHECKING:
+    from gitrun.client import Client, MlflowClient
 
 __all__ = [
     "ActiveRun",
@@ -127,6 +129,8 @@ __all__ = [
 
 
 _LAZY = {
+    "Client": "gitrun.client",  # the tracking client with the registry's methods (gitrun.registry.client)
+    "MlflowClient": "gitrun.client",
     "commit": "gitrun.vcs.commit",
     "push": "gitrun.vcs.sync",
     "pull": "gitrun.vcs.sync",

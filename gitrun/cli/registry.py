@@ -215,7 +215,7 @@ def list_(ctx: click.Context, deprecated: bool, as_json: bool) -> None:
 
     rows = list_models(_root(ctx), deprecated=deprecated)
     if as_json:
-        echo_json(list_json(rows))
+        echo_json(list_json(rows), indent=None)  # one line: big registries print fast
         return
     from gitrun.cli._common import print_table
 
@@ -249,7 +249,7 @@ def history(ctx: click.Context, name: str | None, verify: bool, as_json: bool) -
 
     rows = do_history(_root(ctx), name, verify=verify)
     if as_json:
-        echo_json(history_json(rows))
+        echo_json(history_json(rows), indent=None)
         return
     from gitrun.cli._common import print_table
     from gitrun.formatting import format_time

@@ -15,6 +15,7 @@ Names and stages follow gto's rule, ``[a-zA-Z0-9]([a-zA-Z0-9-/_]*[a-zA-Z0-9])?``
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Mapping
@@ -129,6 +130,10 @@ class SemVer:
 
     @classmethod
     def parse(cls, text: str) -> SemVer:
+        return _parse_semver(text) if isinstance(text, str) else cls._parse(text)
+
+    @classmethod
+    def _parse(cls, text: str) -> SemVer:
         match = _SEMVER_RE.match(text) if isinstance(text, str) else None
         if match is None:
             raise InvalidNameError(
@@ -170,6 +175,12 @@ class SemVer:
         if part == "patch":
             return SemVer(self.major, self.minor, self.patch + 1)
         raise InvalidInputError(f"unknown bump {part!r}: use major, minor or patch")
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_semver(text: str) -> SemVer:
+    # cached: building a registry sorts every version several times (frozen values: sharing is safe)
+    return SemVer._parse(text)
 
 
 FIRST_VERSION = SemVer(0, 0, 1)  # gto's first version
