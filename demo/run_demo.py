@@ -28,6 +28,7 @@ EXPERIMENT = "digits-sgd"
 FEATURE_BRANCH = "feature/modified-huber"
 REMOTES = "remotes"
 PRIMARY = "val_acc"
+MODEL_NAME = "digits"  # the registered model (docs/registry.md)
 
 # The demo must write into its own repository, whatever the caller's environment says.
 _SCRUB = (
@@ -67,6 +68,7 @@ def missing_extras() -> str | None:
         require("demo", feature="the demo (train.py trains scikit-learn models)")
         require("dvc", feature="the demo (model files go through DVC)")
         require("site", feature="the demo (it builds the report site)")
+        require("registry", feature="the demo (it registers the best model)")
     except MissingExtraError as exc:
         return str(exc)
     return None
@@ -247,6 +249,13 @@ def main(argv: list[str] | None = None) -> int:
     banner("Predict with it: MLflow's scoring input, in this environment")
     show(repo, "models", "predict", "-m", f"runs:/{best_id[:10]}/model", "-i", str(example))
 
+    # -- The registry: a registration and a promotion are Git tags (GTO's grammar) ------------
+    banner(f"Register the best model and promote it: gitrun models register {MODEL_NAME} --run {best_id[:10]}")
+    show(repo, "models", "register", MODEL_NAME, "--run", best_id, "-m", f"best {PRIMARY} {best_value:.4f}")
+    show(repo, "models", "promote", MODEL_NAME, "v0.0.1", "prod", "-m", "the demo's best run")
+    show(repo, "models", "list")
+    show(repo, "push")  # the branch, then the registry's tags
+
     # -- What the feature branch did to the experiments (gitrun diff) ----------------------------
     banner(f"What {FEATURE_BRANCH} changed: gitrun diff main {FEATURE_BRANCH}")
     show(repo, "diff", "main", FEATURE_BRANCH)
@@ -278,6 +287,8 @@ Next:
   gitrun runs list --experiment {EXPERIMENT} --json
   gitrun runs show {best_id[:10]}
   gitrun models show runs:/{best_id[:10]}/model --rev main
+  gitrun models history {MODEL_NAME}     # the registry's events: git tag -n shows them too
+  gitrun models show {MODEL_NAME}#prod
   gitrun log                  # the commits that added runs
   gitrun diff main {FEATURE_BRANCH} --format md     # the diff as a pull-request comment shows it
   git show --stat HEAD        # a gitrun commit: run files, and .dvc pointers for the models
