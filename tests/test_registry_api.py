@@ -171,3 +171,25 @@ print(json.dumps(out))
     shown = json_of("models", "show", "churn#prod", cwd=repo)
     assert shown["registered"]["version"] == "v0.0.1" and shown["registered"]["stages"] == ["prod"]
     assert shown["run_id"] == first
+
+
+def test_log_model_with_registered_model_name_registers_at_commit(repo: Path) -> None:
+    answer = _api(
+        """
+from sklearn.datasets import load_iris
+from sklearn.linear_model import LogisticRegression
+import gitrun.sklearn
+X, y = load_iris(return_X_y=True)
+with mlflow.start_run() as run:
+    info = gitrun.sklearn.log_model(LogisticRegression(max_iter=300).fit(X, y), name="model",
+                                    registered_model_name="iris")
+pending = MlflowClient().get_model_version("iris", 1)
+print(json.dumps([info.registered_model_version, pending.status, run.info.run_id]))
+""",
+        repo,
+    )
+    number, status, run_id = answer  # type: ignore[misc]
+    assert (number, status) == (1, "PENDING_REGISTRATION")
+    assert "registry: register iris v0.0.1 [READY] (iris@v0.0.1)" in ok("commit", "-m", "train", cwd=repo)
+    shown = json_of("models", "show", "models:/iris/1", cwd=repo)
+    assert shown["registered"]["version"] == "v0.0.1" and shown["run_id"] == run_id
