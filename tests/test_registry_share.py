@@ -4,6 +4,7 @@ verified against the keys committed on the default branch."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import threading
@@ -130,3 +131,42 @@ def test_signed_promotions_are_verified_against_the_default_branchs_keys(repo: P
     err = fails("models", "promote", "churn", "v0.0.1", "prod", "--force", "--sign-key", str(other), cwd=repo)
     assert "not trusted" in err and "nothing was tagged" in err
     assert git_out(repo, "tag", "-l", "churn#prod*").split() == ["churn#prod#1"]
+
+
+def _gpg_key(home: Path, uid: str) -> str:
+    """A passphrase-less OpenPGP signing key made in ``home``; its fingerprint."""
+    home.mkdir(mode=0o700)
+    env = {**os.environ, "GNUPGHOME": str(home)}
+    subprocess.run(
+        ["gpg", "--batch", "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign", "never"],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    listing = subprocess.run(
+        ["gpg", "--list-keys", "--with-colons"], env=env, check=True, capture_output=True, text=True
+    )
+    return next(line.split(":")[9] for line in listing.stdout.splitlines() if line.startswith("fpr"))
+
+
+@pytest.mark.skipif(shutil.which("gpg") is None, reason="needs gpg")
+def test_gpg_signed_events_are_verified_against_the_committed_keys(repo: Path, tmp_path: Path) -> None:
+    home = tmp_path / "gnupg"
+    alice = _gpg_key(home, "Alice <alice@example.com>")
+    mallory = _gpg_key(tmp_path / "other", "Mallory <m@example.com>")
+    env = {"GNUPGHOME": str(home)}
+    exported = subprocess.run(
+        ["gpg", "--armor", "--export", alice], env={**os.environ, **env}, check=True, capture_output=True
+    ).stdout
+    (repo / ".gitrun").mkdir(exist_ok=True)
+    (repo / ".gitrun" / "trusted_keys.asc").write_bytes(exported)
+    run_git(repo, "add", ".gitrun/trusted_keys.asc")
+    run_git(repo, "commit", "-qm", "trust alice's OpenPGP key")
+    (run_id,) = runs_with_models(repo, [{"auc": 0.8}])
+    ok("models", "register", "churn", "--run", run_id, "--sign-key", alice, cwd=repo, env=env)
+    other = {"GNUPGHOME": str(tmp_path / "other")}
+    ok("models", "promote", "churn", "v0.0.1", "prod", "--sign-key", mallory, cwd=repo, env=other)
+    history = {e["tag"]: e["signature"] for e in json_of("models", "history", "--verify", cwd=repo)["events"]}
+    assert history["churn@v0.0.1"]["status"] == "verified"
+    assert history["churn#prod#1"]["status"] == "bad" and "does not hold" in history["churn#prod#1"]["detail"]
