@@ -31,3 +31,18 @@ def test_the_models_page_lists_versions_runs_and_history(repo: Path, tmp_path: P
     assert "better AUC" in section.get_text()
     index = BeautifulSoup((out / "index.html").read_text(encoding="utf-8"), "html.parser")
     assert any(a.get_text() == "Models" and a["href"] == "models.html" for a in index.select("header nav a"))
+
+
+def test_run_pages_link_to_their_registered_versions_and_follow_promotions(repo: Path, tmp_path: Path) -> None:
+    (run_id,) = runs_with_models(repo, [{"auc": 0.8}])
+    out = tmp_path / "_site"
+    ok("site", "build", "--output", str(out), cwd=repo)
+    page = out / "runs" / f"{run_id}.html"
+    assert BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser").select("tr.registered") == []
+    ok("models", "register", "churn", "--run", run_id, cwd=repo)
+    ok("models", "promote", "churn", "v0.0.1", "prod", cwd=repo)
+    ok("site", "build", "--output", str(out), cwd=repo)  # the run's files did not change: its page does
+    (link,) = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser").select("tr.registered a")
+    assert link.get_text() == "churn v0.0.1 (prod)" and link["href"] == "../models.html#model-churn"
+    models = BeautifulSoup((out / "models.html").read_text(encoding="utf-8"), "html.parser")
+    assert models.find(id="model-churn") is not None

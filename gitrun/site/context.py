@@ -152,6 +152,7 @@ class ModelView:
     params: tuple[SpecView, ...]
     input_example: str | None  # input_example.json (cut when long)
     commands: tuple[tuple[str, str], ...]  # (what it does, the shell or Python command)
+    registered: tuple[tuple[str, str], ...] = ()  # ("churn v0.0.2 (prod)", its anchor on models.html)
 
 
 @dataclass(frozen=True)
