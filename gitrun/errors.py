@@ -215,7 +215,7 @@ class InvalidNameError(RegistryError, InvalidInputError):
     """A model name, stage or version that GTO's tag grammar does not accept (the message quotes the rule)."""
 
 
-class ModelNotRegisteredError(RegistryError, LookupError):
+class ModelNotRegisteredError(RegistryError, ModelNotFoundError):
     """No registered model of that name (the message lists the registered ones)."""
 
 

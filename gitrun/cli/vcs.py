@@ -52,7 +52,10 @@ def commit(
         dvc_threshold_bytes=dvc_threshold,
     )
     if as_json:
-        echo_json(dataclasses.asdict(result))
+        doc = dataclasses.asdict(result)
+        if not doc["registry"]:
+            del doc["registry"]  # present when the commit carried out registry calls (docs/registry.md)
+        echo_json(doc)
         return
     for run_id in result.skipped_running:
         click.echo(f"skipped running run {run_id} (pass --include-running to commit it)")
