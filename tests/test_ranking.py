@@ -187,8 +187,8 @@ def test_every_feature_names_the_same_best_run(repo: Path, tied: dict[str, str],
     cli(repo, "site", "build", "-o", str(site))
     experiment_id = row["experiment_id"]
     home = soup_of(site / "index.html").select_one(f'#experiments tr[data-experiment="{experiment_id}"]')
-    assert home.select("td")[4].a["href"] == f"runs/{winner}.html"
-    assert home.select("td")[4].get_text(strip=True) == name
+    assert home.select_one("td.best-run").a["href"] == f"runs/{winner}.html"
+    assert home.select_one("td.best-run").get_text(strip=True) == name
     page = soup_of(site / "experiments" / f"{experiment_id}.html")
     assert page.select_one("#best-run")["href"] == f"../runs/{winner}.html"
     assert page.select_one("#best-value").get_text(strip=True) == "0.9"
