@@ -1,0 +1,195 @@
+"""The record cache (issue 16, item 1): a run committed once is parsed once, at any revision.
+
+The proof that a cached run is not read from Git again removes the run's objects from the
+repository: a reader that listed the run's tree or read one of its files would then miss it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import pytest
+
+from gitrun.errors import StoreWarning
+from gitrun.search import index, record_cache
+from gitrun.store import Store
+from gitrun.vcs.revision import store_at
+from tests.helpers import diffkit
+from tests.helpers.diffkit import build_branched, commit, git, log
+
+RUNS = [
+    {"name": "a", "params": {"lr": 0.1}, "metrics": {"val_acc": [0.5, 0.7], "loss": 0.3}, "tags": {"k": "a"}},
+    {"name": "b", "params": {"lr": 0.2}, "metrics": {"val_acc": 0.6}},
+]
+
+
+def runs_at(store: Store, rev: str) -> dict[str, dict[str, object]]:
+    """Every run at ``rev`` as plain data (info, params, metrics, tags)."""
+    out = {}
+    for record in store_at(store, rev).iter_runs():
+        run = store.to_run(record)
+        out[record.run_id] = {
+            "name": run.info.run_name,
+            "status": run.info.status,
+            "params": run.data.params,
+            "metrics": run.data.metrics,
+            "tags": run.data.tags,
+        }
+    return out
+
+
+def cache_file(repo: Path) -> Path:
+    return repo / ".gitrun" / ".cache" / record_cache.NAME
+
+
+def loosen_objects(repo: Path) -> None:
+    """Turn the repository's packs into loose objects, so single objects can be removed."""
+    pack_dir = repo / ".git" / "objects" / "pack"
+    for pack in sorted(pack_dir.glob("*.pack")):
+        moved = repo / ".git" / pack.name
+        shutil.move(pack, moved)
+        for sibling in pack_dir.glob(pack.stem + ".*"):
+            sibling.unlink()
+        with open(moved, "rb") as f:
+            subprocess.run(["git", "unpack-objects", "-q"], cwd=repo, stdin=f, check=True)
+        moved.unlink()
+
+
+def remove_run_objects(repo: Path, rev: str, run_path: str) -> None:
+    """Delete the run directory's tree at ``rev`` and every object under it from the repository."""
+    tree = git(repo, "rev-parse", f"{rev}:{run_path}").strip()
+    listing = git(repo, "ls-tree", "-r", "-t", tree).splitlines()
+    for sha in [tree, *(line.split()[2] for line in listing)]:
+        (repo / ".git" / "objects" / sha[:2] / sha[2:]).unlink(missing_ok=True)
+    assert subprocess.run(["git", "cat-file", "-e", tree], cwd=repo).returncode != 0
+
+
+def test_a_run_read_once_is_not_read_from_git_again_at_another_revision(repo: Path) -> None:
+    a, b = log(repo, RUNS)
+    commit(repo, "C1")
+    store = Store(repo / ".gitrun")
+    first = runs_at(store, "HEAD")
+    assert first[a]["metrics"] == {"val_acc": 0.7, "loss": 0.3} and cache_file(repo).is_file()
+    (c,) = log(repo, [{"name": "c", "metrics": {"val_acc": 0.9}}])
+    commit(repo, "C2")
+    loosen_objects(repo)
+    experiment_id = store.read_run(a).experiment_id
+    remove_run_objects(repo, "HEAD", f".gitrun/experiments/{experiment_id}/runs/{a}")
+
+    second = runs_at(store, "HEAD")  # a from the cache, c (never read) from Git
+    assert second[a] == first[a] and second[b] == first[b]
+    assert second[c]["metrics"] == {"val_acc": 0.9}
+
+    cache_file(repo).unlink()  # without the cache the run cannot be read: its objects are gone
+    with pytest.warns(StoreWarning, match=f"{a}/meta.json .*missing or unreadable"):
+        third = runs_at(store, "HEAD")
+    assert a not in third and third[c] == second[c]
+
+
+def test_diffs_and_searches_read_the_same_with_the_cache_warm_cold_or_deleted(repo: Path) -> None:
+    build_branched(repo)
+    store = Store(repo / ".gitrun")
+    cold = diffkit.diff(repo, "main", "feature").to_dict()
+    cold_runs = runs_at(store, "main"), runs_at(store, "feature")
+    assert cache_file(repo).is_file()
+    assert diffkit.diff(repo, "main", "feature").to_dict() == cold
+    assert (runs_at(store, "main"), runs_at(store, "feature")) == cold_runs
+    cache_file(repo).unlink()
+    assert diffkit.diff(repo, "main", "feature").to_dict() == cold
+    assert cold["experiments"][0]["changed"], cold  # the diff saw the changed runs
+
+
+def test_the_cache_is_never_committed(repo: Path) -> None:
+    log(repo, RUNS)
+    commit(repo, "C1")
+    runs_at(Store(repo / ".gitrun"), "HEAD")
+    assert cache_file(repo).is_file()
+    assert git(repo, "check-ignore", str(cache_file(repo))).strip()
+    log(repo, [{"name": "c"}])
+    commit(repo, "C2")
+    assert not [p for p in git(repo, "ls-files").splitlines() if ".cache" in p]
+
+
+def test_a_damaged_cache_warns_and_is_rebuilt(repo: Path) -> None:
+    log(repo, RUNS)
+    commit(repo, "C1")
+    store = Store(repo / ".gitrun")
+    good = runs_at(store, "HEAD")
+    path = cache_file(repo)
+    data = path.read_bytes()
+    path.write_bytes(data[:-40] + b"\0" * 40)  # same header, payload overwritten
+    index.clear_memo()
+    with pytest.warns(StoreWarning, match="cache .*records.bin is damaged"):
+        assert runs_at(store, "HEAD") == good
+    index.clear_memo()
+    assert record_cache.RecordCache(path.parent).path.read_bytes().startswith(record_cache.MAGIC)
+    assert len(record_cache.RecordCache(path.parent)) == 2  # rewritten whole
+
+
+def test_a_cache_of_another_format_or_python_is_silently_rebuilt(repo: Path) -> None:
+    log(repo, RUNS)
+    commit(repo, "C1")
+    store = Store(repo / ".gitrun")
+    good = runs_at(store, "HEAD")
+    path = cache_file(repo)
+    header_end = path.read_bytes().index(b"\n", len(record_cache.MAGIC)) + 1
+    path.write_bytes(record_cache.MAGIC + b"0 cpython-01 1 0:0\n" + path.read_bytes()[header_end:])
+    index.clear_memo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning: an old format is not damage
+        assert runs_at(store, "HEAD") == good
+    assert path.read_bytes().startswith(index._header(path, record_cache.MAGIC))
+
+
+def test_a_run_whose_files_warn_warns_on_every_read(repo: Path) -> None:
+    a, _ = log(repo, RUNS)
+    store = Store(repo / ".gitrun")
+    params = store.read_run(a).run_dir / "params.json"
+    params.write_text('{"lr": ')
+    commit(repo, "C1")
+    for _ in range(2):
+        with pytest.warns(StoreWarning, match="params.json .*cannot parse JSON"):
+            runs = runs_at(store, "HEAD")
+        assert runs[a]["params"] == {}
+
+
+CONCURRENT = """
+import json, sys
+from gitrun.store import Store
+from gitrun.vcs.revision import store_at
+store = Store(".gitrun")
+out = {}
+for _ in range(5):
+    for rev in sys.argv[1:]:
+        out[rev] = sorted((r.run_id, r.metrics.get("val_acc")) for r in store_at(store, rev).iter_runs())
+print(json.dumps(out))
+"""
+
+
+def test_concurrent_readers_and_writers_all_read_right(repo: Path) -> None:
+    revs = []
+    for i in range(4):
+        log(repo, [{"name": f"r{i}-{j}", "metrics": {"val_acc": i + j / 10}} for j in range(5)])
+        revs.append(commit(repo, f"C{i}"))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT, *(revs[i:] + revs[:i])], cwd=repo, env=env, stdout=subprocess.PIPE
+        )
+        for i in range(4)
+    ]
+    results = [json.loads(p.communicate(timeout=120)[0]) for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    expected = {rev: [list(t) for t in sorted(v)] for rev, v in results[0].items()}
+    assert all(result == expected for result in results)
+    assert [len(expected[rev]) for rev in revs] == [5, 10, 15, 20]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        index.clear_memo()
+        assert len(record_cache.RecordCache(cache_file(repo).parent)) >= 5  # a whole, readable file
