@@ -193,3 +193,20 @@ def test_concurrent_readers_and_writers_all_read_right(repo: Path) -> None:
         warnings.simplefilter("error")
         index.clear_memo()
         assert len(record_cache.RecordCache(cache_file(repo).parent)) >= 5  # a whole, readable file
+
+
+@pytest.mark.parametrize("list_above", [0, 10_000])
+def test_runs_the_cache_lacks_read_the_same_by_trees_or_by_one_listing(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, list_above: int
+) -> None:
+    from gitrun.vcs import revision
+
+    a = log(repo, [*RUNS, {"name": "nested", "metrics": {"train/loss": [0.9, 0.4], "val_acc": 0.1}}])[0]
+    diffkit.client(repo).log_metric(a, "val_acc", 0.99, step=5)  # a point after the run ended
+    commit(repo, "C1")
+    store = Store(repo / ".gitrun")
+    expected = {r.run_id: store.to_run(r).data.metrics for r in store.iter_runs()}
+    monkeypatch.setattr(revision, "LIST_ABOVE", list_above)
+    got = {r.run_id: store.to_run(r).data.metrics for r in store_at(store, "HEAD").iter_runs()}
+    assert got == expected and got[a]["val_acc"] == 0.99
+    assert {"train/loss": 0.4, "val_acc": 0.1} in got.values()

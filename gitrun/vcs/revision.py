@@ -39,6 +39,8 @@ from gitrun.vcs import dvc
 from gitrun.vcs.git import GitRepo, TreeEntry, write_blobs
 
 KEEP_TREES = 16  # materialised revisions kept in the cache (least recently used are removed)
+RUN_JSON = ("meta.json", "params.json", "tags.json", "metrics.json")  # what a record is parsed from
+LIST_ABOVE = 500  # runs to read from Git beyond which one recursive listing beats reading their trees
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +112,7 @@ class RevisionStore(ReadStore):
             runs_trees.update((e.sha, experiment_id) for e in entries if e.is_tree and e.name == "runs")
         for sha, entries in repo.read_trees(list(runs_trees)).items():
             self.run_trees.update((e.name, (runs_trees[sha], e.sha)) for e in entries if e.is_tree)
+        self._runs_tree = {experiment_id: sha for sha, experiment_id in runs_trees.items()}
         cache = _revisions_cache(base)
         names = sorted(experiments.values())
         try:
@@ -216,19 +219,18 @@ class RevisionStore(ReadStore):
         """Records of runs the cache lacks: their trees, series sizes and JSON files from Git in a
         few batches (three or four processes however many runs)."""
         files = self._small_files(run_ids)
-        names = ("meta.json", "params.json", "tags.json", "metrics.json")
-        shas = [f[n].sha for r in run_ids for n in names if n in (f := files[r])]
+        shas = [f[n].sha for r in run_ids for n in RUN_JSON if n in (f := files[r])]
         shas += [e.sha for r in run_ids for p, e in files[r].items() if p.endswith(".tsv.dvc")]
         blobs = self.repo.read_blobs(shas)
-        out = []
         runs_root = self.layout.experiments_dir
+        parsed = []
         for run_id in run_ids:
-            experiment_id = self.run_trees[run_id][0]
-            run_files = files[run_id]
-            run_dir = runs_root / experiment_id / "runs" / run_id
+            run_dir = runs_root / self.run_trees[run_id][0] / "runs" / run_id
             prefix = f"{run_dir}/"
 
-            def load(name: str, default: Any, run_files: dict[str, TreeEntry] = run_files, prefix: str = prefix) -> Any:
+            def load(
+                name: str, default: Any, run_files: dict[str, TreeEntry] = files[run_id], prefix: str = prefix
+            ) -> Any:
                 entry = run_files.get(name)
                 if entry is None:
                     return default
@@ -244,23 +246,38 @@ class RevisionStore(ReadStore):
                     self.strict,
                 )
                 continue
+            parsed.append((run_id, run_dir, meta, load("params.json", {}), load("tags.json", {}), load))
+        # Series a summary does not cover (e.g. points logged after the run ended): read in one batch.
+        docs = {run_id: load("metrics.json", {}) for run_id, *_, load in parsed}
+        sizes = {run_id: _series_sizes(files[run_id], blobs) for run_id, *_ in parsed}
+        stale = [
+            files[run_id][f"metrics/{key}.tsv"].sha
+            for run_id, doc in docs.items()
+            for key, size in sizes[run_id].items()
+            if not (isinstance(doc, dict) and isinstance(entry := doc.get(key), dict) and entry.get("bytes") == size)
+            and f"metrics/{key}.tsv" in files[run_id]
+        ]
+        series = self.repo.read_blobs(stale)
+        out = []
+        for run_id, run_dir, meta, params, tags, _ in parsed:
             summaries = summaries_from(
-                load("metrics.json", {}),
-                prefix + "metrics.json",
-                _series_sizes(run_files, blobs),
-                functools.partial(self._series_points, run_id),
+                docs[run_id],
+                f"{run_dir}/metrics.json",
+                sizes[run_id],
+                functools.partial(self._series_points, run_id, prefetched=(files[run_id], series)),
                 self.strict,
             )
-            record = build_record(
-                run_dir, experiment_id, meta, load("params.json", {}), load("tags.json", {}), summaries, self.strict
-            )
+            record = build_record(run_dir, self.run_trees[run_id][0], meta, params, tags, summaries, self.strict)
             if record is not None:
                 out.append(record)
         return out
 
     def _small_files(self, run_ids: list[str]) -> dict[str, dict[str, TreeEntry]]:
         """Each run's top-level files and everything under ``metrics/`` (series with their sizes),
-        read as tree objects: the runs' trees, then ``metrics/`` one level per round."""
+        read as tree objects: the runs' trees, then ``metrics/`` one level per round. Beyond
+        :data:`LIST_ABOVE` runs, one ``git ls-tree -r -l`` of each experiment's ``runs/`` is cheaper."""
+        if len(run_ids) > LIST_ABOVE:
+            return self._listed_files(run_ids)
         out: dict[str, dict[str, TreeEntry]] = {r: {} for r in run_ids}
         # (tree ID, run ID, its path in the run): identical trees (two runs' equal series) are read once
         pending = [(self.run_trees[r][1], r, "") for r in run_ids]
@@ -284,10 +301,30 @@ class RevisionStore(ReadStore):
             out[run_id][path] = TreeEntry("100644", sha, sizes.get(sha, -1), "")
         return out
 
-    def _series_points(self, run_id: str, key: str) -> list[tuple[int, int, float]]:
+    def _listed_files(self, run_ids: list[str]) -> dict[str, dict[str, TreeEntry]]:
+        """:meth:`_small_files` from a recursive listing of the ``runs/`` folder of each experiment concerned."""
+        out: dict[str, dict[str, TreeEntry]] = {r: {} for r in run_ids}
+        for experiment_id in sorted({self.run_trees[r][0] for r in run_ids}):
+            for mode, sha, size, path in self.repo.ls_tree_raw(self._runs_tree[experiment_id]):
+                run_id, _, rel = path.partition(b"/")
+                files = out.get(run_id.decode())
+                if files is not None and (b"/" not in rel or rel.startswith(b"metrics/")):
+                    files[rel.decode("utf-8", "surrogateescape")] = TreeEntry(
+                        mode.decode(), sha.decode(), int(size), ""
+                    )
+        return out
+
+    def _series_points(
+        self, run_id: str, key: str, prefetched: tuple[dict[str, TreeEntry], dict[str, bytes]] | None = None
+    ) -> list[tuple[int, int, float]]:
+        """A series' points at this commit; ``prefetched`` (the run's files, blobs already read) saves a read."""
         experiment_id, tree = self.run_trees[run_id]
-        name = f"{tree}:metrics/{key}.tsv"
-        data = self.repo.read_blobs([name]).get(name)
+        entry = prefetched[0].get(f"metrics/{key}.tsv") if prefetched else None
+        if prefetched and entry is not None and entry.sha in prefetched[1]:
+            data: bytes | None = prefetched[1][entry.sha]
+        else:
+            name = f"{tree}:metrics/{key}.tsv"
+            data = self.repo.read_blobs([name]).get(name)
         if data is None:  # content in DVC: read it at this commit
             parts = (self.source_store_rel, "experiments", experiment_id, "runs", run_id, "metrics", f"{key}.tsv")
             assert self.source_repo is not None
