@@ -210,3 +210,88 @@ def test_runs_the_cache_lacks_read_the_same_by_trees_or_by_one_listing(
     got = {r.run_id: store.to_run(r).data.metrics for r in store_at(store, "HEAD").iter_runs()}
     assert got == expected and got[a]["val_acc"] == 0.99
     assert {"train/loss": 0.4, "val_acc": 0.1} in got.values()
+
+
+# -- the work tree: one stat per run (issue 16, items 1-2) -------------------------------------
+def work_records(store: Store) -> dict[str, tuple[object, ...]]:
+    return {r.run_id: (r.status, r.params, r.tags, r.metrics, r.run_name) for r in record_cache.iter_runs(store)}
+
+
+def backdate(run_dir: Path, seconds: float = 60) -> None:
+    """Make a run folder look settled (changed ``seconds`` ago), so the record cache may keep it."""
+    st = run_dir.stat()
+    os.utime(run_dir, ns=(st.st_atime_ns, st.st_mtime_ns - int(seconds * 1e9)))
+
+
+def test_work_tree_records_are_the_readers_records(repo: Path) -> None:
+    log(repo, RUNS)
+    store = Store(repo / ".gitrun")
+    for record in store.iter_runs():
+        backdate(record.run_dir)
+    expected = {r.run_id: (r.status, r.params, r.tags, r.metrics, r.run_name) for r in store.iter_runs()}
+    assert work_records(store) == expected  # cold: read and cached
+    index.clear_memo()
+    assert work_records(store) == expected  # warm: from the cache
+
+
+def test_a_settled_ended_run_is_taken_from_the_cache_without_reading_its_files(repo: Path) -> None:
+    a, _ = log(repo, RUNS)
+    store = Store(repo / ".gitrun")
+    run_dir = store.read_run(a).run_dir
+    backdate(run_dir)
+    work_records(store)
+    # An edit in place behind gitrun's back changes no folder's mtime: the cache answers (no file read).
+    (run_dir / "params.json").write_text('{"lr": "changed behind gitrun"}')
+    assert work_records(store)[a][1] == {"lr": "0.1"}
+    os.utime(run_dir)  # what every gitrun write to an ended run does first
+    assert work_records(store)[a][1] == {"lr": "changed behind gitrun"}
+
+
+@pytest.mark.parametrize("write", ["log_metric", "log_artifact", "set_tag"])
+def test_any_write_to_an_ended_run_is_seen_by_the_next_read(repo: Path, tmp_path: Path, write: str) -> None:
+    """MLflow's client may write to a FINISHED run; a series append or a new artifact changes no
+    folder's mtime, so the write touches the run's folder."""
+    a, _ = log(repo, RUNS)
+    store = Store(repo / ".gitrun")
+    run_dir = store.read_run(a).run_dir
+    backdate(run_dir)
+    before = run_dir.stat().st_mtime_ns
+    assert work_records(store)[a][3]["val_acc"] == 0.7
+    client = diffkit.client(repo)
+    if write == "log_metric":
+        client.log_metric(a, "val_acc", 0.99, step=9)
+        assert work_records(store)[a][3]["val_acc"] == 0.99
+    elif write == "log_artifact":
+        (tmp_path / "note.txt").write_text("hello")
+        client.log_artifact(a, str(tmp_path / "note.txt"))
+    else:
+        client.set_tag(a, "k", "new")
+        assert work_records(store)[a][2]["k"] == "new"
+    assert run_dir.stat().st_mtime_ns > before
+
+
+def test_two_writes_in_one_file_time_tick_are_not_missed(repo: Path) -> None:
+    """A folder changed in the last two seconds is not cached: a rewrite that leaves the folder's
+    mtime as it was (two renames in one tick) is still read."""
+    a, _ = log(repo, RUNS)
+    store = Store(repo / ".gitrun")
+    run_dir = store.read_run(a).run_dir
+    mtime = run_dir.stat().st_mtime_ns  # just written: not settled
+    assert work_records(store)[a][2]["k"] == "a"
+    diffkit.client(repo).set_tag(a, "k", "same tick")
+    os.utime(run_dir, ns=(mtime, mtime))  # as if both renames fell in one tick
+    assert work_records(store)[a][2]["k"] == "same tick"
+
+
+def test_a_running_run_is_read_from_its_files_every_time(repo: Path) -> None:
+    import gitrun
+
+    gitrun.set_tracking_uri(repo)
+    with gitrun.start_run() as run:
+        run_dir = Store(repo / ".gitrun").read_run(run.info.run_id).run_dir
+        gitrun.log_metric("loss", 1.0, step=0)
+        backdate(run_dir)
+        store = Store(repo / ".gitrun")
+        assert work_records(store)[run.info.run_id][3] == {"loss": 1.0}
+        gitrun.log_metric("loss", 0.5, step=1)  # an append: no folder's mtime changes
+        assert work_records(store)[run.info.run_id][3] == {"loss": 0.5}

@@ -14,6 +14,7 @@ from typing import Any
 from gitrun import ranking
 from gitrun.entities import Experiment, LifecycleStage, ViewType
 from gitrun.errors import ExperimentNotFoundError, GitrunError, RunNotFoundError
+from gitrun.search import record_cache
 from gitrun.store import ReadStore, RunRecord, experiment_not_found
 from gitrun.store.textio import json_number
 from gitrun.vcs.git import GitRepo
@@ -245,7 +246,7 @@ def _all_bests(
 def _records(store: ReadStore | None, experiment_id: str, exists: bool) -> dict[str, RunRecord]:
     if store is None or not exists:
         return {}
-    return {r.run_id: r for r in store.iter_runs([experiment_id], ViewType.ACTIVE_ONLY)}
+    return {r.run_id: r for r in record_cache.iter_runs(store, [experiment_id], ViewType.ACTIVE_ONLY)}
 
 
 def _target_records(
