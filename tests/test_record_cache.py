@@ -295,3 +295,31 @@ def test_a_running_run_is_read_from_its_files_every_time(repo: Path) -> None:
         assert work_records(store)[run.info.run_id][3] == {"loss": 1.0}
         gitrun.log_metric("loss", 0.5, step=1)  # an append: no folder's mtime changes
         assert work_records(store)[run.info.run_id][3] == {"loss": 0.5}
+
+
+NO_PANDAS = """
+import sys
+from gitrun.cli import main
+from gitrun.site.builder import BuildOptions, read_snapshot
+from gitrun.store import Store
+read_snapshot(Store(".gitrun"), BuildOptions(output="_site", history=True))
+sys.argv = ["gitrun", *sys.argv[1:]]
+try:
+    main()
+except SystemExit as exc:
+    assert not exc.code, exc.code
+assert "pandas" not in sys.modules, sys.argv
+"""
+
+
+@pytest.mark.parametrize(
+    "args", [["runs", "list", "--json"], ["runs", "list", "--rev", "main", "--json"], ["diff", "main", "--json"]]
+)
+def test_listing_diffing_and_the_sites_data_never_import_pandas(repo: Path, args: list[str]) -> None:
+    """Item 3: nobody asked for a DataFrame, so pandas (0.3 s to import) stays out."""
+    log(repo, RUNS)
+    commit(repo, "C1")
+    log(repo, [{"name": "c", "metrics": {"val_acc": 0.9}}])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run([sys.executable, "-c", NO_PANDAS, *args], cwd=repo, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
