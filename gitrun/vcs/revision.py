@@ -1,11 +1,12 @@
 """Reading the store as it was at any commit, without a checkout; and the store's history.
 
-``store_at(store, "main")`` materialises the store's tree at that commit into
-``.gitrun/.cache/revs/<key>/`` (two git processes for the whole tree, see
-:meth:`GitRepo.materialize_tree`) and returns a read-only :class:`~gitrun.store.ReadStore` over it, so every reader
-(search, diff, site, registry) works unchanged. The key is the tree's object ID, so a revision is
-materialised once and shared by every commit with the same store content. Neither the work tree
-nor the index is touched.
+``store_at(store, "main")`` returns a read-only :class:`~gitrun.store.ReadStore` of the store as
+committed there, so every reader (search, diff, site, registry) works unchanged. Opening it reads
+a few tree objects (no recursive listing) and writes a small skeleton (store.yaml, each
+experiment.yaml, pyproject.toml) into ``.gitrun/.cache/revs/<key>/``, keyed by the store's tree
+ID, so it is shared by every commit with the same store content. Run records come from the
+record cache (:mod:`gitrun.search.record_cache`) by each run's tree ID; only the runs it lacks
+are read from Git. Neither the work tree nor the index is touched.
 
 When ``.gitrun/.cache`` cannot be written (a read-only file system, a full disk, no permission),
 revisions are materialised in a temp folder of this process instead, removed at exit: reading
