@@ -323,3 +323,15 @@ def test_listing_diffing_and_the_sites_data_never_import_pandas(repo: Path, args
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.run([sys.executable, "-c", NO_PANDAS, *args], cwd=repo, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_sha256_repository_reads_at_a_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tree objects hold 32-byte IDs there (gitrun.vcs.git.parse_tree)."""
+    repo = tmp_path / "sha256"
+    git(tmp_path, "init", "-q", "--object-format=sha256", "-b", "main", str(repo))
+    monkeypatch.chdir(repo)
+    a, _ = log(repo, RUNS)
+    git(repo, "add", "-f", ".gitrun")
+    git(repo, "commit", "-q", "-m", "C1")
+    runs = runs_at(Store(repo / ".gitrun"), "HEAD")
+    assert runs[a]["metrics"] == {"val_acc": 0.7, "loss": 0.3} and runs[a]["params"] == {"lr": "0.1"}
