@@ -140,11 +140,12 @@ def iter_runs(
     ids = store.experiment_ids() if experiment_ids is None else [str(e) for e in experiment_ids]
     for experiment_id in ids:
         out = []
-        folders = _list_dirs(store.layout.runs_dir(experiment_id))
+        runs_dir = store.layout.runs_dir(experiment_id)
+        folders = _list_dirs(runs_dir)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             for run_id in folders:
-                run_dir = store.layout.run_dir(experiment_id, run_id)
+                run_dir = runs_dir / run_id
                 try:
                     st = os.stat(run_dir)
                 except FileNotFoundError:
