@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import bench_gitlayer  # bench/bench_gitlayer.py, beside this file (the gitlayer case)
+import bench_scale  # bench/bench_scale.py (the scale case)
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -248,6 +249,7 @@ class Harness:
             ("search", self.bench_search),
             ("durability", self.bench_durability),
             ("gitlayer", lambda: bench_gitlayer.bench_gitlayer(self)),  # bench/bench_gitlayer.py
+            ("scale", lambda: bench_scale.bench_scale(self)),  # bench/bench_scale.py
         ]
         self.setup_project()
         for name, fn in cases:
@@ -1268,11 +1270,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--only",
         nargs="+",
         choices=[
-            "import", "log_metric", "log_metrics", "start_end", "history", "sigkill", "search", "durability", "gitlayer"
+            "import", "log_metric", "log_metrics", "start_end", "history", "sigkill", "search", "durability", "gitlayer",
+            "scale",
         ],
     )  # fmt: skip
     p.add_argument(
-        "--baseline", default="main", help="revision whose gitrun/ the durability and gitlayer cases compare with"
+        "--baseline",
+        default="main",
+        help="revision whose gitrun/ the durability, gitlayer and scale cases compare with",
     )
     p.add_argument("--python", help="interpreter for the workloads (default: .venv-bench, created if needed)")
     p.add_argument("--mlflow-version", default=MLFLOW_PIN)
@@ -1319,7 +1324,9 @@ def main(argv: list[str] | None = None) -> int:
         write_durability_section(h, info, command, out, (load_before, load_after))
     if "gitlayer" in h.extra:
         bench_gitlayer.write_gitlayer_section(h, info, command, out, (load_before, load_after))
-    if args.only and set(args.only) <= {"durability", "gitlayer"}:
+    if "scale" in h.extra:
+        bench_scale.write_scale_section(h, info, command, out, (load_before, load_after))
+    if args.only and set(args.only) <= {"durability", "gitlayer", "scale"}:
         print(f"[bench] wrote the {' and '.join(args.only)} section(s) of {out}", flush=True)
         return 1 if h.errors else 0
     write_report(h, info, command, out, (load_before, load_after))

@@ -55,6 +55,10 @@ def test_harness_runs_gitrun_workloads_in_tiny_mode(run_all, tmp_path: Path) -> 
     gitlayer = raw["extra"]["gitlayer"]
     assert all(gitlayer["wall"][key]["baseline"] and gitlayer["wall"][key]["checkout"] for key in gitlayer["wall"])
     assert "## The version path on GitPython" in text
+    # the scale case (bench/bench_scale.py): both trees measured, its own section written
+    scale = raw["extra"]["scale"]
+    assert all(scale["cells"][key]["baseline"] and scale["cells"][key]["checkout"] for key in scale["cells"])
+    assert "## Scale: the record cache" in text
 
 
 def test_directly_written_store_reads_back_with_gitrun(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,6 +15,7 @@ from gitrun import ranking
 from gitrun.entities import Experiment, LifecycleStage, ViewType
 from gitrun.errors import ExperimentNotFoundError, GitrunError, RunNotFoundError
 from gitrun.registry.changes import RegistryChanges, registry_changes
+from gitrun.search import record_cache
 from gitrun.store import ReadStore, RunRecord, experiment_not_found
 from gitrun.store.textio import json_number
 from gitrun.vcs.git import GitRepo
@@ -303,7 +304,7 @@ def _all_bests(
 def _records(store: ReadStore | None, experiment_id: str, exists: bool) -> dict[str, RunRecord]:
     if store is None or not exists:
         return {}
-    return {r.run_id: r for r in store.iter_runs([experiment_id], ViewType.ACTIVE_ONLY)}
+    return {r.run_id: r for r in record_cache.iter_runs(store, [experiment_id], ViewType.ACTIVE_ONLY)}
 
 
 def _target_records(

@@ -35,6 +35,7 @@ import sys
 import threading
 import warnings
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,7 @@ def index_path(cache_dir: Path) -> Path:
     return cache_dir / INDEX_NAME
 
 
-def _header(path: Path) -> bytes:
+def _header(path: Path, magic: bytes = MAGIC) -> bytes:
     """Magic, format, Python, marshal version, and the identity (device:inode) of the cache folder.
 
     The folder's identity ties a file to the clone that wrote it: an index file that arrives
@@ -77,11 +78,17 @@ def _header(path: Path) -> bytes:
         where = f"{st.st_dev}:{st.st_ino}"
     except OSError:
         where = "-"
-    return MAGIC + f"{FORMAT} {sys.implementation.cache_tag} {marshal.version} {where}\n".encode()
+    return magic + f"{FORMAT} {sys.implementation.cache_tag} {marshal.version} {where}\n".encode()
 
 
 def load(path: Path) -> Index:
     """The index stored at ``path``; empty when missing, from another Python, or damaged (warned)."""
+    return load_file(path, MAGIC, lambda index: all(isinstance(v, dict) for v in index.values()))
+
+
+def load_file(path: Path, magic: bytes, valid: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    """A marshal cache file of gitrun (this index, or the record cache: ``magic`` tells them apart);
+    empty when missing, from another Python, format or folder, or damaged (warned)."""
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -98,10 +105,10 @@ def load(path: Path) -> Index:
     except OSError as exc:
         log.debug("search index %s not readable: %s", path, exc)
         return {}
-    header = _header(path)
-    end = data.find(b"\n", len(MAGIC))
-    if not data.startswith(MAGIC) or end < 0 or len(data[len(MAGIC) : end].split()) != 4:
-        return _discard(path, "it does not start with the gitrun index header")
+    header = _header(path, magic)
+    end = data.find(b"\n", len(magic))
+    if not data.startswith(magic) or end < 0 or len(data[len(magic) : end].split()) != 4:
+        return _discard(path, "it does not start with the gitrun cache header")
     if not data.startswith(header):
         log.debug("search index %s was written by another Python, format or folder; rebuilding", path)
         return {}
@@ -112,7 +119,7 @@ def load(path: Path) -> Index:
         index = marshal.loads(body[4:])
     except (EOFError, ValueError, TypeError) as exc:
         return _discard(path, f"it cannot be decoded ({exc})")
-    if not isinstance(index, dict) or not all(isinstance(v, dict) for v in index.values()):
+    if not isinstance(index, dict) or not valid(index):
         return _discard(path, "it does not hold the expected structure")
     _memo[path] = (sig, index)
     return index
@@ -120,25 +127,26 @@ def load(path: Path) -> Index:
 
 def _discard(path: Path, why: str) -> Index:
     warnings.warn(
-        f"search index {path} is damaged ({why}); ignoring it and rebuilding it from the run files",
+        f"{'search index' if path.name == INDEX_NAME else 'cache'} {path} is damaged ({why}); "
+        "ignoring it and rebuilding it from the run files",
         StoreWarning,
-        stacklevel=4,
+        stacklevel=5,
     )
     return {}
 
 
-def save(path: Path, index: Index) -> None:
+def save(path: Path, index: Index, magic: bytes = MAGIC) -> None:
     """Write ``index`` atomically (temp file + rename); failures only cost speed, so they are logged."""
     payload = marshal.dumps(index)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        data = _header(path) + zlib.crc32(payload).to_bytes(4, "big") + payload
+        data = _header(path, magic) + zlib.crc32(payload).to_bytes(4, "big") + payload
         # Checked like every store write (a full disk leaves the old index, no temp file); not
         # synced even with GITRUN_FSYNC=1: the index is derived data.
         textio.atomic_write(path, data, durable=False)
         st = os.stat(path)
     except (OSError, StoreWriteError) as exc:  # e.g. a read-only store: searches still work, only slower
-        log.debug("cannot write search index %s: %s", path, exc)
+        log.debug("cannot write cache file %s: %s", path, exc)
         return
     _memo[path] = ((st.st_ino, st.st_size, st.st_mtime_ns), index)
 

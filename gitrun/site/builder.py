@@ -20,6 +20,7 @@ from gitrun._version import __version__
 from gitrun.entities import Experiment
 from gitrun.errors import GitrunError
 from gitrun.formatting import format_time
+from gitrun.search import record_cache
 from gitrun.site.context import BuiltFrom, NavLink, SiteInfo, as_template_vars
 from gitrun.site.output import SiteWriter, digest
 from gitrun.site.safe import forge_commit_url, https_repo_url
@@ -190,7 +191,7 @@ def read_snapshot(store: ReadStore, options: BuildOptions) -> Snapshot:
     experiments = sorted(source.list_experiments(), key=lambda e: (e.name.lower(), e.experiment_id))
     records: dict[str, list[RunRecord]] = {}
     for exp in experiments:
-        runs = list(source.iter_runs([exp.experiment_id]))
+        runs = list(record_cache.iter_runs(source, [exp.experiment_id]))  # cached records of unchanged runs
         runs.sort(key=lambda r: (-r.start_time, r.run_id))
         records[exp.experiment_id] = runs
     return Snapshot(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,8 @@ class SiteWriter:
         if not old or old.get("key") != key:
             return False
         files = list(old.get("files") or [])
-        if not all((self.output / f).is_file() for f in files):
+        root = os.fspath(self.output)  # os.path, not pathlib: this runs for every file of every run
+        if not all(os.path.isfile(os.path.join(root, f)) for f in files):
             return False
         self.current.units[unit] = {"key": key, "files": files}
         self.unchanged += len(files)

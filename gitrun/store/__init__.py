@@ -509,6 +509,11 @@ class Store(ReadStore):
             raise RunStateError(
                 f"run {run_id} is deleted; restore it with `gitrun runs restore {run_id}` before logging to it"
             )
+        if meta.get("status", RunStatus.RUNNING) != RunStatus.RUNNING:
+            # A run that has ended may still be written to (MLflow allows it): a series append or a
+            # new artifact changes no folder's mtime, which is what the record cache checks
+            # (gitrun.search.record_cache.iter_runs); touching the run's folder first makes it re-read.
+            touch_run_dir(writer.run_dir)
         return writer
 
     def close_writer(self, run_id: str) -> None:
@@ -674,6 +679,16 @@ def _list_dirs(folder: Path) -> list[str]:
         return sorted(e.name for e in os.scandir(folder) if e.is_dir() and not e.name.startswith("."))
     except FileNotFoundError:
         return []
+
+
+def touch_run_dir(run_dir: Path) -> None:
+    """Set a run folder's mtime to now (what the record cache's freshness check reads)."""
+    try:
+        os.utime(run_dir)
+    except FileNotFoundError:
+        pass
+    except OSError as exc:  # e.g. a read-only store: the write that follows would fail the same way
+        raise textio.write_error(run_dir, exc, "nothing was written") from None
 
 
 def _visible(stage: str, view_type: int) -> bool:

@@ -63,6 +63,36 @@ class TreeEntry(NamedTuple):
     path: str
 
 
+class TreeItem(NamedTuple):
+    """One entry of a tree object: a file (``is_tree`` False) or a folder."""
+
+    name: str
+    sha: str
+    is_tree: bool
+    mode: str
+
+
+def parse_tree(data: bytes, width: int = 20) -> list[TreeItem]:
+    """The entries of a raw tree object (``<mode> <name>\\0<binary object ID>`` each); ``width`` is
+    the object ID's length in bytes (20 for SHA-1, 32 in a SHA-256 repository)."""
+    out = []
+    pos, end = 0, len(data)
+    while pos < end:
+        space = data.index(b" ", pos)
+        nul = data.index(b"\0", space)
+        mode = data[pos:space]
+        out.append(
+            TreeItem(
+                data[space + 1 : nul].decode("utf-8", "surrogateescape"),
+                data[nul + 1 : nul + 1 + width].hex(),
+                mode == b"40000",
+                mode.decode(),
+            )
+        )
+        pos = nul + 1 + width
+    return out
+
+
 _LS_TREE_ENTRY = re.compile(rb"(\d+) (?:blob|tree) ([0-9a-f]+) +(\d+|-)\t([^\0]*)\0")
 
 
@@ -296,12 +326,34 @@ class GitRepo:
             end = data.index(b"\n", pos)
             header = data[pos:end].split()
             pos = end + 1
-            if len(header) < 3:  # "<sha> missing"
+            if len(header) < 3 or header[-1] in (b"missing", b"ambiguous"):  # "<name> missing"
                 continue
             size = int(header[2])
             out[sha] = data[pos : pos + size]
             pos += size + 1  # the newline after each object
         return out
+
+    def blob_sizes(self, shas: list[str]) -> dict[str, int]:
+        """Sizes of many objects through one ``git cat-file --batch-check`` (missing ones absent)."""
+        wanted = list(dict.fromkeys(shas))
+        if not wanted:
+            return {}
+        data = self.batch("cat-file", "--batch-check", chunks=[b"".join(sha.encode() + b"\n" for sha in wanted)])
+        out = {}
+        for line in data.splitlines():
+            fields = line.split()
+            if len(fields) == 3 and fields[2].isdigit():
+                out[fields[0].decode()] = int(fields[2])
+        return out
+
+    def read_trees(self, names: list[str]) -> dict[str, list[TreeItem]]:
+        """The entries of many trees (object IDs or ``<tree>:<path>`` names) through one
+        ``git cat-file --batch``: no recursive listing, only the trees asked for (missing ones absent)."""
+        return {name: parse_tree(data, self._oid_bytes) for name, data in self.read_blobs(names).items()}
+
+    @cached_property
+    def _oid_bytes(self) -> int:
+        return 32 if (self.config("extensions.objectformat") or "sha1") == "sha256" else 20
 
     def materialize_tree(self, tree: str, dest: Path) -> int:
         """Write every blob of ``tree`` under ``dest``; returns the file count. Touches neither the

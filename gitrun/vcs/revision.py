@@ -1,11 +1,12 @@
 """Reading the store as it was at any commit, without a checkout; and the store's history.
 
-``store_at(store, "main")`` materialises the store's tree at that commit into
-``.gitrun/.cache/revs/<key>/`` (two git processes for the whole tree, see
-:meth:`GitRepo.materialize_tree`) and returns a read-only :class:`~gitrun.store.ReadStore` over it, so every reader
-(search, diff, site, registry) works unchanged. The key is the tree's object ID, so a revision is
-materialised once and shared by every commit with the same store content. Neither the work tree
-nor the index is touched.
+``store_at(store, "main")`` returns a read-only :class:`~gitrun.store.ReadStore` of the store as
+committed there, so every reader (search, diff, site, registry) works unchanged. Opening it reads
+a few tree objects (no recursive listing) and writes a small skeleton (store.yaml, each
+experiment.yaml, pyproject.toml) into ``.gitrun/.cache/revs/<key>/``, keyed by the store's tree
+ID, so it is shared by every commit with the same store content. Run records come from the
+record cache (:mod:`gitrun.search.record_cache`) by each run's tree ID; only the runs it lacks
+are read from Git. Neither the work tree nor the index is touched.
 
 When ``.gitrun/.cache`` cannot be written (a read-only file system, a full disk, no permission),
 revisions are materialised in a temp folder of this process instead, removed at exit: reading
@@ -20,6 +21,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +29,7 @@ from typing import Any
 
 from gitrun.entities import Metric, ViewType
 from gitrun.errors import GitrunError, RunNotFoundError
+from gitrun.search.record_cache import RecordCache
 from gitrun.store import ReadStore, RunRecord, _visible, textio
 from gitrun.store.pointers import SIZE_LINE
 from gitrun.store.reader import build_record, parse_json_text, summaries_from
@@ -37,6 +40,8 @@ from gitrun.vcs import dvc
 from gitrun.vcs.git import GitRepo, TreeEntry, write_blobs
 
 KEEP_TREES = 16  # materialised revisions kept in the cache (least recently used are removed)
+RUN_JSON = ("meta.json", "params.json", "tags.json", "metrics.json")  # what a record is parsed from
+LIST_ABOVE = 500  # runs to read from Git beyond which one recursive listing beats reading their trees
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +77,16 @@ def _store_rel(repo: GitRepo, store: ReadStore) -> str:
 class RevisionStore(ReadStore):
     """A read-only :class:`~gitrun.store.ReadStore` of the run store as committed at ``commit``.
 
-    One ``git ls-tree -r -l`` lists every file with its size. Only a skeleton (store.yaml, each
-    experiment.yaml, the project's pyproject.toml as of that commit) is written to disk; run
-    records are built in memory from one ``git cat-file --batch`` of their four small JSON files
-    (series sizes come from the listing, so summaries are checked without reading series). A
-    run's full directory (series, artifacts, code.diff) is written to the cache only when asked
-    for (:meth:`find_run_dir`). Neither the work tree nor the index is touched.
+    Nothing is listed recursively: the store's tree, its experiments and their ``runs/`` folders
+    are read as tree objects (a few ``git cat-file --batch`` calls), which gives each run's Git
+    tree ID (:attr:`run_trees`). A run's record comes from the record cache when its tree ID is
+    there (:mod:`gitrun.search.record_cache`: parsed once, valid at every commit with the same
+    tree); only the runs it lacks are read from Git: their trees, the sizes of their series (so
+    summaries are checked without reading series) and their four small JSON files, in one batch
+    for all of them. Only a skeleton (store.yaml, each experiment.yaml, the project's
+    pyproject.toml as of that commit) is written to disk. A run's full directory (series,
+    artifacts, code.diff) is written to the cache only when asked for (:meth:`find_run_dir`).
+    Neither the work tree nor the index is touched.
     """
 
     def __init__(self, base: ReadStore, repo: GitRepo, commit: str, rel: str):
@@ -86,74 +95,73 @@ class RevisionStore(ReadStore):
         project = repo.run("rev-parse", "--verify", "-q", f"{commit}:pyproject.toml", check=False)
         project_blob = project.stdout.strip() if project.returncode == 0 else None
         key = f"{tree or 'empty'}-{(project_blob or 'none')[:12]}"
-        raw = repo.ls_tree_raw(tree, with_trees=True) if tree else []
-        # The skeleton: store-level files and each experiment.yaml (a handful of entries).
-        top = [
-            TreeEntry(m.decode(), sha.decode(), int(size), p.decode("utf-8", "surrogateescape"))
-            for m, sha, size, p in raw
-            if size != b"-" and (b"/" not in p or (p.startswith(b"experiments/") and p.count(b"/") == 2))
-        ]
-        experiments = [
-            p[len(b"experiments/") :].decode()
-            for _, _, size, p in raw
-            if size == b"-" and p.startswith(b"experiments/") and p.count(b"/") == 1
-        ]
+        # The skeleton (store-level files, each experiment's files) and each run's tree ID.
+        top: list[TreeEntry] = []
+        # run ID -> (experiment ID, Git tree ID of its directory): equal IDs mean identical runs.
+        self.run_trees: dict[str, tuple[str, str]] = {}
+        root = repo.read_trees([tree]).get(tree, []) if tree else []
+        top += [TreeEntry(e.mode, e.sha, 0, e.name) for e in root if not e.is_tree]
+        experiments_tree = next((e.sha for e in root if e.is_tree and e.name == "experiments"), None)
+        listed = repo.read_trees([experiments_tree]).get(experiments_tree, []) if experiments_tree else []
+        experiments = {e.sha: e.name for e in listed if e.is_tree}
+        runs_trees: dict[str, str] = {}
+        for sha, entries in repo.read_trees(list(experiments)).items():
+            experiment_id = experiments[sha]
+            top += [
+                TreeEntry(e.mode, e.sha, 0, f"experiments/{experiment_id}/{e.name}") for e in entries if not e.is_tree
+            ]
+            runs_trees.update((e.sha, experiment_id) for e in entries if e.is_tree and e.name == "runs")
+        for sha, entries in repo.read_trees(list(runs_trees)).items():
+            self.run_trees.update((e.name, (runs_trees[sha], e.sha)) for e in entries if e.is_tree)
+        self._runs_tree = {experiment_id: sha for sha, experiment_id in runs_trees.items()}
         cache = _revisions_cache(base)
+        names = sorted(experiments.values())
         try:
-            skeleton = _skeleton(cache / key, repo, top, experiments, project_blob)
+            skeleton = _skeleton(cache / key, repo, top, names, project_blob)
         except OSError as exc:
             if _scratch and cache == _scratch[0]:
                 raise textio.write_error(
                     cache / key, exc, "the cache is derived data: the store is untouched"
                 ) from None
             log.info("cannot materialise %s in %s (%s); using %s", commit, cache, exc, _scratch_cache())
-            skeleton = _skeleton(_scratch_cache() / key, repo, top, experiments, project_blob)
+            skeleton = _skeleton(_scratch_cache() / key, repo, top, names, project_blob)
         super().__init__(skeleton / "store", strict=base.strict)
         self.layout.__dict__["work_tree"] = skeleton  # pyproject.toml as of that commit
         self.revision = commit
         self.source_repo = repo.root
         self.source_store_rel = rel
         self._where = f"{repo.root / rel} at {commit[:10]}"
-        # run ID -> (experiment ID, {path in the run: entry}); names decoded once per run, not per file.
-        self._runs: dict[str, tuple[str, dict[str, TreeEntry]]] = {}
-        # run ID -> (experiment ID, Git tree ID of its directory): equal IDs mean identical runs.
-        self.run_trees: dict[str, tuple[str, str]] = {}
-        by_dir: dict[bytes, dict[str, TreeEntry]] = {}
-        for mode, sha, size, path in raw:
-            if not path.startswith(b"experiments/"):
-                continue
-            parts = path.split(b"/", 4)
-            if len(parts) < 4 or parts[2] != b"runs":
-                continue
-            if size == b"-":
-                if len(parts) == 4:  # the run's directory: `ls-tree -t` lists it before its files
-                    run_id, experiment_id = parts[3].decode(), parts[1].decode()
-                    self.run_trees[run_id] = (experiment_id, sha.decode())
-                    by_dir[parts[1] + b"/" + parts[3]] = self._runs.setdefault(run_id, (experiment_id, {}))[1]
-                continue
-            if len(parts) == 5:
-                by_dir[parts[1] + b"/" + parts[3]][parts[4].decode("utf-8", "surrogateescape")] = TreeEntry(
-                    mode.decode(), sha.decode(), int(size), ""
-                )
+        self._record_cache = RecordCache(base.layout.cache_dir)
+        self._files: dict[str, dict[str, TreeEntry]] = {}  # run ID -> {path in the run: entry}, on demand
 
     def __repr__(self) -> str:
         return f"RevisionStore({str(self.source_repo)!r} at {self.revision})"
 
     def run_ids(self) -> Iterator[str]:
-        return iter(self._runs)
+        return iter(self.run_trees)
 
     @property
     def where(self) -> str:
         return self._where
 
+    def _run_files(self, run_id: str) -> dict[str, TreeEntry]:
+        """Every file of the run's directory (one ``git ls-tree -r -l`` of its tree, on first use)."""
+        files = self._files.get(run_id)
+        if files is None:
+            files = self._files[run_id] = {
+                rel.decode("utf-8", "surrogateescape"): TreeEntry(mode.decode(), sha.decode(), int(size), "")
+                for mode, sha, size, rel in self.repo.ls_tree_raw(self.run_trees[run_id][1])
+            }
+        return files
+
     def find_run_dir(self, run_id: str) -> tuple[str, Path]:
         """The run's directory, written to the cache from Git on first use."""
-        if run_id not in self._runs:
+        if run_id not in self.run_trees:
             raise RunNotFoundError(f"no run {run_id!r} at {self.revision}")
-        experiment_id, files = self._runs[run_id]
+        experiment_id = self.run_trees[run_id][0]
         run_dir = self.layout.run_dir(experiment_id, run_id)
         if not (run_dir / ".complete").exists():
-            entries = [e._replace(path=p) for p, e in files.items() if e.mode != "120000"]
+            entries = [e._replace(path=p) for p, e in self._run_files(run_id).items() if e.mode != "120000"]
             try:
                 write_blobs(run_dir, entries, self.repo.read_blobs([e.sha for e in entries]))
                 (run_dir / ".complete").touch()
@@ -162,11 +170,12 @@ class RevisionStore(ReadStore):
         return experiment_id, run_dir
 
     def read_runs(self, run_ids: Iterable[str]) -> list[RunRecord]:
-        """Records of several runs in one batch of Git reads (unknown IDs are skipped)."""
-        return self._records([r for r in run_ids if r in self._runs])
+        """Records of several runs: cached ones from the record cache, the rest in one batch of Git reads
+        (unknown IDs are skipped)."""
+        return self._records([r for r in run_ids if r in self.run_trees])
 
     def read_run(self, run_id: str) -> RunRecord:
-        if run_id not in self._runs:
+        if run_id not in self.run_trees:
             raise RunNotFoundError(f"no run {run_id!r} at {self.revision}")
         records = self._records([run_id])
         if not records:
@@ -177,25 +186,53 @@ class RevisionStore(ReadStore):
         self, experiment_ids: Iterable[str] | None = None, view_type: int = ViewType.ACTIVE_ONLY
     ) -> Iterator[RunRecord]:
         wanted = None if experiment_ids is None else {str(e) for e in experiment_ids}
-        ids = sorted(r for r, (exp, _) in self._runs.items() if wanted is None or exp in wanted)
+        ids = sorted(r for r, (exp, _) in self.run_trees.items() if wanted is None or exp in wanted)
         for record in self._records(ids):
             if _visible(record.lifecycle_stage, view_type):
                 yield record
 
     def _records(self, run_ids: list[str]) -> list[RunRecord]:
-        names = ("meta.json", "params.json", "tags.json", "metrics.json")
-        shas = [files[n].sha for r in run_ids for n in names if n in (files := self._runs[r][1])]
-        shas += [e.sha for r in run_ids for p, e in self._runs[r][1].items() if p.endswith(".tsv.dvc")]
-        blobs = self.repo.read_blobs(shas)
-        out = []
         runs_root = self.layout.experiments_dir
+        found: dict[str, RunRecord] = {}
+        missing = []
         for run_id in run_ids:
-            experiment_id, files = self._runs[run_id]
-            run_dir = runs_root / experiment_id / "runs" / run_id
+            experiment_id, tree = self.run_trees[run_id]
+            record = self._record_cache.get(tree, runs_root / experiment_id / "runs" / run_id, experiment_id)
+            if record is None:
+                missing.append(run_id)
+            else:
+                found[run_id] = record
+        if missing:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                read = self._read_from_git(missing)
+            for warning in caught:  # shown as without the cache; a run that warned is not cached
+                warnings.warn(warning.message, warning.category, stacklevel=2)
+            warned = " ".join(str(w.message) for w in caught)
+            for record in read:
+                found[record.run_id] = record
+                if record.run_id not in warned:
+                    self._record_cache.put(self.run_trees[record.run_id][1], record)
+            self._record_cache.save()
+        return [found[r] for r in run_ids if r in found]
+
+    def _read_from_git(self, run_ids: list[str]) -> list[RunRecord]:
+        """Records of runs the cache lacks: their trees, series sizes and JSON files from Git in a
+        few batches (three or four processes however many runs)."""
+        files = self._small_files(run_ids)
+        shas = [f[n].sha for r in run_ids for n in RUN_JSON if n in (f := files[r])]
+        shas += [e.sha for r in run_ids for p, e in files[r].items() if p.endswith(".tsv.dvc")]
+        blobs = self.repo.read_blobs(shas)
+        runs_root = self.layout.experiments_dir
+        parsed = []
+        for run_id in run_ids:
+            run_dir = runs_root / self.run_trees[run_id][0] / "runs" / run_id
             prefix = f"{run_dir}/"
 
-            def load(name: str, default: Any, files: dict[str, TreeEntry] = files, prefix: str = prefix) -> Any:
-                entry = files.get(name)
+            def load(
+                name: str, default: Any, run_files: dict[str, TreeEntry] = files[run_id], prefix: str = prefix
+            ) -> Any:
+                entry = run_files.get(name)
                 if entry is None:
                     return default
                 label = f"{prefix}{name} (at {self.revision})"
@@ -210,47 +247,94 @@ class RevisionStore(ReadStore):
                     self.strict,
                 )
                 continue
-            sizes = _series_sizes(files, blobs)
+            parsed.append((run_id, run_dir, meta, load("params.json", {}), load("tags.json", {}), load))
+        # Series a summary does not cover (e.g. points logged after the run ended): read in one batch.
+        docs = {run_id: load("metrics.json", {}) for run_id, *_, load in parsed}
+        sizes = {run_id: _series_sizes(files[run_id], blobs) for run_id, *_ in parsed}
+        stale = [
+            files[run_id][f"metrics/{key}.tsv"].sha
+            for run_id, doc in docs.items()
+            for key, size in sizes[run_id].items()
+            if not (isinstance(doc, dict) and isinstance(entry := doc.get(key), dict) and entry.get("bytes") == size)
+            and f"metrics/{key}.tsv" in files[run_id]
+        ]
+        series = self.repo.read_blobs(stale)
+        out = []
+        for run_id, run_dir, meta, params, tags, _ in parsed:
             summaries = summaries_from(
-                load("metrics.json", {}),
-                prefix + "metrics.json",
-                sizes,
-                functools.partial(self._series_points, run_id),
+                docs[run_id],
+                f"{run_dir}/metrics.json",
+                sizes[run_id],
+                functools.partial(self._series_points, run_id, prefetched=(files[run_id], series)),
                 self.strict,
             )
-            record = build_record(
-                run_dir, experiment_id, meta, load("params.json", {}), load("tags.json", {}), summaries, self.strict
-            )
+            record = build_record(run_dir, self.run_trees[run_id][0], meta, params, tags, summaries, self.strict)
             if record is not None:
                 out.append(record)
         return out
 
-    def _series_points(self, run_id: str, key: str) -> list[tuple[int, int, float]]:
-        files = self._runs[run_id][1]
-        entry = files.get(f"metrics/{key}.tsv")
-        if entry is None:  # content in DVC: read it at this commit
-            path = "/".join(
-                p
-                for p in (
-                    self.source_store_rel,
-                    "experiments",
-                    self._runs[run_id][0],
-                    "runs",
-                    run_id,
-                    "metrics",
-                    f"{key}.tsv",
-                )
-                if p
-            )
-            assert self.source_repo is not None
-            data = dvc.read_at_rev(self.source_repo, path, self.revision)
+    def _small_files(self, run_ids: list[str]) -> dict[str, dict[str, TreeEntry]]:
+        """Each run's top-level files and everything under ``metrics/`` (series with their sizes),
+        read as tree objects: the runs' trees, then ``metrics/`` one level per round. Beyond
+        :data:`LIST_ABOVE` runs, one ``git ls-tree -r -l`` of each experiment's ``runs/`` is cheaper."""
+        if len(run_ids) > LIST_ABOVE:
+            return self._listed_files(run_ids)
+        out: dict[str, dict[str, TreeEntry]] = {r: {} for r in run_ids}
+        # (tree ID, run ID, its path in the run): identical trees (two runs' equal series) are read once
+        pending = [(self.run_trees[r][1], r, "") for r in run_ids]
+        series: list[tuple[str, str, str]] = []  # (run ID, path in the run, blob ID) of .tsv files
+        while pending:
+            trees = self.repo.read_trees([tree for tree, _, _ in pending])
+            step = []
+            for tree, run_id, where in pending:
+                for e in trees.get(tree, []):
+                    path = f"{where}{e.name}"
+                    if e.is_tree:
+                        if path == "metrics" or where.startswith("metrics/"):
+                            step.append((e.sha, run_id, f"{path}/"))
+                    elif path.endswith(".tsv") and where:
+                        series.append((run_id, path, e.sha))
+                    else:
+                        out[run_id][path] = TreeEntry(e.mode, e.sha, 0, "")
+            pending = step
+        sizes = self.repo.blob_sizes([sha for _, _, sha in series])
+        for run_id, path, sha in series:
+            out[run_id][path] = TreeEntry("100644", sha, sizes.get(sha, -1), "")
+        return out
+
+    def _listed_files(self, run_ids: list[str]) -> dict[str, dict[str, TreeEntry]]:
+        """:meth:`_small_files` from a recursive listing of the ``runs/`` folder of each experiment concerned."""
+        out: dict[str, dict[str, TreeEntry]] = {r: {} for r in run_ids}
+        for experiment_id in sorted({self.run_trees[r][0] for r in run_ids}):
+            for mode, sha, size, path in self.repo.ls_tree_raw(self._runs_tree[experiment_id]):
+                run_id, _, rel = path.partition(b"/")
+                files = out.get(run_id.decode())
+                if files is not None and (b"/" not in rel or rel.startswith(b"metrics/")):
+                    files[rel.decode("utf-8", "surrogateescape")] = TreeEntry(
+                        mode.decode(), sha.decode(), int(size), ""
+                    )
+        return out
+
+    def _series_points(
+        self, run_id: str, key: str, prefetched: tuple[dict[str, TreeEntry], dict[str, bytes]] | None = None
+    ) -> list[tuple[int, int, float]]:
+        """A series' points at this commit; ``prefetched`` (the run's files, blobs already read) saves a read."""
+        experiment_id, tree = self.run_trees[run_id]
+        entry = prefetched[0].get(f"metrics/{key}.tsv") if prefetched else None
+        if prefetched and entry is not None and entry.sha in prefetched[1]:
+            data: bytes | None = prefetched[1][entry.sha]
         else:
-            data = self.repo.read_blobs([entry.sha])[entry.sha]
+            name = f"{tree}:metrics/{key}.tsv"
+            data = self.repo.read_blobs([name]).get(name)
+        if data is None:  # content in DVC: read it at this commit
+            parts = (self.source_store_rel, "experiments", experiment_id, "runs", run_id, "metrics", f"{key}.tsv")
+            assert self.source_repo is not None
+            data = dvc.read_at_rev(self.source_repo, "/".join(p for p in parts if p), self.revision)
         label = f"{run_id}/metrics/{key}.tsv@{(self.revision or '')[:12]}"
         return parse_series_text(decode_series_bytes(data, label, self.strict), label, self.strict)
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
-        if run_id not in self._runs:
+        if run_id not in self.run_trees:
             raise RunNotFoundError(f"no run {run_id!r} at {self.revision}")
         return [Metric(key=key, value=v, timestamp=ts, step=st) for st, ts, v in self._series_points(run_id, key)]
 
