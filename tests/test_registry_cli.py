@@ -74,13 +74,14 @@ def test_register_promote_demote_agree_with_gto(repo: Path) -> None:
 
 def test_deregister_and_deprecate(repo: Path) -> None:
     (run_id,) = runs_with_models(repo, [{"auc": 0.8}])
-    ok("models", "register", "churn", "--run", run_id, cwd=repo)
-    ok("models", "promote", "churn", "v0.0.1", "prod", cwd=repo)
-    ok("models", "deregister", "churn", "v0.0.1", "-m", "leaks the label", cwd=repo)
+    clock = _clock()  # gto's answers below depend on the events' order, which it reads from tag dates
+    ok("models", "register", "churn", "--run", run_id, cwd=repo, env=next(clock))
+    ok("models", "promote", "churn", "v0.0.1", "prod", cwd=repo, env=next(clock))
+    ok("models", "deregister", "churn", "v0.0.1", "-m", "leaks the label", cwd=repo, env=next(clock))
     listed = json_of("models", "list", cwd=repo)["models"][0]
     assert listed["latest"] is None and listed["stages"] == {"prod": None}
     assert gto("show", "--json", cwd=repo)["churn"]["version"] is None
-    assert "Created tag 'churn@deprecated'" in ok("models", "deprecate", "churn", cwd=repo)
+    assert "Created tag 'churn@deprecated'" in ok("models", "deprecate", "churn", cwd=repo, env=next(clock))
     assert json_of("models", "list", cwd=repo)["models"] == []
     assert [m["name"] for m in json_of("models", "list", "--deprecated", cwd=repo)["models"]] == ["churn"]
     assert "churn" not in gto("show", "--json", cwd=repo)
