@@ -401,9 +401,9 @@ def test_artifacts(repo: Path, tmp_path: Path) -> None:
 
     with Image.open(root / "images" / "black.png") as image:
         assert image.size == (6, 8)
-    series_images = list((root / "images").glob("samples#gray+step+3+timestamp+*.png"))
+    series_images = list((root / "images").glob("samples~gray+step+3+timestamp+*.png"))
     assert len(series_images) == 1 and series_images[0].read_bytes().startswith(png)
-    assert gitrun.get_run(run.info.run_id).data.tags["mlflow.loggedImages"] == "true"
+    assert gitrun.get_run(run.info.run_id).data.tags["mlflow.loggedImages"] == "True"
     assert not list(root.rglob("*.tmp*"))  # temp files were renamed away
     listed = {info.path: info.is_dir for info in gitrun.Client().list_artifacts(run.info.run_id)}
     assert listed["config.yaml"] is False and listed["out"] is True

@@ -66,7 +66,9 @@ __all__ = [
     "log_metrics",
     "log_param",
     "log_params",
+    "log_table",
     "log_text",
+    "load_table",
     "restore_run",
     "search_experiments",
     "search_runs",
@@ -523,6 +525,21 @@ def log_image(
     """Save a PIL image or numpy array as a file, or as step ``step`` of image series ``key``."""
     run = _active_or_start()
     _get_client().log_image(run.info.run_id, image, artifact_file, key, step, timestamp)
+
+
+def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Save a dict or DataFrame as a table artifact (.json or .parquet), appending to one that exists."""
+    run_id = run_id or _active_or_start().info.run_id
+    _get_client().log_table(run_id, data, artifact_file)
+
+
+def load_table(
+    artifact_file: str,
+    run_ids: Sequence[str] | None = None,
+    extra_columns: Sequence[str] | None = None,
+) -> pandas.DataFrame:
+    """The table ``artifact_file`` of the active experiment's runs (or of ``run_ids``), concatenated."""
+    return _get_client().load_table(_resolve_experiment_id(None), artifact_file, run_ids, extra_columns)
 
 
 def get_metric_history(run_id: str, key: str) -> list[Metric]:
