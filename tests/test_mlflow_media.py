@@ -27,8 +27,10 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a
 
 @pytest.fixture
 def real_mlflow(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    """Real MLflow on a file store in tmp_path; gitrun logs into `repo` (the current directory)."""
+    """Real MLflow on a file store in tmp_path; gitrun logs into `repo`. MLflow's set_tracking_uri
+    sets MLFLOW_TRACKING_URI, which gitrun reads too: GITRUN_TRACKING_URI, read first, keeps them apart."""
     monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    monkeypatch.setenv("GITRUN_TRACKING_URI", str(repo))
     import mlflow
 
     mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())

@@ -17,6 +17,7 @@ from typing import Any
 
 from gitrun.entities import Experiment, FileInfo, LifecycleStage, Metric, Run, RunData, RunInfo, RunStatus, ViewType
 from gitrun.errors import (
+    AlreadyExistsError,
     AmbiguousRunIdError,
     ExperimentNotFoundError,
     GitrunError,
@@ -30,6 +31,7 @@ from gitrun.store.layout import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
     StoreLayout,
+    canonical_experiment_id,
     experiment_id_candidates,
     experiment_id_for,
     hashed_experiment_id,
@@ -139,6 +141,7 @@ class ReadStore:
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         self.check_readable()
+        experiment_id = canonical_experiment_id(experiment_id)
         folder = self.layout.experiment_dir(str(experiment_id))
         if not folder.is_dir():
             raise experiment_not_found(str(experiment_id), self.where, self.list_experiments(ViewType.ALL), "ID")
@@ -196,7 +199,7 @@ class ReadStore:
         """The experiment named ``name_or_id``, else the one with that ID: how every command and
         function that takes "an experiment" finds it. Unknown: :func:`experiment_not_found`."""
         found = self.get_experiment_by_name(name_or_id)
-        if found is None and name_or_id in self.experiment_ids():
+        if found is None and canonical_experiment_id(name_or_id) in self.experiment_ids():
             found = self.get_experiment(name_or_id)
         if found is None:
             raise experiment_not_found(name_or_id, self.where, self.list_experiments(ViewType.ALL))
@@ -351,7 +354,7 @@ class Store(ReadStore):
         experiment_id = existing.experiment_id if existing is not None else self._free_experiment_id(name)
         if existing is not None or self._read_experiment_file(experiment_id).get("name") == name:
             if not exist_ok:
-                raise InvalidInputError(
+                raise AlreadyExistsError(
                     f"experiment {name!r} already exists in {self.root}; use set_experiment() to select it"
                 )
             self.update_experiment(experiment_id, primary_metric=primary_metric, directions=directions, tags=tags)
@@ -447,6 +450,7 @@ class Store(ReadStore):
         ``run_id``: an ID chosen with :func:`new_run_id` by the process that scheduled the run (a
         sweep's driver), so it is known before the run starts elsewhere; refused if it exists."""
         self.ensure()
+        experiment_id = canonical_experiment_id(experiment_id)
         if not self.layout.experiment_dir(experiment_id).is_dir():
             if experiment_id == DEFAULT_EXPERIMENT_ID:
                 self.ensure_default_experiment()
@@ -476,7 +480,7 @@ class Store(ReadStore):
         try:
             new_run_files(run_dir, meta)
         except FileExistsError:
-            raise RunStateError(f"run {run_id} already exists in {self.root}; a new run needs a new ID") from None
+            raise AlreadyExistsError(f"run {run_id} already exists in {self.root}; a new run needs a new ID") from None
         if tags:  # meta.json already has the run's name: no rename to check
             self.writer(run_id, run_dir).set_tags(tags, rename=run_name != tags.get(RUN_NAME))
         return run_id

@@ -15,13 +15,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gitrun import env
 from gitrun.entities import Experiment, Metric, Run, RunData, RunInfo, RunStatus, ViewType
-from gitrun.errors import ExperimentNotFoundError, InvalidInputError, RunStateError
+from gitrun.errors import ExperimentNotFoundError, InvalidInputError, RunNotFoundError, RunStateError
 from gitrun.plugins import run_context_tags, store_at
 from gitrun.search.api import SEARCH_MAX_RESULTS_PANDAS, rows_to_dataframe
 from gitrun.search.engine import search_rows
 from gitrun.store import heartbeat, model_metrics, read_run_meta
-from gitrun.store.layout import DEFAULT_EXPERIMENT_ID, ENV_TRACKING_URI, resolve_store_root
+from gitrun.store.layout import DEFAULT_EXPERIMENT_ID, canonical_experiment_id, resolve_store_root
 from gitrun.store.names import generate_run_name
 from gitrun.store.textio import atomic_write
 from gitrun.store.validation import validate_key, validate_run_id
@@ -81,9 +82,9 @@ __all__ = [
     "start_run",
 ]
 
-ENV_RUN_ID = "GITRUN_RUN_ID"
-ENV_EXPERIMENT_NAME = "GITRUN_EXPERIMENT_NAME"
-ENV_EXPERIMENT_ID = "GITRUN_EXPERIMENT_ID"
+ENV_RUN_ID = env.RUN_ID.name
+ENV_EXPERIMENT_NAME = env.EXPERIMENT_NAME.name
+ENV_EXPERIMENT_ID = env.EXPERIMENT_ID.name
 
 
 class ActiveRun(Run):
@@ -116,20 +117,23 @@ class ActiveRun(Run):
 
 
 # -- tracking URI and client ----------------------------------------------------------------
-def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
-    """Use the store at ``uri``: a store directory, or a Git work-tree root (then its ``.gitrun/``)."""
-    STATE.tracking_uri = str(resolve_store_root(uri))
+def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
+    """Use the store at ``uri``: a store directory, a Git work-tree root (then its ``.gitrun/``) or a
+    ``file:`` URI of one; a server or database URI is reported once and runs go to the Git store
+    (docs/format.md, "Where the store is"). ``None`` forgets it (the environment, then the default)."""
+    STATE.tracking_uri = None if uri is None else str(resolve_store_root(uri))
     STATE.client = None
     STATE.experiment_id = None
 
 
 def get_tracking_uri() -> str:
-    """The store directory in use (``set_tracking_uri``, ``GITRUN_TRACKING_URI``, or the default)."""
-    return STATE.store_root()
+    """The store in use as a ``file://`` URI, as MLflow gives a local store (``set_tracking_uri``,
+    ``GITRUN_TRACKING_URI`` / ``MLFLOW_TRACKING_URI``, or the default)."""
+    return Path(STATE.store_root()).as_uri()
 
 
 def is_tracking_uri_set() -> bool:
-    return STATE.tracking_uri is not None or bool(os.environ.get(ENV_TRACKING_URI))
+    return STATE.tracking_uri is not None or env.TRACKING_URI.get() is not None
 
 
 def _get_client() -> Client:
@@ -213,13 +217,13 @@ def set_experiment_tags(tags: Mapping[str, Any]) -> None:
 
 def _resolve_experiment_id(experiment_id: str | None) -> str:
     if experiment_id is not None:
-        return str(experiment_id)
+        return canonical_experiment_id(experiment_id)
     if STATE.experiment_id is not None:
         return STATE.experiment_id
-    name = os.environ.get(ENV_EXPERIMENT_NAME)
+    name = env.EXPERIMENT_NAME.get()
     if name:
         return set_experiment(name).experiment_id
-    return os.environ.get(ENV_EXPERIMENT_ID) or DEFAULT_EXPERIMENT_ID
+    return canonical_experiment_id(env.EXPERIMENT_ID.get() or DEFAULT_EXPERIMENT_ID)
 
 
 # -- runs -----------------------------------------------------------------------------------
@@ -248,11 +252,11 @@ def start_run(
     parent = parent_run_id or (stack[-1].info.run_id if nested and stack else None)
     if parent is not None:
         user_tags[PARENT_RUN_ID] = parent
-    resume_id = run_id or (None if stack else os.environ.get(ENV_RUN_ID)) or None
+    from_env = None if run_id or stack else env.RUN_ID.lookup()
+    resume_id = run_id or (from_env[1] if from_env else None)
 
     if resume_id is not None:
-        resume_id = validate_run_id(resume_id)
-        writer = store.set_running(resume_id, attach=True)  # with this process's heartbeat
+        writer = _resume(store, resume_id, from_env[0] if from_env else None)
         if run_name:  # renames the resumed run, as MLflow does (a mlflow.runName tag in `tags` wins)
             user_tags = {RUN_NAME: run_name, **user_tags}
         if user_tags:
@@ -287,6 +291,20 @@ def start_run(
     if events is not None:
         events.started(run, resumed=resume_id is not None)
     return active
+
+
+def _resume(store: Store, run_id: str, variable: str | None) -> RunWriter:
+    """The writer of the run ``start_run`` resumes, attached with this process's heartbeat; a run ID
+    from ``GITRUN_RUN_ID`` / ``MLFLOW_RUN_ID`` that names no run is an error naming the variable."""
+    try:
+        return store.set_running(validate_run_id(run_id), attach=True)
+    except (RunNotFoundError, InvalidInputError) as exc:
+        if variable is None:
+            raise
+        raise RunNotFoundError(
+            f"{variable}={run_id!r} names no run in {store.root} ({exc}); unset {variable} to start a new run "
+            "(an MLflow run ID names no gitrun run)"
+        ) from None
 
 
 def new_run(

@@ -1,0 +1,250 @@
+"""MLflow scripts run unchanged with ``import gitrun as mlflow``: experiment "0", error codes,
+``mlflow.exceptions``, tracking URIs and MLflow's environment variables.
+
+Where the behaviour should match, the same code runs against real MLflow 3.17.2 (a file store)
+and the records are compared field by field.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+from urllib.parse import urlparse
+
+import pytest
+
+import gitrun
+from gitrun.errors import GitrunError, RunNotFoundError, TrackingUriWarning
+from tests.helpers import run_python
+
+T0 = 1_700_000_000_000
+
+
+@pytest.fixture
+def real_mlflow(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """Real MLflow on a file store in tmp_path; gitrun logs into `repo`. MLflow's set_tracking_uri
+    sets MLFLOW_TRACKING_URI, which gitrun reads too: GITRUN_TRACKING_URI, read first, keeps them apart."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    monkeypatch.setenv("GITRUN_TRACKING_URI", str(repo))
+    import mlflow
+
+    mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())
+    yield mlflow
+    while mlflow.active_run():
+        mlflow.end_run()
+    mlflow.set_tracking_uri(None)
+
+
+def _client_docs_example(mlflow: Any) -> dict[str, Any]:
+    """MLflow's Client examples, on the default experiment "0"."""
+    from_entities = importlib.import_module(f"{mlflow.__name__}.entities")
+    client = importlib.import_module(f"{mlflow.__name__}.tracking").MlflowClient()
+    run = client.create_run("0", start_time=T0, tags={"team": "vision"}, run_name="docs")
+    run_id = run.info.run_id
+    client.log_batch(
+        run_id,
+        metrics=[from_entities.Metric("loss", v, T0 + i, i) for i, v in enumerate([0.9, 0.5, 0.25])],
+        params=[from_entities.Param("lr", "0.1")],
+        tags=[from_entities.RunTag("stage", "dev")],
+    )
+    client.log_text(run_id, "hello", "notes/hello.txt")
+    client.set_terminated(run_id, "FINISHED", end_time=T0 + 10)
+    got = client.get_run(run_id)
+    history = client.get_metric_history(run_id, "loss")
+    found = client.search_runs(["0"], "params.lr = '0.1'")
+    experiment = client.get_experiment("0")
+    return {
+        "name": got.info.run_name,
+        "status": got.info.status,
+        "times": (got.info.start_time, got.info.end_time),
+        "metrics": got.data.metrics,
+        "params": got.data.params,
+        "tags": {k: v for k, v in got.data.tags.items() if not k.startswith(("mlflow.", "gitrun."))},
+        "history": [(m.key, m.value, m.timestamp, m.step) for m in history],
+        "artifacts": [(f.path, f.is_dir) for f in client.list_artifacts(run_id)],
+        "nested": [(f.path, f.file_size) for f in client.list_artifacts(run_id, "notes")],
+        "found": [r.info.run_id for r in found] == [run_id],
+        "experiment": (experiment.name, experiment.lifecycle_stage),
+        "run_experiment_is_default": got.info.experiment_id == experiment.experiment_id,
+    }
+
+
+def test_experiment_zero_is_the_default_experiment_as_in_mlflow(real_mlflow: ModuleType, repo: Path) -> None:
+    ours = _client_docs_example(gitrun)
+    assert ours == _client_docs_example(real_mlflow)
+    assert ours["experiment"] == ("Default", "active")
+    experiments = repo / ".gitrun" / "experiments"
+    assert sorted(p.name for p in experiments.iterdir()) == ["default"]  # never a folder named 0
+
+
+def test_experiment_zero_in_the_fluent_api(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with gitrun.start_run(experiment_id="0") as run:
+        gitrun.log_metric("m", 1.0)
+    assert run.info.experiment_id == "default"
+    assert gitrun.set_experiment(experiment_id="0").name == "Default"
+    assert gitrun.get_experiment(0).experiment_id == "default"  # type: ignore[arg-type]
+    assert [r.info.run_id for r in gitrun.search_runs(["0"], output_format="list")] == [run.info.run_id]
+    gitrun.Client().set_experiment_tag("0", "owner", "me")
+    assert gitrun.get_experiment("default").tags == {"owner": "me"}
+    gitrun.set_experiment("other")
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", "0")
+    gitrun.tracking.state.STATE.experiment_id = None
+    with gitrun.start_run() as second:
+        pass
+    assert second.info.experiment_id == "default"
+    assert not (repo / ".gitrun" / "experiments" / "0").exists()
+
+
+# -- errors: MLflow's exception class and error codes -----------------------------------------
+def _error_codes(mlflow: Any, unknown_run_id: str) -> dict[str, str]:
+    exceptions = importlib.import_module(f"{mlflow.__name__}.exceptions")
+    codes = {}
+    mlflow.create_experiment("exists")
+    for name, call in {
+        "create twice": lambda: mlflow.create_experiment("exists"),
+        "unknown run": lambda: mlflow.get_run(unknown_run_id),
+        "unknown experiment": lambda: mlflow.get_experiment("424242"),
+        "param changed": lambda: (mlflow.log_param("p", "1"), mlflow.log_param("p", "2")),
+    }.items():
+        try:
+            call()
+        except exceptions.MlflowException as exc:
+            codes[name] = exc.error_code
+    mlflow.end_run()
+    return codes
+
+
+def test_error_codes_are_mlflows(real_mlflow: ModuleType) -> None:
+    ours = _error_codes(gitrun, "01JD5Z3F6XQ4N8V2K7C9B1M0TA")
+    assert ours == _error_codes(real_mlflow, "0123456789abcdef0123456789abcdef")
+    assert ours == {
+        "create twice": "RESOURCE_ALREADY_EXISTS",
+        "unknown run": "RESOURCE_DOES_NOT_EXIST",
+        "unknown experiment": "RESOURCE_DOES_NOT_EXIST",
+        "param changed": "INVALID_PARAMETER_VALUE",
+    }
+
+
+def test_create_or_carry_on_pattern(repo: Path) -> None:
+    script = (
+        "import gitrun as mlflow\n"
+        "from gitrun.exceptions import MlflowException\n"
+        "for _ in range(2):\n"
+        "    try:\n"
+        "        mlflow.create_experiment('iris', tags={'team': 'a'})\n"
+        "    except MlflowException as e:\n"
+        "        assert e.error_code == 'RESOURCE_ALREADY_EXISTS', e.error_code\n"
+        "        assert e.get_http_status_code() == 400 and 'iris' in e.message\n"
+        "        print('exists')\n"
+        "print(mlflow.get_experiment_by_name('iris').tags)\n"
+    )
+    proc = run_python(script, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["exists", "{'team': 'a'}"]
+
+
+def test_every_gitrun_error_is_an_mlflow_exception_with_a_code() -> None:
+    from gitrun import errors, exceptions
+
+    assert exceptions.MlflowException is GitrunError
+    for name in dir(errors):
+        cls = getattr(errors, name)
+        if isinstance(cls, type) and issubclass(cls, GitrunError):
+            assert cls.error_code in errors.HTTP_STATUS, name
+
+
+# -- tracking URIs -----------------------------------------------------------------------------
+@pytest.mark.parametrize("uri", ["http://localhost:5000", "sqlite:///:memory:", "databricks", "postgresql://u@h/db"])
+def test_a_server_or_database_uri_warns_once_and_runs_go_to_the_git_store(repo: Path, uri: str) -> None:
+    code = (
+        "import warnings, gitrun as mlflow\n"
+        "warnings.simplefilter('always')\n"
+        f"mlflow.set_tracking_uri({uri!r})\n"
+        f"mlflow.set_tracking_uri({uri!r})\n"
+        "with mlflow.start_run() as run:\n"
+        "    mlflow.log_metric('m', 1.0)\n"
+        "print(run.info.run_id)\n"
+        "print(mlflow.get_tracking_uri())\n"
+    )
+    proc = run_python(code, cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    run_id, tracking_uri = proc.stdout.split()
+    assert (repo / ".gitrun" / "experiments" / "default" / "runs" / run_id).is_dir()
+    assert tracking_uri == (repo / ".gitrun").as_uri()
+    assert proc.stderr.count("TrackingUriWarning") == 1 and "GITRUN_REMOTE_TRACKING_URI=error" in proc.stderr
+    refused = run_python(code, cwd=repo, env={"GITRUN_REMOTE_TRACKING_URI": "error"})
+    assert refused.returncode == 1 and "NotSupportedError" in refused.stderr and "is not a local path" in refused.stderr
+
+
+def test_file_uris_choose_the_store_and_get_tracking_uri_is_a_file_uri(repo: Path, tmp_path: Path) -> None:
+    target = tmp_path / "my store"
+    gitrun.set_tracking_uri(target.as_uri())  # percent-encoded space
+    assert gitrun.get_tracking_uri() == target.as_uri()
+    with gitrun.start_run() as run:
+        pass
+    assert (target / "experiments" / "default" / "runs" / run.info.run_id).is_dir()
+    gitrun.set_tracking_uri(f"file://localhost{repo}")
+    assert gitrun.get_tracking_uri() == (repo / ".gitrun").as_uri()
+    # MLflow's wine example registers a model unless the store is a file store: gitrun's is.
+    assert urlparse(gitrun.get_tracking_uri()).scheme == "file"
+    gitrun.set_tracking_uri(None)
+    assert not gitrun.is_tracking_uri_set()
+
+
+def test_mlflow_tracking_uri_is_read_after_gitrun_tracking_uri(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", (tmp_path / "mlflow-store").as_uri())
+    assert gitrun.get_tracking_uri() == (tmp_path / "mlflow-store").as_uri()
+    assert gitrun.is_tracking_uri_set()
+    monkeypatch.setenv("GITRUN_TRACKING_URI", str(tmp_path / "gitrun-store"))
+    assert gitrun.get_tracking_uri() == (tmp_path / "gitrun-store").as_uri()
+    monkeypatch.setenv("GITRUN_TRACKING_URI", "")  # empty: unset
+    assert gitrun.get_tracking_uri() == (tmp_path / "mlflow-store").as_uri()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://localhost:5000")
+    with pytest.warns(TrackingUriWarning, match=r"\(MLFLOW_TRACKING_URI\)"):
+        assert gitrun.get_tracking_uri() == (repo / ".gitrun").as_uri()
+
+
+# -- MLflow's environment variables ---------------------------------------------------------------
+def test_mlflow_experiment_and_run_variables(repo: Path) -> None:
+    by_name = run_python(
+        "import gitrun as mlflow\nwith mlflow.start_run() as r:\n    pass\nprint(mlflow.get_experiment(r.info.experiment_id).name)\n",
+        cwd=repo,
+        env={"MLFLOW_EXPERIMENT_NAME": "from-mlflow"},
+    )
+    assert by_name.returncode == 0 and by_name.stdout.strip() == "from-mlflow", by_name.stderr
+    first = run_python(
+        "import gitrun as mlflow\nwith mlflow.start_run() as r:\n    pass\nprint(r.info.run_id)\n",
+        cwd=repo,
+        env={"MLFLOW_EXPERIMENT_NAME": "from-mlflow", "GITRUN_EXPERIMENT_NAME": "from-gitrun"},
+    )
+    run_id = first.stdout.strip()
+    assert gitrun.get_experiment(gitrun.get_run(run_id).info.experiment_id).name == "from-gitrun"
+    resumed = run_python(
+        "import gitrun as mlflow\nwith mlflow.start_run() as r:\n    mlflow.log_metric('m', 2.0)\nprint(r.info.run_id)\n",
+        cwd=repo,
+        env={"MLFLOW_RUN_ID": run_id},
+    )
+    assert resumed.returncode == 0 and resumed.stdout.strip() == run_id, resumed.stderr
+    assert gitrun.get_run(run_id).data.metrics == {"m": 2.0}
+
+
+@pytest.mark.parametrize("value", ["0123456789abcdef0123456789abcdef", "01JD5Z3F6XQ4N8V2K7C9B1M0TA"])
+def test_an_mlflow_run_id_that_names_no_run_is_a_clear_error(
+    repo: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("MLFLOW_RUN_ID", value)
+    with pytest.raises(RunNotFoundError, match=rf"MLFLOW_RUN_ID='{value}' names no run in .*unset MLFLOW_RUN_ID"):
+        gitrun.start_run()
+    assert gitrun.active_run() is None
+
+
+def test_the_environment_table_is_documented() -> None:
+    from gitrun import env
+
+    api = (Path(__file__).parent.parent / "docs" / "api.md").read_text()
+    assert env.markdown_table() in api
