@@ -8,6 +8,7 @@ and the records are compared field by field.
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -18,7 +19,7 @@ import pytest
 
 import gitrun
 from gitrun.errors import GitrunError, RunNotFoundError, TrackingUriWarning
-from tests.helpers import run_python
+from tests.helpers import gitrun_cli, log_runs, run_git, run_python
 
 T0 = 1_700_000_000_000
 
@@ -248,3 +249,40 @@ def test_the_environment_table_is_documented() -> None:
 
     api = (Path(__file__).parent.parent / "docs" / "api.md").read_text()
     assert env.markdown_table() in api
+
+
+# -- experiments reach Git ------------------------------------------------------------------------
+def test_an_experiment_without_runs_is_committed(repo: Path) -> None:
+    gitrun.create_experiment("iris", tags={"team": "vision"})
+    gitrun.create_experiment("digits")
+    result = commit_json(repo, "--experiment", "iris")
+    assert result["sha"] and result["message"].startswith("gitrun: experiment iris\n")
+    tree = run_git(repo, "ls-tree", "-r", "--name-only", "HEAD").stdout.split()
+    assert ".gitrun/experiments/iris/experiment.yaml" in tree
+    assert ".gitrun/experiments/digits/experiment.yaml" not in tree
+    assert {".gitrun/store.yaml", ".gitrun/.gitignore"} <= set(tree)
+    shown = run_git(repo, "show", "HEAD:.gitrun/experiments/iris/experiment.yaml").stdout
+    assert "team: vision" in shown
+
+    gitrun.Client().set_experiment_tag("iris", "stage", "dev")
+    result = commit_json(repo)
+    assert result["message"].startswith("gitrun: 2 experiments\n")
+    assert "stage: dev" in run_git(repo, "show", "HEAD:.gitrun/experiments/iris/experiment.yaml").stdout
+    again = commit_json(repo)
+    assert again["sha"] is None and again["message"].startswith("nothing to commit")
+    assert run_git(repo, "status", "--porcelain").stdout == ""
+
+
+def test_a_commit_of_chosen_runs_leaves_other_experiments(repo: Path) -> None:
+    (run_id,) = log_runs(repo, [{"metrics": {"acc": 0.5}}], experiment="alpha")
+    gitrun.create_experiment("lonely")
+    commit_json(repo, run_id)
+    tree = run_git(repo, "ls-tree", "-r", "--name-only", "HEAD").stdout.split()
+    assert ".gitrun/experiments/alpha/experiment.yaml" in tree
+    assert ".gitrun/experiments/lonely/experiment.yaml" not in tree
+
+
+def commit_json(repo: Path, *args: str) -> dict[str, Any]:
+    proc = gitrun_cli("commit", "--json", *args, cwd=repo)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]

@@ -31,6 +31,7 @@ FORMAT_VERSION = "1.0"
 SUPPORTED_MAJOR = 1
 STORE_DIRNAME = ".gitrun"
 STORE_FILE = "store.yaml"
+EXPERIMENT_FILE = "experiment.yaml"
 ENV_TRACKING_URI = env.TRACKING_URI.name
 
 DEFAULT_EXPERIMENT_ID = "default"
@@ -260,7 +261,7 @@ class StoreLayout:
         return self.experiments_dir / canonical_experiment_id(experiment_id)
 
     def experiment_file(self, experiment_id: str) -> Path:
-        return self.experiment_dir(experiment_id) / "experiment.yaml"
+        return self.experiment_dir(experiment_id) / EXPERIMENT_FILE
 
     def runs_dir(self, experiment_id: str) -> Path:
         return self.experiment_dir(experiment_id) / "runs"
