@@ -286,3 +286,52 @@ def commit_json(repo: Path, *args: str) -> dict[str, Any]:
     proc = gitrun_cli("commit", "--json", *args, cwd=repo)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+# -- search_experiments: MLflow's order -----------------------------------------------------------
+def _experiments_in_order(mlflow: Any) -> dict[str, list[str]]:
+    import time
+
+    for name in ("first", "second", "third"):
+        experiment_id = mlflow.create_experiment(name)
+        with mlflow.start_run(experiment_id=experiment_id):
+            pass
+        time.sleep(0.005)
+    named = ("first", "second", "third")
+
+    def names(**kwargs: Any) -> list[str]:
+        return [e.name for e in mlflow.search_experiments(**kwargs) if e.name in named]
+
+    return {
+        "default": names(),
+        "name": names(order_by=["name DESC"]),
+        "created": names(order_by=["creation_time ASC"]),
+        "first two": [e.name for e in mlflow.search_experiments(max_results=2)],
+        "filtered": names(filter_string="creation_time > 0"),
+    }
+
+
+def test_search_experiments_orders_newest_first_as_mlflow_does(real_mlflow: ModuleType) -> None:
+    ours = _experiments_in_order(gitrun)
+    assert ours == _experiments_in_order(real_mlflow)
+    assert ours["default"] == ["third", "second", "first"]
+
+
+def test_experiment_times_derive_from_runs_and_runless_experiments_count_as_newest(repo: Path) -> None:
+    client = gitrun.Client()
+    old = client.create_experiment("old")
+    run = client.create_run(old)
+    client.create_run(old)
+    client.create_experiment("empty")
+    experiment = client.get_experiment(old)
+    assert experiment.creation_time is not None and experiment.last_update_time is not None
+    assert experiment.creation_time <= run.info.start_time <= experiment.last_update_time
+    assert client.get_experiment("empty").creation_time is None
+    assert [e.name for e in client.search_experiments()] == ["empty", "old"]
+    assert [e.experiment_id for e in client.search_experiments(order_by=["experiment_id DESC"])] == ["old", "empty"]
+    assert [e.experiment_id for e in client.search_experiments(order_by=["experiment_id"])] == ["empty", "old"]
+    # MLflow's tie-breaker: experiment_id DESC after the given clauses
+    client.set_experiment_tag("old", "team", "a")
+    client.set_experiment_tag("empty", "team", "a")
+    assert [e.experiment_id for e in client.search_experiments(order_by=["tags.team"])] == ["old", "empty"]
+    assert not (repo / ".gitrun" / "experiments" / "old" / "experiment.yaml").read_text().count("time")

@@ -155,15 +155,29 @@ class ReadStore:
         own_directions = data.get("directions") or {}
         if isinstance(own_directions, dict):
             directions.update({str(k): str(v) for k, v in own_directions.items() if v in ("min", "max")})
+        times = self._run_times(experiment_id)
         return Experiment(
             experiment_id=experiment_id,
             name=name,
+            creation_time=times[0],
+            last_update_time=times[1],
             artifact_location=self.layout.runs_dir(experiment_id).as_uri(),
             lifecycle_stage=str(data.get("lifecycle_stage", LifecycleStage.ACTIVE)),
             tags={str(k): str(v) for k, v in (data.get("tags") or {}).items()},
             primary_metric=data.get("primary_metric") or primary,
             directions=directions,
         )
+
+    def _run_times(self, experiment_id: str) -> tuple[int | None, int | None]:
+        """When the experiment's oldest and newest runs started, from their time-sortable IDs: an
+        experiment stores no time of its own, so two branches that create it merge cleanly
+        (docs/format.md, "No timestamps"). ``(None, None)`` without runs."""
+        try:
+            names = [e.name for e in os.scandir(self.layout.runs_dir(experiment_id)) if not e.name.startswith(".")]
+        except (FileNotFoundError, NotADirectoryError):
+            return None, None
+        times = [t for t in map(run_id_time, names) if t is not None]
+        return (min(times), max(times)) if times else (None, None)
 
     def list_experiments(self, view_type: int = ViewType.ACTIVE_ONLY) -> list[Experiment]:
         self.check_readable()
@@ -620,6 +634,19 @@ def experiment_not_found(
 
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # the ULID spec's base 32
+
+
+def run_id_time(run_id: str) -> int | None:
+    """The milliseconds a ULID run ID encodes (its first 10 characters), None for another ID."""
+    if len(run_id) != 26:
+        return None
+    value = 0
+    for char in run_id[:10].upper():
+        digit = _CROCKFORD.find(char)
+        if digit < 0:
+            return None
+        value = value * 32 + digit
+    return value
 
 
 def new_run_id() -> str:

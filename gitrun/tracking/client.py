@@ -86,9 +86,9 @@ class Client:
         filter_string: str | None = None,
         order_by: Sequence[str] | None = None,
     ) -> list[Experiment]:
+        """As MLflow's: newest first unless ``order_by`` says otherwise (:func:`order_experiments`)."""
         experiments = self.store.list_experiments(ViewType.from_any(view_type))
-        if filter_string or order_by:
-            experiments = order_experiments(filter_experiments(experiments, filter_string), order_by)
+        experiments = order_experiments(filter_experiments(experiments, filter_string), order_by)
         return experiments[:max_results] if max_results else experiments
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
