@@ -25,9 +25,13 @@ from gitrun.tracking.fluent import (
     ActiveRun,
     active_run,
     create_experiment,
+    delete_experiment,
+    delete_experiment_tag,
     delete_run,
     delete_tag,
     end_run,
+    flush_artifact_async_logging,
+    flush_async_logging,
     get_artifact_uri,
     get_experiment,
     get_experiment_by_name,
@@ -43,12 +47,15 @@ from gitrun.tracking.fluent import (
     log_dict,
     log_figure,
     log_image,
+    log_input,
+    log_inputs,
     log_metric,
     log_metrics,
     log_param,
     log_params,
     log_table,
     log_text,
+    restore_experiment,
     restore_run,
     search_experiments,
     search_runs,
@@ -79,9 +86,13 @@ __all__ = [
     "active_run",
     "commit",
     "create_experiment",
+    "delete_experiment",
+    "delete_experiment_tag",
     "delete_run",
     "delete_tag",
     "end_run",
+    "flush_artifact_async_logging",
+    "flush_async_logging",
     "evaluate",
     "get_artifact_uri",
     "get_experiment",
@@ -99,6 +110,8 @@ __all__ = [
     "log_dict",
     "log_figure",
     "log_image",
+    "log_input",
+    "log_inputs",
     "log_metric",
     "log_metrics",
     "log_param",
@@ -111,6 +124,7 @@ __all__ = [
     "pull",
     "push",
     "pyfunc",
+    "restore_experiment",
     "restore_run",
     "run",
     "search_experiments",
@@ -128,6 +142,25 @@ __all__ = [
 
 
 _LAZY = {
+    **dict.fromkeys(
+        (
+            "add_trace",
+            "delete_trace_tag",
+            "flush_trace_async_logging",
+            "get_active_trace_id",
+            "get_current_active_span",
+            "get_last_active_trace_id",
+            "get_trace",
+            "log_trace",
+            "search_traces",
+            "set_trace_tag",
+            "start_span",
+            "start_span_no_context",
+            "trace",
+            "update_current_trace",
+        ),
+        "gitrun.tracing",  # GenAI tracing: each raises NotSupportedError
+    ),
     "commit": "gitrun.vcs.commit",
     "push": "gitrun.vcs.sync",
     "pull": "gitrun.vcs.sync",
@@ -138,6 +171,9 @@ _LAZY = {
 }
 # MLflow's flavor modules (`mlflow.sklearn`...) and `mlflow.models`: modules loaded on first use.
 _LAZY_MODULES = {
+    "artifacts": "gitrun.artifacts",  # mlflow.artifacts
+    "exceptions": "gitrun.exceptions",  # mlflow.exceptions
+    "data": "gitrun.data",  # mlflow.data
     "models": "gitrun.models",
     "projects": "gitrun.projects",
     "pyfunc": "gitrun.pyfunc",

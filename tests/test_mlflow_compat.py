@@ -335,3 +335,50 @@ def test_experiment_times_derive_from_runs_and_runless_experiments_count_as_newe
     client.set_experiment_tag("empty", "team", "a")
     assert [e.experiment_id for e in client.search_experiments(order_by=["tags.team"])] == ["old", "empty"]
     assert not (repo / ".gitrun" / "experiments" / "old" / "experiment.yaml").read_text().count("time")
+
+
+# -- log_input: datasets ----------------------------------------------------------------------------
+def _log_datasets(mlflow: Any) -> dict[str, Any]:
+    import numpy as np
+    import pandas as pd
+
+    data = importlib.import_module(f"{mlflow.__name__}.data")
+    frame = pd.DataFrame({"name": ["tom", "nick", "july"], "age": [10, 15, 14], "label": [1, 0, 1]})
+    with mlflow.start_run() as run:
+        mlflow.log_input(data.from_pandas(frame, targets="label", name="people"), context="training")
+        mlflow.log_input(data.from_numpy(np.arange(12.0).reshape(4, 3), targets=np.array([0, 1, 0, 1])), "eval")
+        mlflow.log_input(data.from_pandas(frame, source="data/people.csv"), tags={"split": "all"})
+    inputs = mlflow.get_run(run.info.run_id).inputs.dataset_inputs
+    out = []
+    for item in inputs:
+        d = item.dataset
+        fields = {"name": d.name, "digest": d.digest, "source_type": d.source_type, "profile": json.loads(d.profile)}
+        fields["schema"] = json.loads(d.schema)
+        tags = item.tags if isinstance(item.tags, dict) else {t.key: t.value for t in item.tags}
+        out.append((fields, tags))
+    return {"inputs": sorted(out, key=lambda x: (x[0]["name"], x[0]["digest"], x[0]["source_type"]))}
+
+
+def test_log_input_records_what_mlflow_records(real_mlflow: ModuleType) -> None:
+    ours = _log_datasets(gitrun)
+    theirs = _log_datasets(real_mlflow)
+    assert ours == theirs
+    names = [(f["name"], f["source_type"], t) for f, t in ours["inputs"]]
+    assert ("people", "code", {"mlflow.data.context": "training"}) in names
+    assert ("dataset", "local", {"split": "all"}) in names
+
+
+def test_inputs_are_stored_once_in_the_runs_inputs_json(repo: Path) -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": [1, 2]})
+    with gitrun.start_run() as run:
+        for _ in range(2):
+            gitrun.log_input(gitrun.data.from_pandas(frame), context="training")
+    run_dir = repo / ".gitrun" / "experiments" / "default" / "runs" / run.info.run_id
+    stored = json.loads((run_dir / "inputs.json").read_text())
+    (entry,) = stored["inputs"]
+    assert entry["dataset"]["source_type"] == "code" and entry["tags"] == {"mlflow.data.context": "training"}
+    assert entry["dataset"]["source"]["tags"]["mlflow.source.type"] == "LOCAL"
+    with pytest.raises(GitrunError, match="from_pandas / from_numpy / from_dvc"):
+        gitrun.log_input(object())

@@ -7,15 +7,27 @@ append-only and atomic writes, ``reader`` the tolerant reads.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gitrun.entities import Experiment, FileInfo, LifecycleStage, Metric, Run, RunData, RunInfo, RunStatus, ViewType
+from gitrun.entities import (
+    Experiment,
+    FileInfo,
+    LifecycleStage,
+    Metric,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunStatus,
+    ViewType,
+)
 from gitrun.errors import (
     AlreadyExistsError,
     AmbiguousRunIdError,
@@ -26,7 +38,7 @@ from gitrun.errors import (
     RunStateError,
 )
 from gitrun.settings import load_project_settings
-from gitrun.store import textio
+from gitrun.store import datasets, textio
 from gitrun.store.layout import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
@@ -276,7 +288,11 @@ class ReadStore:
         return record_to_run(record)
 
     def get_run(self, run_id: str) -> Run:
-        return self.to_run(self.read_run(run_id))
+        """The run, with its dataset inputs (``run.inputs``; ``search_runs`` leaves them out)."""
+        record = self.read_run(run_id)
+        run = self.to_run(record)
+        found = datasets.read_inputs(record.run_dir, self.strict)
+        return dataclasses.replace(run, inputs=RunInputs(found)) if found else run
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         _, run_dir = self.find_run_dir(run_id)
@@ -325,8 +341,8 @@ class ReadStore:
         if not source.exists():
             raise GitrunError(f"run {run_id} has no artifact {path!r}; list them with `gitrun runs show {run_id}`")
         if dst_path is None:
-            return str(source)
-        dst = Path(dst_path) / source.name
+            return str(source.absolute())  # MLflow returns an absolute path
+        dst = (Path(dst_path) / source.name).absolute()
         if source.is_dir():
             shutil.copytree(source, dst, dirs_exist_ok=True)
         else:
@@ -411,6 +427,7 @@ class Store(ReadStore):
         directions: Mapping[str, str] | None = None,
         tags: Mapping[str, Any] | None = None,
         lifecycle_stage: str | None = None,
+        delete_tags: Sequence[str] = (),
     ) -> None:
         """Change an experiment's settings; the file is rewritten only when its content changes."""
         data = self._read_experiment_file(experiment_id)
@@ -421,6 +438,10 @@ class Store(ReadStore):
         self._apply_settings(data, primary_metric, directions)
         if tags:
             data["tags"] = {**data["tags"], **{str(k): str(v) for k, v in tags.items()}}
+        for key in delete_tags:
+            if key not in data["tags"]:
+                raise InvalidInputError(f"experiment {experiment_id} has no tag {key!r} to delete")
+            data["tags"] = {k: v for k, v in data["tags"].items() if k != key}
         if lifecycle_stage is not None:
             data["lifecycle_stage"] = lifecycle_stage
         if data != before:

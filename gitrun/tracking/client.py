@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gitrun.entities import Experiment, FileInfo, Metric, Param, Run, RunStatus, RunTag, ViewType
+from gitrun.entities import DatasetInput, Experiment, FileInfo, Metric, Param, Run, RunStatus, RunTag, ViewType
 from gitrun.errors import InvalidInputError, RunStateError
 from gitrun.plugins import store_at
 from gitrun.search.api import filter_experiments, order_experiments, rows_to_dataframe, search_run_records
@@ -22,6 +22,7 @@ from gitrun.store.validation import validate_key, validate_metric_value, validat
 from gitrun.store.writer import now_ms
 from gitrun.tags import LOGGED_ARTIFACTS, LOGGED_IMAGES, PARENT_RUN_ID, RUN_NAME, USER
 from gitrun.tracking import artifacts as _artifacts
+from gitrun.tracking import inputs as _inputs
 from gitrun.tracking import tables as _tables
 from gitrun.tracking.state import STATE
 
@@ -93,6 +94,9 @@ class Client:
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
         self.writable_store.update_experiment(experiment_id, tags={validate_key("tag", key): value})
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self.writable_store.update_experiment(experiment_id, delete_tags=[key])
 
     def delete_experiment(self, experiment_id: str) -> None:
         self.writable_store.update_experiment(experiment_id, lifecycle_stage="deleted")
@@ -222,6 +226,13 @@ class Client:
         if points:
             writer.log_metric_points(points)
 
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None, models: Any = None) -> None:
+        """Record ``DatasetInput``s (a ``Dataset`` entity with its input tags) for the run."""
+        found = [
+            DatasetInput(_inputs.dataset_entity(d.dataset, {}), dict(d.tags)) for d in datasets or () if d is not None
+        ]
+        _inputs.log_inputs(self.writable_store.writable(run_id).run_dir, found)
+
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         return self.store.metric_history(run_id, key)
 
@@ -301,7 +312,8 @@ class Client:
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         return self.store.list_artifacts(run_id, path)
 
-    def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
+    def download_artifacts(self, run_id: str, path: str = "", dst_path: str | None = None) -> str:
+        """The artifact's absolute local path (its own, or its copy under ``dst_path``)."""
         return self.store.download_artifacts(run_id, path, dst_path)
 
     def experiment_id_for_name(self, name: str) -> str:

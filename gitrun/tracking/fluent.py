@@ -28,7 +28,7 @@ from gitrun.store.textio import atomic_write
 from gitrun.store.validation import validate_key, validate_run_id
 from gitrun.store.writer import RunWriter, now_ms
 from gitrun.tags import CODE_DIFF, NOTE, PARENT_RUN_ID, RUN_NAME
-from gitrun.tracking import artifacts
+from gitrun.tracking import artifacts, inputs
 from gitrun.tracking.client import Client
 from gitrun.tracking.code import DIFF_FILE, code_state
 from gitrun.tracking.events import RunEvents, run_events
@@ -46,9 +46,13 @@ __all__ = [
     "ActiveRun",
     "active_run",
     "create_experiment",
+    "delete_experiment",
+    "delete_experiment_tag",
     "delete_run",
     "delete_tag",
     "end_run",
+    "flush_artifact_async_logging",
+    "flush_async_logging",
     "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
@@ -63,6 +67,8 @@ __all__ = [
     "log_dict",
     "log_figure",
     "log_image",
+    "log_input",
+    "log_inputs",
     "log_metric",
     "log_metrics",
     "log_param",
@@ -70,6 +76,7 @@ __all__ = [
     "log_table",
     "log_text",
     "load_table",
+    "restore_experiment",
     "restore_run",
     "search_experiments",
     "search_runs",
@@ -213,6 +220,29 @@ def set_experiment_tag(key: str, value: Any) -> None:
 def set_experiment_tags(tags: Mapping[str, Any]) -> None:
     for key, value in tags.items():
         set_experiment_tag(key, value)
+
+
+def delete_experiment_tag(key: str) -> None:
+    """Delete a tag of the active experiment."""
+    _get_client().delete_experiment_tag(_resolve_experiment_id(None), key)
+
+
+def delete_experiment(experiment_id: str) -> None:
+    """Mark the experiment deleted (``lifecycle_stage: deleted`` in its ``experiment.yaml``; its runs stay)."""
+    _get_client().delete_experiment(canonical_experiment_id(experiment_id))
+
+
+def restore_experiment(experiment_id: str) -> None:
+    _get_client().restore_experiment(canonical_experiment_id(experiment_id))
+
+
+def flush_async_logging() -> None:
+    """Nothing to wait for: every log call has written its data when it returns (``synchronous=`` is accepted
+    and ignored)."""
+
+
+def flush_artifact_async_logging() -> None:
+    """As :func:`flush_async_logging`: artifacts are written before their log call returns."""
 
 
 def _resolve_experiment_id(experiment_id: str | None) -> str:
@@ -543,6 +573,40 @@ def log_image(
     """Save a PIL image or numpy array as a file, or as step ``step`` of image series ``key``."""
     run = _active_or_start()
     _get_client().log_image(run.info.run_id, image, artifact_file, key, step, timestamp)
+
+
+def log_input(
+    dataset: Any = None,
+    context: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    model: Any = None,
+) -> None:
+    """Record a dataset the active run used (``gitrun.data.from_pandas`` / ``from_numpy`` / ``from_dvc``);
+    ``context`` ("training", "eval"...) is its ``mlflow.data.context`` tag."""
+    log_inputs([dataset], [context], [tags], [model])
+
+
+def log_inputs(
+    datasets: Sequence[Any] | None = None,
+    contexts: Sequence[str | None] | None = None,
+    tags_list: Sequence[Mapping[str, Any] | None] | None = None,
+    models: Sequence[Any] | None = None,
+) -> None:
+    """Several :func:`log_input` at once; the lists have one entry per dataset (None entries allowed)."""
+    items = list(datasets or [])
+    contexts = list(contexts) if contexts is not None else [None] * len(items)
+    tags_list = list(tags_list) if tags_list is not None else [None] * len(items)
+    if len(contexts) != len(items) or len(tags_list) != len(items):
+        raise InvalidInputError("log_inputs: datasets, contexts and tags_list must have the same length")
+    run = _active_or_start()
+    writer: RunWriter = run._writer  # type: ignore[attr-defined]
+    run_tags = get_run(run.info.run_id).data.tags
+    found = [
+        inputs.dataset_input(d, run_tags, c, t)
+        for d, c, t in zip(items, contexts, tags_list, strict=True)
+        if d is not None
+    ]
+    inputs.log_inputs(writer.run_dir, found)
 
 
 def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
