@@ -382,3 +382,62 @@ def test_inputs_are_stored_once_in_the_runs_inputs_json(repo: Path) -> None:
     assert entry["dataset"]["source"]["tags"]["mlflow.source.type"] == "LOCAL"
     with pytest.raises(GitrunError, match="from_pandas / from_numpy / from_dvc"):
         gitrun.log_input(object())
+
+
+# -- the rest of the fluent API MLflow scripts use ----------------------------------------------------
+def _lifecycle(mlflow: Any) -> dict[str, Any]:
+    artifacts = importlib.import_module(f"{mlflow.__name__}.artifacts")
+    experiment_id = mlflow.create_experiment("lifecycle", tags={"a": "1"})
+    mlflow.set_experiment(experiment_id=experiment_id)
+    mlflow.set_experiment_tags({"b": "2", "c": "3"})
+    mlflow.delete_experiment_tag("c")
+    with mlflow.start_run() as parent:
+        with mlflow.start_run(nested=True) as child:
+            mlflow.log_metric("m", 1.0, step=0, synchronous=False)
+            mlflow.log_param("p", "x", synchronous=False)
+            mlflow.set_tag("t", "y", synchronous=False)
+            mlflow.log_text("hi", "notes/hi.txt")
+            mlflow.flush_async_logging()
+        last = mlflow.last_active_run()
+    out: dict[str, Any] = {
+        "tags": mlflow.get_experiment(experiment_id).tags,
+        "parent": mlflow.get_parent_run(child.info.run_id).info.run_id == parent.info.run_id,
+        "no parent": mlflow.get_parent_run(parent.info.run_id),
+        "last": last.info.run_id == child.info.run_id,
+        "child data": (mlflow.get_run(child.info.run_id).data.metrics, mlflow.get_run(child.info.run_id).data.params),
+    }
+    local = artifacts.download_artifacts(run_id=child.info.run_id, artifact_path="notes/hi.txt")
+    uri = artifacts.download_artifacts(f"runs:/{child.info.run_id}/notes")
+    out["download"] = (Path(local).is_absolute(), Path(local).read_text(), sorted(p.name for p in Path(uri).iterdir()))
+    out["load_text"] = artifacts.load_text(f"runs:/{child.info.run_id}/notes/hi.txt")
+    out["listed"] = [(f.path, f.is_dir) for f in artifacts.list_artifacts(run_id=child.info.run_id)]
+    mlflow.delete_experiment(experiment_id)
+    out["deleted"] = mlflow.get_experiment(experiment_id).lifecycle_stage
+    out["hidden"] = "lifecycle" not in [e.name for e in mlflow.search_experiments()]
+    mlflow.restore_experiment(experiment_id)
+    out["restored"] = mlflow.get_experiment(experiment_id).lifecycle_stage
+    return out
+
+
+def test_fluent_lifecycle_calls_as_mlflow(real_mlflow: ModuleType) -> None:
+    ours = _lifecycle(gitrun)
+    assert ours == _lifecycle(real_mlflow)
+    assert ours["tags"] == {"a": "1", "b": "2"} and ours["deleted"] == "deleted"
+    with gitrun.start_run() as run:
+        gitrun.log_text("hi", "notes/hi.txt")
+    copied = gitrun.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="notes", dst_path="rel")
+    assert Path(copied).is_absolute() and (Path(copied) / "hi.txt").read_text() == "hi"
+
+
+def test_genai_tracing_is_a_clear_error(repo: Path) -> None:
+    from gitrun.errors import NotSupportedError
+
+    with pytest.raises(NotSupportedError, match=r"mlflow.trace: GenAI tracing is not supported") as info:
+
+        @gitrun.trace
+        def predict() -> None: ...
+
+    assert info.value.error_code == "NOT_IMPLEMENTED"
+    for name in ("start_span", "search_traces", "get_trace", "update_current_trace"):
+        with pytest.raises(NotSupportedError, match=name):
+            getattr(gitrun, name)()
