@@ -20,6 +20,8 @@ from typing import Any
 from gitrun._version import __version__
 from gitrun.entities import Experiment, Metric, Param, Run, RunData, RunInfo, RunStatus, RunTag, ViewType
 from gitrun.errors import GitrunError
+from gitrun.errors import GitrunError as MlflowException  # mlflow.MlflowException
+from gitrun.tracking.artifacts import Image
 from gitrun.tracking.client import Client, MlflowClient
 from gitrun.tracking.fluent import (
     ActiveRun,
@@ -73,8 +75,10 @@ __all__ = [
     "Client",
     "Experiment",
     "GitrunError",
+    "Image",
     "Metric",
     "MlflowClient",
+    "MlflowException",
     "Param",
     "Run",
     "RunData",

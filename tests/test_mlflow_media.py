@@ -189,3 +189,21 @@ def test_table_refusals(repo: Path) -> None:
         with pytest.raises(InvalidInputError, match="mixes images"):
             gitrun.log_table({"a": [Image.new("RGB", (2, 2)), "x"]}, "t.json")
     assert gitrun.Client().list_artifacts(run.info.run_id) == []
+
+
+def test_mlflow_image_objects_log_as_in_mlflow(real_mlflow: ModuleType) -> None:
+    def script(mlflow: Any) -> str:
+        image = mlflow.Image([[1, 2, 3], [4, 5, 6]])
+        with mlflow.start_run() as run:
+            assert image.size == (3, 2) and image.to_array().tolist() == [[1, 2, 3], [4, 5, 6]]
+            mlflow.log_image(image, "plain.png")
+            mlflow.log_image(image.resize((6, 4)), key="grown", step=1)
+            mlflow.log_table({"inputs": ["a", "b"], "outputs": [image, image]}, "image_gen.json")
+        return run.info.run_id  # type: ignore[no-any-return]
+
+    (theirs, _), (ours, _) = _in_both(real_mlflow, script)
+    their_tree, our_tree = _tree(theirs), _tree(ours)
+    assert sorted(our_tree) == sorted(their_tree)
+    for name, path in their_tree.items():
+        if name.endswith((".png", ".webp")):
+            assert _pixels(our_tree[name]) == _pixels(path), name

@@ -281,3 +281,37 @@ def log_image_step(artifact_root: Path, image: Any, key: str, step: int, timesta
     stem = stepped_image_stem(key, step, timestamp)
     save_with_preview(artifact_root, pil, f"{stem}.png", f"{stem}+compressed.webp")
     return stem
+
+
+class Image:
+    """MLflow's ``mlflow.Image``: an image from a numpy array, a list of pixel rows, a PIL image or
+    a file path, for ``log_image`` and table cells."""
+
+    def __init__(self, image: Any):
+        if isinstance(image, (str, os.PathLike)):
+            require("images", "PIL", feature="mlflow.Image")
+            from PIL import Image as PILImage
+
+            with PILImage.open(image) as opened:
+                opened.load()
+                self.image = opened.copy()
+        else:
+            self.image = image_to_pil(image)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.size  # type: ignore[no-any-return]
+
+    def to_pil(self) -> Any:
+        return self.image
+
+    def to_array(self) -> Any:
+        import numpy as np
+
+        return np.array(self.image)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        self.image.save(path)
+
+    def resize(self, size: tuple[int, int]) -> Image:
+        return Image(self.image.resize(size))
