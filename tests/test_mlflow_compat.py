@@ -441,3 +441,52 @@ def test_genai_tracing_is_a_clear_error(repo: Path) -> None:
     for name in ("start_span", "search_traces", "get_trace", "update_current_trace"):
         with pytest.raises(NotSupportedError, match=name):
             getattr(gitrun, name)()
+
+
+def _search_datasets(mlflow: Any) -> dict[str, list[str]]:
+    import pandas as pd
+
+    data = importlib.import_module(f"{mlflow.__name__}.data")
+    train = pd.DataFrame({"x": [1, 2, 3]})
+    other = pd.DataFrame({"x": [4, 5]})
+    for name, frames in {"a": [(train, "training")], "b": [(other, "eval")], "c": [], "d": [(train, "eval")]}.items():
+        with mlflow.start_run(run_name=name):
+            for frame, context in frames:
+                mlflow.log_input(data.from_pandas(frame, name=f"set-{len(frame)}"), context=context)
+    digest = data.from_pandas(train).digest
+
+    def names(filter_string: str) -> list[str]:
+        runs = mlflow.search_runs(filter_string=filter_string, output_format="list", order_by=["attributes.run_name"])
+        return [r.info.run_name for r in runs]
+
+    return {
+        f: names(f)
+        for f in (
+            "datasets.name = 'set-3'",
+            "datasets.name != 'set-3'",
+            f"datasets.digest = '{digest}'",
+            "datasets.context = 'eval'",
+            "datasets.context IN ('training', 'nope')",
+            "datasets.name LIKE 'set-%' AND datasets.context = 'training'",
+            "dataset.name = 'set-2'",
+        )
+    }
+
+
+def test_search_runs_by_datasets_as_mlflow(real_mlflow: ModuleType) -> None:
+    ours = _search_datasets(gitrun)
+    assert ours == _search_datasets(real_mlflow)
+    assert ours["datasets.name = 'set-3'"] == ["a", "d"] and ours["datasets.context = 'eval'"] == ["b", "d"]
+
+
+def test_dataset_filters_that_mlflow_refuses_are_refused(repo: Path) -> None:
+    from gitrun.errors import FilterSyntaxError
+
+    for bad, message in [
+        ("datasets.size = '1'", "unknown dataset field 'size'"),
+        ("datasets.name = 3", "put the value in single quotes"),
+    ]:
+        with pytest.raises(FilterSyntaxError, match=message):
+            gitrun.search_runs(filter_string=bad)
+    with pytest.raises(FilterSyntaxError, match="cannot be ordered by datasets"):
+        gitrun.search_runs(order_by=["datasets.name"])

@@ -19,7 +19,7 @@ from gitrun.search import index as _index
 from gitrun.search.evaluate import compile_filter, sort_rows
 from gitrun.search.grammar import OrderBy, parse_filter, parse_order_by
 from gitrun.search.rows import RunRow, Scan
-from gitrun.store import experiment_not_found, record_to_run
+from gitrun.store import datasets, experiment_not_found, record_to_run
 from gitrun.store.layout import DEFAULT_EXPERIMENT_ID, canonical_experiment_id
 
 if TYPE_CHECKING:
@@ -169,6 +169,9 @@ class RecordRow:
 
     def tag(self, key: str) -> str | None:
         return self.record.tags.get(key)
+
+    def datasets(self, key: str) -> list[str]:
+        return datasets.field_values(datasets.read_inputs(self.record.run_dir), key)
 
     def attribute(self, key: str) -> Any:
         r = self.record
