@@ -490,3 +490,24 @@ def test_dataset_filters_that_mlflow_refuses_are_refused(repo: Path) -> None:
             gitrun.search_runs(filter_string=bad)
     with pytest.raises(FilterSyntaxError, match="cannot be ordered by datasets"):
         gitrun.search_runs(order_by=["datasets.name"])
+
+
+def test_a_runs_datasets_are_on_its_site_page(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+    from bs4 import BeautifulSoup
+
+    from gitrun.site.build import BuildOptions, build_site
+    from gitrun.store import Store
+
+    frame = pd.DataFrame({"x": [1, 2, 3]})
+    with gitrun.start_run() as run:
+        gitrun.log_input(gitrun.data.from_pandas(frame, name="train<set>"), context="training")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    build_site(Store(repo / ".gitrun"), BuildOptions(output=tmp_path / "site", strict=True))
+    page = BeautifulSoup((tmp_path / "site" / "runs" / f"{run.info.run_id}.html").read_text(), "html.parser")
+    rows = [
+        [td.get_text(" ", strip=True) for td in tr.find_all("td")] for tr in page.select("#datasets-table tbody tr")
+    ]
+    digest = gitrun.data.from_pandas(frame).digest
+    assert [r[:3] for r in rows] == [["train<set>", digest, "training"]]
+    assert rows[0][3].startswith("code {") and '"num_rows": 3' in rows[0][4]

@@ -20,6 +20,7 @@ from gitrun.site import safe
 from gitrun.site.builder import Builder
 from gitrun.site.context import (
     ArtifactView,
+    DatasetView,
     KeyValue,
     MetricView,
     ModelView,
@@ -33,9 +34,20 @@ from gitrun.site.output import digest, write_if_changed
 from gitrun.site.resources import make_environment
 from gitrun.site.series import browser_series, read_series, to_csv
 from gitrun.store import RunRecord
+from gitrun.store.datasets import INPUTS_FILE, read_inputs
 from gitrun.store.series import series_keys, series_size
 from gitrun.store.textio import TEMP_PREFIX, json_number
-from gitrun.tags import GIT_BRANCH, GIT_COMMIT, GIT_DIRTY, GIT_REPO_URL, NOTE, PARENT_RUN_ID, SOURCE_NAME, USER
+from gitrun.tags import (
+    DATA_CONTEXT,
+    GIT_BRANCH,
+    GIT_COMMIT,
+    GIT_DIRTY,
+    GIT_REPO_URL,
+    NOTE,
+    PARENT_RUN_ID,
+    SOURCE_NAME,
+    USER,
+)
 
 # Artifacts a browser would run as code if opened from the site: copied with ".txt" appended.
 ACTIVE_SUFFIXES = (".html", ".htm", ".xhtml", ".svg", ".xml", ".js", ".mjs", ".shtml", ".php")
@@ -94,6 +106,7 @@ def fingerprint(record: RunRecord, experiment_name: str) -> list[Any]:
     sizes = {k: series_size(p) for k, p in series_keys(record.run_dir).items()}
     artifacts = [(rel, st.st_size, st.st_mtime_ns) for rel, st in _walk_artifacts(record.run_dir / "artifacts")]
     diff = record.run_dir / "code.diff"
+    inputs = record.run_dir / INPUTS_FILE
     return [
         record.run_id,
         experiment_name,
@@ -105,6 +118,7 @@ def fingerprint(record: RunRecord, experiment_name: str) -> list[Any]:
         sizes,
         artifacts,
         diff.stat().st_size if diff.exists() else None,
+        inputs.read_bytes() if inputs.exists() else None,
     ]
 
 
@@ -263,6 +277,7 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
         tags=tuple(KeyValue(k, v) for k, v in sorted(tags.items())),
         metrics=tuple(metrics),
         artifacts=tuple(artifacts),
+        datasets=_datasets(record),
         models=_models(settings, record),
         note_html=safe.render_note(note) if note.strip() else "",
         recover_commands=_recover_commands(record),
@@ -273,6 +288,20 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
     html = _env(settings).get_template("run.html").render(**as_template_vars(context))
     write(page_path(run_id), html)
     return out
+
+
+def _datasets(record: RunRecord) -> tuple[DatasetView, ...]:
+    return tuple(
+        DatasetView(
+            i.dataset.name,
+            i.dataset.digest,
+            i.tags.get(DATA_CONTEXT, ""),
+            i.dataset.source_type,
+            i.dataset.source,
+            i.dataset.profile or "",
+        )
+        for i in read_inputs(record.run_dir)
+    )
 
 
 def _info(record: RunRecord, experiment_name: str) -> RunInfoView:
