@@ -8,6 +8,7 @@ uuid4 replaced), the pixels of each image, the bytes of each table, and the tags
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,6 +39,10 @@ def real_mlflow(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     while mlflow.active_run():
         mlflow.end_run()
     mlflow.set_tracking_uri(None)
+    # MLflow's set_experiment keeps the experiment in the process and in MLFLOW_EXPERIMENT_ID (which
+    # gitrun reads too): forget both, so the next test starts clean.
+    mlflow.tracking.fluent._active_experiment_id = None
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
 
 
 def _in_both(real_mlflow: ModuleType, script: Callable[[Any], str]) -> tuple[tuple[Path, Any], tuple[Path, Any]]:

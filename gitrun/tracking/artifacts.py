@@ -289,7 +289,7 @@ class Image:
 
     def __init__(self, image: Any):
         if isinstance(image, (str, os.PathLike)):
-            require("images", "PIL", feature="mlflow.Image")
+            require("images", "PIL", feature="gitrun.Image")
             from PIL import Image as PILImage
 
             with PILImage.open(image) as opened:
