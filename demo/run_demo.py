@@ -8,7 +8,8 @@ and a local DVC remote inside it (DEMO_DIR/remotes/, excluded from Git); commit 
 (each run logs its model with ``gitrun.sklearn.log_model``: the serialized model goes through DVC, the
 demo's pyproject.toml sets a small ``dvc_threshold``, its MLmodel stays in Git); train more
 runs on a feature branch, commit and push them; then show the history, the runs ordered by the
-primary metric, the experiments, the best run and its model (``gitrun models show / predict``). Needs no terminal; plain text when piped.
+primary metric, the experiments, the best run and its model (``gitrun models show / predict``), served for a moment by ``gitrun serve``
+with one request sent to it. Needs no terminal; plain text when piped.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def missing_extras() -> str | None:
         require("demo", feature="the demo (train.py trains scikit-learn models)")
         require("dvc", feature="the demo (model files go through DVC)")
         require("site", feature="the demo (it builds the report site)")
+        require("serve", feature="the demo (it serves the best model)")
     except MissingExtraError as exc:
         return str(exc)
     return None
@@ -100,6 +102,39 @@ def show(repo: Path, *args: str) -> None:
     result = subprocess.run(gitrun_cmd(*args), cwd=repo, env=child_env())
     if result.returncode != 0:
         raise SystemExit(f"`{shlex.join(['gitrun', *args])}` failed with exit code {result.returncode}")
+
+
+def serve_once(repo: Path, uri: str, example: Path) -> None:
+    """Start ``gitrun serve URI`` on a free port, send it one request, print the answer and the curl
+    command that sends the same, and stop it with SIGTERM."""
+    import signal
+    import urllib.request
+
+    print(f"$ gitrun serve {uri} --port 0", flush=True)
+    proc = subprocess.Popen(
+        gitrun_cmd("serve", uri, "--port", "0"), cwd=repo, env=child_env(), stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None
+    ready = proc.stdout.readline()  # "Serving URI (version V) at http://127.0.0.1:PORT (Ctrl+C stops)"
+    if " at http" not in ready:
+        proc.kill()
+        raise SystemExit(f"gitrun serve did not start (exit code {proc.wait()})")
+    print(ready.rstrip(), flush=True)
+    url = ready.split(" at ", 1)[1].split()[0]
+    try:
+        request = urllib.request.Request(
+            f"{url}/invocations", data=example.read_bytes(), headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=30) as reply:
+            version = reply.headers.get("X-Gitrun-Model-Version")
+            answer = reply.read().decode()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    rel = example.relative_to(repo)
+    print(f"$ curl -s {url}/invocations -H 'Content-Type: application/json' -d @{rel}", flush=True)
+    print(answer, flush=True)
+    print(f"(answered by version {version}; the server stopped on SIGTERM with exit code {proc.returncode})")
 
 
 def remote_dir(repo: Path, name: str) -> Path:
@@ -247,6 +282,11 @@ def main(argv: list[str] | None = None) -> int:
     banner("Predict with it: MLflow's scoring input, in this environment")
     show(repo, "models", "predict", "-m", f"runs:/{best_id[:10]}/model", "-i", str(example))
 
+    # -- Serve it (gitrun serve): MLflow's scoring protocol over HTTP ------------------------------
+    # The registry (NAME#prod) has not landed yet: the best run's model is served by its runs:/ URI.
+    banner(f"Serve it: gitrun serve runs:/{best_id[:10]}/model (the registry is not there yet)")
+    serve_once(repo, f"runs:/{best_id[:10]}/model", repo / example)
+
     # -- What the feature branch did to the experiments (gitrun diff) ----------------------------
     banner(f"What {FEATURE_BRANCH} changed: gitrun diff main {FEATURE_BRANCH}")
     show(repo, "diff", "main", FEATURE_BRANCH)
@@ -278,6 +318,7 @@ Next:
   gitrun runs list --experiment {EXPERIMENT} --json
   gitrun runs show {best_id[:10]}
   gitrun models show runs:/{best_id[:10]}/model --rev main
+  gitrun serve runs:/{best_id[:10]}/model     # MLflow's scoring server on http://127.0.0.1:5000
   gitrun log                  # the commits that added runs
   gitrun diff main {FEATURE_BRANCH} --format md     # the diff as a pull-request comment shows it
   git show --stat HEAD        # a gitrun commit: run files, and .dvc pointers for the models

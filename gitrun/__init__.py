@@ -69,6 +69,13 @@ from gitrun.tracking.fluent import (
     set_tracking_uri,
     start_run,
 )
+from gitrun.tracking.system_metrics import (
+    disable_system_metrics_logging,
+    enable_system_metrics_logging,
+    set_system_metrics_node_id,
+    set_system_metrics_samples_before_logging,
+    set_system_metrics_sampling_interval,
+)
 
 __all__ = [
     "ActiveRun",
@@ -88,12 +95,15 @@ __all__ = [
     "ViewType",
     "__version__",
     "active_run",
+    "autolog",
     "commit",
     "create_experiment",
     "delete_experiment",
     "delete_experiment_tag",
     "delete_run",
     "delete_tag",
+    "disable_system_metrics_logging",
+    "enable_system_metrics_logging",
     "end_run",
     "flush_artifact_async_logging",
     "flush_async_logging",
@@ -137,6 +147,9 @@ __all__ = [
     "set_experiment",
     "set_experiment_tag",
     "set_experiment_tags",
+    "set_system_metrics_node_id",
+    "set_system_metrics_samples_before_logging",
+    "set_system_metrics_sampling_interval",
     "set_tag",
     "set_tags",
     "set_tracking_uri",
@@ -146,6 +159,7 @@ __all__ = [
 
 
 _LAZY = {
+    "autolog": "gitrun.tracking.autolog",
     **dict.fromkeys(
         (
             "add_trace",

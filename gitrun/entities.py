@@ -62,6 +62,11 @@ class LifecycleStage:
     DELETED = "deleted"
 
 
+# The keys of the metrics sampled by start_run(log_system_metrics=True) (MLflow's ``system/...``
+# names, gitrun.tracking.system_metrics); the site draws them in a section of their own.
+SYSTEM_METRIC_PREFIX = "system/"
+
+
 @dataclass(frozen=True)
 class Metric:
     """One point of a metric series."""

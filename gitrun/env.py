@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from gitrun import envvars
+
 
 @dataclass(frozen=True)
 class EnvVar:
@@ -25,13 +27,12 @@ class EnvVar:
         return found[1] if found else None
 
     def lookup(self) -> tuple[str, str] | None:
-        """``(the variable that is set, its value)``, ``GITRUN_X`` first; None when neither is."""
-        for name in (self.name, self.mlflow):
-            if name:
-                value = os.environ.get(name)
-                if value:
-                    return name, value
-        return None
+        """``(the variable that is set, its value)``, ``GITRUN_X`` first; None when neither is
+        (:func:`gitrun.envvars.lookup`, the one rule for MLflow's names)."""
+        if self.mlflow is not None:
+            return envvars.lookup(self.name.removeprefix(envvars.GITRUN))
+        value = os.environ.get(self.name)
+        return (self.name, value) if value else None
 
 
 TRACKING_URI = EnvVar(
@@ -69,6 +70,26 @@ FSYNC = EnvVar(
     "`1`: `fsync` every write, for power-loss durability ([settings.md](settings.md#durability-gitrun_fsync))",
 )
 NO_INDEX = EnvVar("GITRUN_NO_INDEX", None, "`1`: searches read the run files only, without the search index")
+SYSTEM_METRICS = (
+    EnvVar(
+        "GITRUN_ENABLE_SYSTEM_METRICS_LOGGING",
+        "MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING",
+        "`true`: every run samples system metrics ([autolog.md](autolog.md#system-metrics))",
+    ),
+    EnvVar(
+        "GITRUN_SYSTEM_METRICS_SAMPLING_INTERVAL",
+        "MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL",
+        "seconds between samples (default 10)",
+    ),
+    EnvVar(
+        "GITRUN_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING",
+        "MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING",
+        "samples averaged into one point (default 1)",
+    ),
+    EnvVar(
+        "GITRUN_SYSTEM_METRICS_NODE_ID", "MLFLOW_SYSTEM_METRICS_NODE_ID", "the machine's name in system metric keys"
+    ),
+)
 CACHE_DIR = EnvVar(
     "GITRUN_CACHE_DIR",
     None,
@@ -87,6 +108,7 @@ TABLE = (
     HEARTBEAT_TIMEOUT,
     FSYNC,
     NO_INDEX,
+    *SYSTEM_METRICS,
     CACHE_DIR,
 )
 

@@ -165,17 +165,19 @@ def _matches(actual: str, wanted: str) -> bool:
     return actual.split(".")[: len(wanted.split("."))] == wanted.split(".")
 
 
-def gitrun_install() -> tuple[list[str], str]:
-    """pip arguments that install the running gitrun, and what identifies it (for the cache key):
-    an editable install of a source checkout, else a wheel rebuilt from the installed files."""
+def gitrun_install(extras: tuple[str, ...] = ()) -> tuple[list[str], str]:
+    """pip arguments that install the running gitrun (with ``extras``, e.g. ``("serve",)``), and what
+    identifies it (for the cache key): an editable install of a source checkout, else a wheel rebuilt
+    from the installed files."""
     from gitrun._version import __version__
 
+    wanted = f"[{','.join(sorted(extras))}]" if extras else ""
     root = Path(__file__).resolve().parent.parent  # above the gitrun package
     pyproject = root / "pyproject.toml"
     if pyproject.is_file() and 'name = "gitrun-ml"' in pyproject.read_text(encoding="utf-8"):
-        return ["-e", str(root)], f"checkout {root} {__version__}"
+        return ["-e", f"{root}{wanted}"], f"checkout {root} {__version__}{wanted}"
     wheel = installed_wheel(cache_root() / "wheels")
-    return [str(wheel)], f"wheel {hashlib.sha256(wheel.read_bytes()).hexdigest()}"
+    return [f"{wheel}{wanted}"], f"wheel {hashlib.sha256(wheel.read_bytes()).hexdigest()}{wanted}"
 
 
 def installed_wheel(dest: Path, distribution: str = "gitrun-ml") -> Path:
@@ -224,12 +226,13 @@ def env_key(spec: PythonEnv, python_version: str, gitrun_identity: str) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def build_env(spec: PythonEnv, root: Path | None = None) -> VirtualEnv:
-    """The virtual environment of ``spec`` with gitrun in it, built now or found in the cache."""
+def build_env(spec: PythonEnv, root: Path | None = None, extras: tuple[str, ...] = ()) -> VirtualEnv:
+    """The virtual environment of ``spec`` with gitrun (and its ``extras``) in it, built now or found
+    in the cache."""
     from filelock import FileLock
 
     python, version = find_python(spec.python)
-    install, identity = gitrun_install()
+    install, identity = gitrun_install(extras)
     key = env_key(spec, version, identity)
     envs = (root or cache_root() / "envs").resolve()
     envs.mkdir(parents=True, exist_ok=True)

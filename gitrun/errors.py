@@ -258,6 +258,15 @@ class ModelNotFoundError(GitrunError, LookupError):
     error_code = "RESOURCE_DOES_NOT_EXIST"
 
 
+# -- serving (gitrun.serve) ------------------------------------------------------------------
+class UnsupportedContentTypeError(InvalidInputError):
+    """A prediction input whose content type or charset the scoring protocol does not take (HTTP 415)."""
+
+
+class ServeError(GitrunError):
+    """The scoring server cannot start as asked: a missing extra, a port in use, a model that does not load."""
+
+
 class StoreWarning(UserWarning):
     """A file of the store could not be read completely; the rest of the store still reads."""
 

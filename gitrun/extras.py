@@ -31,6 +31,8 @@ EXTRAS: dict[str, dict[str, str]] = {
     "lightgbm": {"lightgbm": "lightgbm", "skops": "skops"},
     "evaluate": {"sklearn": "scikit-learn", "matplotlib": "matplotlib"},
     "projects": {"dask": "dask", "distributed": "distributed"},
+    "system-metrics": {"psutil": "psutil"},
+    "serve": {"starlette": "starlette", "uvicorn": "uvicorn"},
     "demo": {"sklearn": "scikit-learn"},  # last: a module of several extras is named by its first
 }
 

@@ -50,6 +50,12 @@ def gitrun_run_ended(run_id: str, status: str) -> None:
     """This process ended the run with ``status`` (FINISHED, FAILED or KILLED); after its last batch."""
 
 
+@hookspec
+def gitrun_autolog_integrations() -> list[Any] | None:  # type: ignore[empty-body]
+    """Autologging integrations this plugin provides: ``gitrun.tracking.autolog.Integration`` objects
+    (the framework's import name, and its ``autolog`` function, enabled by ``gitrun.autolog()``)."""
+
+
 # -- the read path ----------------------------------------------------------------------------
 @hookspec(firstresult=True)
 def gitrun_store_at(store: Any, rev: str) -> Any:

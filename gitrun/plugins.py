@@ -30,7 +30,7 @@ BUILTIN_PLUGINS = (
     "gitrun.cli.commands",  # gitrun_cli_commands: the built-in subcommands
     "gitrun.site.pages.builtin",  # gitrun_site_pages: the site's built-in pages and navigation
     "gitrun.projects.plugin",  # gitrun_project_backends: local and dask
-    "gitrun.models.plugin",  # gitrun_model_flavors, gitrun_resolve_model_uri: pyfunc, sklearn, lightgbm
+    "gitrun.models.plugin",  # gitrun_model_flavors, gitrun_resolve_model_uri, gitrun_autolog_integrations
 )
 
 _pm: pluggy.PluginManager | None = None

@@ -20,6 +20,7 @@ LOGGED_IMAGES = "mlflow.loggedImages"
 LOGGED_ARTIFACTS = "mlflow.loggedArtifacts"  # JSON list of {"path", "type": "table"} (log_table)
 DATA_CONTEXT = "mlflow.data.context"  # a dataset input's tag: what the dataset was used for
 DATASETS = "mlflow.datasets"  # which datasets evaluated which model (gitrun.evaluate)
+AUTOLOGGING = "mlflow.autologging"  # on a run autolog started: the integration that started it
 PROJECT_ENTRY_POINT = "mlflow.project.entryPoint"
 PROJECT_BACKEND = "mlflow.project.backend"
 PROJECT_ENV = "mlflow.project.env"

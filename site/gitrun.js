@@ -91,6 +91,10 @@
     var full = clone(spec);
     full.datasets = datasets;
     return window.vegaEmbed(node, full, EMBED_OPTIONS).then(function (result) {
+      // vega-embed's actions menu is an icon: give it a name screen readers can say.
+      Array.prototype.forEach.call(node.querySelectorAll("details > summary"), function (summary) {
+        summary.setAttribute("aria-label", "chart actions: save as SVG or PNG");
+      });
       node.setAttribute("data-rendered", "true");
       return result;
     }).catch(function (err) {
@@ -122,8 +126,19 @@
         enc.y.scale = options.log ? { type: "log" } : { type: "linear", zero: false };
         if (title !== undefined) enc.y.title = title;
       }
-      if (domain && enc.color && enc.color.scale) enc.color.scale.domain = domain;
+      ["color", "strokeDash", "shape"].forEach(function (channel) {
+        if (domain && enc[channel] && enc[channel].scale) enc[channel].scale.domain = domain;
+      });
     });
+    return s;
+  }
+
+  // Bar specs from gitrun.charts.metric_bars: the metric's name as title, the runs' colours fixed.
+  function barSpec(spec, title, domain) {
+    var s = clone(spec);
+    s.title = title + ": one value per run";
+    if (s.encoding && s.encoding.y) s.encoding.y.title = title;
+    if (domain && s.encoding && s.encoding.color && s.encoding.color.scale) s.encoding.color.scale.domain = domain;
     return s;
   }
 
@@ -150,6 +165,8 @@
 
   // -- run page ----------------------------------------------------------------------------
   function initRun() {
+    Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), sortableTable);
+    Array.prototype.forEach.call(document.querySelectorAll("figure.image-steps"), stepSlider);
     var page = readJSON("gitrun-page");
     var run = page && DATA[page.data];
     var specs = readJSON("gitrun-specs") || {};
@@ -167,6 +184,48 @@
     }
     bindChartControls(draw);
     draw();
+  }
+
+  function sitePath(path) { return path.split("/").map(encodeURIComponent).join("/"); }
+
+  // A stepped image (log_image(key=, step=)): the slider picks the step shown.
+  function stepSlider(figure) {
+    var srcs = JSON.parse(figure.getAttribute("data-srcs"));
+    var hrefs = JSON.parse(figure.getAttribute("data-hrefs"));
+    var steps = JSON.parse(figure.getAttribute("data-steps"));
+    var slider = figure.querySelector("input.step-slider");
+    var img = figure.querySelector("img"), link = figure.querySelector("a.full"), out = figure.querySelector("output");
+    if (!slider || !img) return;
+    slider.addEventListener("input", function () {
+      var i = Number(slider.value);
+      if (srcs[i]) img.src = ROOT + sitePath(srcs[i]);
+      img.alt = figure.getAttribute("data-path") + " at step " + steps[i];
+      if (link) link.href = ROOT + sitePath(hrefs[i] || srcs[i]);
+      out.textContent = String(steps[i]);
+    });
+  }
+
+  // A preview table sorts by a column when its header button is pressed (again: reversed);
+  // numbers as numbers, the rest as text.
+  function sortableTable(table) {
+    var body = table.tBodies[0];
+    var buttons = table.querySelectorAll("thead button.sort");
+    Array.prototype.forEach.call(buttons, function (button, col) {
+      button.addEventListener("click", function () {
+        var th = button.parentNode;
+        var ascending = th.getAttribute("aria-sort") !== "ascending";
+        Array.prototype.forEach.call(table.querySelectorAll("thead th"), function (h) { h.removeAttribute("aria-sort"); });
+        th.setAttribute("aria-sort", ascending ? "ascending" : "descending");
+        var rows = Array.prototype.slice.call(body.rows);
+        rows.sort(function (a, b) {
+          var x = a.cells[col].textContent, y = b.cells[col].textContent;
+          var nx = Number(x), ny = Number(y);
+          var cmp = x !== "" && y !== "" && !isNaN(nx) && !isNaN(ny) ? nx - ny : x.localeCompare(y);
+          return ascending ? cmp : -cmp;
+        });
+        rows.forEach(function (r) { body.appendChild(r); });
+      });
+    });
   }
 
   // -- experiment page: the runs table -----------------------------------------------------
@@ -190,6 +249,9 @@
     this.searchText = "";
     this.predicate = null;
     this.view = [];
+    this.items = [];  // what the body shows: row indexes, and group headers when grouped
+    this.group = null;  // index of the column the rows are grouped by
+    this.folded = {};  // group value -> true when folded
     this.textIndex = null;
     this.lookups = this.buildLookups();
     this.wrap = $("table-wrap");
@@ -308,10 +370,56 @@
       });
       this.view = keyed.map(function (k) { return k[1]; });
     }
+    this.buildItems();
     this.renderHead();
     this.renderBody(true);
     var count = $("row-count");
     if (count) count.textContent = this.view.length + " of " + this.n + " runs";
+  };
+
+  // Grouped: rows stay in their sort order within each group; groups in value order, missing last.
+  RunsTable.prototype.buildItems = function () {
+    if (this.group === null) { this.items = this.view.slice(); return; }
+    var values = this.values[this.group], groups = {}, order = [];
+    this.view.forEach(function (r) {
+      var v = values[r] === null || values[r] === undefined ? "" : String(values[r]);
+      if (!groups[v]) { groups[v] = []; order.push(v); }
+      groups[v].push(r);
+    });
+    order.sort(function (a, b) { return a === "" ? 1 : b === "" ? -1 : a < b ? -1 : a > b ? 1 : 0; });
+    var items = [], self = this;
+    order.forEach(function (v) {
+      items.push({ group: v, count: groups[v].length });
+      if (!self.folded[v]) items = items.concat(groups[v]);
+    });
+    this.items = items;
+  };
+
+  RunsTable.prototype.setGroup = function (colId) {
+    this.group = colId && this.byId[colId] !== undefined ? this.byId[colId] : null;
+    this.folded = {};
+    this.applySort();
+  };
+
+  RunsTable.prototype.toggleGroup = function (value) {
+    if (this.folded[value]) delete this.folded[value]; else this.folded[value] = true;
+    this.buildItems();
+    this.renderBody(true);
+    var button = this.tbody.querySelector('tr.group[data-group="' + CSS.escape(value) + '"] button');
+    if (button) button.focus();
+  };
+
+  RunsTable.prototype.groupRow = function (item, span) {
+    var self = this, col = this.columns[this.group];
+    var tr = el("tr", { className: "group", "data-group": item.group });
+    var td = el("td", { colspan: String(span) });
+    var open = !this.folded[item.group];
+    var label = (open ? "▾ " : "▸ ") + col.key + " = " + (item.group === "" ? "(none)" : item.group) + " (" + item.count + " run" + (item.count === 1 ? "" : "s") + ")";
+    var button = el("button", { type: "button", className: "fold", "aria-expanded": open ? "true" : "false" }, label);
+    button.addEventListener("click", function () { self.toggleGroup(item.group); });
+    td.appendChild(button);
+    tr.appendChild(td);
+    return tr;
   };
 
   RunsTable.prototype.setSort = function (col) {
@@ -378,7 +486,7 @@
 
   RunsTable.prototype.renderBody = function (force) {
     var self = this;
-    var total = this.view.length;
+    var total = this.items.length;
     var height = this.wrap.clientHeight || 600;
     var first = Math.max(0, Math.floor(this.wrap.scrollTop / ROW_HEIGHT) - 10);
     var last = Math.min(total, first + Math.ceil(height / ROW_HEIGHT) + 20);
@@ -393,7 +501,8 @@
       frag.appendChild(top);
     }
     for (var k = first; k < last; k++) {
-      var r = this.view[k];
+      var r = this.items[k];
+      if (typeof r !== "number") { frag.appendChild(this.groupRow(r, span)); continue; }
       var id = this.runId(r);
       var tr = el("tr", { "data-run-id": id });
       var td0 = el("td", { className: "select" });
@@ -468,14 +577,57 @@
     filter.addEventListener("input", debounce(function () { table.setFilter(filter.value); }, 200));
     if (search.value) table.setSearch(search.value);
     if (filter.value) table.setFilter(filter.value);
-    if (specs.best && data.best) {
+    if (specs.best && data.best && data.best.bars) {
+      embed($("chart-best"), specs.best, { bars: data.best.bars });
+    } else if (specs.best && data.best) {
       var options = { alpha: 0, log: false, x: "step" };
       var rows = [];
       data.best.runs.forEach(function (run) { rows = rows.concat(curveRows(run.run, run, options)); });
-      embed($("chart-best"), curveSpec(specs.best, options), { series: rows });
+      var drawBest = function () { embed($("chart-best"), curveSpec(specs.best, options), { series: rows }); };
+      var select = $("group-by");
+      if (select && specs.band && data.best.groups) bindGrouping(select, data.best, specs.band, drawBest);
+      drawBest();
     }
     if (specs.pcp && data.pcp) embed($("chart-pcp"), specs.pcp, { pcp: data.pcp.rows, pcp_ticks: data.pcp.ticks });
     if (specs.scatter && data.scatter) embed($("chart-scatter"), specs.scatter, { scatter: data.scatter });
+  }
+
+  // Group the best runs by a param or tag: each group's mean per step with its min-max band.
+  function bandRows(best, key) {
+    var values = best.groups[key];
+    var byGroup = {};
+    best.runs.forEach(function (run, i) {
+      var group = values[i] === null || values[i] === undefined ? "(none)" : String(values[i]);
+      var steps = byGroup[group] || (byGroup[group] = {});
+      for (var j = 0; j < run.v.length; j++) {
+        if (run.v[j] === null || run.v[j] === undefined) continue;
+        (steps[run.step[j]] || (steps[run.step[j]] = [])).push(run.v[j]);
+      }
+    });
+    var rows = [];
+    Object.keys(byGroup).sort().forEach(function (group) {
+      Object.keys(byGroup[group]).map(Number).sort(function (a, b) { return a - b; }).forEach(function (step) {
+        var vs = byGroup[group][step];
+        var sum = vs.reduce(function (a, b) { return a + b; }, 0);
+        rows.push({ group: key.replace(/^(params|tags)\./, "") + "=" + group, step: step, mean: sum / vs.length,
+          min: Math.min.apply(null, vs), max: Math.max.apply(null, vs), runs: vs.length });
+      });
+    });
+    return rows;
+  }
+
+  // params.lr -> the runs table's column "p:lr"; tags.team -> "t:team"
+  function groupColumn(key) { return key.replace(/^params\./, "p:").replace(/^tags\./, "t:"); }
+
+  function bindGrouping(select, best, spec, drawUngrouped) {
+    Object.keys(best.groups).sort().forEach(function (key) { select.appendChild(el("option", { value: key }, key)); });
+    select.addEventListener("change", function () {
+      var node = $("chart-best");
+      if (window.GITRUN.table) window.GITRUN.table.setGroup(select.value ? groupColumn(select.value) : null);
+      if (!select.value) { node.removeAttribute("data-grouped"); drawUngrouped(); return; }
+      node.setAttribute("data-grouped", select.value);
+      embed(node, spec, { band: bandRows(best, select.value) });
+    });
   }
 
   // -- compare page ------------------------------------------------------------------------
@@ -509,6 +661,7 @@
       renderCompareSummary(found);
       renderCompareParams(found);
       renderCompareCharts(found);
+      renderCompareTables(found);
     });
   }
 
@@ -569,6 +722,50 @@
     only.addEventListener("change", function () { table.classList.toggle("only-diff", only.checked); });
   }
 
+  // log_table's tables of the same path, one table with a run column: rows side by side.
+  function renderCompareTables(runs) {
+    var box = $("compare-tables"), paths = {};
+    runs.forEach(function (r) { Object.keys(r.tables || {}).forEach(function (p) { paths[p] = true; }); });
+    var names = Object.keys(paths).sort();
+    if (names.length && $("compare-tables-empty")) $("compare-tables-empty").hidden = true;
+    names.forEach(function (path) {
+      var columns = [];
+      runs.forEach(function (r) {
+        var t = r.tables && r.tables[path];
+        if (t) t.columns.forEach(function (c) { if (columns.indexOf(c) < 0) columns.push(c); });
+      });
+      var figure = el("figure", { className: "preview", "data-table": path });
+      figure.appendChild(el("figcaption", null, path));
+      var table = el("table", { className: "grid preview-table sortable" });
+      var head = el("tr");
+      ["run"].concat(columns).forEach(function (c) {
+        var th = el("th", { scope: "col" });
+        th.appendChild(el("button", { type: "button", className: "sort" }, c));
+        head.appendChild(th);
+      });
+      table.appendChild(el("thead")).appendChild(head);
+      var body = table.appendChild(el("tbody"));
+      runs.forEach(function (r) {
+        var t = r.tables && r.tables[path];
+        if (!t) return;
+        t.rows.forEach(function (row) {
+          var tr = el("tr");
+          tr.appendChild(el("td", null, runLabel(r.name, r.id)));
+          columns.forEach(function (c) {
+            var i = t.columns.indexOf(c);
+            tr.appendChild(el("td", null, i < 0 || row[i] === undefined ? "" : row[i]));
+          });
+          body.appendChild(tr);
+        });
+      });
+      var wrap = el("div", { className: "table-wrap" });
+      wrap.appendChild(table);
+      figure.appendChild(wrap);
+      box.appendChild(figure);
+      sortableTable(table);
+    });
+  }
+
   function renderCompareCharts(runs) {
     var specs = readJSON("gitrun-specs") || {};
     var box = $("compare-charts");
@@ -583,12 +780,23 @@
       box.appendChild(figure);
       return node;
     });
+    // A metric every run logged once is a bar per run (as in MLflow's UI), not one-point lines.
+    function once(key) {
+      return runs.every(function (r) { return !r.series[key] || r.series[key].n === 1; });
+    }
     function draw() {
       var options = chartOptions();
       nodes.forEach(function (node) {
         var key = node.getAttribute("data-metric");
         var rows = [];
+        if (once(key) && specs.bars) {
+          runs.forEach(function (r, i) { if (r.series[key] && r.series[key].v[0] !== null) rows.push({ run: labels[i], value: r.series[key].v[0] }); });
+          node.setAttribute("data-chart", "bars");
+          embed(node, barSpec(specs.bars, key, labels), { bars: rows });
+          return;
+        }
         runs.forEach(function (r, i) { if (r.series[key]) rows = rows.concat(curveRows(labels[i], r.series[key], options)); });
+        node.setAttribute("data-chart", "curves");
         embed(node, curveSpec(specs.compare, options, key, labels), { series: rows });
       });
     }
@@ -603,7 +811,7 @@
     if (specs.history && rows.length) embed($("chart-history"), specs.history, { history: rows });
   }
 
-  window.GITRUN = { embed: embed, formatNumber: formatNumber, curveSpec: curveSpec, curveRows: curveRows };
+  window.GITRUN = { embed: embed, formatNumber: formatNumber, curveSpec: curveSpec, curveRows: curveRows, bandRows: bandRows };
   var page = document.body.getAttribute("data-page");
   var init = { run: initRun, experiment: initExperiment, compare: initCompare, history: initHistory }[page];
   if (init) {

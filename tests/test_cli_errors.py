@@ -167,6 +167,17 @@ CASES: dict[str, list[Case]] = {
         case("store", "-P", "lr=1,2", says="Could not find 'main' among the entry points"),
         case("store", code=2, says="nothing to sweep over"),
     ],
+    "serve": [
+        # the model loads before the server listens: a bad URI or option never opens a port
+        case("store", "runs:/NOPE/model", says="no run whose ID starts with 'NOPE'"),
+        case("store", "nowhere", says="no model folder at 'nowhere'"),
+        case("store", "runs:/NOPE/model", "--rev", "nope", says=NO_REV),
+        case("store", "nowhere", "--workers", "0", says="--workers must be 1 or more"),
+        case("store", "nowhere", "--max-body", "lots", says="cannot read size 'lots'"),
+        case("store", "nowhere", "--fetch", says="--fetch fetches tags for --watch: give --watch too"),
+        case("store", "nowhere", "--env-manager", "conda", code=2, says="Invalid value for '--env-manager'"),
+        case("store", code=2, says="Missing argument 'URI'"),
+    ],
     "site build": [
         case("store", "--rev", "nope", says=NO_REV),
         case("store", "-o", ".gitrun/site", says="is inside the run store"),

@@ -117,6 +117,10 @@ def test_demo_builds_a_repository_with_tracked_runs(tmp_path: Path) -> None:
     assert "python_function, sklearn" in model_part and "mlflow.sklearn" in model_part and "DVC" in model_part
     predicted = section(out, "=== Predict with it", "===")
     assert json.loads(predicted.split("\n", 2)[2].strip().splitlines()[0])["predictions"]
+    served = section(out, "=== Serve it", "===")
+    answer = next(line for line in served.splitlines() if line.startswith('{"predictions"'))
+    assert json.loads(answer) == json.loads(predicted.split("\n", 2)[2].strip().splitlines()[0])
+    assert "$ curl -s http://127.0.0.1:" in served and "exit code 0" in served
     assert str(store) in out and "gitrun runs list --experiment digits-sgd" in out
 
 

@@ -60,11 +60,17 @@ def test_markdown_tables_parse_back(repo: Path, branched: dict[str, str]) -> Non
     assert cells(params["header"]) == ["param", "base best", "target best"]
     assert sorted(cells(r) for r in params["rows"]) == [["depth", "3", "5"], ["lr", "0.01", "0.05"]]
 
+    others = table_after(md, "Metrics whose best changed (1):")
+    assert cells(others["header"]) == ["metric", "base best", "target best", "change"]
+    assert [cells(r) for r in others["rows"]] == [
+        ["val_loss (min)", "0.5 <sub>b</sub>", "0.3 <sub>d</sub>", "-0.2 ▲ better"]
+    ]
+
     added = table_after(md, "Added runs (1)")
-    assert cells(added["header"]) == ["run", "status", "val_acc"]
-    assert cells(added["rows"][0]) == [f"d <sub>{branched['d'][:10]}</sub>", "FINISHED", "0.9"]
+    assert cells(added["header"]) == ["run", "status", "val_acc", "val_loss"]
+    assert cells(added["rows"][0]) == [f"d <sub>{branched['d'][:10]}</sub>", "FINISHED", "0.9", "0.3"]
     removed = table_after(md, "Removed runs (1)")
-    assert cells(removed["rows"][0]) == [f"b <sub>{branched['b'][:10]}</sub>", "FINISHED", "0.8"]
+    assert cells(removed["rows"][0]) == [f"b <sub>{branched['b'][:10]}</sub>", "FINISHED", "0.8", "0.5"]
 
     changed = table_after(md, "Changed runs (2)")
     assert cells(changed["header"]) == ["run", "params", "metrics", "tags"]
@@ -75,12 +81,12 @@ def test_markdown_tables_parse_back(repo: Path, branched: dict[str, str]) -> Non
     # GitHub's parser (CommonMark + GFM tables) sees the same tables, inside <details> too
     soup = BeautifulSoup(html_of(md), "html.parser")
     html_tables = soup.find_all("table")
-    assert len(html_tables) == len(tables(md)) == 5
+    assert len(html_tables) == len(tables(md)) == 6
     first = [[c.get_text() for c in tr.find_all(["th", "td"])] for tr in html_tables[0].find_all("tr")]
     assert first[0] == ["best val_acc (max)", "base", "target", "change"]
     assert first[1] == ["value", "0.8", "0.9", "+0.1 ▲ better"]
-    added_html = [[c.get_text() for c in tr.find_all("td")] for tr in html_tables[2].find_all("tr")[1:]]
-    assert added_html == [[f"d {branched['d'][:10]}", "FINISHED", "0.9"]]
+    added_html = [[c.get_text() for c in tr.find_all("td")] for tr in html_tables[3].find_all("tr")[1:]]
+    assert added_html == [[f"d {branched['d'][:10]}", "FINISHED", "0.9", "0.3"]]
 
 
 def test_markdown_precision(repo: Path) -> None:
@@ -159,6 +165,7 @@ def test_text_output_lines(repo: Path, branched: dict[str, str]) -> None:
         "  best val_acc (max): 0.8 (b) → 0.9 (d)  +0.1 ▲ better",
         "    param depth: 3 → 5",
         "    param lr: 0.01 → 0.05",
+        "  best val_loss (min): 0.5 (b) → 0.3 (d)  -0.2 ▲ better",
         f"  changed a → a-renamed ({branched['a'][:10]})",
         f"  changed c ({branched['c'][:10]})",
         "    metric val_acc: 0.4 → 0.45",
@@ -166,7 +173,7 @@ def test_text_output_lines(repo: Path, branched: dict[str, str]) -> None:
     ):
         assert expected in lines, expected
     added = next(line for line in lines if branched["d"][:10] in line)
-    assert added.split() == ["d", "│", branched["d"][:10], "│", "FINISHED", "│", "0.9"]
+    assert added.split() == ["d", "│", branched["d"][:10], "│", "FINISHED", "│", "0.9", "│", "0.3"]
     assert "\x1b[" not in proc.stdout  # NO_COLOR
 
 
@@ -183,8 +190,8 @@ def test_report_markdown_has_sparklines_and_valid_diff_json(
     best = table_after(md, "### digits")
     assert cells(best["rows"][2]) == ["curve", sparkline([0.6, 0.8]), sparkline([0.7, 0.9]), ""]
     added = table_after(md, "Added runs (1)")
-    assert cells(added["header"]) == ["run", "status", "val_acc", "curve"]
-    assert cells(added["rows"][0])[3] == sparkline([0.7, 0.9]) == "▁█"
+    assert cells(added["header"]) == ["run", "status", "val_acc", "val_loss", "curve"]
+    assert cells(added["rows"][0])[4] == sparkline([0.7, 0.9]) == "▁█"
     changed = table_after(md, "Changed runs (2)")
     assert cells(changed["header"])[-1] == "curve"
     c_row = next(cells(r) for r in changed["rows"] if r[0].startswith("c "))

@@ -16,7 +16,7 @@ import pytest
 
 from tests.helpers import ROOT, run_python
 
-HEAVY = ("pandas", "altair", "dvc", "git", "numpy", "mlflow")
+HEAVY = ("pandas", "altair", "dvc", "git", "numpy", "mlflow", "starlette", "uvicorn")  # uvicorn, starlette: the server
 
 
 def _heavy_loaded(code: str, cwd: Path, extra: tuple[str, ...] = ()) -> list[str]:

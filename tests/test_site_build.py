@@ -59,7 +59,7 @@ def test_home_lists_experiments_with_best_values(built_site: Site) -> None:
     assert alpha[1].get_text(strip=True) == "4"
     assert "val_acc" in alpha[2].get_text() and "(max)" in alpha[2].get_text()
     assert alpha[3].get_text(strip=True) == "0.95"
-    assert alpha[4].a["href"] == f"runs/{facts['runs']['long']}.html"
+    assert alpha[5].a["href"] == f"runs/{facts['runs']['long']}.html"
     beta = rows[facts["beta"]].find_all("td")
     assert beta[2].get_text(" ", strip=True).startswith("train/loss")  # no primary metric: the first one
     assert beta[3].get_text(strip=True) == "0.5"  # loss is minimised: latest of 1/(1+i) over 2 steps
@@ -168,7 +168,7 @@ def test_experiment_data_and_specs(built_site: Site) -> None:
     assert [r["run"].split(" ·")[0] for r in data["best"]["runs"]] == ["long", "good", XSS_RUN_NAME, "bad"]
     soup = soup_of(out / "experiments" / f"{facts['alpha']}.html")
     specs = spec_of(soup)
-    assert specs["best"] == charts.metric_curves(title="val_acc", by_run=True)
+    assert specs["best"] == charts.metric_curves(title="val_acc", by_run=True, direction="max")
     dims = ["params.layers", "params.lr", "params.opt", "metrics.val_acc", "metrics.train/loss"]
     assert specs["pcp"] == charts.parallel_coordinates(dims, color_title="val_acc")
     assert specs["scatter"] == charts.param_scatter(["layers", "lr"], "val_acc")
@@ -188,8 +188,10 @@ def test_run_charts_are_downsampled_keeping_extremes(built_site: Site) -> None:
     soup = soup_of(out / "runs" / f"{run_id}.html")
     specs = spec_of(soup)
     charts_by_metric = {div["data-metric"]: div["data-spec"] for div in soup.select(".chart[data-kind=metric]")}
-    assert specs[charts_by_metric["val_acc"]] == charts.metric_curves(title="val_acc", by_run=False)
-    assert specs[charts_by_metric["train/loss"]] == charts.metric_curves(title="train/loss", by_run=False)
+    assert specs[charts_by_metric["val_acc"]] == charts.metric_curves(title="val_acc", by_run=False, direction="max")
+    assert specs[charts_by_metric["train/loss"]] == charts.metric_curves(
+        title="train/loss", by_run=False, direction="min"
+    )
     assert "2000 points, drawn downsampled" in soup.get_text()
 
 
@@ -212,6 +214,7 @@ def test_compare_page_spec(built_site: Site) -> None:
     out, _ = built_site
     soup = soup_of(out / "compare.html")
     assert spec_of(soup)["compare"] == charts.metric_curves(title=None, by_run=True)
+    assert spec_of(soup)["bars"] == charts.metric_bars()
     assert soup.find("table", id="compare-params") is not None
 
 

@@ -85,8 +85,8 @@ def test_site_help_imports_nothing_heavy() -> None:
 
 def test_serve_rebuilds_when_the_store_changes(site_repo: tuple[Path, Any], tmp_path: Path) -> None:  # noqa: F811
     import gitrun
+    from gitrun.serve.preview import serve
     from gitrun.site.build import BuildOptions
-    from gitrun.site.serve import serve
     from gitrun.store import Store
 
     repo, facts = _copy(site_repo, tmp_path)

@@ -17,6 +17,8 @@ from gitrun.charts.palette import PALETTE, palette
 from gitrun.charts.specs import (
     SPEC_VERSION,
     history_line,
+    metric_band,
+    metric_bars,
     metric_curves,
     parallel_coordinates,
     param_scatter,
@@ -29,6 +31,8 @@ __all__ = [
     "downsample",
     "downsample_indices",
     "history_line",
+    "metric_band",
+    "metric_bars",
     "metric_curves",
     "palette",
     "parallel_coordinates",

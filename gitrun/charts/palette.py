@@ -1,41 +1,43 @@
-"""A categorical palette of 24 colours that stay distinguishable side by side.
+"""Series styles that stay distinguishable for everyone: colours first, then dashes and shapes.
 
-The first ten are Tableau 10 (the default of Vega and of most plotting libraries, so a chart with
-few series looks familiar); the next fourteen are darker or lighter companions chosen to differ in
-hue or lightness from every earlier colour, so up to 24 runs overlay without repeats (DVC's plots
-cycle through 7).
+The colours are Okabe and Ito's eight ("Color Universal Design", 2008), chosen to stay apart
+under the common colour-vision deficiencies (protanopia, deuteranopia, tritanopia), led by blue;
+their black is a mid grey here so the series also shows on the dark theme. Past eight series the
+colours repeat with another dash pattern (lines) and point shape (points): series ``i`` has
+colour ``i % 8``, dash and shape ``i // 8``, so 24 series never share a style, and charts cycle
+after that (DVC's plots cycle through 7 colours).
 """
 
 from __future__ import annotations
 
 PALETTE: tuple[str, ...] = (
-    "#4c78a8",  # blue
-    "#f58518",  # orange
-    "#54a24b",  # green
-    "#e45756",  # red
-    "#72b7b2",  # teal
-    "#b279a2",  # purple
-    "#eeca3b",  # yellow
-    "#ff9da6",  # pink
-    "#9d755d",  # brown
-    "#79706e",  # grey
-    "#1f3b73",  # navy
-    "#a0522d",  # sienna
-    "#2f7d32",  # dark green
-    "#8e1b3d",  # wine
-    "#17becf",  # cyan
-    "#6a3d9a",  # violet
-    "#bcbd22",  # olive
-    "#ff6f00",  # deep orange
-    "#00897b",  # dark teal
-    "#d81b60",  # magenta
-    "#5d4037",  # dark brown
-    "#90caf9",  # light blue
-    "#a5d6a7",  # light green
-    "#212121",  # near black
+    "#0072b2",  # blue
+    "#e69f00",  # orange
+    "#009e73",  # bluish green
+    "#d55e00",  # vermillion
+    "#cc79a7",  # reddish purple
+    "#56b4e9",  # sky blue
+    "#f0e442",  # yellow
+    "#8c8c8c",  # grey (Okabe-Ito's black, lightened for dark backgrounds)
 )
+
+DASHES: tuple[tuple[int, ...], ...] = ((1, 0), (6, 3), (1, 2))  # solid, dashed, dotted
+SHAPES: tuple[str, ...] = ("circle", "square", "triangle-up")
 
 
 def palette(n: int) -> list[str]:
-    """``n`` colours: the palette's first ``n``, cycling only past its 24 colours."""
+    """``n`` colours: the palette's, cycling past its eight (pair them with :func:`dashes`)."""
     return [PALETTE[i % len(PALETTE)] for i in range(max(0, n))]
+
+
+def dashes(n: int) -> list[list[int]]:
+    """``n`` dash patterns: solid for the first eight series, then dashed, then dotted."""
+    return [list(DASHES[(i // len(PALETTE)) % len(DASHES)]) for i in range(max(0, n))]
+
+
+def shapes(n: int) -> list[str]:
+    """``n`` point shapes, changing every eight series as :func:`dashes` do."""
+    return [SHAPES[(i // len(PALETTE)) % len(SHAPES)] for i in range(max(0, n))]
+
+
+STYLED = len(PALETTE) * len(DASHES)  # series with a style of their own

@@ -25,6 +25,7 @@ COMMANDS = {
     "run": "gitrun.cli.projects:run",
     "sweep": "gitrun.cli.projects:sweep",
     "models": "gitrun.cli.models:models",
+    "serve": "gitrun.cli.serve:serve",
 }
 
 

@@ -37,13 +37,16 @@ dataframe_records, instances or inputs, and optionally params. The output is {"p
 @models.command("predict", epilog=_PREDICT_EPILOG)
 @click.option("-m", "--model-uri", required=True, metavar="URI", help=f"The model: {URI_FORMS}.")
 @click.option(
-    "-i", "--input-path", type=click.Path(dir_okay=False, exists=True), help="JSON or CSV input file (default: stdin)."
+    "-i",
+    "--input-path",
+    type=click.Path(dir_okay=False, exists=True),
+    help="JSON, CSV or Parquet input file (default: stdin).",
 )
 @click.option("--input-data", help="The input itself, as a string (instead of --input-path).")
 @click.option(
     "-o", "--output-path", type=click.Path(dir_okay=False), help="Write the predictions here (default: stdout)."
 )
-@click.option("-t", "--content-type", type=click.Choice(["json", "csv"]), default="json", show_default=True)
+@click.option("-t", "--content-type", type=click.Choice(["json", "csv", "parquet"]), default="json", show_default=True)
 @click.option(
     "--env-manager", type=click.Choice(["local"]), default="local", help="Run in this environment (the only one)."
 )
@@ -72,7 +75,7 @@ def predict(
     safe: bool | None,
     rev: str | None,
 ) -> None:
-    """Predict with a model on a JSON or CSV input, in this Python environment (as `mlflow models predict`)."""
+    """Predict with a model on a JSON, CSV or Parquet input, in this Python environment (as `mlflow models predict`)."""
     from gitrun.models.payload import predict_payload
 
     if input_path is not None and input_data is not None:

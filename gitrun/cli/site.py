@@ -145,7 +145,7 @@ def serve(
     interval: float,
 ) -> None:
     """Preview the site on http://127.0.0.1:PORT/, rebuilding it whenever the run store changes."""
-    from gitrun.site.serve import serve as run_server
+    from gitrun.serve.preview import serve as run_server
 
     options = _options(output, rev, strict, template_dir, title, history, ctx)
 

@@ -79,6 +79,38 @@ class BestRun:
 
 
 @dataclass(frozen=True)
+class MetricBest:
+    """One metric's best run on each side of a diff, and how the best moved."""
+
+    key: str
+    direction: str  # "min" / "max"
+    base: BestRun | None
+    target: BestRun | None
+
+    @property
+    def delta(self) -> float | None:
+        """``target - base``; None unless both sides have a best."""
+        if self.base is None or self.target is None:
+            return None
+        return self.target.value - self.base.value
+
+    @property
+    def improved(self) -> bool | None:
+        """True when the target's best beats the base's by the direction; None when not comparable."""
+        base, target = self.base, self.target
+        if base is None or target is None or math.isnan(target.value - base.value):  # inf - inf
+            return None
+        return ranking.is_better(target.value, base.value, self.direction)
+
+    @property
+    def changed(self) -> bool:
+        """The best value differs between the sides (or only one side has one)."""
+        if self.base is None or self.target is None:
+            return self.base is not self.target
+        return not _same(self.base.value, self.target.value)
+
+
+@dataclass(frozen=True)
 class ExperimentDiff:
     experiment_id: str
     name: str
@@ -103,18 +135,39 @@ class ExperimentDiff:
         return bool(self.added or self.removed or self.changed)
 
     @property
-    def delta(self) -> float | None:
-        if self.base_best is None or self.target_best is None:
+    def headline(self) -> MetricBest | None:
+        """The deciding metric's bests (None without a primary metric or ``--metric``)."""
+        if not self.metric:
             return None
-        return self.target_best.value - self.base_best.value
+        return MetricBest(self.metric, self.direction or ranking.MAX, self.base_best, self.target_best)
+
+    @property
+    def delta(self) -> float | None:
+        return self.headline.delta if self.headline else None
 
     @property
     def improved(self) -> bool | None:
         """True when the target's best beats the base's, by the metric's direction."""
-        base, target = self.base_best, self.target_best
-        if base is None or target is None or math.isnan(target.value - base.value):  # inf - inf
-            return None
-        return ranking.is_better(target.value, base.value, self.direction)
+        return self.headline.improved if self.headline else None
+
+    def metric_bests(self) -> list[MetricBest]:
+        """Every metric's bests, the most relevant first: the deciding metric, then the metrics
+        whose best changed, then the rest (each group by name)."""
+        bests = [
+            MetricBest(key, self.directions[key], self.base_bests.get(key), self.target_bests.get(key))
+            for key in sorted(self.directions)
+        ]
+        return sorted(bests, key=lambda m: (m.key != self.metric, not m.changed))
+
+    def headline_metrics(self) -> list[MetricBest]:
+        """The metrics a review leads with: the deciding one, then those whose best changed."""
+        return [m for m in self.metric_bests() if m.key == self.metric or m.changed]
+
+    def metric_columns(self, runs: Iterable[RunSummary], budget: int) -> list[str]:
+        """Up to ``budget`` metrics that ``runs`` log, in :meth:`metric_bests` order (a run
+        table's columns; the rest is in the JSON)."""
+        logged = {key for run in runs for key in run.metrics}
+        return [m.key for m in self.metric_bests() if m.key in logged][: max(budget, 0)]
 
 
 @dataclass(frozen=True)
@@ -183,12 +236,14 @@ class Diff:
                     "improved": e.improved,
                     "best_param_changes": changes(e.best_params),
                     "metrics": {
-                        key: {
-                            "direction": e.directions[key],
-                            "base_best": best(e.base_bests.get(key)),
-                            "target_best": best(e.target_bests.get(key)),
+                        m.key: {
+                            "direction": m.direction,
+                            "base_best": best(m.base),
+                            "target_best": best(m.target),
+                            "delta": num(m.delta) if m.delta is not None else None,
+                            "improved": m.improved,
                         }
-                        for key in sorted(e.directions)
+                        for m in e.metric_bests()
                     },
                 }
                 for e in self.experiments

@@ -13,10 +13,18 @@ from collections.abc import Callable
 from typing import Any
 
 from gitrun import ranking
-from gitrun.compare.diff import Diff, ExperimentDiff, RunSummary, Side, ValueChange
+from gitrun.compare.diff import BestRun, Diff, ExperimentDiff, MetricBest, RunSummary, Side, ValueChange
 from gitrun.formatting import format_number
 
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+
+# Budgets, the same in every format: run tables show the final values of at most METRIC_COLUMNS
+# metrics (the most relevant, ExperimentDiff.metric_bests order); the text and the visible
+# Markdown table list at most SHOWN_METRICS metrics' bests, Markdown's <details> at most
+# FOLDED_METRICS more. The JSON has every metric.
+METRIC_COLUMNS = 4
+SHOWN_METRICS = 20
+FOLDED_METRICS = 200
 
 # (run_id, side) -> a sparkline of the run's primary-metric history ("" when there is none);
 # side is "base" or "target". Given to render_markdown, it adds a "curve" column to run tables.
@@ -39,10 +47,16 @@ def fmt(value: Any, precision: int = 4) -> str:
 
 
 def fmt_delta(exp: ExperimentDiff, precision: int = 4) -> str:
-    delta = exp.delta
+    """The change of the deciding metric's best (:func:`fmt_change`)."""
+    return fmt_change(exp.headline, precision) if exp.headline else "—"
+
+
+def fmt_change(best: MetricBest, precision: int = 4) -> str:
+    """``+0.1 ▲ better``, ``-0.2 ▼ worse``, ``+0 (same)``; "—" unless both sides have a best."""
+    delta = best.delta
     if delta is None:
         return "—"
-    mark = {True: " ▲ better", False: " ▼ worse", None: ""}[exp.improved]
+    mark = {True: " ▲ better", False: " ▼ worse", None: ""}[best.improved]
     if delta == 0:
         mark = " (same)"
     return format_number(delta, precision, signed=True) + mark
@@ -86,12 +100,38 @@ def _changes_md(changes: tuple[ValueChange, ...], precision: int, limit: int = 6
     return "<br>".join(shown)
 
 
-def _run_row(
-    run: RunSummary, exp: ExperimentDiff, precision: int, extra_metrics: list[str], curve: str | None = None
-) -> str:
-    metric_cells = [
-        md_escape(fmt(run.metrics.get(m), precision)) for m in ([exp.metric] if exp.metric else []) + extra_metrics
-    ]
+def _metrics_md(exp: ExperimentDiff, precision: int, shown: int, folded: int) -> list[str]:
+    """The bests of every metric but the deciding one (it has its own table): the changed ones in
+    a table, the rest (and the changed beyond ``shown``) folded in ``<details>``."""
+    bests = [m for m in exp.metric_bests() if m.key != exp.metric]
+    if not bests:
+        return []
+    head = ["| metric | base best | target best | change |", "|---|---|---|---|"]
+
+    def cell(best: BestRun | None) -> str:
+        return "—" if best is None else f"{md_escape(fmt(best.value, precision))} <sub>{md_escape(best.run_name)}</sub>"
+
+    def row(m: MetricBest) -> str:
+        return f"| {md_escape(m.key)} ({m.direction}) | {cell(m.base)} | {cell(m.target)} | {md_escape(fmt_change(m, precision))} |"
+
+    visible = [m for m in exp.headline_metrics() if m.key != exp.metric][: max(shown, 0)]
+    rest = bests[len(visible) :]  # metric_bests() puts the changed ones first
+    lines: list[str] = []
+    if visible:
+        changed = sum(m.changed for m in bests)
+        lines += [f"Metrics whose best changed ({changed}):", "", *head, *map(row, visible), ""]
+    if rest:
+        title = "Other metrics" if visible else "Metrics"
+        lines += [f"<details><summary>{title} ({len(rest)})</summary>", "", *head]
+        lines += [row(m) for m in rest[: max(folded, 0)]]
+        if len(rest) > folded:
+            lines.append(f"| … {len(rest) - folded} more in `--format json` | | | |")
+        lines += ["", "</details>", ""]
+    return lines
+
+
+def _run_row(run: RunSummary, precision: int, metrics: list[str], curve: str | None = None) -> str:
+    metric_cells = [md_escape(fmt(run.metrics.get(m), precision)) for m in metrics]
     if curve is not None:
         metric_cells.append(md_escape(curve))
     return (
@@ -108,9 +148,14 @@ def render_markdown(
     *,
     sparkline: Sparkline | None = None,
     extra: Callable[[ExperimentDiff], list[str]] | None = None,
+    max_metrics: int = SHOWN_METRICS,
+    max_folded: int = FOLDED_METRICS,
 ) -> str:
     """GitHub-flavoured Markdown: one section per experiment, tables of best values and runs.
 
+    Per experiment: the deciding metric's best on each side (when there is one), the other
+    metrics' bests (those whose best changed in a table, at most ``max_metrics``; the rest in
+    ``<details>``, at most ``max_folded``), then the run tables with the most relevant metrics' final values.
     ``sparkline`` adds a "curve" column (and row, in the best-values table); ``extra`` returns
     Markdown lines placed after an experiment's best-values tables (the PR report's charts).
     """
@@ -152,15 +197,15 @@ def render_markdown(
                 for c in exp.best_params
             ]
             lines.append("")
+        lines += _metrics_md(exp, precision, max_metrics, max_folded)
         if extra is not None:
             lines += extra(exp)
-        header = ["run", "status"] + ([md_escape(exp.metric)] if exp.metric else [])
-        if sparkline is not None:
-            header.append("curve")
         for title, runs, side in (("Added runs", exp.added, "target"), ("Removed runs", exp.removed, "base")):
             if not runs:
                 continue
             ordered = _by_metric(runs, exp)
+            columns = exp.metric_columns(runs, METRIC_COLUMNS)
+            header = ["run", "status", *map(md_escape, columns)] + (["curve"] if sparkline is not None else [])
             lines += [
                 f"<details><summary>{title} ({len(runs)})</summary>",
                 "",
@@ -168,7 +213,7 @@ def render_markdown(
                 "|" + "---|" * len(header),
             ]
             lines += [
-                _run_row(r, exp, precision, [], sparkline(r.run_id, side) if sparkline else None)
+                _run_row(r, precision, columns, sparkline(r.run_id, side) if sparkline else None)
                 for r in ordered[:max_runs]
             ]
             if len(runs) > max_runs:
@@ -204,6 +249,19 @@ def _by_metric(runs: tuple[RunSummary, ...], exp: ExperimentDiff) -> list[RunSum
 
 
 # -- terminal ----------------------------------------------------------------------------------
+def _best_line(m: MetricBest, precision: int, escape: Callable[[str], str]) -> str:
+    """``  best val_acc (max): 0.8 (b) → 0.9 (d)  +0.1 ▲ better``, the change coloured."""
+    colour = {True: "green", False: "red", None: "white"}[m.improved]
+
+    def side(best: BestRun | None) -> str:
+        return "—" if best is None else f"{fmt(best.value, precision)} ({escape(best.run_name)})"
+
+    return (
+        f"  best {escape(m.key)} ({m.direction}): {side(m.base)} → {side(m.target)}  "
+        f"[{colour}]{fmt_change(m, precision)}[/{colour}]"
+    )
+
+
 def render_text(diff: Diff, console: Any, precision: int = 4, max_runs: int = 20) -> None:
     """A coloured terminal view through rich (plain text when colours are off)."""
     from rich.markup import escape
@@ -215,29 +273,27 @@ def render_text(diff: Diff, console: Any, precision: int = 4, max_runs: int = 20
     for exp in diff.experiments:
         console.print()
         console.print(f"[bold cyan]{escape(exp.name)}[/bold cyan]  {escape(_summary_line(exp))}")
-        if exp.metric:
-            colour = {True: "green", False: "red", None: "white"}[exp.improved]
-            base = f"{fmt(exp.base_best.value, precision)} ({escape(exp.base_best.run_name)})" if exp.base_best else "—"
-            target = (
-                f"{fmt(exp.target_best.value, precision)} ({escape(exp.target_best.run_name)})"
-                if exp.target_best
-                else "—"
-            )
-            console.print(
-                f"  best {escape(exp.metric)} ({exp.direction}): {base} → {target}  [{colour}]{fmt_delta(exp, precision)}[/{colour}]"
-            )
+        bests = exp.metric_bests()
+        for m in bests[:1] if exp.metric else []:
+            console.print(_best_line(m, precision, escape))
         for param in exp.best_params:
             console.print(f"    param {escape(param.key)}: {escape(fmt(param.base))} → {escape(fmt(param.target))}")
+        others = bests[1:] if exp.metric else bests
+        for m in others[:SHOWN_METRICS]:
+            console.print(_best_line(m, precision, escape))
+        if len(others) > SHOWN_METRICS:
+            console.print(f"  … {len(others) - SHOWN_METRICS} more metrics (--json lists every one)")
         for title, runs, style in (("added", exp.added, "green"), ("removed", exp.removed, "red")):
             if not runs:
                 continue
             table = Table(title=f"{title} runs", title_justify="left", header_style="bold", show_edge=False)
-            for column in ["run", "id", "status"] + ([exp.metric] if exp.metric else []):
+            columns = exp.metric_columns(runs, METRIC_COLUMNS)
+            for column in ["run", "id", "status", *columns]:
                 table.add_column(column)
             for run in _by_metric(runs, exp)[:max_runs]:
-                cells = [run.run_name, run.run_id[:10], run.status] + (
-                    [fmt(run.metrics.get(exp.metric), precision)] if exp.metric else []
-                )
+                cells = [run.run_name, run.run_id[:10], run.status] + [
+                    fmt(run.metrics.get(key), precision) for key in columns
+                ]
                 table.add_row(*(escape(c) for c in cells), style=style)
             if len(runs) > max_runs:
                 table.add_row(f"… {len(runs) - max_runs} more", *[""] * (len(table.columns) - 1))

@@ -38,6 +38,12 @@ def describe(spec: ColSpec | TensorSpec) -> str:
     return f"{name} ({spec.type!r}{'' if spec.required else ', optional'})"
 
 
+def some(names: list[Any], limit: int = 10) -> str:
+    """Names quoted for a message, the first ``limit`` of them (a request may send 10,000 columns)."""
+    shown = ", ".join(map(repr, names[:limit]))
+    return f"{shown} and {len(names) - limit} more" if len(names) > limit else shown
+
+
 # -- params -------------------------------------------------------------------------------------
 def _is_int(value: Any) -> bool:
     import numbers
@@ -153,7 +159,7 @@ def enforce_params(params: Mapping[str, Any] | None, schema: ParamSchema | None)
     if unknown:
         log.warning(
             "ignoring params the model's signature does not declare: %s (it declares %s)",
-            ", ".join(map(repr, unknown)),
+            some(unknown),
             ", ".join(map(repr, sorted(known))) or "none",
         )
     given = {str(k): v for k, v in params.items()}
@@ -218,15 +224,21 @@ def _enforce_columns(frame: Any, schema: Schema) -> Any:
     if missing:
         expected = ", ".join(describe(s) for s in specs)
         extra = [c for c in frame.columns if c not in {s.name for s in specs}]
-        note = f"; the input has other columns: {', '.join(map(repr, extra))}" if extra else ""
+        note = f"; the input has other columns: {some(extra)}" if extra else ""
         raise SchemaEnforcementError(
             f"the input is missing {', '.join(describe(s) for s in missing)}: the model's signature expects "
             f"{expected}{note}"
         )
     extra = [c for c in frame.columns if c not in {s.name for s in specs}]
     if extra:
-        log.warning("ignoring input columns the model's signature does not declare: %s", ", ".join(map(repr, extra)))
-    out = {s.name: _enforce_column(frame[s.name], s, s.name) for s in specs if s.name in present}
+        log.warning("ignoring input columns the model's signature does not declare: %s", some(extra))
+    given = {s.name: frame[s.name] for s in specs if s.name in present}
+    out = {
+        name: _enforce_column(given[name], s, name)
+        for name, s in zip(given, (s for s in specs if s.name in present), strict=True)
+    }
+    if list(frame.columns) == list(out) and all(out[name] is given[name] for name in out):
+        return frame.copy()  # already as the signature says: one copy (the model may change it), not a rebuild
     return pd.DataFrame(out, index=frame.index)
 
 

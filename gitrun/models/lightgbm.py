@@ -4,6 +4,7 @@ A ``lightgbm.Booster`` is saved with its own text format (``model.lgb``); the sc
 models (``LGBMClassifier``, ``LGBMRegressor``...) as scikit-learn models are (skops by default).
 ``loader_module: mlflow.lightgbm``, so MLflow loads them, and gitrun loads MLflow's. This flavor is
 registered through the same hook a third-party flavor uses (``gitrun.models.plugin``).
+``gitrun.lightgbm.autolog()`` logs every training (``gitrun.tracking.autolog.lightgbm``; docs/autolog.md).
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gitrun.models.autolog import FlavorModelLogger
 from gitrun.models.flavors import Flavor, LoadOptions, SavedFlavor, mlflow_module
 from gitrun.models.logged import ModelInfo
 from gitrun.models.mlmodel import MLModel
 from gitrun.models.sklearn import SERIALIZATION_FORMAT_SKOPS, check_format, dump_estimator, load_estimator
+from gitrun.tracking.autolog import integration
+from gitrun.tracking.autolog import lightgbm as lightgbm_autolog
 
 FLAVOR_NAME = "lightgbm"
 LOADER_MODULE = mlflow_module("lightgbm")
@@ -30,7 +34,7 @@ SKOPS_TRUSTED_TYPES = (
     "lightgbm.sklearn.LGBMRanker",
 )
 
-__all__ = ["FLAVOR_NAME", "load_model", "log_model", "save_model"]
+__all__ = ["FLAVOR_NAME", "autolog", "load_model", "log_model", "save_model"]
 
 
 class LGBModelWrapper:
@@ -216,4 +220,34 @@ def load_model(
 
     return load_native(
         FLAVOR_NAME, model_uri, rev=rev, dst_path=dst_path, skops_trusted_types=skops_trusted_types, safe=safe
+    )
+
+
+@integration(FLAVOR_NAME)
+def autolog(
+    log_input_examples: bool = False,
+    log_model_signatures: bool = True,
+    log_models: bool = True,
+    log_datasets: bool = True,
+    disable: bool = False,
+    exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
+    registered_model_name: str | None = None,
+    extra_tags: Mapping[str, Any] | None = None,
+) -> None:
+    """Enable (``disable=True``: disable) autologging of LightGBM, with MLflow's keys
+    (``mlflow.lightgbm.autolog``; docs/autolog.md).
+
+    ``lightgbm.train`` and the scikit-learn API's ``fit`` log the booster params, each
+    iteration's evaluation results (``valid_0-multi_logloss``...), early stopping's best
+    iteration, the feature importance (``feature_importance_{split,gain}.json``/``.png``) and the
+    model. Without an active run, training runs in a run of its own."""
+    lightgbm_autolog.enable(
+        FlavorModelLogger(log_model),
+        log_input_examples=log_input_examples,
+        log_model_signatures=log_model_signatures,
+        log_models=log_models,
+        registered_model_name=registered_model_name,
+        extra_tags=extra_tags,
     )

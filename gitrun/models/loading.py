@@ -113,12 +113,15 @@ def open_model(
     rev: str | None = None,
     dst_path: str | os.PathLike[str] | None = None,
     store: ReadStore | None = None,
+    location: ModelLocation | None = None,
 ) -> tuple[ModelLocation, Path, MLModel]:
-    """Resolve ``uri`` (at ``rev``), bring its folder here and read its MLmodel."""
+    """Resolve ``uri`` (at ``rev``), bring its folder here and read its MLmodel; ``location``: where
+    ``uri`` was already resolved to (a server that follows a stage loads what it resolved)."""
     from gitrun.tracking.state import current_store
 
     store = store if store is not None else current_store()
-    location = resolve(uri, rev=rev, store=store)
+    if location is None:
+        location = resolve(uri, rev=rev, store=store)
     model_dir = materialize(location, store)
     if dst_path is not None:
         dest = Path(dst_path)
@@ -159,9 +162,11 @@ def load_pyfunc(
     skops_trusted_types: Iterable[str] | None = None,
     safe: bool | None = None,
     store: ReadStore | None = None,
+    location: ModelLocation | None = None,
 ) -> PyFuncModel:
-    """A model as a :class:`PyFuncModel`, whatever its flavor (MLflow's ``pyfunc.load_model``)."""
-    location, model_dir, mlmodel = open_model(uri, rev=rev, dst_path=dst_path, store=store)
+    """A model as a :class:`PyFuncModel`, whatever its flavor (MLflow's ``pyfunc.load_model``);
+    ``location``: where ``uri`` was already resolved to."""
+    location, model_dir, mlmodel = open_model(uri, rev=rev, dst_path=dst_path, store=store, location=location)
     conf = mlmodel.pyfunc
     if conf is None:
         raise GitrunError(

@@ -1,11 +1,15 @@
-"""Prediction inputs and outputs in MLflow's scoring protocol, for ``gitrun models predict`` and serving.
+"""Prediction inputs and outputs in MLflow's scoring protocol: the one code path of ``gitrun models
+predict`` and of the scoring server (``gitrun serve``).
 
 JSON input is an object with exactly one of ``dataframe_split`` (``{"columns": [...], "data":
 [[...]]}``), ``dataframe_records`` (``[{...}, ...]``), ``instances`` (rows) or ``inputs``
-(columns or a tensor), and optionally ``params``; CSV input is a table with a header. Values are
-cast to the signature's types as MLflow casts them (base64 for binary columns, dates parsed,
-tensors built with the signature's dtype). Output is ``{"predictions": ...}`` (a DataFrame as
-records). A malformed payload is a :class:`PayloadError` (HTTP 400 in the scoring server).
+(columns or a tensor), and optionally ``params``; CSV input is a table with a header; Parquet
+input is a table (needs pyarrow). Values are cast to the signature's types as MLflow casts them
+(base64 for binary columns, dates parsed, tensors built with the signature's dtype). Output is
+``{"predictions": ...}`` (a DataFrame as records), serialized as MLflow's ``NumpyEncoder`` does
+(NaN as ``NaN``, numpy scalars as numbers). A malformed payload is a :class:`PayloadError` (HTTP
+400 in the scoring server); a content type or charset the protocol does not take is an
+:class:`~gitrun.errors.UnsupportedContentTypeError` (HTTP 415).
 """
 
 from __future__ import annotations
@@ -14,26 +18,57 @@ import base64
 import io
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitrun.errors import PayloadError
+from gitrun.errors import GitrunError, PayloadError, UnsupportedContentTypeError
 from gitrun.models.example import dumps
 from gitrun.models.signature import AnyType, Array, ColSpec, DataType, Map, Object, Schema, TensorSpec
 
+if TYPE_CHECKING:
+    from gitrun.models.loading import PyFuncModel
+
 DF_SPLIT, DF_RECORDS, INSTANCES, INPUTS = "dataframe_split", "dataframe_records", "instances", "inputs"
 FORMATS = (DF_SPLIT, DF_RECORDS, INSTANCES, INPUTS)
-CONTENT_TYPES = {"json": "application/json", "csv": "text/csv"}
+JSON, CSV, PARQUET = "application/json", "text/csv", "application/vnd.apache.parquet"
+CONTENT_TYPES = {"json": JSON, "csv": CSV, "parquet": PARQUET}  # `gitrun models predict -t` names them so
 REQUIRED_FORMAT = f"The input must be a JSON dictionary with exactly one of the input fields {set(FORMATS)}"
 
 
-def parse_input(raw: str | bytes, content_type: str, schema: Schema | None) -> tuple[Any, dict[str, Any] | None]:
-    """``(data, params)`` of a request body: ``content_type`` is ``json``/``csv`` or a MIME type."""
-    kind = content_type.split(";")[0].strip().lower()
-    if kind in ("csv", CONTENT_TYPES["csv"]):
+def media_type(content_type: str | None) -> str:
+    """The MIME type of a request's ``Content-Type`` (``json``/``csv``/``parquet`` name theirs), checked
+    as MLflow's scoring server checks it: UTF-8 only, no parameter but ``charset``."""
+    if not content_type:
+        raise UnsupportedContentTypeError(
+            f"This predictor only supports the following content types: Types: {list(CONTENT_TYPES.values())}. "
+            "Got no Content-Type header."
+        )
+    kind, *parameters = (part.strip() for part in content_type.split(";"))
+    kind = CONTENT_TYPES.get(kind.lower(), kind.lower())
+    values = {
+        k.strip().lower(): v.strip().strip('"').lower() for k, _, v in (p.partition("=") for p in parameters if p)
+    }
+    if values.get("charset", "utf-8") != "utf-8":
+        raise UnsupportedContentTypeError("The scoring server only supports UTF-8")
+    unknown = sorted(set(values) - {"charset"})
+    if unknown:
+        raise UnsupportedContentTypeError(f"Unrecognized content type parameters: {', '.join(unknown)}.")
+    if kind not in CONTENT_TYPES.values():
+        raise UnsupportedContentTypeError(
+            f"This predictor only supports the following content types: Types: {list(CONTENT_TYPES.values())}. "
+            f"Got {content_type!r}."
+        )
+    return kind
+
+
+def parse_input(raw: str | bytes, content_type: str | None, schema: Schema | None) -> tuple[Any, dict[str, Any] | None]:
+    """``(data, params)`` of a request body; ``content_type`` is its ``Content-Type`` (or ``json``, ``csv``,
+    ``parquet``)."""
+    kind = media_type(content_type)
+    if kind == CSV:
         return parse_csv(raw, schema), None
-    if kind in ("json", CONTENT_TYPES["json"]):
-        return parse_json(raw, schema)
-    raise PayloadError(f"unsupported content type {content_type!r}; use json (application/json) or csv (text/csv)")
+    if kind == PARQUET:
+        return parse_parquet(raw if isinstance(raw, bytes) else raw.encode("utf-8")), None
+    return parse_json(raw, schema)
 
 
 def parse_json(raw: str | bytes | Mapping[str, Any], schema: Schema | None) -> tuple[Any, dict[str, Any] | None]:
@@ -45,6 +80,11 @@ def parse_json(raw: str | bytes | Mapping[str, Any], schema: Schema | None) -> t
         except (ValueError, UnicodeDecodeError) as exc:
             raise PayloadError(
                 f"Invalid input. Ensure that input is a valid JSON formatted string. Error: {exc}"
+            ) from None
+        except RecursionError:
+            raise PayloadError(
+                "Invalid input. Ensure that input is a valid JSON formatted string. Error: it nests deeper than "
+                "this Python can read"
             ) from None
     if not isinstance(body, dict):
         raise PayloadError(
@@ -102,7 +142,10 @@ def _frame_records(value: Any, schema: Schema | None) -> Any:
 def parse_csv(raw: str | bytes, schema: Schema | None) -> Any:
     import pandas as pd
 
-    text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise PayloadError(f"Invalid input. Ensure that input is a valid UTF-8 encoded string. Error: {exc}") from None
     try:
         if schema is not None and not schema.is_tensor_spec() and schema.has_input_names():
             types = {
@@ -119,6 +162,22 @@ def parse_csv(raw: str | bytes, schema: Schema | None) -> Any:
     except Exception as exc:
         raise PayloadError(
             f"Failed to parse input as a Pandas DataFrame: the input must be CSV with a header row. Error: '{exc}'"
+        ) from None
+
+
+def parse_parquet(raw: bytes) -> Any:
+    """A table from Parquet bytes (pandas with pyarrow), as MLflow reads it: not cast (Parquet is typed)."""
+    import pandas as pd
+
+    try:
+        return pd.read_parquet(io.BytesIO(raw))
+    except ImportError as exc:
+        raise PayloadError(
+            f"Parquet input needs pyarrow, which is not installed here ({exc}): pip install pyarrow"
+        ) from None
+    except Exception as exc:
+        raise PayloadError(
+            f"Failed to parse input as a Pandas DataFrame: the input must be Parquet (DataFrame.to_parquet). Error: '{exc}'"
         ) from None
 
 
@@ -159,8 +218,11 @@ def cast_frame(frame: Any, schema: Schema | None) -> Any:
                 frame[name] = parsed
             else:
                 target = kind.to_pandas()
-                if isinstance(frame[name].dtype, pd.StringDtype) and (target == np.dtype(object) or target.kind == "U"):
-                    continue
+                current = frame[name].dtype
+                if current == target or (
+                    isinstance(current, pd.StringDtype) and (target == np.dtype(object) or target.kind == "U")
+                ):
+                    continue  # already so (astype would still copy the column, at every request)
                 frame[name] = frame[name].astype(target)
         except SchemaEnforcementError:
             raise
@@ -249,6 +311,20 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def predict_text(model: PyFuncModel, raw: str | bytes, content_type: str | None = "json") -> str:
+    """Parse ``raw`` against ``model``'s signature, predict, and return ``{"predictions": ...}`` as JSON."""
+    signature = model.metadata.signature
+    try:
+        data, params = parse_input(raw, content_type, signature.inputs if signature is not None else None)
+    except GitrunError:
+        raise
+    except Exception as exc:  # pandas or numpy refusing a shape: still the input's fault, never the model's
+        raise PayloadError(
+            f"Invalid input. It cannot be read as the model's input: {type(exc).__name__}: {exc}"
+        ) from None
+    return predictions_json(model.predict(data, params=params))
+
+
 def predict_payload(
     model_uri: str,
     raw: str | bytes,
@@ -258,11 +334,8 @@ def predict_payload(
     skops_trusted_types: tuple[str, ...] = (),
     safe: bool | None = None,
 ) -> str:
-    """What ``gitrun models predict`` does: load the model, parse ``raw`` against its signature,
-    predict, and return ``{"predictions": ...}`` as JSON text."""
+    """What ``gitrun models predict`` does: load the model and :func:`predict_text`."""
     from gitrun.models.loading import load_pyfunc
 
     model = load_pyfunc(model_uri, rev=rev, skops_trusted_types=skops_trusted_types, safe=safe)
-    signature = model.metadata.signature
-    data, params = parse_input(raw, content_type, signature.inputs if signature is not None else None)
-    return predictions_json(model.predict(data, params=params))
+    return predict_text(model, raw, content_type)

@@ -1,5 +1,6 @@
 """The models' built-in hook implementations, registered like any plugin (``gitrun.plugins.BUILTIN_PLUGINS``):
-the ``python_function``, ``sklearn`` and ``lightgbm`` flavors, and the built-in model URI forms.
+the ``python_function``, ``sklearn`` and ``lightgbm`` flavors, the built-in model URI forms, and the
+autologging of scikit-learn and LightGBM (which log their models through these flavors).
 
 Every process that starts a run imports this module (the plugin manager loads its plugins then),
 so it imports nothing itself: the flavor modules load when a model is saved or loaded.
@@ -19,6 +20,20 @@ def gitrun_model_flavors() -> list[Any]:
     from gitrun.models import lightgbm, pyfunc, sklearn  # the flavors only when a model is saved or loaded
 
     return [pyfunc.FLAVOR, sklearn.FLAVOR, lightgbm.FLAVOR]
+
+
+@hookimpl
+def gitrun_autolog_integrations() -> list[Any]:
+    from gitrun.tracking.autolog import Integration
+
+    return [
+        Integration(
+            "sklearn", "sklearn", "gitrun.models.sklearn:autolog", "scikit-learn estimators, pipelines, searches"
+        ),
+        Integration(
+            "lightgbm", "lightgbm", "gitrun.models.lightgbm:autolog", "lightgbm.train and its scikit-learn API"
+        ),
+    ]
 
 
 @hookimpl

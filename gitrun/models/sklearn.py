@@ -9,6 +9,7 @@
 ``serialization_format="cloudpickle"`` or ``"pickle"`` on request (loading those runs code);
 ``pyfunc_predict_fn="predict_proba"`` serves probabilities. MLflow's ``mlflow.sklearn.load_model``
 and ``mlflow.pyfunc.load_model`` load these models, and gitrun loads MLflow's.
+``gitrun.sklearn.autolog()`` logs every fit (``gitrun.tracking.autolog.sklearn``; docs/autolog.md).
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from gitrun.errors import GitrunError, InvalidInputError
+from gitrun.models.autolog import FlavorModelLogger
 from gitrun.models.flavors import Flavor, LoadOptions, SavedFlavor, mlflow_module
 from gitrun.models.logged import ModelInfo
 from gitrun.models.mlmodel import MLModel
 from gitrun.models.safety import UnsafeModelError, refuse_code, skops_load
+from gitrun.tracking.autolog import integration
+from gitrun.tracking.autolog import sklearn as sklearn_autolog
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,7 @@ PICKLE_WARNING = (
 
 __all__ = [
     "FLAVOR_NAME",
+    "autolog",
     "SERIALIZATION_FORMAT_CLOUDPICKLE",
     "SERIALIZATION_FORMAT_PICKLE",
     "SERIALIZATION_FORMAT_SKOPS",
@@ -320,4 +325,65 @@ def load_model(
 
     return load_native(
         FLAVOR_NAME, model_uri, rev=rev, dst_path=dst_path, skops_trusted_types=skops_trusted_types, safe=safe
+    )
+
+
+def _log_autologged_model(sk_model: Any, **kwargs: Any) -> ModelInfo:
+    """``log_model`` for autolog. A fitted search holds scikit-learn's scorer and splitter, which
+    skops does not trust by default: autolog trusts scikit-learn's own types (the MLmodel records
+    them), never another package's, which stay refused (a warning: the model is not logged)."""
+    try:
+        return log_model(sk_model, **kwargs)
+    except UnsafeModelError:
+        if (kwargs.get("serialization_format") or SERIALIZATION_FORMAT_SKOPS) != SERIALIZATION_FORMAT_SKOPS:
+            raise
+        import skops.io
+
+        untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(sk_model))
+        if not untrusted or not all(name.startswith("sklearn.") for name in untrusted):
+            raise
+        log.info("autolog trusts scikit-learn's own types in the skops file: %s", ", ".join(untrusted))
+        return log_model(sk_model, skops_trusted_types=untrusted, **kwargs)
+
+
+@integration(FLAVOR_NAME)
+def autolog(
+    log_input_examples: bool = False,
+    log_model_signatures: bool = True,
+    log_models: bool = True,
+    log_datasets: bool = True,
+    disable: bool = False,
+    exclusive: bool = False,
+    disable_for_unsupported_versions: bool = False,
+    silent: bool = False,
+    max_tuning_runs: int | None = 5,
+    log_post_training_metrics: bool = True,
+    serialization_format: str = SERIALIZATION_FORMAT_SKOPS,
+    registered_model_name: str | None = None,
+    pos_label: Any = None,
+    extra_tags: Mapping[str, Any] | None = None,
+) -> None:
+    """Enable (``disable=True``: disable) autologging of scikit-learn fits, with MLflow's keys
+    (``mlflow.sklearn.autolog``; docs/autolog.md).
+
+    Each outermost ``fit`` logs ``get_params(deep=True)``, the ``estimator_name`` and
+    ``estimator_class`` tags, training metrics by estimator type, the fitted model (``model``,
+    skops by default) and, for ``GridSearchCV``/``RandomizedSearchCV``, ``best_*`` params,
+    ``best_cv_score``, ``cv_results.csv`` and up to ``max_tuning_runs`` child runs. Metrics of
+    ``sklearn.metrics`` on its predictions are logged as ``<metric>_<dataset variable>``. Without
+    an active run, the fit runs in a run of its own (``exclusive=True``: always). ``silent``
+    hides autolog's warnings and logs."""
+    check_format(serialization_format)
+    sklearn_autolog.enable(
+        FlavorModelLogger(_log_autologged_model),
+        FLAVOR_NAME,
+        log_input_examples=log_input_examples,
+        log_model_signatures=log_model_signatures,
+        log_models=log_models,
+        max_tuning_runs=max_tuning_runs,
+        log_post_training_metrics=log_post_training_metrics,
+        serialization_format=serialization_format,
+        registered_model_name=registered_model_name,
+        pos_label=pos_label,
+        extra_tags=extra_tags,
     )

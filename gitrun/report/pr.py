@@ -29,9 +29,9 @@ from gitrun import ranking
 from gitrun._version import __version__
 from gitrun.charts.mermaid import MAX_SERIES, SWATCHES, Line, xychart
 from gitrun.charts.sparkline import sparkline
-from gitrun.compare.diff import Diff, ExperimentDiff, RunSummary, Side, diff_revisions, store_for
+from gitrun.compare.diff import Diff, ExperimentDiff, MetricBest, RunSummary, Side, diff_revisions, store_for
 from gitrun.compare.gate import CheckResult, evaluate, parse_check
-from gitrun.compare.render import fmt, md_escape, render_markdown
+from gitrun.compare.render import FOLDED_METRICS, SHOWN_METRICS, fmt, md_escape, render_markdown
 from gitrun.errors import ExportUnavailable, GitrunError
 from gitrun.report.github import GitHubError, pull_request_head, target_from_env, upsert_comment
 from gitrun.store import ReadStore
@@ -39,6 +39,7 @@ from gitrun.store import ReadStore
 COMMENT_LIMIT = 65_536  # GitHub's maximum length of an issue or pull-request comment body
 DEFAULT_MARKER = "gitrun-report"
 MAX_CURVES = 3  # best new runs drawn beside the base's best run
+MAX_CHART_METRICS = 3  # charts per experiment: its headline metrics (ExperimentDiff.headline_metrics)
 _MARKER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 
 
@@ -125,37 +126,55 @@ def _series(histories: Histories, side: str, role: str, run_id: str, run_name: s
     )
 
 
-def new_runs(exp: ExperimentDiff) -> list[RunSummary]:
-    """Runs the target added or changed, best first by the experiment's metric (:mod:`gitrun.ranking`)."""
+def new_runs(exp: ExperimentDiff, metric: MetricBest | None = None) -> list[RunSummary]:
+    """Runs the target added or changed, best first by ``metric`` (default: the experiment's
+    deciding metric; :mod:`gitrun.ranking`)."""
     runs = [*exp.added, *(c.run for c in exp.changed)]
-    if not exp.metric:
+    metric = metric or exp.headline
+    if metric is None:
         return runs
-    return ranking.ranked(runs, exp.metric, exp.direction)
+    return ranking.ranked(runs, metric.key, metric.direction)
+
+
+def chart_metrics(exp: ExperimentDiff, limit: int = MAX_CHART_METRICS) -> list[MetricBest]:
+    """The metrics the report draws for ``exp``: its headline metrics, as the tables lead with them."""
+    return exp.headline_metrics()[: max(limit, 0)]
+
+
+def lead_metric(exp: ExperimentDiff) -> str | None:
+    """The metric of the report's sparklines: the deciding one, else the first whose best changed."""
+    first = chart_metrics(exp, 1)
+    return first[0].key if first else None
 
 
 def curve_charts(diff: Diff, histories: Histories, max_curves: int = MAX_CURVES) -> list[CurveChart]:
-    """Per experiment with a primary metric and new runs: the base's best run and the best new runs."""
+    """Per experiment with new runs, per :func:`chart_metrics` metric: the base's best run and the
+    best new runs."""
     max_curves = max(0, min(max_curves, MAX_SERIES - 1))
     charts = []
     for exp in diff.experiments:
-        if not exp.metric or max_curves == 0:
-            continue
-        picked = [r for r in new_runs(exp) if exp.metric in r.metrics and not math.isnan(r.metrics[exp.metric])]
-        if not picked:
-            continue
-        series = []
-        if exp.base_best is not None:
-            series.append(
-                _series(histories, "base", "base best", exp.base_best.run_id, exp.base_best.run_name, exp.metric)
-            )
-        for i, run in enumerate(picked[:max_curves]):
-            role = "new best" if i == 0 else f"new #{i + 1}"
-            series.append(_series(histories, "target", role, run.run_id, run.run_name, exp.metric))
-        series = [s for s in series if s.finite]
-        if not any(len(s.finite) >= 2 for s in series):
-            continue  # single points draw no curve; the tables say it all
-        charts.append(CurveChart(exp.experiment_id, exp.name, exp.metric, exp.direction or "max", tuple(series)))
+        for metric in chart_metrics(exp) if max_curves else []:
+            chart = _curve_chart(exp, metric, histories, max_curves)
+            if chart is not None:
+                charts.append(chart)
     return charts
+
+
+def _curve_chart(exp: ExperimentDiff, metric: MetricBest, histories: Histories, max_curves: int) -> CurveChart | None:
+    key = metric.key
+    picked = [r for r in new_runs(exp, metric) if key in r.metrics and not math.isnan(r.metrics[key])]
+    if not picked:
+        return None
+    series = []
+    if metric.base is not None:
+        series.append(_series(histories, "base", "base best", metric.base.run_id, metric.base.run_name, key))
+    for i, run in enumerate(picked[:max_curves]):
+        role = "new best" if i == 0 else f"new #{i + 1}"
+        series.append(_series(histories, "target", role, run.run_id, run.run_name, key))
+    series = [s for s in series if s.finite]
+    if not any(len(s.finite) >= 2 for s in series):
+        return None  # single points draw no curve; the tables say it all
+    return CurveChart(exp.experiment_id, exp.name, key, metric.direction, tuple(series))
 
 
 def chart_markdown(chart: CurveChart, precision: int = 4) -> list[str]:
@@ -233,15 +252,19 @@ def compose(
     marker: str = DEFAULT_MARKER,
     details_url: str | None = None,
     cut: bool = False,
+    metric_rows: tuple[int, int] = (SHOWN_METRICS, FOLDED_METRICS),
 ) -> str:
     """The report's Markdown at one level of detail (``cut`` adds the where-is-the-rest note)."""
-    by_exp = {c.experiment_id: c for c in charts} if with_charts else {}
+    by_exp: dict[str, list[CurveChart]] = {}
+    for chart in charts if with_charts else []:
+        by_exp.setdefault(chart.experiment_id, []).append(chart)
 
     def extra(exp: ExperimentDiff) -> list[str]:
-        chart = by_exp.get(exp.experiment_id)
-        return chart_markdown(chart, precision) if chart else []
+        return [line for chart in by_exp.get(exp.experiment_id, []) for line in chart_markdown(chart, precision)]
 
-    body = render_markdown(diff, precision, max_runs, sparkline=spark, extra=extra)
+    body = render_markdown(
+        diff, precision, max_runs, sparkline=spark, extra=extra, max_metrics=metric_rows[0], max_folded=metric_rows[1]
+    )
     header, _, rest = body.partition("\n\n")
     parts = [marker_comment(marker), header, ""]
     if cut:
@@ -251,16 +274,25 @@ def compose(
     return "\n".join(parts) + "\n"
 
 
-def fit(render: Callable[[int, bool, bool], str], max_runs: int, limit: int = COMMENT_LIMIT) -> tuple[str, bool]:
-    """The most detailed rendering under ``limit`` characters: fewer table rows, then no charts,
-    then a hard cut at a line boundary. ``render(max_runs, with_charts, cut)``; returns (text, cut)."""
-    text = render(max_runs, True, False)
+MetricRows = tuple[int, int]  # metrics shown in a table, folded in <details> (render_markdown)
+ALL_METRIC_ROWS: MetricRows = (SHOWN_METRICS, FOLDED_METRICS)
+
+
+def fit(
+    render: Callable[[int, bool, bool, MetricRows], str], max_runs: int, limit: int = COMMENT_LIMIT
+) -> tuple[str, bool]:
+    """The most detailed rendering under ``limit`` characters: fewer run rows, then no charts,
+    then fewer metric rows (none at last), then a hard cut at a line boundary.
+    ``render(max_runs, with_charts, cut, metric_rows)``; returns (text, cut)."""
+    text = render(max_runs, True, False, ALL_METRIC_ROWS)
     if comment_length(text) < limit:
         return text, False
-    for rows, with_charts in ((20, True), (10, True), (5, True), (0, True), (0, False)):
+    levels: list[tuple[int, bool, MetricRows]] = [(rows, True, ALL_METRIC_ROWS) for rows in (20, 10, 5, 0)]
+    levels += [(0, False, ALL_METRIC_ROWS), (0, False, (5, 20)), (0, False, (0, 0))]
+    for rows, with_charts, metrics in levels:
         if rows > max_runs:
             continue
-        text = render(rows, with_charts, True)
+        text = render(rows, with_charts, True, metrics)
         if comment_length(text) < limit:
             return text, True
     return hard_cut(text, limit), True
@@ -320,17 +352,19 @@ def sparkline_lookup(diff: Diff, histories: Histories, width: int = 24) -> Calla
     # side's experiment metric.
     metric_of: dict[tuple[str, str], str] = {}
     for exp in diff.experiments:
-        if not exp.metric:
+        key = lead_metric(exp)
+        if key is None:
             continue
+        lead = next(m for m in exp.metric_bests() if m.key == key)
         for side, runs in (
             ("target", (*exp.added, *(c.run for c in exp.changed))),
             ("base", (*exp.removed, *(c.run for c in exp.changed))),
         ):
             for run in runs:
-                metric_of[(side, run.run_id)] = exp.metric
-        for side, best in (("base", exp.base_best), ("target", exp.target_best)):
+                metric_of[(side, run.run_id)] = key
+        for side, best in (("base", lead.base), ("target", lead.target)):
             if best is not None:
-                metric_of[(side, best.run_id)] = exp.metric
+                metric_of[(side, best.run_id)] = key
 
     def spark(run_id: str, side: str) -> str:
         key = metric_of.get((side, run_id))
@@ -370,7 +404,7 @@ def build_pr_report(
     charts = curve_charts(diff, histories, max_curves)
     spark = sparkline_lookup(diff, histories) if sparklines else None
 
-    def render(rows: int, with_charts: bool, cut: bool) -> str:
+    def render(rows: int, with_charts: bool, cut: bool, metric_rows: MetricRows = ALL_METRIC_ROWS) -> str:
         return compose(
             diff,
             results,
@@ -382,6 +416,7 @@ def build_pr_report(
             marker=marker,
             details_url=details_url,
             cut=cut,
+            metric_rows=metric_rows,
         )
 
     full = render(max_runs if max_runs >= 0 else 10**9, True, False)

@@ -62,15 +62,43 @@ class ExperimentRow:
     best_run_name: str
     best_run_href: str | None  # runs/<id>.html
     last_activity: str  # latest start or end time of its runs (UTC), "" without runs
+    trend: str = ""  # SVG polyline points: the metric's best after each commit of the default branch
+    trend_label: str = ""  # what the sparkline shows, in words (its accessible name)
+
+
+@dataclass(frozen=True)
+class CommitBest:
+    """The best run a commit added to one experiment, by that experiment's metric."""
+
+    experiment: str
+    metric: str
+    value: str  # formatted
+    run_name: str
+    run_href: str | None  # runs/<id>.html when the run is in the site
+
+
+@dataclass(frozen=True)
+class HomeCommit:
+    """A recent commit of the default branch that added runs."""
+
+    short: str
+    commit_url: str | None
+    author: str
+    date: str  # UTC
+    subject: str
+    added: int  # runs added
+    best: tuple[CommitBest, ...]  # per experiment it added runs to (at most 3)
 
 
 @dataclass(frozen=True)
 class HomeContext:
-    """``index.html``: the experiments and what the site was built from."""
+    """``index.html``: the experiments, what happened lately, and what the site was built from."""
 
     site: SiteInfo
     experiments: tuple[ExperimentRow, ...]
     total_runs: int
+    commits: tuple[HomeCommit, ...] = ()  # newest first
+    branch: str | None = None  # the branch the sparklines and commits follow
 
 
 @dataclass(frozen=True)
@@ -115,6 +143,37 @@ class MetricView:
     csv_href: str  # data/runs/<id>/<file>.csv: the full series
     chart_id: str  # id of the chart's element and of its spec in ``specs``
     downsampled: bool  # the chart shows fewer points than the series has
+    single: bool = False  # logged once: the page shows the value, not a one-point chart
+    direction: str | None = None  # "min" / "max": which way is better
+
+
+@dataclass(frozen=True)
+class PreviewView:
+    """An artifact's preview, made at build time (:mod:`gitrun.site.previews`)."""
+
+    path: str
+    kind: str  # "image", "table", "text", "markdown", "html"; "none" with a note saying why
+    src: str = ""  # image: a site path (prefix site.root), or a data: URI for SVG
+    text: str = ""  # text: the capped text
+    html: str = ""  # markdown: sanitized HTML (mark it safe); html: the sandboxed frame's srcdoc
+    header: tuple[str, ...] = ()  # table
+    rows: tuple[tuple[str, ...], ...] = ()  # table: the first rows, formulas neutralized
+    note: str = ""  # "first 64.0 KB of 10.0 MB", or why there is no preview
+    logged_table: bool = False  # a table as log_table writes it (the compare page lines them up)
+
+    @property
+    def is_data_uri(self) -> bool:
+        return self.src.startswith("data:")
+
+
+@dataclass(frozen=True)
+class ImageSeriesView:
+    """An image logged at several steps (``log_image(key=, step=)``): one picture, a step slider."""
+
+    key: str
+    steps: tuple[int, ...]
+    srcs: tuple[str, ...]  # per step: the image shown (MLflow's compressed preview when copied), site paths
+    hrefs: tuple[str, ...]  # per step: the full image ("" when not copied into the site)
 
 
 @dataclass(frozen=True)
@@ -125,6 +184,8 @@ class ArtifactView:
     note: str  # why there is no link, e.g. "over 1.0 MB: not copied into the site"
     dvc_md5: str | None  # DVC-tracked: the content hash of the pointer file
     dvc_command: str | None  # DVC-tracked: how to download it
+    download: str | None = None  # the link's download name (SVG, HTML: never opened on the site's origin)
+    preview: PreviewView | None = None
 
 
 @dataclass(frozen=True)
@@ -197,6 +258,7 @@ class RunContext:
     params: tuple[KeyValue, ...]
     tags: tuple[KeyValue, ...]
     metrics: tuple[MetricView, ...]
+    system_metrics: tuple[MetricView, ...]  # system/...: CPU, memory, disk, network, GPU (own section)
     artifacts: tuple[ArtifactView, ...]
     datasets: tuple[DatasetView, ...]
     models: tuple[ModelView, ...]
@@ -205,6 +267,7 @@ class RunContext:
     has_code_diff: bool
     data_src: str  # data/runs/<id>.js: the run and its downsampled series
     specs: dict[str, Any]  # chart_id -> Vega-Lite spec
+    image_series: tuple[ImageSeriesView, ...] = ()  # stepped images, one slider per key
 
 
 @dataclass(frozen=True)
@@ -214,6 +277,7 @@ class CompareContext:
     site: SiteInfo
     spec: dict[str, Any]  # metric curves by run; the browser sets each chart's title
     known_runs: int  # how many runs the site has (the page refuses IDs it does not know)
+    bars_spec: dict[str, Any] = field(default_factory=dict)  # a metric every run logged once, as bars
 
 
 @dataclass(frozen=True)

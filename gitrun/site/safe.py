@@ -4,7 +4,8 @@ through Jinja2's autoescape.
 - :func:`script_json` makes JSON safe inside ``<script>`` (``<``, ``>``, ``&``, ``'`` and the
   line separators U+2028/U+2029 become ``\\uXXXX`` escapes, so no text can close the tag).
 - :func:`render_note` turns a Markdown note into HTML that ``nh3`` has sanitized: no scripts, no
-  event handlers, no ``javascript:`` links.
+  event handlers, no ``javascript:`` links; :func:`sanitize_html` cleans an HTML artifact the
+  same way (styles kept) before its sandboxed preview.
 - :func:`file_slug` maps a metric key or artifact name to a safe, unique file name.
 - :func:`tag_value` shows the repository URL tag without credentials (a run logged by an older
   gitrun, or by another tool, may have stored them).
@@ -86,9 +87,31 @@ def render_note(text: str) -> str:
 
     html = markdown.markdown(text, extensions=["fenced_code", "tables", "sane_lists"], output_format="html")
     # No images (or other embedded media): a remote image would be a request leaving the site.
-    allowed = set(nh3.ALLOWED_TAGS) - {"img", "picture", "source", "video", "audio", "track", "map", "area"}
+    allowed = set(nh3.ALLOWED_TAGS) - _MEDIA
     return str(
         nh3.clean(html, tags=allowed, link_rel="noopener noreferrer nofollow", url_schemes={"http", "https", "mailto"})
+    )
+
+
+_MEDIA = {"img", "picture", "source", "video", "audio", "track", "map", "area"}
+
+
+def sanitize_html(html: str) -> str:
+    """An HTML artifact cleaned by nh3 for its sandboxed preview: no scripts, event handlers,
+    unsafe URLs or embedded media (a remote image would be a request leaving the site); styles kept."""
+    import nh3
+
+    attributes = {tag: set(names) for tag, names in nh3.ALLOWED_ATTRIBUTES.items()}
+    attributes["*"] = attributes.get("*", set()) | {"style", "class"}
+    return str(
+        nh3.clean(
+            html,
+            tags=(set(nh3.ALLOWED_TAGS) | {"style"}) - _MEDIA,
+            clean_content_tags={"script"},
+            attributes=attributes,
+            link_rel="noopener noreferrer nofollow",
+            url_schemes={"http", "https", "mailto"},
+        )
     )
 
 

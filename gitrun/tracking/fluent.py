@@ -28,7 +28,7 @@ from gitrun.store.textio import atomic_write
 from gitrun.store.validation import validate_key, validate_run_id
 from gitrun.store.writer import RunWriter, now_ms
 from gitrun.tags import CODE_DIFF, NOTE, PARENT_RUN_ID, RUN_NAME
-from gitrun.tracking import artifacts, inputs
+from gitrun.tracking import artifacts, inputs, system_metrics
 from gitrun.tracking.client import Client
 from gitrun.tracking.code import DIFF_FILE, code_state
 from gitrun.tracking.events import RunEvents, run_events
@@ -267,7 +267,10 @@ def start_run(
     description: str | None = None,
     log_system_metrics: bool | None = None,
 ) -> ActiveRun:
-    """Start a new run, or resume one (``run_id`` or ``GITRUN_RUN_ID``); use it as a context manager."""
+    """Start a new run, or resume one (``run_id`` or ``GITRUN_RUN_ID``); use it as a context manager.
+
+    ``log_system_metrics``: sample CPU, memory, disk, network (and GPUs) into ``system/...`` metrics
+    while the run is active (None: as ``enable_system_metrics_logging`` or the environment say)."""
     stack = STATE.stack
     if stack and not nested:
         raise RunStateError(
@@ -284,6 +287,7 @@ def start_run(
         user_tags[PARENT_RUN_ID] = parent
     from_env = None if run_id or stack else env.RUN_ID.lookup()
     resume_id = run_id or (from_env[1] if from_env else None)
+    sample_system = system_metrics.wanted(log_system_metrics)  # refused before the run exists
 
     if resume_id is not None:
         writer = _resume(store, resume_id, from_env[0] if from_env else None)
@@ -318,6 +322,8 @@ def start_run(
     stack.append(active)
     STATE.active[run.info.run_id] = active
     STATE.last_run_id = run.info.run_id
+    if sample_system:
+        system_metrics.start(run.info.run_id, writer.run_dir, resumed=resume_id is not None)
     if events is not None:
         events.started(run, resumed=resume_id is not None)
     return active
@@ -344,9 +350,11 @@ def new_run(
     tags: Mapping[str, str],
     parent_run_id: str | None = None,
     run_id: str | None = None,
+    start_time: int | None = None,
 ) -> tuple[RunWriter, dict[str, str]]:
     """Create a run as ``start_run`` does (the plugins' context tags, the code diff, then ``tags``),
-    without making it active; returns its writer and its tags. ``run_id``: see ``Store.create_run``."""
+    without making it active; returns its writer and its tags. ``run_id``, ``start_time``: see
+    ``Store.create_run``."""
     all_tags = run_context_tags(experiment_id, run_name)
     code = code_state(script_directory())
     if code is not None:
@@ -363,6 +371,7 @@ def new_run(
         user=current_user(),
         source=source_name(),
         run_id=run_id,
+        start_time=start_time,
     )
     writer = store.writer(new_id, store.layout.run_dir(experiment_id, new_id))  # known: no lookup
     if code is not None and code.diff is not None:
@@ -402,6 +411,7 @@ def _end(active: ActiveRun, status: str) -> None:
     store = _get_client().writable_store
     writer: RunWriter = active._writer  # type: ignore[attr-defined]
     events: RunEvents | None = active._events  # type: ignore[attr-defined]
+    system_metrics.stop(run_id)  # its last point written before the run's summary
     if events is not None:
         events.flush()  # the last batch, before the run ends
     try:

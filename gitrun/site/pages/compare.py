@@ -10,6 +10,7 @@ def build(builder: Builder) -> None:
     context = CompareContext(
         site=builder.site_info("compare", 0),
         spec=builder.spec("metric_curves", title=None, by_run=True),
+        bars_spec=builder.spec("metric_bars"),
         known_runs=sum(len(v) for v in builder.snapshot.records.values()),
     )
     builder.writer.begin("compare", "")

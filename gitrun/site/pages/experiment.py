@@ -40,6 +40,23 @@ def run_label(record: RunRecord) -> str:
     return f"{record.run_name or record.run_id} ·{record.run_id[-5:].lower()}"
 
 
+def group_keys(records: list[RunRecord]) -> dict[str, list[str | None]]:
+    """The params and tags the runs can be grouped by ("params.lr" -> each run's value, in the
+    runs' order; None where a run has none): those with at least two distinct values, and fewer
+    distinct values than runs (else every group is one run). System tags are left out."""
+    out: dict[str, list[str | None]] = {}
+    candidates = [("params", k) for k in sorted({k for r in records for k in r.params})]
+    candidates += [
+        ("tags", k) for k in sorted({k for r in records for k in r.tags}) if not k.startswith(SYSTEM_PREFIXES)
+    ]
+    for kind, key in candidates:
+        values = [(r.params if kind == "params" else r.tags).get(key) for r in records]
+        distinct = set(values)
+        if 2 <= len(distinct) < len(values):
+            out[f"{kind}.{key}"] = values
+    return out
+
+
 def primary_metric(experiment: Experiment, records: list[RunRecord]) -> str | None:
     if experiment.primary_metric:
         return experiment.primary_metric
@@ -264,10 +281,19 @@ def build(builder: Builder, experiment: Experiment) -> None:
             curves.append(
                 {"run": run_label(record), "id": record.run_id, "step": shown["step"], "t": shown["t"], "v": shown["v"]}
             )
-        if curves:
+        direction = experiment.direction(metric)
+        if curves and all(len(c["v"]) == 1 for c in curves):  # logged once per run: a bar per run
             best_count = len(curves)
-            data["best"] = {"metric": metric, "runs": curves}
-            specs["best"] = builder.spec("metric_curves", title=metric, by_run=True)
+            data["best"] = {"metric": metric, "bars": [{"run": c["run"], "value": c["v"][0]} for c in curves]}
+            specs["best"] = builder.spec("metric_bars", metric=metric, direction=direction)
+        elif curves:
+            best_count = len(curves)
+            drawn = {c["id"] for c in curves}
+            grouped = group_keys([r for r in best[: builder.options.best_runs] if r.run_id in drawn])
+            data["best"] = {"metric": metric, "runs": curves, "groups": grouped}
+            specs["best"] = builder.spec("metric_curves", title=metric, by_run=True, direction=direction)
+            if grouped:
+                specs["band"] = builder.spec("metric_band", title=metric, direction=direction)
     pcp_runs = best[: builder.options.pcp_max_runs]
     dims, rows, ticks = pcp_data(pcp_runs, metric)
     if len(dims) >= 2 and rows:

@@ -9,21 +9,25 @@ by worker processes; each worker writes its files itself and reports which ones 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from gitrun import formatting
+from gitrun.entities import SYSTEM_METRIC_PREFIX
 from gitrun.formatting import format_duration, format_size, format_time
+from gitrun.site import previews as previews_mod
 from gitrun.site import safe
 from gitrun.site.builder import Builder
 from gitrun.site.context import (
     ArtifactView,
     DatasetView,
+    ImageSeriesView,
     KeyValue,
     MetricView,
     ModelView,
+    PreviewView,
     RunContext,
     RunInfoView,
     SiteInfo,
@@ -48,6 +52,7 @@ from gitrun.tags import (
     SOURCE_NAME,
     USER,
 )
+from gitrun.vcs import dvc
 
 # Artifacts a browser would run as code if opened from the site: copied with ".txt" appended.
 ACTIVE_SUFFIXES = (".html", ".htm", ".xhtml", ".svg", ".xml", ".js", ".mjs", ".shtml", ".php")
@@ -64,7 +69,7 @@ class RunSettings:
     max_points: int
     artifact_max_bytes: int
     site: SiteInfo
-    specs: dict[str, dict[str, Any]]  # metric key -> spec
+    specs: dict[str, dict[str, Any]]  # spec_key(metric, direction) -> spec
     store_root: Path
     store_rel: str
     branch: str | None
@@ -75,6 +80,12 @@ class RunSettings:
 class RunJob:
     record: RunRecord
     experiment_name: str
+    directions: Mapping[str, str] = field(default_factory=dict)  # metric -> "min" / "max"
+
+
+def spec_key(metric: str, direction: str | None) -> str:
+    """The key of a metric chart's spec in :attr:`RunSettings.specs`."""
+    return f"{direction or ''}:{metric}"
 
 
 def page_path(run_id: str) -> str:
@@ -100,7 +111,7 @@ def _walk_artifacts(root: Path) -> Iterator[tuple[str, os.stat_result]]:
             yield rel, os.stat(path)
 
 
-def fingerprint(record: RunRecord, experiment_name: str) -> list[Any]:
+def fingerprint(record: RunRecord, experiment_name: str, directions: Mapping[str, str] | None = None) -> list[Any]:
     """The inputs of a run's page: its files' content as the store reports it, without reading series."""
     summaries = {k: [s.latest, s.min, s.max, s.step, s.timestamp, s.count] for k, s in record.summaries.items()}
     sizes = {k: series_size(p) for k, p in series_keys(record.run_dir).items()}
@@ -110,6 +121,7 @@ def fingerprint(record: RunRecord, experiment_name: str) -> list[Any]:
     return [
         record.run_id,
         experiment_name,
+        sorted((directions or {}).items()),
         record.status,
         record.meta,
         record.params,
@@ -135,15 +147,16 @@ def build_all(builder: Builder) -> int:
     for exp in snapshot.experiments:
         for record in snapshot.records[exp.experiment_id]:
             total += 1
-            key = digest(builder.salt, fingerprint(record, exp.name))
+            directions = {k: exp.direction(k) for k in record.summaries}
+            key = digest(builder.salt, fingerprint(record, exp.name, directions))
             unit = f"run:{record.run_id}"
             if not builder.writer.is_fresh(unit, key):
-                jobs.append((unit, key, RunJob(record, exp.name)))
+                jobs.append((unit, key, RunJob(record, exp.name, directions)))
     builder.tick("runs", total - len(jobs), total)
     if not jobs:
         return 0
-    metric_keys = sorted({k for _, _, job in jobs for k in job.record.summaries})
-    specs = {k: builder.spec("metric_curves", title=k, by_run=False) for k in metric_keys}
+    charted = sorted({(k, job.directions.get(k)) for _, _, job in jobs for k in job.record.summaries})
+    specs = {spec_key(k, d): builder.spec("metric_curves", title=k, by_run=False, direction=d) for k, d in charted}
     settings = RunSettings(
         output=builder.writer.output,
         template_dir=builder.options.template_dir,
@@ -228,7 +241,8 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
             shown["csv"] = csv_rel
             series_data[key] = shown
             downsampled = shown["n"] > len(shown["v"])
-            specs[chart_id] = settings.specs[key]
+            if summary.count > 1:  # a value logged once is shown as a value, not a one-point chart
+                specs[chart_id] = settings.specs[spec_key(key, job.directions.get(key))]
         metrics.append(
             MetricView(
                 key=key,
@@ -240,6 +254,8 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
                 csv_href=csv_rel if series is not None else "",
                 chart_id=chart_id,
                 downsampled=downsampled,
+                single=summary.count == 1,
+                direction=job.directions.get(key),
             )
         )
     tags = {k: safe.tag_value(k, v) for k, v in record.tags.items() if k != NOTE}
@@ -267,18 +283,25 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
         },
         "series": series_data,
     }
+    artifacts, image_series = _artifacts(settings, record, write)
+    data["tables"] = {  # log_table's tables, for the compare page
+        a.path: {"columns": list(a.preview.header), "rows": [list(r) for r in a.preview.rows]}
+        for a in artifacts
+        if a.preview is not None and a.preview.logged_table
+    }
     write(data_path(run_id), safe.js_assign(f"run:{run_id}", data))
-    artifacts = _artifacts(settings, record, write)
     note = record.tags.get(NOTE, "")
     context = RunContext(
         site=settings.site,
         run=_info(record, job.experiment_name),
         params=tuple(KeyValue(k, v) for k, v in sorted(record.params.items())),
         tags=tuple(KeyValue(k, v) for k, v in sorted(tags.items())),
-        metrics=tuple(metrics),
+        metrics=tuple(m for m in metrics if not m.key.startswith(SYSTEM_METRIC_PREFIX)),
+        system_metrics=tuple(m for m in metrics if m.key.startswith(SYSTEM_METRIC_PREFIX)),
         artifacts=tuple(artifacts),
         datasets=_datasets(record),
         models=_models(settings, record),
+        image_series=image_series,
         note_html=safe.render_note(note) if note.strip() else "",
         recover_commands=_recover_commands(record),
         has_code_diff=(record.run_dir / "code.diff").exists(),
@@ -372,9 +395,14 @@ def _recover_commands(record: RunRecord) -> tuple[str, ...]:
     return (f"gitrun runs checkout {record.run_id} ../code-{short}", f"git switch --detach {commit}")
 
 
-def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[ArtifactView]:
+def _artifacts(
+    settings: RunSettings, record: RunRecord, write: Any
+) -> tuple[list[ArtifactView], tuple[ImageSeriesView, ...]]:
     root = record.run_dir / "artifacts"
     listing = dict(_walk_artifacts(root))
+    series = previews_mod.stepped_images(sorted(listing))
+    in_series = {rel for steps in series.values() for _, full, small in steps for rel in (full, small) if rel}
+    hrefs: dict[str, str] = {}
     views: list[ArtifactView] = []
     run_rel = os.path.relpath(record.run_dir, settings.store_root).replace(os.sep, "/")
     recorded = record.tags.get(GIT_REPO_URL)
@@ -383,6 +411,19 @@ def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[Art
         or settings.repo_url
         or "<repository URL>"
     )
+    previews = 0
+
+    def show(rel: str, source: Path | None, href: str | None) -> PreviewView | None:
+        nonlocal previews
+        if href is not None:
+            hrefs[rel] = href
+        if source is None or rel in in_series or previews >= previews_mod.MAX_PREVIEWS:
+            return None
+        thumb = f"previews/{record.run_id}/{safe.file_slug(rel)}.png"
+        made = previews_mod.preview(source, rel, href, thumb, write)
+        previews += made is not None
+        return made
+
     for rel in sorted(listing):
         size = listing[rel].st_size
         if rel.endswith(".dvc"):
@@ -393,6 +434,7 @@ def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[Art
             href = None
             if target in listing and listing[target].st_size <= settings.artifact_max_bytes:
                 href = _copy_artifact(record, target, root, write)
+            source = root / target if target in listing else _dvc_cached(settings, root / rel)
             views.append(
                 ArtifactView(
                     path=target,
@@ -401,17 +443,49 @@ def _artifacts(settings: RunSettings, record: RunRecord, write: Any) -> list[Art
                     note="tracked by DVC",
                     dvc_md5=pointer.get("md5"),
                     dvc_command=f"dvc get {repo_url} {repo_path}{rev}",
+                    download=_download_name(target),
+                    preview=show(target, source, href),
                 )
             )
             continue
         if f"{rel}.dvc" in listing:
             continue  # shown with its pointer
-        if size <= settings.artifact_max_bytes:
-            views.append(ArtifactView(rel, format_size(size), _copy_artifact(record, rel, root, write), "", None, None))
-        else:
-            note = f"over {format_size(settings.artifact_max_bytes)}: not copied into the site"
-            views.append(ArtifactView(rel, format_size(size), None, note, None, None))
-    return views
+        href = _copy_artifact(record, rel, root, write) if size <= settings.artifact_max_bytes else None
+        note = "" if href else f"over {format_size(settings.artifact_max_bytes)}: not copied into the site"
+        views.append(
+            ArtifactView(
+                rel, format_size(size), href, note, None, None, _download_name(rel), show(rel, root / rel, href)
+            )
+        )
+    return views, tuple(_series_view(key, steps, hrefs) for key, steps in series.items())
+
+
+def _series_view(key: str, steps: list[tuple[int, str, str | None]], hrefs: dict[str, str]) -> ImageSeriesView:
+    return ImageSeriesView(
+        key=key,
+        steps=tuple(step for step, _, _ in steps),
+        srcs=tuple(hrefs.get(small or "", "") or hrefs.get(full, "") for _, full, small in steps),
+        hrefs=tuple(hrefs.get(full, "") for _, full, _ in steps),
+    )
+
+
+def _download_name(rel: str) -> str | None:
+    """The ``download`` name of a link to an artifact a browser would run on the site's origin."""
+    return Path(rel).name if rel.lower().endswith(ACTIVE_SUFFIXES) else None
+
+
+def _dvc_cached(settings: RunSettings, pointer_file: Path) -> Path | None:
+    """Where the DVC cache holds what ``pointer_file`` tracks (None when it is not there)."""
+    try:
+        pointer = dvc.read_pointer(pointer_file.read_text(encoding="utf-8"))
+    except OSError:
+        return None
+    if pointer is None or pointer.is_dir:
+        return None
+    repo_root = settings.store_root
+    for _ in [p for p in settings.store_rel.split("/") if p]:
+        repo_root = repo_root.parent
+    return dvc.cached_object(repo_root, pointer.md5, pointer.legacy)
 
 
 def _copy_artifact(record: RunRecord, rel: str, root: Path, write: Any) -> str:

@@ -1,7 +1,8 @@
 """``gitrun site serve``: a local preview on 127.0.0.1 that rebuilds when the store changes.
 
 The store is polled (a walk of its files' sizes and modification times, skipping the local cache),
-so it works the same on every file system; each change triggers an incremental build.
+so it works the same on every file system; each change triggers an incremental build. The files
+are served by the standard library's ``http.server`` (a preview needs no ``serve`` extra).
 """
 
 from __future__ import annotations
