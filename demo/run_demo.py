@@ -8,8 +8,9 @@ and a local DVC remote inside it (DEMO_DIR/remotes/, excluded from Git); commit 
 (each run logs its model with ``gitrun.sklearn.log_model``: the serialized model goes through DVC, the
 demo's pyproject.toml sets a small ``dvc_threshold``, its MLmodel stays in Git); train more
 runs on a feature branch, commit and push them; then show the history, the runs ordered by the
-primary metric, the experiments, the best run and its model (``gitrun models show / predict``), served for a moment by ``gitrun serve``
-with one request sent to it. Needs no terminal; plain text when piped.
+primary metric, the experiments, the best run and its model (``gitrun models show / predict``),
+registered and promoted (``gitrun models register / promote``), served from its stage for a moment
+by ``gitrun serve`` with one request sent to it. Needs no terminal; plain text when piped.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ EXPERIMENT = "digits-sgd"
 FEATURE_BRANCH = "feature/modified-huber"
 REMOTES = "remotes"
 PRIMARY = "val_acc"
+MODEL_NAME = "digits"  # the registered model (docs/registry.md)
 
 # The demo must write into its own repository, whatever the caller's environment says.
 _SCRUB = (
@@ -69,6 +71,7 @@ def missing_extras() -> str | None:
         require("dvc", feature="the demo (model files go through DVC)")
         require("site", feature="the demo (it builds the report site)")
         require("serve", feature="the demo (it serves the best model)")
+        require("registry", feature="the demo (it registers the best model)")
     except MissingExtraError as exc:
         return str(exc)
     return None
@@ -282,10 +285,16 @@ def main(argv: list[str] | None = None) -> int:
     banner("Predict with it: MLflow's scoring input, in this environment")
     show(repo, "models", "predict", "-m", f"runs:/{best_id[:10]}/model", "-i", str(example))
 
-    # -- Serve it (gitrun serve): MLflow's scoring protocol over HTTP ------------------------------
-    # The registry (NAME#prod) has not landed yet: the best run's model is served by its runs:/ URI.
-    banner(f"Serve it: gitrun serve runs:/{best_id[:10]}/model (the registry is not there yet)")
-    serve_once(repo, f"runs:/{best_id[:10]}/model", repo / example)
+    # -- The registry: a registration and a promotion are Git tags (GTO's grammar) ------------
+    banner(f"Register the best model and promote it: gitrun models register {MODEL_NAME} --run {best_id[:10]}")
+    show(repo, "models", "register", MODEL_NAME, "--run", best_id, "-m", f"best {PRIMARY} {best_value:.4f}")
+    show(repo, "models", "promote", MODEL_NAME, "v0.0.1", "prod", "-m", "the demo's best run")
+    show(repo, "models", "list")
+    show(repo, "push")  # the branch, then the registry's tags
+
+    # -- Serve it (gitrun serve): MLflow's scoring protocol over HTTP, from the registry's stage ---
+    banner(f"Serve it: gitrun serve {MODEL_NAME}#prod")
+    serve_once(repo, f"{MODEL_NAME}#prod", repo / example)
 
     # -- What the feature branch did to the experiments (gitrun diff) ----------------------------
     banner(f"What {FEATURE_BRANCH} changed: gitrun diff main {FEATURE_BRANCH}")
@@ -318,7 +327,9 @@ Next:
   gitrun runs list --experiment {EXPERIMENT} --json
   gitrun runs show {best_id[:10]}
   gitrun models show runs:/{best_id[:10]}/model --rev main
-  gitrun serve runs:/{best_id[:10]}/model     # MLflow's scoring server on http://127.0.0.1:5000
+  gitrun models history {MODEL_NAME}     # the registry's events: git tag -n shows them too
+  gitrun models show {MODEL_NAME}#prod
+  gitrun serve {MODEL_NAME}#prod    # MLflow's scoring server on http://127.0.0.1:5000
   gitrun log                  # the commits that added runs
   gitrun diff main {FEATURE_BRANCH} --format md     # the diff as a pull-request comment shows it
   git show --stat HEAD        # a gitrun commit: run files, and .dvc pointers for the models

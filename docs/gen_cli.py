@@ -161,6 +161,16 @@ array with, per experiment, the `added`, `removed` and `changed` runs, the count
 ones, the best run on each side for the primary metric (`base_best`, `target_best`, `delta`,
 `improved`) and per metric (`metrics`). The full schema is in
 [schemas/diff.json](schemas/diff.json) where present, and `gitrun.compare.diff` documents every field.
+
+### `gitrun models list/history/register/promote/... --json`
+
+The registry's documents ([registry.md](registry.md)), each with `schema_version`:
+`gitrun models list --json` is `{"models": [...]}` (each model's `latest` version, the current
+version of every `stages` entry, and its `versions`), pinned by
+[schemas/registry-list.json](schemas/registry-list.json); `gitrun models history --json` is
+`{"events": [...]}`, newest first (with `--verify`, each event's `signature`), pinned by
+[schemas/registry-history.json](schemas/registry-history.json); the commands that make an event
+print `{"event": {...}}` ([schemas/registry-event.json](schemas/registry-event.json)).
 """
 
 

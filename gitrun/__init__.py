@@ -15,14 +15,13 @@ Heavy parts (pandas for ``search_runs``, Git objects, DVC) load only when used.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gitrun._version import __version__
 from gitrun.entities import Experiment, Metric, Param, Run, RunData, RunInfo, RunStatus, RunTag, ViewType
 from gitrun.errors import GitrunError
 from gitrun.errors import GitrunError as MlflowException  # mlflow.MlflowException
 from gitrun.tracking.artifacts import Image
-from gitrun.tracking.client import Client, MlflowClient
 from gitrun.tracking.fluent import (
     ActiveRun,
     active_run,
@@ -76,6 +75,9 @@ from gitrun.tracking.system_metrics import (
     set_system_metrics_samples_before_logging,
     set_system_metrics_sampling_interval,
 )
+
+if TYPE_CHECKING:
+    from gitrun.client import Client, MlflowClient
 
 __all__ = [
     "ActiveRun",
@@ -138,11 +140,14 @@ __all__ = [
     "pull",
     "push",
     "pyfunc",
+    "register_model",
     "restore_experiment",
     "restore_run",
     "run",
     "search_experiments",
     "search_logged_models",
+    "search_model_versions",
+    "search_registered_models",
     "search_runs",
     "set_experiment",
     "set_experiment_tag",
@@ -179,6 +184,8 @@ _LAZY = {
         ),
         "gitrun.tracing",  # GenAI tracing: each raises NotSupportedError
     ),
+    "Client": "gitrun.client",  # the tracking client with the registry's methods (gitrun.registry.client)
+    "MlflowClient": "gitrun.client",
     "commit": "gitrun.vcs.commit",
     "push": "gitrun.vcs.sync",
     "pull": "gitrun.vcs.sync",
@@ -186,6 +193,9 @@ _LAZY = {
     "evaluate": "gitrun.models.evaluate",
     "get_logged_model": "gitrun.models.logged",
     "search_logged_models": "gitrun.models.logged",
+    "register_model": "gitrun.registry.api",  # mlflow.register_model and the registry's fluent calls
+    "search_registered_models": "gitrun.registry.api",
+    "search_model_versions": "gitrun.registry.api",
 }
 # MLflow's flavor modules (`mlflow.sklearn`...) and `mlflow.models`: modules loaded on first use.
 _LAZY_MODULES = {

@@ -267,6 +267,31 @@ class ServeError(GitrunError):
     """The scoring server cannot start as asked: a missing extra, a port in use, a model that does not load."""
 
 
+# -- the model registry (gitrun.registry) -----------------------------------------------------------
+class RegistryError(GitrunError):
+    """A registry operation that cannot be done as asked; the message says what to do instead."""
+
+
+class InvalidNameError(RegistryError, InvalidInputError):
+    """A model name, stage or version that GTO's tag grammar does not accept (the message quotes the rule)."""
+
+
+class ModelNotRegisteredError(RegistryError, ModelNotFoundError):
+    """No registered model of that name (the message lists the registered ones)."""
+
+
+class ModelVersionNotFoundError(RegistryError, LookupError):
+    """The model has no such version, or no version in that stage."""
+
+
+class StageNotAllowedError(RegistryError, InvalidInputError):
+    """A stage outside the allow-list of ``.gto`` or ``[tool.gitrun.registry]``."""
+
+
+class TagSignatureError(RegistryError):
+    """An event could not be signed, or a protected stage needs a tag signed by a trusted key."""
+
+
 class StoreWarning(UserWarning):
     """A file of the store could not be read completely; the rest of the store still reads."""
 

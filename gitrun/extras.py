@@ -33,6 +33,7 @@ EXTRAS: dict[str, dict[str, str]] = {
     "projects": {"dask": "dask", "distributed": "distributed"},
     "system-metrics": {"psutil": "psutil"},
     "serve": {"starlette": "starlette", "uvicorn": "uvicorn"},
+    "registry": {"ruamel": "ruamel.yaml"},
     "demo": {"sklearn": "scikit-learn"},  # last: a module of several extras is named by its first
 }
 

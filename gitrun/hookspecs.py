@@ -14,6 +14,7 @@ the CLI's subcommands and the site's pages.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pluggy
@@ -92,3 +93,22 @@ def gitrun_model_flavors() -> list[Any] | None:  # type: ignore[empty-body]
 def gitrun_resolve_model_uri(uri: str, store: Any, rev: str | None) -> Any:
     """Where the model ``uri`` points (a ``gitrun.models.uri.ModelLocation``), or None for a URI this
     plugin does not know; ``store`` is the tracking store, ``rev`` the ``--rev`` asked for, if any."""
+
+
+@hookspec(firstresult=True)
+def gitrun_register_model(model_uri: str, name: str, tags: Mapping[str, Any] | None) -> Any:
+    """Register the model at ``model_uri`` as a version of ``name`` (``log_model(registered_model_name=)``):
+    MLflow's ``ModelVersion``; gitrun's registry answers (``gitrun.registry.plugin``)."""
+
+
+# -- the version path (gitrun.vcs) ------------------------------------------------------------
+@hookspec
+def gitrun_commit_prepare(store: Any, runs: Sequence[Any]) -> Any:
+    """Before ``gitrun commit`` commits ``runs`` (``RunRecord``s): a ``gitrun.vcs.commit.CommitParticipant``
+    whose ``paths`` (files it wrote) join the commit, told ``committed(sha)`` or ``abandoned()``
+    afterwards; None when it has nothing to add."""
+
+
+@hookspec
+def gitrun_pushed(root: Path, remote: str) -> Sequence[str] | None:
+    """After ``gitrun push`` pushed the branch to ``remote``: the refs this plugin pushed too (the registry's tags)."""

@@ -31,6 +31,8 @@ BUILTIN_PLUGINS = (
     "gitrun.site.pages.builtin",  # gitrun_site_pages: the site's built-in pages and navigation
     "gitrun.projects.plugin",  # gitrun_project_backends: local and dask
     "gitrun.models.plugin",  # gitrun_model_flavors, gitrun_resolve_model_uri, gitrun_autolog_integrations
+    # after the models' (pluggy asks the last registered first): NAME#STAGE before the path rules
+    "gitrun.registry.plugin",  # registry URIs, log_model's registration, gitrun commit's and push's registry part
 )
 
 _pm: pluggy.PluginManager | None = None

@@ -148,6 +148,42 @@ CASES: dict[str, list[Case]] = {
         case("store", "-m", "runs:/NOPE/model", "--rev", "nope", says=NO_REV),
         case("store", code=2, says="Missing option '-m'"),
     ],
+    "models register": [
+        case("store", "churn", "--run", "NOPE", says="no run whose ID starts with 'NOPE'"),
+        case("store", "wine model", "--run", RUN, says="invalid model name 'wine model': only letters"),
+        case("store", "churn", "--run", RUN, says="has no model; log one"),
+        case("store", "churn", "--run", RUN, "--version", "1.0", says="invalid version '1.0'"),
+        case("store", "churn", "--bump", "huge", code=2, says="Invalid value for '--bump'"),
+        case("store", "churn", code=2, says="Missing option '--run'"),
+    ],
+    **{
+        f"models {verb}": [
+            case("store", "churn", "1", "prod", says="no registered model 'churn' (registered: none yet)"),
+            case("store", "churn", "1", "pro d", says="invalid stage 'pro d'"),
+            case("plain", "churn", "1", "prod", says="is not inside a Git work tree"),
+            case("store", "churn", "1", code=2, says="Missing argument 'STAGE'"),
+        ]
+        for verb in ("promote", "assign")
+    },
+    "models demote": [
+        case("store", "churn", "prod", says="no registered model 'churn'"),
+        case("store", "churn", code=2, says="Missing argument 'STAGE'"),
+    ],
+    "models deregister": [
+        case("store", "churn", "v0.0.1", says="no registered model 'churn'"),
+        case("store", "churn", code=2, says="Missing argument 'VERSION'"),
+    ],
+    "models deprecate": [
+        case("store", "churn", says="no registered model 'churn'"),
+        case("plain", "churn", says="is not inside a Git work tree"),
+    ],
+    "models list": [
+        case("plain", says="is not inside a Git work tree"),
+    ],
+    "models history": [
+        case("store", "churn", says="no registered model 'churn'"),
+        case("plain", says="is not inside a Git work tree"),
+    ],
     "models show": [
         case("store", "runs:/NOPE/model", says="no run whose ID starts with 'NOPE'"),
         case("store", "nowhere", says="no model folder at 'nowhere'"),

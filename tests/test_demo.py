@@ -122,6 +122,14 @@ def test_demo_builds_a_repository_with_tracked_runs(tmp_path: Path) -> None:
     assert json.loads(answer) == json.loads(predicted.split("\n", 2)[2].strip().splitlines()[0])
     assert "$ curl -s http://127.0.0.1:" in served and "exit code 0" in served
     assert str(store) in out and "gitrun runs list --experiment digits-sgd" in out
+    registry = section(out, "=== Register the best model", "===")
+    assert "Created tag 'digits@v0.0.1'" in registry and "Created tag 'digits#prod#1'" in registry
+    assert run_git(target, "tag", "--points-at", "digits@v0.0.1^{commit}").stdout.split() == [
+        "digits#prod#1",
+        "digits@v0.0.1",
+    ]
+    message = run_git(target, "cat-file", "-p", "digits@v0.0.1").stdout
+    assert f"best val_acc {val_acc[best]:.4f}" in message and f'"run_id":"{best}"' in message
 
 
 def test_demo_refuses_to_wipe_a_directory_it_did_not_create(tmp_path: Path) -> None:

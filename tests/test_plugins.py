@@ -300,6 +300,7 @@ def test_plugin_page_with_its_navigation_link(repo: Path, example_plugin: Path) 
     for page, root in pages.items():
         assert _nav(page) == [
             ("Experiments", f"{root}index.html"),
+            ("Models", f"{root}models.html"),
             ("History", f"{root}history.html"),
             ("Status", f"{root}status.html"),
         ], page
@@ -315,7 +316,11 @@ def test_plugin_page_with_its_navigation_link(repo: Path, example_plugin: Path) 
     again = gitrun_cli("site", "build", "-o", str(out), cwd=repo)
     assert again.returncode == 0, again.stderr
     assert not (out / "status.html").exists() and not (out / "data" / "status.json").exists()
-    assert _nav(run_page) == [("Experiments", "../index.html"), ("History", "../history.html")]
+    assert _nav(run_page) == [
+        ("Experiments", "../index.html"),
+        ("Models", "../models.html"),
+        ("History", "../history.html"),
+    ]
 
 
 def _events(path: Path) -> list[dict[str, Any]]:
@@ -608,8 +613,9 @@ def test_plugin_page_placed_by_order_rendered_from_a_mapping(repo: Path, tmp_pat
     result = gitrun_cli("site", "build", "-o", str(out), cwd=repo, env=_env(site))
     assert result.returncode == 0, result.stderr
     page = out / "boards" / "index.html"
-    assert _nav(page) == [  # order 45: between the built-in Experiments (30) and History (50)
+    assert _nav(page) == [  # order 45: between the built-in Models (44) and History (50)
         ("Experiments", "../index.html"),
+        ("Models", "../models.html"),
         ("Leaderboard", "../boards/index.html"),
         ("History", "../history.html"),
     ]

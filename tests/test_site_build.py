@@ -71,7 +71,7 @@ def test_home_lists_experiments_with_best_values(built_site: Site) -> None:
 def test_every_relative_link_resolves(built_site: Site) -> None:
     out, _ = built_site
     pages = sorted(out.rglob("*.html"))
-    assert len(pages) == 3 + 2 + 5  # home, compare, history; 2 experiments; 5 runs
+    assert len(pages) == 4 + 2 + 5  # home, compare, history, models; 2 experiments; 5 runs
     checked = 0
     for page in pages:
         soup = soup_of(page)
@@ -253,7 +253,7 @@ def test_rebuild_after_one_new_run_rewrites_only_what_depends_on_it(
     assert f"runs/{new}.html" in written and f"data/runs/{new}.js" in written
     for other in facts["runs"].values():
         assert not any(other in path for path in written), f"{other}'s files were rewritten"
-    allowed = re.compile(rf"^(index|compare|history)\.html$|^experiments/|^data/experiments/|.*{new}.*")
+    allowed = re.compile(rf"^(index|compare|history|models)\.html$|^experiments/|^data/experiments/|.*{new}.*")
     assert all(allowed.match(path) for path in written), written
     assert f"experiments/{facts['alpha']}.html" in written  # the footer now says "with uncommitted runs"
     # A deleted run's files go away.

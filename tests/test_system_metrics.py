@@ -316,7 +316,8 @@ def test_the_system_metrics_charts_draw_in_chromium(repo: Path, store_dir: Path,
 
     gitrun.set_system_metrics_sampling_interval(0.05)
     with gitrun.start_run(log_system_metrics=True) as run:
-        gitrun.log_metric("loss", 0.5)
+        gitrun.log_metric("loss", 0.5, step=0)
+        gitrun.log_metric("loss", 0.4, step=1)  # two points: a value logged once is not a chart
         _sample_fast(3)
     out = tmp_path / "site"
     build_site(Store(store_dir), BuildOptions(output=out, strict=True))

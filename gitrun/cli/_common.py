@@ -103,8 +103,10 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def echo_json(value: Any) -> None:
-    click.echo(json.dumps(json_safe(value), indent=2, sort_keys=True, ensure_ascii=False, allow_nan=False))
+def echo_json(value: Any, *, indent: int | None = 2) -> None:
+    """``value`` as JSON on stdout; ``indent=None`` writes one line (json's C encoder: several times
+    faster on big documents, such as the registry's)."""
+    click.echo(json.dumps(json_safe(value), indent=indent, sort_keys=True, ensure_ascii=False, allow_nan=False))
 
 
 def console() -> Any:

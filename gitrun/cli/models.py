@@ -1,4 +1,5 @@
-"""``gitrun models``: predict with a model, show what a model is (the registry adds its commands here)."""
+"""``gitrun models``: predict with a model, show what a model is, and the registry's commands
+(``gitrun.cli.registry``: register, promote, demote, deregister, deprecate, list, history)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,27 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from gitrun.cli._common import console, echo_json, print_table, rev_option
+from gitrun.cli.registry import registry_commands
 
 if TYPE_CHECKING:
     from gitrun.models.info import ModelSummary
 
-URI_FORMS = "runs:/RUN_ID/NAME (a unique prefix of the ID works), models:/m-<id>, a model folder or a file: URI"
+URI_FORMS = (
+    "runs:/RUN_ID/NAME (a unique prefix of the ID works), models:/m-<id>, a model folder, a file: URI, "
+    "or a registered version: models:/NAME/N, models:/NAME@STAGE, NAME#STAGE, NAME@vX.Y.Z"
+)
 
 
 @click.group(
-    epilog="Examples:\n\n\b\n  gitrun models show runs:/01JD5Z3F/model\n  gitrun models predict -m runs:/01JD5Z3F/model -i input.json"
+    epilog="Examples:\n\n\b\n  gitrun models show runs:/01JD5Z3F/model\n  gitrun models predict -m runs:/01JD5Z3F/model -i input.json\n"
+    "  gitrun models register churn --run 01JD5Z3F\n  gitrun models promote churn v0.0.1 prod\n  gitrun models list"
 )
 def models() -> None:
-    """Use and inspect models (MLflow's MLmodel format)."""
+    """Use and inspect models (MLflow's MLmodel format), and register them (tags in GTO's grammar)."""
+
+
+for _command in registry_commands():
+    models.add_command(_command)
 
 
 _PREDICT_EPILOG = """Examples:
@@ -97,7 +107,8 @@ def predict(
 
 @models.command(
     "show",
-    epilog="Examples:\n\n\b\n  gitrun models show runs:/01JD5Z3F/model\n  gitrun models show models:/m-3f2a... --rev v1.2 --json",
+    epilog="Examples:\n\n\b\n  gitrun models show runs:/01JD5Z3F/model\n  gitrun models show models:/m-3f2a... --rev v1.2 --json\n"
+    "  gitrun models show churn#prod\n  gitrun models show churn   # a registered name: its latest version",
 )
 @click.argument("model_uri", metavar="URI")
 @rev_option
@@ -106,7 +117,9 @@ def predict(
 def show(ctx: click.Context, model_uri: str, rev: str | None, as_json: bool) -> None:
     """Show a model: flavors, signature, requirements, size, lineage (run, commit) and how to use it.
 
-    URI is runs:/RUN_ID/NAME, models:/m-<id>, a model folder or a file: URI."""
+    URI is runs:/RUN_ID/NAME, models:/m-<id>, a model folder or a file: URI, or a registered
+    version (models:/NAME/N, models:/NAME@STAGE, NAME#STAGE, NAME@vX.Y.Z, or a registered NAME:
+    its latest version), which adds the registry's view; an existing path wins over a name."""
     from gitrun.cli._common import get_store
     from gitrun.models.info import model_summary
 
@@ -140,6 +153,8 @@ def print_summary(summary: ModelSummary, title: str | None = None, brief: bool =
     if summary.registered_model_name:
         facts.append(("to register as", summary.registered_model_name))
     print_table(["field", "value"], [(k, v) for k, v in facts if v != ""])
+    if summary.registered:
+        print_registered(summary.registered)
     for label, rows in (("Inputs", summary.inputs), ("Outputs", summary.outputs)):
         if rows:
             print_table(
@@ -165,3 +180,28 @@ def print_summary(summary: ModelSummary, title: str | None = None, brief: bool =
         out.print(escape(example), soft_wrap=True)
     if summary.commands:
         print_table(["to", "command"], list(summary.commands), title="Use it")
+
+
+def print_registered(view: Any) -> None:
+    """The registry's part of `gitrun models show` (``ModelSummary.registered``)."""
+    facts = [
+        ("registered as", f"{view['name']} {view['version']} (MLflow version {view['number']})"),
+        ("stages", ", ".join(view["stages"]) or "-"),
+        ("tag", view["tag"] or "-"),
+        ("registered by", view["author"] or "-"),
+    ]
+    print_table(["registry", ""], facts, title="Registry")
+    print_table(
+        ["version", "number", "stages", "active", "commit"],
+        [
+            (
+                v["version"],
+                v["number"] or "-",
+                ", ".join(v["stages"]) or "-",
+                "yes" if v["active"] else "no",
+                v["commit"][:10],
+            )
+            for v in view["versions"]
+        ],
+        title=f"Versions of {view['name']}",
+    )

@@ -52,7 +52,10 @@ def commit(
         dvc_threshold_bytes=dvc_threshold,
     )
     if as_json:
-        echo_json(dataclasses.asdict(result))
+        doc = dataclasses.asdict(result)
+        if not doc["registry"]:
+            del doc["registry"]  # present when the commit carried out registry calls (docs/registry.md)
+        echo_json(doc)
         return
     for run_id in result.skipped_running:
         click.echo(f"skipped running run {run_id} (pass --include-running to commit it)")
@@ -63,6 +66,8 @@ def commit(
     for path in result.dvc_tracked:
         click.echo(f"  tracked with DVC: {path}")
     click.echo(f"  {len(result.runs)} run(s), {len(result.files)} file(s) changed")
+    for outcome in result.registry:
+        click.echo(f"  registry: {outcome}")
 
 
 @click.command(epilog="Example:\n\n\b\n  gitrun push\n  gitrun push --remote upstream")
@@ -75,6 +80,8 @@ def push(ctx: click.Context, remote: str | None, dvc_remote: str | None) -> None
 
     result = do_push(get_store(ctx), remote, dvc_remote)
     click.echo(f"Pushed {result.branch} to {result.remote}")
+    if result.tags:
+        click.echo(f"Registry: {len(result.tags)} tag(s) pushed: {', '.join(result.tags)}")
     if result.dvc_files:
         click.echo(f"DVC: {result.dvc_transferred} file(s) uploaded for {len(result.dvc_files)} pointer(s)")
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitrun import ranking
 from gitrun.entities import Experiment, LifecycleStage, ViewType
 from gitrun.errors import ExperimentNotFoundError, GitrunError, RunNotFoundError
+from gitrun.registry.changes import RegistryChanges, registry_changes
 from gitrun.store import ReadStore, RunRecord, experiment_not_found
 from gitrun.store.textio import json_number
 from gitrun.vcs.git import GitRepo
@@ -176,10 +177,11 @@ class Diff:
     target: Side
     experiments: tuple[ExperimentDiff, ...]
     schema_version: int = SCHEMA_VERSION
+    registry: RegistryChanges = field(default_factory=RegistryChanges)  # models registered, stages moved
 
     @property
     def has_changes(self) -> bool:
-        return any(e.has_changes for e in self.experiments)
+        return any(e.has_changes for e in self.experiments) or not self.registry.empty
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON document (docs/schemas/diff.json); non-finite numbers become strings."""
@@ -248,6 +250,7 @@ class Diff:
                 }
                 for e in self.experiments
             ],
+            **({"registry": self.registry.to_dict()} if not self.registry.empty else {}),
         }
 
 
@@ -501,7 +504,7 @@ def diff_revisions(
     trees = None
     if isinstance(base_store, RevisionStore) and isinstance(target_store, RevisionStore):
         trees = (base_store.run_trees, target_store.run_trees)  # from the listings the views made anyway
-    return compute_diff(
+    diff = compute_diff(
         base_store,
         target_store,
         base_side,
@@ -511,3 +514,4 @@ def diff_revisions(
         only_changed=only_changed,
         run_trees=trees,
     )
+    return replace(diff, registry=registry_changes(store, base_side.commit, target_side.commit))

@@ -2,7 +2,7 @@
 
 Grammar (parsed here, never ``eval``-ed)::
 
-    check  := expr OP expr            OP: >= <= > < = !=
+    check  := ['models.' NAME '#' STAGE ':'] expr OP expr     OP: >= <= > < = !=
     expr   := term (('+' | '-') term)*
     term   := factor ('*' factor)*
     factor := NUMBER | 'base' | 'metrics.' NAME | '-' factor | '(' expr ')'
@@ -14,12 +14,17 @@ refused with the same hint (``use '=' for equality``), and every error is a
 
 ``metrics.NAME`` is the best value of NAME among the runs the target added or changed; ``base``
 is the best value of that same metric among the base's runs (best by :mod:`gitrun.ranking`).
+With the ``models.NAME#STAGE:`` prefix (``models.churn#prod: metrics.auc >= base``) the check is
+about the model registry (docs/registry.md): ``metrics.NAME`` is the metric of the source run of
+the version in that stage on the target, ``base`` the same metric of the version in that stage on
+the base; the check fails when the target has no version in the stage or its run lacks the metric.
 Exit codes: 0 every check holds, 1 one fails, 2 a malformed expression or unknown metric.
 """
 
 from __future__ import annotations
 
 import operator
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -57,6 +62,7 @@ class Check:
     right: Node
     metric: str
     metric_pos: int = 0  # where the check first names its metric
+    model: tuple[str, str] | None = None  # (name, stage) of a models.NAME#STAGE: check
 
 
 @dataclass(frozen=True)
@@ -140,8 +146,30 @@ class _Parser:
         return Node("metric", field.key, pos=token.pos)
 
 
+_MODEL_PREFIX = re.compile(r"^\s*models\.(?P<name>[^#\s]+)#(?P<stage>[A-Za-z0-9][A-Za-z0-9_/-]*)\s*:\s*")
+
+
 def parse_check(text: str) -> Check:
     """One ``--check`` expression as a tree; a :class:`CheckSyntaxError` pointing at the problem."""
+    prefix = _MODEL_PREFIX.match(text)
+    if prefix is not None:
+        try:
+            inner = parse_check(text[prefix.end() :])
+        except CheckSyntaxError as exc:
+            raise CheckSyntaxError(exc.reason, text, exc.position + prefix.end()) from None
+        return Check(
+            text,
+            inner.left,
+            inner.op,
+            inner.right,
+            inner.metric,
+            inner.metric_pos + prefix.end(),
+            (prefix["name"], prefix["stage"]),
+        )
+    if text.lstrip().startswith("models."):
+        raise CheckSyntaxError(
+            "a model check starts with models.NAME#STAGE: (e.g. models.churn#prod: metrics.auc >= base)", text, 0
+        )
     parser = _Parser(text)
     left = parser.expr()
     op = parser.take()
@@ -199,6 +227,9 @@ def evaluate(diff: Diff, checks: Sequence[str], *, require_runs: bool = False) -
     results: list[CheckResult] = []
     for check in parsed:
         metric = check.metric
+        if check.model is not None:
+            results.append(_model_check(diff, check))
+            continue
         seen = False
         for exp in diff.experiments:
             if metric not in exp.directions:
@@ -247,3 +278,38 @@ def evaluate(diff: Diff, checks: Sequence[str], *, require_runs: bool = False) -
             )
     code = 0 if all(r.passed for r in results) else 1
     return code, results
+
+
+def _model_check(diff: Diff, check: Check) -> CheckResult:
+    """A ``models.NAME#STAGE:`` check: the stage's version on the target against the base's."""
+    assert check.model is not None
+    name, stage = check.model
+    where = f"models.{name}#{stage}"
+    base_version, target_version = diff.registry.stages.get((name, stage), (None, None))
+    if target_version is None:
+        return CheckResult(check.text, where, False, f"no version of {name} is in stage {stage!r} on the target")
+    value = target_version.metrics.get(check.metric)
+    if value is None:
+        return CheckResult(
+            check.text,
+            where,
+            False,
+            f"{name} {target_version.version}'s run ({target_version.run_id or 'unknown'}) has no metric {check.metric!r}",
+        )
+    base = base_version.metrics.get(check.metric) if base_version is not None else None
+    if base is None and (_uses_base(check.left) or _uses_base(check.right)):
+        return CheckResult(
+            check.text,
+            where,
+            True,
+            f"no version of {name} in stage {stage!r} with {check.metric} on the base; passing",
+            value=value,
+        )
+    left, right = _eval(check.left, value, base), _eval(check.right, value, base)
+    passed = _COMPARE[check.op](left, right)
+    base_text = f", base {base_version.version} {_num(base)}" if base_version is not None and base is not None else ""
+    explanation = (
+        f"{check.metric} of {name} {target_version.version} (run {target_version.run_id}) in {stage} is {_num(value)}"
+        f"{base_text}: {_num(left)} {check.op} {_num(right)} is {'true' if passed else 'false'}"
+    )
+    return CheckResult(check.text, where, passed, explanation, value=value, base=base)

@@ -165,6 +165,7 @@ def render_markdown(
     ]
     if not diff.experiments:
         lines.append("_No experiments on either side._")
+    lines += _registry_md(diff)
     for exp in diff.experiments:
         lines += [f"### {md_escape(exp.name)}", "", _summary_line(exp) + ".", ""]
         if exp.metric:
@@ -241,6 +242,33 @@ def render_markdown(
     return "\n".join(lines).rstrip() + "\n"
 
 
+def registry_lines(diff: Diff) -> list[tuple[str, str]]:
+    """``(what, who and where)`` of each registry change: stage moves first, then every event."""
+    out = []
+    for move in diff.registry.moves:
+        base = move.base.version if move.base else "—"
+        target = move.target.version if move.target else "—"
+        out.append((f"{move.name}#{move.stage}: {base} → {target}", ""))
+    for e in diff.registry.events:
+        what = {
+            "registration": f"{e.name} {e.version} registered",
+            "deregistration": f"{e.name} {e.version} deregistered",
+            "assignment": f"{e.name} {e.version} → {e.stage}",
+            "unassignment": f"{e.name} {e.version} left {e.stage}",
+            "deprecation": f"{e.name} deprecated",
+        }[e.action.value]
+        out.append((what, f"{e.author}, tag {e.tag} on {e.commit[:10]}" + (f" (run {e.run_id})" if e.run_id else "")))
+    return out
+
+
+def _registry_md(diff: Diff) -> list[str]:
+    if diff.registry.empty:
+        return []
+    lines = ["### Model registry", "", "| change | by |", "|---|---|"]
+    lines += [f"| {md_escape(what)} | {md_escape(who)} |" for what, who in registry_lines(diff)]
+    return [*lines, ""]
+
+
 def _by_metric(runs: tuple[RunSummary, ...], exp: ExperimentDiff) -> list[RunSummary]:
     """Best first by the experiment's metric (:mod:`gitrun.ranking`); without a metric, newest first."""
     if not exp.metric:
@@ -270,6 +298,11 @@ def render_text(diff: Diff, console: Any, precision: int = 4, max_runs: int = 20
     console.print(f"[bold]gitrun diff[/bold] {escape(side_label(diff.base))} → {escape(side_label(diff.target))}")
     if not diff.experiments:
         console.print("No experiments on either side.")
+    if not diff.registry.empty:
+        console.print()
+        console.print("[bold cyan]model registry[/bold cyan]")
+        for what, who in registry_lines(diff):
+            console.print(f"  {escape(what)}" + (f"  [dim]{escape(who)}[/dim]" if who else ""))
     for exp in diff.experiments:
         console.print()
         console.print(f"[bold cyan]{escape(exp.name)}[/bold cyan]  {escape(_summary_line(exp))}")

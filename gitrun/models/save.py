@@ -257,11 +257,19 @@ def log_model(
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     remember_logged(model_id, target)
+    info = ModelInfo.from_mlmodel(mlmodel, target)
     if registered_model_name is not None:
-        log.info(
-            "model %s recorded for registration as %r (the registry registers it)", model_id, registered_model_name
+        from dataclasses import replace
+
+        from gitrun.plugins import get_plugin_manager
+
+        # the registry records it in the run (PENDING_REGISTRATION); `gitrun commit` registers it
+        version = get_plugin_manager().hook.gitrun_register_model(
+            model_uri=f"runs:/{run.info.run_id}/{rel}", name=registered_model_name, tags=None
         )
-    return ModelInfo.from_mlmodel(mlmodel, target)
+        if version is not None:
+            info = replace(info, registered_model_version=int(version.version))
+    return info
 
 
 def _with_extra(model: MLModel, extra: Mapping[str, Any]) -> MLModel:

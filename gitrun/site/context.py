@@ -225,6 +225,7 @@ class ModelView:
     params: tuple[SpecView, ...]
     input_example: str | None  # input_example.json (cut when long)
     commands: tuple[tuple[str, str], ...]  # (what it does, the shell or Python command)
+    registered: tuple[tuple[str, str], ...] = ()  # ("churn v0.0.2 (prod)", its anchor on models.html)
 
 
 @dataclass(frozen=True)
@@ -307,12 +308,61 @@ class HistoryContext:
     message: str  # why there is no history, when there is none
 
 
+@dataclass(frozen=True)
+class ModelVersionRow:
+    version: str
+    number: int | None  # MLflow's version number
+    stages: str  # "prod, staging": the stages whose current version this is
+    active: bool
+    run_id: str | None
+    run_name: str
+    run_href: str | None  # its run page, when the site has it
+    metrics: str  # "auc 0.91 · loss 0.2": the source run's metrics
+    commit: str
+    commit_url: str | None
+    size: str  # the model folder's size at the tagged commit
+
+
+@dataclass(frozen=True)
+class ModelEventRow:
+    date: str
+    event: str  # gto's event name
+    version: str
+    stage: str
+    author: str
+    message: str
+    tag: str
+    signature: str  # verified / unsigned / bad (with the reason as a title)
+    signature_detail: str
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str  # the GTO name (the page's anchor)
+    mlflow_name: str | None
+    latest: str | None
+    stages: tuple[tuple[str, str], ...]  # (stage, its current version)
+    deprecated: bool
+    versions: tuple[ModelVersionRow, ...]  # newest first
+    events: tuple[ModelEventRow, ...]  # newest first
+
+
+@dataclass(frozen=True)
+class ModelsContext:
+    """``models.html``: every registered model, its versions and its full event history (docs/registry.md)."""
+
+    site: SiteInfo
+    models: tuple[ModelCard, ...]
+    message: str  # why there is no model, when there is none
+
+
 PAGE_CONTEXTS: dict[str, type] = {
     "index.html": HomeContext,
     "experiment.html": ExperimentContext,
     "run.html": RunContext,
     "compare.html": CompareContext,
     "history.html": HistoryContext,
+    "models.html": ModelsContext,
 }
 
 
@@ -333,7 +383,11 @@ __all__ = [
     "HomeContext",
     "KeyValue",
     "MetricView",
+    "ModelCard",
+    "ModelEventRow",
+    "ModelVersionRow",
     "ModelView",
+    "ModelsContext",
     "NavLink",
     "PAGE_CONTEXTS",
     "RunContext",

@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from gitrun import gitcmd
 from gitrun.entities import RunStatus
@@ -57,6 +57,23 @@ class CommitResult:
     dvc_tracked: tuple[str, ...] = ()
     skipped_running: tuple[str, ...] = ()
     files: tuple[str, ...] = field(default=(), repr=False)
+    registry: tuple[Any, ...] = ()  # what the participants did once committed (the registry's outcomes)
+
+
+class CommitParticipant(Protocol):
+    """A plugin's part in a commit (``gitrun_commit_prepare``): files it wrote join the commit."""
+
+    paths: list[str]  # repo-relative files to commit with the runs
+
+    def committed(self, sha: str) -> list[Any]: ...  # the commit is made: finish (tags...), report
+
+    def abandoned(self) -> None: ...  # no commit was made: put the files back
+
+
+def _participants(store: Store, records: Sequence[RunRecord]) -> list[CommitParticipant]:
+    from gitrun.plugins import call_each
+
+    return [part for _, part in call_each("gitrun_commit_prepare", store=store, runs=list(records))]
 
 
 def dvc_threshold(store: Store, override: str | int | None = None) -> int:
@@ -413,10 +430,11 @@ def _commit_locked(
     # Files that DVC tracks now but HEAD has as blobs (see above, or an earlier failed attempt) leave Git.
     drop = [p for c in _chunks(paths, 500) for p in _in_head(repo, c) if os.path.isfile(repo.root / f"{p}.dvc")]
     prefix = "" if _rel(repo, store.root) == "." else _rel(repo, store.root) + "/"
+    participants = _participants(store, [r for r in selected if r.status != RunStatus.DELETED])
     try:
         sha, files = commit_paths(
             repo,
-            paths,
+            paths + [p for part in participants for p in part.paths],
             text,
             no_verify,
             drop=drop,
@@ -424,12 +442,17 @@ def _commit_locked(
             local=lambda path: path.startswith(prefix) and local_only(path[len(prefix) :]),
         )
     except BaseException:
+        for part in participants:
+            part.abandoned()
         _roll_back(repo)
         raise
     _clear_journal(repo.git_dir)
     if sha is None:
+        for part in participants:
+            part.abandoned()
         return CommitResult(None, "nothing to commit (the runs are already committed)", skipped_running=tuple(skipped))
-    return CommitResult(sha, text, tuple(committed), tuple(tracked), tuple(skipped), tuple(files))
+    done = tuple(item for part in participants for item in part.committed(sha))
+    return CommitResult(sha, text, tuple(committed), tuple(tracked), tuple(skipped), tuple(files), done)
 
 
 def exclude_local_files(repo: GitRepo, rel_store: str) -> None:

@@ -19,6 +19,7 @@ class SyncResult:
     git_output: str
     dvc_files: tuple[str, ...]
     dvc_transferred: int
+    tags: tuple[str, ...] = ()  # refs plugins pushed after the branch (the registry's tags)
 
 
 def _default_store() -> Store:
@@ -67,11 +68,19 @@ def push(store: Store | None = None, remote: str | None = None, dvc_remote: str 
         hint = " (the remote has commits you do not: run `gitrun pull` first)" if "rejected" in exc.stderr else ""
         shown = redact_credentials(git_remote)  # --remote may be a URL with credentials in it
         raise GitrunError(f"git push to {shown} failed{hint}: {exc.summary}") from None
+    from gitrun.plugins import get_plugin_manager
+
+    # not call_each: a registry tag that cannot be pushed is an error the user must see
+    pushed = [
+        ref for refs in get_plugin_manager().hook.gitrun_pushed(root=repo.root, remote=git_remote) for ref in refs or ()
+    ]
     pointers = committed_dvc_pointers(repo, store)
     transferred = 0
     if pointers:
         transferred = dvc.push(repo.root, pointers, remote=dvc_remote)
-    return SyncResult(redact_credentials(git_remote), branch, redact_credentials(out), tuple(pointers), transferred)
+    return SyncResult(
+        redact_credentials(git_remote), branch, redact_credentials(out), tuple(pointers), transferred, tuple(pushed)
+    )
 
 
 def pull(

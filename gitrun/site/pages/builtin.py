@@ -16,6 +16,7 @@ PAGES = (
     SitePage("experiment", "gitrun.site.pages.experiment:build_all", order=20),
     SitePage("home", "gitrun.site.pages.home:build", nav="Experiments", href="index.html", order=30),
     SitePage("compare", "gitrun.site.pages.compare:build", order=40),
+    SitePage("models", "gitrun.site.pages.models:build", nav="Models", order=44),  # the model registry
     SitePage("history", "gitrun.site.pages.history:build", nav="History", order=50),
 )
 

@@ -81,6 +81,7 @@ class RunJob:
     record: RunRecord
     experiment_name: str
     directions: Mapping[str, str] = field(default_factory=dict)  # metric -> "min" / "max"
+    registered: tuple[tuple[str, str, str], ...] = ()  # (model folder, "churn v0.0.2 (prod)", its anchor)
 
 
 def spec_key(metric: str, direction: str | None) -> str:
@@ -144,14 +145,18 @@ def build_all(builder: Builder) -> int:
     snapshot = builder.snapshot
     jobs: list[tuple[str, str, RunJob]] = []
     total = 0
+    registered = _registrations(snapshot.repo_root)
     for exp in snapshot.experiments:
         for record in snapshot.records[exp.experiment_id]:
             total += 1
             directions = {k: exp.direction(k) for k in record.summaries}
-            key = digest(builder.salt, fingerprint(record, exp.name, directions))
+            versions = registered.get(record.run_id, ())
+            # a registered run's page links to the models page: the registry is one of its inputs
+            inputs = [*fingerprint(record, exp.name, directions), *([versions] if versions else [])]
+            key = digest(builder.salt, inputs)
             unit = f"run:{record.run_id}"
             if not builder.writer.is_fresh(unit, key):
-                jobs.append((unit, key, RunJob(record, exp.name, directions)))
+                jobs.append((unit, key, RunJob(record, exp.name, directions, versions)))
     builder.tick("runs", total - len(jobs), total)
     if not jobs:
         return 0
@@ -190,6 +195,24 @@ def build_all(builder: Builder) -> int:
             done += 1
             builder.tick("runs", done, total)
     return len(jobs)
+
+
+def _registrations(root: Path | None) -> dict[str, tuple[tuple[str, str, str], ...]]:
+    """run ID -> the registered versions of its models (docs/registry.md), from one ``git for-each-ref``."""
+    if root is None:
+        return {}
+    from gitrun.registry.state import load
+
+    out: dict[str, list[tuple[str, str, str]]] = {}
+    for model in load(root).models.values():
+        for v in model.versions:
+            if v.run_id and v.path and "/artifacts/" in v.path and v.active:
+                stages = f" ({', '.join(v.stages)})" if v.stages else ""
+                folder = v.path.split("/artifacts/", 1)[1]
+                out.setdefault(v.run_id, []).append(
+                    (folder, f"{model.name} {v.version}{stages}", f"model-{model.name}")
+                )
+    return {run_id: tuple(sorted(items)) for run_id, items in out.items()}
 
 
 def _record(builder: Builder, unit: str, key: str, files: list[tuple[str, bool]]) -> None:
@@ -300,7 +323,7 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
         system_metrics=tuple(m for m in metrics if m.key.startswith(SYSTEM_METRIC_PREFIX)),
         artifacts=tuple(artifacts),
         datasets=_datasets(record),
-        models=_models(settings, record),
+        models=_models(settings, record, job.registered),
         image_series=image_series,
         note_html=safe.render_note(note) if note.strip() else "",
         recover_commands=_recover_commands(record),
@@ -355,7 +378,9 @@ def _info(record: RunRecord, experiment_name: str) -> RunInfoView:
     )
 
 
-def _models(settings: RunSettings, record: RunRecord) -> tuple[ModelView, ...]:
+def _models(
+    settings: RunSettings, record: RunRecord, registered: tuple[tuple[str, str, str], ...] = ()
+) -> tuple[ModelView, ...]:
     from gitrun import tags
     from gitrun.models.info import models_in
 
@@ -382,6 +407,7 @@ def _models(settings: RunSettings, record: RunRecord) -> tuple[ModelView, ...]:
                 params=rows(m.params),
                 input_example=m.input_example,
                 commands=m.commands,
+                registered=tuple((text, anchor) for folder, text, anchor in registered if folder == m.name),
             )
         )
     return tuple(views)
