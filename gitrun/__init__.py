@@ -20,13 +20,19 @@ from typing import TYPE_CHECKING, Any
 from gitrun._version import __version__
 from gitrun.entities import Experiment, Metric, Param, Run, RunData, RunInfo, RunStatus, RunTag, ViewType
 from gitrun.errors import GitrunError
+from gitrun.errors import GitrunError as MlflowException  # mlflow.MlflowException
+from gitrun.tracking.artifacts import Image
 from gitrun.tracking.fluent import (
     ActiveRun,
     active_run,
     create_experiment,
+    delete_experiment,
+    delete_experiment_tag,
     delete_run,
     delete_tag,
     end_run,
+    flush_artifact_async_logging,
+    flush_async_logging,
     get_artifact_uri,
     get_experiment,
     get_experiment_by_name,
@@ -36,16 +42,21 @@ from gitrun.tracking.fluent import (
     get_tracking_uri,
     is_tracking_uri_set,
     last_active_run,
+    load_table,
     log_artifact,
     log_artifacts,
     log_dict,
     log_figure,
     log_image,
+    log_input,
+    log_inputs,
     log_metric,
     log_metrics,
     log_param,
     log_params,
+    log_table,
     log_text,
+    restore_experiment,
     restore_run,
     search_experiments,
     search_runs,
@@ -73,8 +84,10 @@ __all__ = [
     "Client",
     "Experiment",
     "GitrunError",
+    "Image",
     "Metric",
     "MlflowClient",
+    "MlflowException",
     "Param",
     "Run",
     "RunData",
@@ -87,11 +100,15 @@ __all__ = [
     "autolog",
     "commit",
     "create_experiment",
+    "delete_experiment",
+    "delete_experiment_tag",
     "delete_run",
     "delete_tag",
     "disable_system_metrics_logging",
     "enable_system_metrics_logging",
     "end_run",
+    "flush_artifact_async_logging",
+    "flush_async_logging",
     "evaluate",
     "get_artifact_uri",
     "get_experiment",
@@ -109,17 +126,22 @@ __all__ = [
     "log_dict",
     "log_figure",
     "log_image",
+    "log_input",
+    "log_inputs",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "log_table",
     "log_text",
+    "load_table",
     "models",
     "projects",
     "pull",
     "push",
     "pyfunc",
     "register_model",
+    "restore_experiment",
     "restore_run",
     "run",
     "search_experiments",
@@ -143,6 +165,25 @@ __all__ = [
 
 _LAZY = {
     "autolog": "gitrun.tracking.autolog",
+    **dict.fromkeys(
+        (
+            "add_trace",
+            "delete_trace_tag",
+            "flush_trace_async_logging",
+            "get_active_trace_id",
+            "get_current_active_span",
+            "get_last_active_trace_id",
+            "get_trace",
+            "log_trace",
+            "search_traces",
+            "set_trace_tag",
+            "start_span",
+            "start_span_no_context",
+            "trace",
+            "update_current_trace",
+        ),
+        "gitrun.tracing",  # GenAI tracing: each raises NotSupportedError
+    ),
     "Client": "gitrun.client",  # the tracking client with the registry's methods (gitrun.registry.client)
     "MlflowClient": "gitrun.client",
     "commit": "gitrun.vcs.commit",
@@ -158,6 +199,9 @@ _LAZY = {
 }
 # MLflow's flavor modules (`mlflow.sklearn`...) and `mlflow.models`: modules loaded on first use.
 _LAZY_MODULES = {
+    "artifacts": "gitrun.artifacts",  # mlflow.artifacts
+    "exceptions": "gitrun.exceptions",  # mlflow.exceptions
+    "data": "gitrun.data",  # mlflow.data
     "models": "gitrun.models",
     "projects": "gitrun.projects",
     "pyfunc": "gitrun.pyfunc",

@@ -104,6 +104,20 @@ class RunTag:
     value: str
 
 
+@dataclass(frozen=True)
+class ExperimentTag:
+    key: str
+    value: str
+
+
+@dataclass(frozen=True)
+class InputTag:
+    """A tag of a dataset input (``mlflow.data.context``...)."""
+
+    key: str
+    value: str
+
+
 @dataclass(frozen=True, slots=True)
 class MetricSummary:
     """Latest, min and max of one metric series (what ``metrics.json`` holds per key)."""
@@ -143,9 +157,18 @@ class RunData:
 
 
 @dataclass(frozen=True)
+class RunInputs:
+    """A run's inputs (MLflow's ``run.inputs``): its datasets, as ``<run>/inputs.json`` records them."""
+
+    dataset_inputs: list[DatasetInput] = field(default_factory=list)
+    model_inputs: list[Any] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Run:
     info: RunInfo
     data: RunData
+    inputs: RunInputs = field(default_factory=lambda: RunInputs())  # filled by get_run (not by search_runs)
 
     def to_dictionary(self) -> dict[str, Any]:
         return {

@@ -25,11 +25,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitrun import env
 from gitrun.errors import EnvironmentBuildError
 
 log = logging.getLogger(__name__)
 
-ENV_CACHE_DIR = "GITRUN_CACHE_DIR"
+ENV_CACHE_DIR = env.CACHE_DIR.name
 COMPLETE = ".gitrun-env-complete"
 PIP_TAIL_LINES = 15
 

@@ -12,13 +12,57 @@ from gitrun.redact import redact_credentials
 
 
 class GitrunError(Exception):
-    """Base class of every error gitrun raises on purpose."""
+    """Base class of every error gitrun raises on purpose; ``gitrun.exceptions.MlflowException`` is this class.
+
+    ``error_code`` is MLflow's name for the kind of error (``RESOURCE_DOES_NOT_EXIST``...), so
+    code written for MLflow that inspects it (``if e.error_code == "RESOURCE_ALREADY_EXISTS"``)
+    works; ``message`` and ``get_http_status_code()`` are MLflow's too."""
 
     exit_code = 1
+    error_code = "INTERNAL_ERROR"
+
+    @property
+    def message(self) -> str:
+        return str(self)
+
+    def get_http_status_code(self) -> int:
+        """The HTTP status MLflow's server answers for this ``error_code``."""
+        return HTTP_STATUS.get(self.error_code, 500)
+
+    @classmethod
+    def invalid_parameter_value(cls, message: str) -> InvalidInputError:
+        """MLflow's constructor of an ``INVALID_PARAMETER_VALUE`` error."""
+        return InvalidInputError(message)
+
+
+# MLflow's error codes (mlflow.protos.databricks_pb2) and the HTTP status its server gives each
+HTTP_STATUS = {
+    "INTERNAL_ERROR": 500,
+    "INVALID_PARAMETER_VALUE": 400,
+    "BAD_REQUEST": 400,
+    "INVALID_STATE": 400,
+    "RESOURCE_DOES_NOT_EXIST": 404,
+    "RESOURCE_ALREADY_EXISTS": 400,
+    "NOT_IMPLEMENTED": 501,
+}
 
 
 class InvalidInputError(GitrunError, ValueError):
     """A key, value or argument the user passed is not acceptable."""
+
+    error_code = "INVALID_PARAMETER_VALUE"
+
+
+class AlreadyExistsError(InvalidInputError):
+    """Creating something that exists already (an experiment of that name, a run of that ID)."""
+
+    error_code = "RESOURCE_ALREADY_EXISTS"
+
+
+class NotSupportedError(GitrunError):
+    """An MLflow feature gitrun does not provide (GenAI tracing...); the message says what to use."""
+
+    error_code = "NOT_IMPLEMENTED"
 
 
 class FilterSyntaxError(InvalidInputError):
@@ -65,9 +109,13 @@ class AmbiguousRunIdError(InvalidInputError):
 class RunNotFoundError(GitrunError, LookupError):
     """No run with the given ID in the store."""
 
+    error_code = "RESOURCE_DOES_NOT_EXIST"
+
 
 class ExperimentNotFoundError(GitrunError, LookupError):
     """No experiment with the given name or ID in the store."""
+
+    error_code = "RESOURCE_DOES_NOT_EXIST"
 
 
 class StoreFormatError(GitrunError):
@@ -76,6 +124,8 @@ class StoreFormatError(GitrunError):
 
 class RunStateError(GitrunError):
     """The operation does not fit the run's state (deleted run, run already active...)."""
+
+    error_code = "INVALID_PARAMETER_VALUE"  # MLflow's code for writing to a deleted run
 
 
 class StoreWriteError(GitrunError):
@@ -205,6 +255,8 @@ class SignatureError(InvalidInputError):
 class ModelNotFoundError(GitrunError, LookupError):
     """A model URI that names nothing (no such run, model, path or revision)."""
 
+    error_code = "RESOURCE_DOES_NOT_EXIST"
+
 
 # -- serving (gitrun.serve) ------------------------------------------------------------------
 class UnsupportedContentTypeError(InvalidInputError):
@@ -242,6 +294,10 @@ class TagSignatureError(RegistryError):
 
 class StoreWarning(UserWarning):
     """A file of the store could not be read completely; the rest of the store still reads."""
+
+
+class TrackingUriWarning(UserWarning):
+    """A tracking URI that names no local directory (a server, a database): runs go to the Git store."""
 
 
 class CodeDiffWarning(UserWarning):

@@ -17,6 +17,7 @@ GIT_COMMIT = "mlflow.source.git.commit"
 GIT_BRANCH = "mlflow.source.git.branch"
 GIT_REPO_URL = "mlflow.source.git.repoURL"
 LOGGED_IMAGES = "mlflow.loggedImages"
+LOGGED_ARTIFACTS = "mlflow.loggedArtifacts"  # JSON list of {"path", "type": "table"} (log_table)
 DATA_CONTEXT = "mlflow.data.context"  # a dataset input's tag: what the dataset was used for
 DATASETS = "mlflow.datasets"  # which datasets evaluated which model (gitrun.evaluate)
 AUTOLOGGING = "mlflow.autologging"  # on a run autolog started: the integration that started it

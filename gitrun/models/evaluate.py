@@ -24,13 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from gitrun import tags
+from gitrun.data import DATASET_NAME, pandas_digest
 from gitrun.errors import GitrunError, InvalidInputError
 
 log = logging.getLogger(__name__)
 
 CLASSIFIER, REGRESSOR = "classifier", "regressor"
-DATASET_NAME = "dataset"
-DIGEST_ROWS = 10_000  # MLflow hashes at most this many rows of a pandas dataset
 
 
 @dataclass(frozen=True)
@@ -71,26 +70,6 @@ def make_metric(
         name or eval_fn.__name__,
         **{k: v for k, v in kwargs.items() if k in ("long_name", "version", "metric_details", "metric_metadata")},
     )
-
-
-def pandas_digest(frame: Any) -> str:
-    """MLflow's digest of a pandas dataset (``mlflow.data.from_pandas``): 8 hex digits of an MD5 over
-    the hashes of its first rows' string and numeric columns, its length and its column names."""
-    import numpy as np
-    import pandas as pd
-
-    head = frame.head(DIGEST_ROWS)
-    strings = head.columns[frame.map(lambda v: type(v) is str).all(axis=0)]
-    numbers = head.select_dtypes(include=[np.number]).columns
-    head = head[strings.union(numbers)]
-    md5 = hashlib.md5(usedforsecurity=False)
-    for element in [
-        pd.util.hash_pandas_object(head).values,
-        np.int64(len(frame)),
-        *(str(c).encode() for c in frame.columns),
-    ]:
-        md5.update(element)
-    return md5.hexdigest()[:8]
 
 
 def _dataset_entity(frame: Any, run_tags: Mapping[str, str]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from gitrun.projects.submitted import SubmittedRun
 from gitrun.projects.sweeps import SweepResult, parse_space, sweep
 from gitrun.store import new_run_id
 from gitrun.tracking import fluent
+from gitrun.tracking.state import STATE
 
 
 def _validate(
@@ -79,7 +80,7 @@ def run(
         parent_run_id=_parent_run_id(),
         env_manager=env_manager,
         backend=backend,
-        tracking_uri=fluent.get_tracking_uri(),
+        tracking_uri=STATE.store_root(),
     )
     runner = load_backend(backend, parse_backend_config(backend_config))
     submitted = runner.submit(spec)
@@ -123,7 +124,7 @@ def run_from_cli(
         run_name=run_name,
         env_manager=env_manager,
         backend=backend,
-        tracking_uri=fluent.get_tracking_uri(),
+        tracking_uri=STATE.store_root(),
         cwd=os.getcwd(),
         output_cap=parse_size(output_cap) if output_cap else DEFAULT_OUTPUT_CAP,
         parent_run_id=None,

@@ -314,7 +314,7 @@ def _child_env(active: ActiveRun) -> dict[str, str]:
     env.update(
         {
             ENV_RUN_ID: active.info.run_id,
-            ENV_TRACKING_URI: fluent.get_tracking_uri(),
+            ENV_TRACKING_URI: STATE.store_root(),
             ENV_EXPERIMENT_ID: active.info.experiment_id,
         }
     )

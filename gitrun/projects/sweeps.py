@@ -46,7 +46,7 @@ from gitrun.store.names import generate_run_name
 from gitrun.tracking import fluent
 from gitrun.tracking.code import DIFF_FILE, code_state
 from gitrun.tracking.provenance import git_context
-from gitrun.tracking.state import current_store
+from gitrun.tracking.state import STATE, current_store
 
 _RANGE = re.compile(r"^(-?\d+):(-?\d+)$")
 _UNESCAPED_COMMA = re.compile(r"(?<!\\),")
@@ -229,7 +229,7 @@ def sweep(
         entry_point=entry_point,
         env_manager=env_manager,
         backend=backend,
-        tracking_uri=fluent.get_tracking_uri(),
+        tracking_uri=STATE.store_root(),
         cwd=str(Path.cwd()),
         output_cap=output_cap,
         stream=False,

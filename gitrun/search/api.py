@@ -86,11 +86,28 @@ def filter_experiments(experiments: Sequence[Experiment], filter_string: str | N
     return [e for e in experiments if predicate(_ExperimentLookup(e))]
 
 
+DEFAULT_EXPERIMENT_ORDER = ("creation_time DESC", "experiment_id ASC")  # MLflow's
+
+
 def order_experiments(experiments: Sequence[Experiment], order_by: Sequence[str] | None) -> list[Experiment]:
-    """Experiments sorted by ``order_by`` clauses (``"name DESC"``, ``"tags.team"``...), as runs
-    are: stable, the last clause applied first, None sorting last in both directions."""
+    """Experiments sorted as MLflow's ``search_experiments`` sorts them: by ``order_by`` clauses
+    (``"name DESC"``, ``"tags.team"``...), then ``experiment_id DESC`` unless a clause names it;
+    stable, None sorting last in both directions. Without clauses, newest first
+    (``creation_time DESC, experiment_id ASC``), an experiment without runs counting as the newest
+    (its ``creation_time``, derived from its oldest run, is None)."""
     out = list(experiments)
-    for clause in reversed(list(order_by or ())):
+    if not order_by:
+        out = _order(out, DEFAULT_EXPERIMENT_ORDER)
+        return sorted(out, key=lambda e: e.creation_time is not None)  # stable: runless first
+    clauses = list(order_by)
+    if not any(parse_order_by(c, EXPERIMENT_SCHEMA).field.key == "experiment_id" for c in clauses):
+        clauses.append("experiment_id DESC")  # MLflow's tie-breaker
+    return _order(out, clauses)
+
+
+def _order(experiments: list[Experiment], clauses: Sequence[str]) -> list[Experiment]:
+    out = experiments
+    for clause in reversed(list(clauses)):
         order = parse_order_by(clause, EXPERIMENT_SCHEMA)
         get, ascending = getter(order.field), order.ascending
         out.sort(key=lambda e: _sort_value(get(_ExperimentLookup(e)), ascending), reverse=not ascending)

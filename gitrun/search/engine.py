@@ -19,8 +19,8 @@ from gitrun.search import index as _index
 from gitrun.search.evaluate import compile_filter, sort_rows
 from gitrun.search.grammar import OrderBy, parse_filter, parse_order_by
 from gitrun.search.rows import RunRow, Scan
-from gitrun.store import experiment_not_found, record_to_run
-from gitrun.store.layout import DEFAULT_EXPERIMENT_ID
+from gitrun.store import datasets, experiment_not_found, record_to_run
+from gitrun.store.layout import DEFAULT_EXPERIMENT_ID, canonical_experiment_id
 
 if TYPE_CHECKING:
     from gitrun.entities import Run
@@ -39,7 +39,8 @@ def resolve_experiment_ids(store: ReadStore, experiment_ids: Sequence[str] | str
     """Every experiment for None; otherwise the given IDs, which must exist (as MLflow checks)."""
     if experiment_ids is None:
         return store.experiment_ids()
-    ids = [experiment_ids] if isinstance(experiment_ids, str) else [str(e) for e in experiment_ids]
+    given = [experiment_ids] if isinstance(experiment_ids, str) else experiment_ids
+    ids = [canonical_experiment_id(e) for e in given]
     for experiment_id in ids:
         if experiment_id != DEFAULT_EXPERIMENT_ID and not store.layout.experiment_dir(experiment_id).is_dir():
             raise experiment_not_found(experiment_id, store.where, store.list_experiments(ViewType.ALL), "ID")
@@ -168,6 +169,9 @@ class RecordRow:
 
     def tag(self, key: str) -> str | None:
         return self.record.tags.get(key)
+
+    def datasets(self, key: str) -> list[str]:
+        return datasets.field_values(datasets.read_inputs(self.record.run_dir), key)
 
     def attribute(self, key: str) -> Any:
         r = self.record

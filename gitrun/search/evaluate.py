@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from gitrun.search.grammar import (
     ATTRIBUTE,
+    DATASET,
     LIST_OPS,
     METRIC,
     NULL_OPS,
@@ -48,6 +49,7 @@ class Lookup(Protocol):
     def param(self, key: str) -> str | None: ...
     def tag(self, key: str) -> str | None: ...
     def attribute(self, key: str) -> Any: ...
+    def datasets(self, key: str) -> list[str]: ...
 
 
 Predicate = Callable[[Any], bool]
@@ -84,6 +86,8 @@ def getter(field: Field) -> Callable[[Any], Any]:
         return lambda row: row.param(key)
     if kind == TAG:
         return lambda row: row.tag(key)
+    if kind == DATASET:
+        return lambda row: row.datasets(key)
     assert kind == ATTRIBUTE
     return lambda row: row.attribute(key)
 
@@ -116,7 +120,37 @@ def _text_compare(op: str, literal: Value) -> Callable[[str], bool]:
     return numeric
 
 
+class _Value:
+    """One value seen as a run's only attribute: how a dataset field reuses the text comparisons."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value: str | None = None
+
+    def attribute(self, key: str) -> Any:
+        return self.value
+
+
+def _compile_any_dataset(c: Comparison) -> Predicate:
+    """``datasets.<key> <op> <value>``: true when one of the run's dataset inputs matches (MLflow's join)."""
+    one = _compile_comparison(Comparison(Field(ATTRIBUTE, c.field.key), c.op, c.value), frozenset())
+    key = c.field.key
+
+    def test(row: Any) -> bool:
+        holder = _Value()
+        for value in row.datasets(key):
+            holder.value = value
+            if one(holder):
+                return True
+        return False
+
+    return test
+
+
 def _compile_comparison(c: Comparison, numeric_attributes: frozenset[str]) -> Predicate:
+    if c.field.kind == DATASET:
+        return _compile_any_dataset(c)
     get = getter(c.field)
     op = c.op
     if op in NULL_OPS:

@@ -52,6 +52,8 @@ __all__ = [
 Value = str | int | float
 
 METRIC, PARAM, TAG, ATTRIBUTE = "metric", "param", "tag", "attribute"
+DATASET = "dataset"  # datasets.name / .digest / .context: true when any of the run's dataset inputs matches
+DATASET_KEYS = frozenset({"name", "digest", "context"})  # MLflow's
 
 COMPARATORS = ("=", "!=", "<", "<=", ">", ">=")
 PATTERN_OPS = ("LIKE", "ILIKE", "NOT LIKE", "NOT ILIKE")
@@ -130,6 +132,8 @@ RUN_SCHEMA = Schema(
         "attributes": ATTRIBUTE,
         "attr": ATTRIBUTE,
         "run": ATTRIBUTE,
+        "dataset": DATASET,
+        "datasets": DATASET,
     },
     attributes=frozenset({"run_id", "run_name", "status", "user_id", "artifact_uri", "start_time", "end_time"}),
     numeric_attributes=frozenset({"start_time", "end_time"}),
@@ -150,7 +154,7 @@ EXPERIMENT_SCHEMA = Schema(
     what="experiment",
 )
 
-_PREFIX_OF_KIND = {METRIC: "metrics", PARAM: "params", TAG: "tags", ATTRIBUTE: "attributes"}
+_PREFIX_OF_KIND = {METRIC: "metrics", PARAM: "params", TAG: "tags", ATTRIBUTE: "attributes", DATASET: "datasets"}
 
 
 # -- tokens ----------------------------------------------------------------------------------
@@ -439,8 +443,10 @@ class _Parser:
         elif numeric:
             if any(isinstance(v, str) for v in values):
                 raise self.error(f"{label} is a number: compare it with a number, without quotes", value_token)
-        elif field.kind == ATTRIBUTE and any(not isinstance(v, str) for v in values):
-            raise self.error(f"attribute {label} is text: put the value in single quotes", value_token)
+        elif field.kind in (ATTRIBUTE, DATASET) and any(not isinstance(v, str) for v in values):
+            raise self.error(f"{field.kind} {label} is text: put the value in single quotes", value_token)
+        if field.kind == DATASET and op in NULL_OPS:
+            raise self.error(f"{label} IS NULL is not supported (as in MLflow); compare it with a value", op_token)
         return comparison
 
 
@@ -458,6 +464,10 @@ def resolve_field(token: Token, source: str, schema: Schema) -> Field:
         kind, key = found, ".".join(text for text, _ in segments[1:])
     if not key:
         raise _error(source, token.pos, "empty name: put the key after the prefix, e.g. metrics.acc")
+    if kind == DATASET and key not in DATASET_KEYS:
+        raise _error(
+            source, token.pos, f"unknown dataset field {key!r}; use datasets.name, datasets.digest or datasets.context"
+        )
     if kind == ATTRIBUTE:
         key = schema.aliases.get(key, key)
         if key not in schema.attributes:
@@ -505,6 +515,8 @@ def _parse_order_cached(source: str, schema: Schema) -> OrderBy:
     try:
         parser = _Parser(source, schema)
         field = parser.parse_field()
+        if field.kind == DATASET:
+            raise parser.error("runs cannot be ordered by datasets (as in MLflow); filter on them instead")
         ascending = True
         if parser.keyword("ASC", "DESC"):
             ascending = parser.tok.value == "ASC"

@@ -39,12 +39,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gitrun import env
 from gitrun.errors import StoreWarning, StoreWriteError
 from gitrun.store import textio
 
 log = logging.getLogger(__name__)
 
-ENV_NO_INDEX = "GITRUN_NO_INDEX"
+ENV_NO_INDEX = env.NO_INDEX.name
 INDEX_NAME = "search-index.bin"
 FORMAT = 1
 MAGIC = b"gitrun-search-index\n"

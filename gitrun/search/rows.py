@@ -23,8 +23,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from gitrun.entities import MetricSummary, Run, RunData, RunInfo, RunStatus
-from gitrun.store import reader, series
+from gitrun.entities import DatasetInput, MetricSummary, Run, RunData, RunInfo, RunStatus
+from gitrun.store import datasets, reader, series
 from gitrun.store.textio import from_json_number
 from gitrun.store.validation import RUN_TIME_MAX_MS, RUN_TIME_MIN_MS
 from gitrun.tags import RUN_NAME
@@ -135,6 +135,7 @@ class RunRow:
 
     __slots__ = (
         "_complete",
+        "_inputs",
         "_mj",
         "_mj_st",
         "_params",
@@ -168,6 +169,7 @@ class RunRow:
         self._mj: Any = None  # parsed metrics.json, once read
         self._mj_st: Any = _BAD  # stat of metrics.json, once taken
         self._status: str | None = None
+        self._inputs: list[DatasetInput] | None = None  # inputs.json, read when a filter asks
         self.uncacheable = False
 
     # -- file access -----------------------------------------------------------------------
@@ -481,6 +483,12 @@ class RunRow:
 
     def tag(self, key: str) -> str | None:
         return self.tags().get(key)
+
+    def datasets(self, key: str) -> list[str]:
+        """``datasets.name`` / ``.digest`` / ``.context`` of the run's dataset inputs (not indexed: rare)."""
+        if self._inputs is None:
+            self._inputs = datasets.read_inputs(Path(self.run_dir), self.scan.strict)
+        return datasets.field_values(self._inputs, key)
 
     def attribute(self, key: str) -> Any:
         meta = self.meta

@@ -189,6 +189,18 @@ class ArtifactView:
 
 
 @dataclass(frozen=True)
+class DatasetView:
+    """One dataset input of a run (``log_input``, DVC lineage, ``evaluate``)."""
+
+    name: str
+    digest: str
+    context: str  # the input's mlflow.data.context tag ("" without one)
+    source_type: str
+    source: str  # the source's JSON text
+    profile: str  # the profile's JSON text ("" without one)
+
+
+@dataclass(frozen=True)
 class SpecView:
     """One row of a model's signature table."""
 
@@ -249,6 +261,7 @@ class RunContext:
     metrics: tuple[MetricView, ...]
     system_metrics: tuple[MetricView, ...]  # system/...: CPU, memory, disk, network, GPU (own section)
     artifacts: tuple[ArtifactView, ...]
+    datasets: tuple[DatasetView, ...]
     models: tuple[ModelView, ...]
     note_html: str  # sanitized HTML (mark it safe in a template); "" without a note
     recover_commands: tuple[str, ...]  # shell commands that bring the run's code back

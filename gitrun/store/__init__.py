@@ -7,16 +7,29 @@ append-only and atomic writes, ``reader`` the tolerant reads.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gitrun.entities import Experiment, FileInfo, LifecycleStage, Metric, Run, RunData, RunInfo, RunStatus, ViewType
+from gitrun.entities import (
+    Experiment,
+    FileInfo,
+    LifecycleStage,
+    Metric,
+    Run,
+    RunData,
+    RunInfo,
+    RunInputs,
+    RunStatus,
+    ViewType,
+)
 from gitrun.errors import (
+    AlreadyExistsError,
     AmbiguousRunIdError,
     ExperimentNotFoundError,
     GitrunError,
@@ -25,11 +38,12 @@ from gitrun.errors import (
     RunStateError,
 )
 from gitrun.settings import load_project_settings
-from gitrun.store import textio
+from gitrun.store import datasets, textio
 from gitrun.store.layout import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
     StoreLayout,
+    canonical_experiment_id,
     experiment_id_candidates,
     experiment_id_for,
     hashed_experiment_id,
@@ -139,6 +153,7 @@ class ReadStore:
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         self.check_readable()
+        experiment_id = canonical_experiment_id(experiment_id)
         folder = self.layout.experiment_dir(str(experiment_id))
         if not folder.is_dir():
             raise experiment_not_found(str(experiment_id), self.where, self.list_experiments(ViewType.ALL), "ID")
@@ -152,15 +167,29 @@ class ReadStore:
         own_directions = data.get("directions") or {}
         if isinstance(own_directions, dict):
             directions.update({str(k): str(v) for k, v in own_directions.items() if v in ("min", "max")})
+        times = self._run_times(experiment_id)
         return Experiment(
             experiment_id=experiment_id,
             name=name,
+            creation_time=times[0],
+            last_update_time=times[1],
             artifact_location=self.layout.runs_dir(experiment_id).as_uri(),
             lifecycle_stage=str(data.get("lifecycle_stage", LifecycleStage.ACTIVE)),
             tags={str(k): str(v) for k, v in (data.get("tags") or {}).items()},
             primary_metric=data.get("primary_metric") or primary,
             directions=directions,
         )
+
+    def _run_times(self, experiment_id: str) -> tuple[int | None, int | None]:
+        """When the experiment's oldest and newest runs started, from their time-sortable IDs: an
+        experiment stores no time of its own, so two branches that create it merge cleanly
+        (docs/format.md, "No timestamps"). ``(None, None)`` without runs."""
+        try:
+            names = [e.name for e in os.scandir(self.layout.runs_dir(experiment_id)) if not e.name.startswith(".")]
+        except (FileNotFoundError, NotADirectoryError):
+            return None, None
+        times = [t for t in map(run_id_time, names) if t is not None]
+        return (min(times), max(times)) if times else (None, None)
 
     def list_experiments(self, view_type: int = ViewType.ACTIVE_ONLY) -> list[Experiment]:
         self.check_readable()
@@ -196,7 +225,7 @@ class ReadStore:
         """The experiment named ``name_or_id``, else the one with that ID: how every command and
         function that takes "an experiment" finds it. Unknown: :func:`experiment_not_found`."""
         found = self.get_experiment_by_name(name_or_id)
-        if found is None and name_or_id in self.experiment_ids():
+        if found is None and canonical_experiment_id(name_or_id) in self.experiment_ids():
             found = self.get_experiment(name_or_id)
         if found is None:
             raise experiment_not_found(name_or_id, self.where, self.list_experiments(ViewType.ALL))
@@ -259,7 +288,11 @@ class ReadStore:
         return record_to_run(record)
 
     def get_run(self, run_id: str) -> Run:
-        return self.to_run(self.read_run(run_id))
+        """The run, with its dataset inputs (``run.inputs``; ``search_runs`` leaves them out)."""
+        record = self.read_run(run_id)
+        run = self.to_run(record)
+        found = datasets.read_inputs(record.run_dir, self.strict)
+        return dataclasses.replace(run, inputs=RunInputs(found)) if found else run
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         _, run_dir = self.find_run_dir(run_id)
@@ -308,8 +341,8 @@ class ReadStore:
         if not source.exists():
             raise GitrunError(f"run {run_id} has no artifact {path!r}; list them with `gitrun runs show {run_id}`")
         if dst_path is None:
-            return str(source)
-        dst = Path(dst_path) / source.name
+            return str(source.absolute())  # MLflow returns an absolute path
+        dst = (Path(dst_path) / source.name).absolute()
         if source.is_dir():
             shutil.copytree(source, dst, dirs_exist_ok=True)
         else:
@@ -351,7 +384,7 @@ class Store(ReadStore):
         experiment_id = existing.experiment_id if existing is not None else self._free_experiment_id(name)
         if existing is not None or self._read_experiment_file(experiment_id).get("name") == name:
             if not exist_ok:
-                raise InvalidInputError(
+                raise AlreadyExistsError(
                     f"experiment {name!r} already exists in {self.root}; use set_experiment() to select it"
                 )
             self.update_experiment(experiment_id, primary_metric=primary_metric, directions=directions, tags=tags)
@@ -394,6 +427,7 @@ class Store(ReadStore):
         directions: Mapping[str, str] | None = None,
         tags: Mapping[str, Any] | None = None,
         lifecycle_stage: str | None = None,
+        delete_tags: Sequence[str] = (),
     ) -> None:
         """Change an experiment's settings; the file is rewritten only when its content changes."""
         data = self._read_experiment_file(experiment_id)
@@ -404,6 +438,10 @@ class Store(ReadStore):
         self._apply_settings(data, primary_metric, directions)
         if tags:
             data["tags"] = {**data["tags"], **{str(k): str(v) for k, v in tags.items()}}
+        for key in delete_tags:
+            if key not in data["tags"]:
+                raise InvalidInputError(f"experiment {experiment_id} has no tag {key!r} to delete")
+            data["tags"] = {k: v for k, v in data["tags"].items() if k != key}
         if lifecycle_stage is not None:
             data["lifecycle_stage"] = lifecycle_stage
         if data != before:
@@ -447,6 +485,7 @@ class Store(ReadStore):
         ``run_id``: an ID chosen with :func:`new_run_id` by the process that scheduled the run (a
         sweep's driver), so it is known before the run starts elsewhere; refused if it exists."""
         self.ensure()
+        experiment_id = canonical_experiment_id(experiment_id)
         if not self.layout.experiment_dir(experiment_id).is_dir():
             if experiment_id == DEFAULT_EXPERIMENT_ID:
                 self.ensure_default_experiment()
@@ -476,7 +515,7 @@ class Store(ReadStore):
         try:
             new_run_files(run_dir, meta)
         except FileExistsError:
-            raise RunStateError(f"run {run_id} already exists in {self.root}; a new run needs a new ID") from None
+            raise AlreadyExistsError(f"run {run_id} already exists in {self.root}; a new run needs a new ID") from None
         if tags:  # meta.json already has the run's name: no rename to check
             self.writer(run_id, run_dir).set_tags(tags, rename=run_name != tags.get(RUN_NAME))
         return run_id
@@ -621,6 +660,19 @@ def experiment_not_found(
 
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # the ULID spec's base 32
+
+
+def run_id_time(run_id: str) -> int | None:
+    """The milliseconds a ULID run ID encodes (its first 10 characters), None for another ID."""
+    if len(run_id) != 26:
+        return None
+    value = 0
+    for char in run_id[:10].upper():
+        digit = _CROCKFORD.find(char)
+        if digit < 0:
+            return None
+        value = value * 32 + digit
+    return value
 
 
 def new_run_id() -> str:

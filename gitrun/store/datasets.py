@@ -81,6 +81,14 @@ def read_inputs(run_dir: Path, strict: bool = False) -> list[DatasetInput]:
     return [item for item in found if item is not None]
 
 
+def field_values(inputs: Iterable[DatasetInput], key: str) -> list[str]:
+    """MLflow's search fields of a run's inputs: each dataset's ``name`` or ``digest``, or the
+    ``context`` tag of each input that has one."""
+    if key == "context":
+        return [i.tags[CONTEXT_TAG] for i in inputs if CONTEXT_TAG in i.tags]
+    return [getattr(i.dataset, key) for i in inputs]
+
+
 def _key(item: DatasetInput) -> tuple[str, str, str]:
     return (item.dataset.name, item.dataset.digest, item.tags.get(CONTEXT_TAG, ""))
 

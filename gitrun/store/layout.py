@@ -16,11 +16,14 @@ import hashlib
 import os
 import re
 import unicodedata
+import urllib.parse
+import warnings
 from functools import cached_property
 from pathlib import Path
 
+from gitrun import env
 from gitrun._version import __version__
-from gitrun.errors import GitrunError, StoreFormatError
+from gitrun.errors import InvalidInputError, NotSupportedError, StoreFormatError, TrackingUriWarning
 from gitrun.redact import strip_credentials
 from gitrun.store.textio import TEMP_PREFIX, atomic_write, create_with_content
 
@@ -28,7 +31,8 @@ FORMAT_VERSION = "1.0"
 SUPPORTED_MAJOR = 1
 STORE_DIRNAME = ".gitrun"
 STORE_FILE = "store.yaml"
-ENV_TRACKING_URI = "GITRUN_TRACKING_URI"
+EXPERIMENT_FILE = "experiment.yaml"
+ENV_TRACKING_URI = env.TRACKING_URI.name
 
 DEFAULT_EXPERIMENT_ID = "default"
 DEFAULT_EXPERIMENT_NAME = "Default"
@@ -101,8 +105,18 @@ format_version: '{FORMAT_VERSION}'
 _slug_strip = re.compile(r"[^a-z0-9]+")
 
 
-# IDs no other name may take: the default experiment's, and MLflow's "0" (its future alias).
-RESERVED_EXPERIMENT_IDS = frozenset({DEFAULT_EXPERIMENT_ID, "0"})
+MLFLOW_DEFAULT_EXPERIMENT_ID = "0"  # MLflow's ID of its default experiment: an alias of `default`
+# IDs no other name may take: the default experiment's, and its MLflow alias.
+RESERVED_EXPERIMENT_IDS = frozenset({DEFAULT_EXPERIMENT_ID, MLFLOW_DEFAULT_EXPERIMENT_ID})
+
+
+def canonical_experiment_id(experiment_id: str | int) -> str:
+    """The experiment ID as stored: MLflow's default-experiment ID ``"0"`` (or ``0``) is ``default``.
+
+    Every call that takes an experiment ID accepts MLflow's; what it returns is the stored ID, and
+    no folder named ``0`` is ever made."""
+    text = str(experiment_id)
+    return DEFAULT_EXPERIMENT_ID if text == MLFLOW_DEFAULT_EXPERIMENT_ID else text
 
 
 def _slug(name: str) -> str:
@@ -159,29 +173,72 @@ def find_work_tree(start: Path) -> Path | None:
     return None
 
 
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]+):")  # two letters at least: `C:\\runs` is a path
+NON_LOCAL_NAMES = frozenset({"databricks", "databricks-uc", "uc"})  # MLflow's URIs without a scheme
+_reported: set[str] = set()
+
+
+def local_path_of(uri: str) -> str | None:
+    """The path a tracking URI names: a path as is, a ``file:`` URI's path; None for any other URI
+    (``http://``, ``sqlite:///...``, ``databricks``...), which names no local directory."""
+    if uri in NON_LOCAL_NAMES:
+        return None
+    scheme = _SCHEME.match(uri)
+    if scheme is None:
+        return uri
+    if scheme.group(1).lower() != "file":
+        return None
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.netloc not in ("", "localhost"):
+        return None  # file://server/share: not this machine's path
+    return urllib.parse.unquote(parsed.path)
+
+
+def _not_local(raw: str, source: str) -> None:
+    """A tracking URI that is no directory: reported once (runs go to the Git store), or an error."""
+    mode = (env.REMOTE_TRACKING_URI.get() or "warn").strip().lower()
+    if mode not in ("warn", "error"):
+        raise InvalidInputError(f"{env.REMOTE_TRACKING_URI.name}={mode!r}: use 'warn' or 'error'")
+    shown = strip_credentials(raw)
+    if mode == "error":
+        raise NotSupportedError(
+            f"{source} {shown!r} is not a local path, and {env.REMOTE_TRACKING_URI.name}=error: gitrun keeps runs "
+            "in the Git repository (.gitrun/); unset the URI or give a directory"
+        )
+    if raw not in _reported:
+        _reported.add(raw)
+        warnings.warn(
+            f"{source} {shown!r} is not a local path: gitrun keeps runs in the Git repository's store "
+            f"(.gitrun/ at the work-tree root) instead; set {env.REMOTE_TRACKING_URI.name}=error to make this "
+            "an error",
+            TrackingUriWarning,
+            stacklevel=4,
+        )
+
+
 def resolve_store_root(uri: str | os.PathLike[str] | None = None) -> Path:
     """The store directory for a tracking URI: a store directory, a work-tree root, or the default.
 
-    Precedence: ``uri`` argument, ``GITRUN_TRACKING_URI``, then ``.gitrun/`` at the root of the
-    Git work tree around the current directory (or in the current directory outside Git).
+    Precedence: ``uri`` argument, ``GITRUN_TRACKING_URI``, ``MLFLOW_TRACKING_URI``, then
+    ``.gitrun/`` at the root of the Git work tree around the current directory (or in the current
+    directory outside Git). A URI that names no local directory means the default, with a warning
+    (docs/format.md, "Where the store is").
     """
-    raw = os.fspath(uri) if uri is not None else os.environ.get(ENV_TRACKING_URI)
+    found = env.TRACKING_URI.lookup()
+    raw = os.fspath(uri) if uri is not None else found[1] if found else ""
+    from_env = found is not None and raw == found[1]  # the CLI passes the variable's value on
+    source = f"the tracking URI ({found[0]})" if found and from_env else "the tracking URI"
     if raw:
-        if raw.startswith("file://"):
-            raw = raw[len("file://") :]
-        elif "://" in raw:
-            from_env = raw == os.environ.get(ENV_TRACKING_URI)
-            source = f"the tracking URI ({ENV_TRACKING_URI})" if from_env else "the tracking URI"
-            raise GitrunError(
-                f"{source} {strip_credentials(raw)!r} is not a local path; gitrun stores runs in a directory "
-                "(a store such as ./.gitrun or a Git work-tree root)"
-            )
-        path = Path(raw).expanduser().absolute()
-        if (path / STORE_FILE).exists() or path.name == STORE_DIRNAME:
+        local = local_path_of(raw)
+        if local is None:
+            _not_local(raw, source)
+        elif local:
+            path = Path(local).expanduser().absolute()
+            if (path / STORE_FILE).exists() or path.name == STORE_DIRNAME:
+                return path
+            if (path / ".git").exists():
+                return path / STORE_DIRNAME
             return path
-        if (path / ".git").exists():
-            return path / STORE_DIRNAME
-        return path
     cwd = Path.cwd()
     tree = find_work_tree(cwd)
     return (tree or cwd) / STORE_DIRNAME
@@ -201,10 +258,10 @@ class StoreLayout:
         return self.root / "experiments"
 
     def experiment_dir(self, experiment_id: str) -> Path:
-        return self.experiments_dir / experiment_id
+        return self.experiments_dir / canonical_experiment_id(experiment_id)
 
     def experiment_file(self, experiment_id: str) -> Path:
-        return self.experiment_dir(experiment_id) / "experiment.yaml"
+        return self.experiment_dir(experiment_id) / EXPERIMENT_FILE
 
     def runs_dir(self, experiment_id: str) -> Path:
         return self.experiment_dir(experiment_id) / "runs"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gitrun import env
 from gitrun.entities import LifecycleStage, Metric, MetricSummary, RunStatus
 from gitrun.store import textio
 from gitrun.store.layout import HEARTBEAT_PREFIX, local_in_run
@@ -32,7 +33,7 @@ from gitrun.tags import RUN_NAME
 # How the processes attached to a run that have ended it ended, one line each: "<host>-<pid>\t<status>\t<ms>"
 # (local-only, covered by the store's `.heartbeat-*` ignore rule; see docs/format.md).
 OUTCOMES_FILE = ".heartbeat-outcomes"
-HEARTBEAT_TIMEOUT_S = float(os.environ.get("GITRUN_HEARTBEAT_TIMEOUT", "300"))
+HEARTBEAT_TIMEOUT_S = float(env.HEARTBEAT_TIMEOUT.get() or "300")
 
 
 def read_json_file(path: Path, strict: bool, default: Any = None) -> Any:

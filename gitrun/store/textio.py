@@ -23,12 +23,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from gitrun import env
 from gitrun.errors import DiskFullError, ReadOnlyStoreError, StoreFormatError, StoreWarning, StoreWriteError
 
 NONFINITE_TO_JSON = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 JSON_TO_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 
-ENV_FSYNC = "GITRUN_FSYNC"
+ENV_FSYNC = env.FSYNC.name
 # Read once, at import: the logging hot path tests a module constant, never the environment.
 FSYNC = os.environ.get(ENV_FSYNC, "").strip().lower() not in ("", "0", "false", "no", "off")
 

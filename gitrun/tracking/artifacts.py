@@ -10,7 +10,9 @@ folder is needed, a name too long for the file system) is refused naming the art
 from __future__ import annotations
 
 import os
+import re
 import stat
+import uuid
 import warnings
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,7 @@ def _make_folder(artifact_root: Path, folder: Path, wanted: str) -> None:
         ) from None
 
 
-def _target(artifact_root: Path, artifact_file: str) -> Path:
+def target(artifact_root: Path, artifact_file: str) -> Path:
     rel = validate_artifact_path(artifact_file, writing=True)
     if not rel:
         raise InvalidInputError("artifact_file must name a file, e.g. 'report/summary.txt'")
@@ -71,7 +73,7 @@ def _copy_file(artifact_root: Path, source: Path, dest: Path) -> None:
         raise GitrunError(f"cannot read {str(source)!r} to log it as artifact {rel!r}: {exc.strerror or exc}") from None
 
 
-def _save_through_temp(artifact_root: Path, path: Path, save: Any, suffix: str) -> None:
+def save_through_temp(artifact_root: Path, path: Path, save: Any, suffix: str) -> None:
     """Let ``save(tmp)`` write a temp file beside ``path`` (a library's own writer), then check and rename it."""
     tmp = textio.temp_path(path, suffix)
     try:
@@ -155,7 +157,7 @@ def log_artifacts(artifact_root: Path, local_dir: str | os.PathLike[str], artifa
 
 
 def log_text(artifact_root: Path, text: str, artifact_file: str) -> Path:
-    path = _target(artifact_root, artifact_file)
+    path = target(artifact_root, artifact_file)
     textio.atomic_write(path, text)
     return path
 
@@ -181,7 +183,7 @@ def log_figure(artifact_root: Path, figure: Any, artifact_file: str, save_kwargs
             f"log_figure takes a matplotlib or plotly figure, got {type(figure).__name__}; "
             "save other objects to a file and use log_artifact"
         )
-    path = _target(artifact_root, artifact_file)
+    path = target(artifact_root, artifact_file)
     kwargs = dict(save_kwargs or {})
 
     def save(tmp: Path) -> None:
@@ -192,7 +194,7 @@ def log_figure(artifact_root: Path, figure: Any, artifact_file: str, save_kwargs
         else:
             figure.write_image(str(tmp), **kwargs)
 
-    _save_through_temp(artifact_root, path, save, path.suffix)  # the suffix tells savefig the format
+    save_through_temp(artifact_root, path, save, path.suffix)  # the suffix tells savefig the format
     return path
 
 
@@ -203,15 +205,23 @@ def image_to_pil(image: Any) -> Any:
 
     if isinstance(image, Image.Image):
         return image
+    if callable(getattr(image, "to_pil", None)):  # mlflow.Image
+        return image.to_pil()
     import numpy as np
 
     array = np.asarray(image)
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)):
         raise InvalidInputError(f"log_image expects an HxW or HxWxC array with C in 1, 3, 4; got shape {array.shape}")
     if array.dtype.kind == "f":
-        if array.size and (np.nanmin(array) < 0 or np.nanmax(array) > 1):
-            raise InvalidInputError("float images must hold values in [0, 1]; scale them or pass uint8 values 0-255")
-        array = (array * 255).round().astype(np.uint8)
+        low, high = (float(np.nanmin(array)), float(np.nanmax(array))) if array.size else (0.0, 1.0)
+        if low < 0 or high > 1:  # MLflow's rule: warn, then min-max scale
+            warnings.warn(
+                f"float pixel values outside [0, 1] (from {low} to {high}): rescaled to [0, 1] by min and max; "
+                "pass values in [0, 1], or uint8 values 0-255, to keep them as they are",
+                stacklevel=4,
+            )
+            array = (array - low) / ((high - low) or 1.0)
+        array = (array * 255).astype(np.uint8)  # truncated, as MLflow does: the same pixels
     elif array.dtype.kind in "iu":
         if array.size and (array.min() < 0 or array.max() > 255):
             raise InvalidInputError("integer images must hold values in [0, 255]")
@@ -224,7 +234,84 @@ def image_to_pil(image: Any) -> Any:
 
 
 def log_image(artifact_root: Path, image: Any, artifact_file: str) -> Path:
-    path = _target(artifact_root, artifact_file)
+    path = target(artifact_root, artifact_file)
     pil = image_to_pil(image)
-    _save_through_temp(artifact_root, path, pil.save, path.suffix or ".png")
+    save_through_temp(artifact_root, path, pil.save, path.suffix or ".png")
     return path
+
+
+IMAGE_KEY = re.compile(r"[a-zA-Z0-9_\-./ ]+")  # MLflow's rule for an image series key
+PREVIEW_SIZE = 256  # MLflow's compressed preview fits in a square of this side
+
+
+def preview(pil: Any) -> Any:
+    """MLflow's compressed preview of an image: scaled to fit in 256x256, aspect kept (``int`` sizes)."""
+    width, height = pil.size
+    if width > height:
+        size = (PREVIEW_SIZE, int(height * (PREVIEW_SIZE / width)))
+    else:
+        size = (int(width * (PREVIEW_SIZE / height)), PREVIEW_SIZE)
+    return pil.resize(size)
+
+
+def save_with_preview(artifact_root: Path, pil: Any, full_file: str, preview_file: str) -> None:
+    """``pil`` as the PNG ``full_file`` and its compressed preview as the WebP ``preview_file`` (MLflow's pair)."""
+    log_image(artifact_root, pil, full_file)
+    small = target(artifact_root, preview_file)
+    save_through_temp(artifact_root, small, preview(pil).save, ".webp")
+
+
+IMAGES_FOLDER = "images"
+
+
+def stepped_image_stem(key: str, step: int, timestamp: int) -> str:
+    """``images/<key with / as ~>+step+<step>+timestamp+<ms>+<uuid4>``: MLflow 3's name for a series image."""
+    if not IMAGE_KEY.fullmatch(key):
+        raise InvalidInputError(
+            f"image key {key!r} may hold only letters, digits, '_', '-', '.', ' ' and '/' (MLflow's rule); "
+            "rename the key"
+        )
+    return f"{IMAGES_FOLDER}/{key.replace('/', '~')}+step+{step}+timestamp+{timestamp}+{uuid.uuid4()}"
+
+
+def log_image_step(artifact_root: Path, image: Any, key: str, step: int, timestamp: int) -> str:
+    """Step ``step`` of image series ``key``: ``<stem>.png`` and its preview ``<stem>+compressed.webp``
+    (MLflow's files); returns the stem."""
+    pil = image_to_pil(image)  # before naming: a bad image writes nothing
+    stem = stepped_image_stem(key, step, timestamp)
+    save_with_preview(artifact_root, pil, f"{stem}.png", f"{stem}+compressed.webp")
+    return stem
+
+
+class Image:
+    """MLflow's ``mlflow.Image``: an image from a numpy array, a list of pixel rows, a PIL image or
+    a file path, for ``log_image`` and table cells."""
+
+    def __init__(self, image: Any):
+        if isinstance(image, (str, os.PathLike)):
+            require("images", "PIL", feature="gitrun.Image")
+            from PIL import Image as PILImage
+
+            with PILImage.open(image) as opened:
+                opened.load()
+                self.image = opened.copy()
+        else:
+            self.image = image_to_pil(image)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.image.size  # type: ignore[no-any-return]
+
+    def to_pil(self) -> Any:
+        return self.image
+
+    def to_array(self) -> Any:
+        import numpy as np
+
+        return np.array(self.image)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        self.image.save(path)
+
+    def resize(self, size: tuple[int, int]) -> Image:
+        return Image(self.image.resize(size))

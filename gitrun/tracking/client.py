@@ -7,22 +7,27 @@ Method names and signatures follow ``mlflow.MlflowClient``. Like MLflow's client
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gitrun.entities import Experiment, FileInfo, Metric, Param, Run, RunStatus, RunTag, ViewType
+from gitrun.entities import DatasetInput, Experiment, FileInfo, Metric, Param, Run, RunStatus, RunTag, ViewType
 from gitrun.errors import InvalidInputError, RunStateError
 from gitrun.plugins import store_at
-from gitrun.search.api import filter_experiments, order_experiments, search_run_records
+from gitrun.search.api import filter_experiments, order_experiments, rows_to_dataframe, search_run_records
+from gitrun.search.engine import search_rows
 from gitrun.store import ReadStore, Store, model_metrics
 from gitrun.store.names import generate_run_name
 from gitrun.store.validation import validate_key, validate_metric_value, validate_step, validate_timestamp
 from gitrun.store.writer import now_ms
-from gitrun.tags import LOGGED_IMAGES, PARENT_RUN_ID, RUN_NAME, USER
+from gitrun.tags import LOGGED_ARTIFACTS, LOGGED_IMAGES, PARENT_RUN_ID, RUN_NAME, USER
 from gitrun.tracking import artifacts as _artifacts
+from gitrun.tracking import inputs as _inputs
+from gitrun.tracking import tables as _tables
 from gitrun.tracking.state import STATE
+
+if TYPE_CHECKING:
+    import pandas
 
 
 class Client:
@@ -82,13 +87,16 @@ class Client:
         filter_string: str | None = None,
         order_by: Sequence[str] | None = None,
     ) -> list[Experiment]:
+        """As MLflow's: newest first unless ``order_by`` says otherwise (:func:`order_experiments`)."""
         experiments = self.store.list_experiments(ViewType.from_any(view_type))
-        if filter_string or order_by:
-            experiments = order_experiments(filter_experiments(experiments, filter_string), order_by)
+        experiments = order_experiments(filter_experiments(experiments, filter_string), order_by)
         return experiments[:max_results] if max_results else experiments
 
     def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
         self.writable_store.update_experiment(experiment_id, tags={validate_key("tag", key): value})
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        self.writable_store.update_experiment(experiment_id, delete_tags=[key])
 
     def delete_experiment(self, experiment_id: str) -> None:
         self.writable_store.update_experiment(experiment_id, lifecycle_stage="deleted")
@@ -218,6 +226,13 @@ class Client:
         if points:
             writer.log_metric_points(points)
 
+    def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None, models: Any = None) -> None:
+        """Record ``DatasetInput``s (a ``Dataset`` entity with its input tags) for the run."""
+        found = [
+            DatasetInput(_inputs.dataset_entity(d.dataset, {}), dict(d.tags)) for d in datasets or () if d is not None
+        ]
+        _inputs.log_inputs(self.writable_store.writable(run_id).run_dir, found)
+
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         return self.store.metric_history(run_id, key)
 
@@ -253,20 +268,52 @@ class Client:
         timestamp: int | None = None,
         synchronous: bool | None = None,
     ) -> None:
-        if (artifact_file is None) == (key is None):
-            raise InvalidInputError("log_image takes either artifact_file= or key= (with step=), not both or neither")
-        if artifact_file is None:
-            assert key is not None
-            validate_key("image", key, run_id)
-            ts = int(time.time() * 1000) if timestamp is None else int(timestamp)
-            artifact_file = f"images/{key.replace('/', '#')}+step+{step or 0}+timestamp+{ts}.png"
-            self.writable_store.writable(run_id).set_tags({LOGGED_IMAGES: "true"})
-        _artifacts.log_image(self._artifact_root(run_id), image, artifact_file)
+        if artifact_file is not None and (key, step, timestamp) != (None, None, None):
+            raise InvalidInputError(
+                "log_image takes artifact_file= alone, or key= (with step= and timestamp=): not both"
+            )
+        if artifact_file is None and key is None:
+            raise InvalidInputError(
+                "log_image needs artifact_file= (a static image) or key= with step= (one step of an image series)"
+            )
+        if artifact_file is not None:
+            _artifacts.log_image(self._artifact_root(run_id), image, artifact_file)
+            return
+        assert key is not None
+        stamp = now_ms() if not timestamp else int(timestamp)  # MLflow: `timestamp or now`, `step or 0`
+        _artifacts.log_image_step(self._artifact_root(run_id), image, key, int(step or 0), stamp)
+        self.writable_store.writable(run_id).set_tags({LOGGED_IMAGES: True})  # MLflow's value: 'True'
+
+    def log_table(self, run_id: str, data: Any, artifact_file: str) -> None:
+        """Write a dict or DataFrame as the table ``artifact_file`` (.json or .parquet), appending
+        to it if it exists, as MLflow does (docs/format.md, "Tables")."""
+        table = _tables.log_table(self._artifact_root(run_id), data, artifact_file)
+        writer = self.writable_store.writable(run_id)
+        tag = _tables.logged_artifacts_tag(self.store.get_run(run_id).data.tags.get(LOGGED_ARTIFACTS), table)
+        if tag is not None:
+            writer.set_tags({LOGGED_ARTIFACTS: tag})
+
+    def load_table(
+        self,
+        experiment_id: str,
+        artifact_file: str,
+        run_ids: Sequence[str] | None = None,
+        extra_columns: Sequence[str] | None = None,
+    ) -> pandas.DataFrame:
+        """The rows of the table ``artifact_file`` of the experiment's runs (or of ``run_ids``), one
+        run's table after the other, newest run first; ``extra_columns`` (e.g. ``["run_id"]``)
+        copies those ``search_runs`` columns into each row."""
+        filter_string = _tables.load_table_filter(artifact_file)
+        if run_ids:
+            filter_string += " and attributes.run_id IN (" + ",".join(f"'{r}'" for r in run_ids) + ")"
+        runs = rows_to_dataframe(search_rows(self.store, [str(experiment_id)], filter_string))
+        return _tables.load_table(runs, self.store.artifact_dir, artifact_file, extra_columns or ())
 
     def list_artifacts(self, run_id: str, path: str | None = None) -> list[FileInfo]:
         return self.store.list_artifacts(run_id, path)
 
-    def download_artifacts(self, run_id: str, path: str, dst_path: str | None = None) -> str:
+    def download_artifacts(self, run_id: str, path: str = "", dst_path: str | None = None) -> str:
+        """The artifact's absolute local path (its own, or its copy under ``dst_path``)."""
         return self.store.download_artifacts(run_id, path, dst_path)
 
     def experiment_id_for_name(self, name: str) -> str:

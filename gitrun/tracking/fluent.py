@@ -15,19 +15,20 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from gitrun import env
 from gitrun.entities import Experiment, Metric, Run, RunData, RunInfo, RunStatus, ViewType
-from gitrun.errors import ExperimentNotFoundError, InvalidInputError, RunStateError
+from gitrun.errors import ExperimentNotFoundError, InvalidInputError, RunNotFoundError, RunStateError
 from gitrun.plugins import run_context_tags, store_at
 from gitrun.search.api import SEARCH_MAX_RESULTS_PANDAS, rows_to_dataframe
 from gitrun.search.engine import search_rows
 from gitrun.store import heartbeat, model_metrics, read_run_meta
-from gitrun.store.layout import DEFAULT_EXPERIMENT_ID, ENV_TRACKING_URI, resolve_store_root
+from gitrun.store.layout import DEFAULT_EXPERIMENT_ID, canonical_experiment_id, resolve_store_root
 from gitrun.store.names import generate_run_name
 from gitrun.store.textio import atomic_write
 from gitrun.store.validation import validate_key, validate_run_id
 from gitrun.store.writer import RunWriter, now_ms
 from gitrun.tags import CODE_DIFF, NOTE, PARENT_RUN_ID, RUN_NAME
-from gitrun.tracking import artifacts, system_metrics
+from gitrun.tracking import artifacts, inputs, system_metrics
 from gitrun.tracking.client import Client
 from gitrun.tracking.code import DIFF_FILE, code_state
 from gitrun.tracking.events import RunEvents, run_events
@@ -45,9 +46,13 @@ __all__ = [
     "ActiveRun",
     "active_run",
     "create_experiment",
+    "delete_experiment",
+    "delete_experiment_tag",
     "delete_run",
     "delete_tag",
     "end_run",
+    "flush_artifact_async_logging",
+    "flush_async_logging",
     "get_artifact_uri",
     "get_experiment",
     "get_experiment_by_name",
@@ -62,11 +67,16 @@ __all__ = [
     "log_dict",
     "log_figure",
     "log_image",
+    "log_input",
+    "log_inputs",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "log_table",
     "log_text",
+    "load_table",
+    "restore_experiment",
     "restore_run",
     "search_experiments",
     "search_runs",
@@ -79,9 +89,9 @@ __all__ = [
     "start_run",
 ]
 
-ENV_RUN_ID = "GITRUN_RUN_ID"
-ENV_EXPERIMENT_NAME = "GITRUN_EXPERIMENT_NAME"
-ENV_EXPERIMENT_ID = "GITRUN_EXPERIMENT_ID"
+ENV_RUN_ID = env.RUN_ID.name
+ENV_EXPERIMENT_NAME = env.EXPERIMENT_NAME.name
+ENV_EXPERIMENT_ID = env.EXPERIMENT_ID.name
 
 
 class ActiveRun(Run):
@@ -114,20 +124,23 @@ class ActiveRun(Run):
 
 
 # -- tracking URI and client ----------------------------------------------------------------
-def set_tracking_uri(uri: str | os.PathLike[str]) -> None:
-    """Use the store at ``uri``: a store directory, or a Git work-tree root (then its ``.gitrun/``)."""
-    STATE.tracking_uri = str(resolve_store_root(uri))
+def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
+    """Use the store at ``uri``: a store directory, a Git work-tree root (then its ``.gitrun/``) or a
+    ``file:`` URI of one; a server or database URI is reported once and runs go to the Git store
+    (docs/format.md, "Where the store is"). ``None`` forgets it (the environment, then the default)."""
+    STATE.tracking_uri = None if uri is None else str(resolve_store_root(uri))
     STATE.client = None
     STATE.experiment_id = None
 
 
 def get_tracking_uri() -> str:
-    """The store directory in use (``set_tracking_uri``, ``GITRUN_TRACKING_URI``, or the default)."""
-    return STATE.store_root()
+    """The store in use as a ``file://`` URI, as MLflow gives a local store (``set_tracking_uri``,
+    ``GITRUN_TRACKING_URI`` / ``MLFLOW_TRACKING_URI``, or the default)."""
+    return Path(STATE.store_root()).as_uri()
 
 
 def is_tracking_uri_set() -> bool:
-    return STATE.tracking_uri is not None or bool(os.environ.get(ENV_TRACKING_URI))
+    return STATE.tracking_uri is not None or env.TRACKING_URI.get() is not None
 
 
 def _get_client() -> Client:
@@ -209,15 +222,38 @@ def set_experiment_tags(tags: Mapping[str, Any]) -> None:
         set_experiment_tag(key, value)
 
 
+def delete_experiment_tag(key: str) -> None:
+    """Delete a tag of the active experiment."""
+    _get_client().delete_experiment_tag(_resolve_experiment_id(None), key)
+
+
+def delete_experiment(experiment_id: str) -> None:
+    """Mark the experiment deleted (``lifecycle_stage: deleted`` in its ``experiment.yaml``; its runs stay)."""
+    _get_client().delete_experiment(canonical_experiment_id(experiment_id))
+
+
+def restore_experiment(experiment_id: str) -> None:
+    _get_client().restore_experiment(canonical_experiment_id(experiment_id))
+
+
+def flush_async_logging() -> None:
+    """Nothing to wait for: every log call has written its data when it returns (``synchronous=`` is accepted
+    and ignored)."""
+
+
+def flush_artifact_async_logging() -> None:
+    """As :func:`flush_async_logging`: artifacts are written before their log call returns."""
+
+
 def _resolve_experiment_id(experiment_id: str | None) -> str:
     if experiment_id is not None:
-        return str(experiment_id)
+        return canonical_experiment_id(experiment_id)
     if STATE.experiment_id is not None:
         return STATE.experiment_id
-    name = os.environ.get(ENV_EXPERIMENT_NAME)
+    name = env.EXPERIMENT_NAME.get()
     if name:
         return set_experiment(name).experiment_id
-    return os.environ.get(ENV_EXPERIMENT_ID) or DEFAULT_EXPERIMENT_ID
+    return canonical_experiment_id(env.EXPERIMENT_ID.get() or DEFAULT_EXPERIMENT_ID)
 
 
 # -- runs -----------------------------------------------------------------------------------
@@ -249,12 +285,12 @@ def start_run(
     parent = parent_run_id or (stack[-1].info.run_id if nested and stack else None)
     if parent is not None:
         user_tags[PARENT_RUN_ID] = parent
-    resume_id = run_id or (None if stack else os.environ.get(ENV_RUN_ID)) or None
+    from_env = None if run_id or stack else env.RUN_ID.lookup()
+    resume_id = run_id or (from_env[1] if from_env else None)
     sample_system = system_metrics.wanted(log_system_metrics)  # refused before the run exists
 
     if resume_id is not None:
-        resume_id = validate_run_id(resume_id)
-        writer = store.set_running(resume_id, attach=True)  # with this process's heartbeat
+        writer = _resume(store, resume_id, from_env[0] if from_env else None)
         if run_name:  # renames the resumed run, as MLflow does (a mlflow.runName tag in `tags` wins)
             user_tags = {RUN_NAME: run_name, **user_tags}
         if user_tags:
@@ -291,6 +327,20 @@ def start_run(
     if events is not None:
         events.started(run, resumed=resume_id is not None)
     return active
+
+
+def _resume(store: Store, run_id: str, variable: str | None) -> RunWriter:
+    """The writer of the run ``start_run`` resumes, attached with this process's heartbeat; a run ID
+    from ``GITRUN_RUN_ID`` / ``MLFLOW_RUN_ID`` that names no run is an error naming the variable."""
+    try:
+        return store.set_running(validate_run_id(run_id), attach=True)
+    except (RunNotFoundError, InvalidInputError) as exc:
+        if variable is None:
+            raise
+        raise RunNotFoundError(
+            f"{variable}={run_id!r} names no run in {store.root} ({exc}); unset {variable} to start a new run "
+            "(an MLflow run ID names no gitrun run)"
+        ) from None
 
 
 def new_run(
@@ -533,6 +583,55 @@ def log_image(
     """Save a PIL image or numpy array as a file, or as step ``step`` of image series ``key``."""
     run = _active_or_start()
     _get_client().log_image(run.info.run_id, image, artifact_file, key, step, timestamp)
+
+
+def log_input(
+    dataset: Any = None,
+    context: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    model: Any = None,
+) -> None:
+    """Record a dataset the active run used (``gitrun.data.from_pandas`` / ``from_numpy`` / ``from_dvc``);
+    ``context`` ("training", "eval"...) is its ``mlflow.data.context`` tag."""
+    log_inputs([dataset], [context], [tags], [model])
+
+
+def log_inputs(
+    datasets: Sequence[Any] | None = None,
+    contexts: Sequence[str | None] | None = None,
+    tags_list: Sequence[Mapping[str, Any] | None] | None = None,
+    models: Sequence[Any] | None = None,
+) -> None:
+    """Several :func:`log_input` at once; the lists have one entry per dataset (None entries allowed)."""
+    items = list(datasets or [])
+    contexts = list(contexts) if contexts is not None else [None] * len(items)
+    tags_list = list(tags_list) if tags_list is not None else [None] * len(items)
+    if len(contexts) != len(items) or len(tags_list) != len(items):
+        raise InvalidInputError("log_inputs: datasets, contexts and tags_list must have the same length")
+    run = _active_or_start()
+    writer: RunWriter = run._writer  # type: ignore[attr-defined]
+    run_tags = get_run(run.info.run_id).data.tags
+    found = [
+        inputs.dataset_input(d, run_tags, c, t)
+        for d, c, t in zip(items, contexts, tags_list, strict=True)
+        if d is not None
+    ]
+    inputs.log_inputs(writer.run_dir, found)
+
+
+def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:
+    """Save a dict or DataFrame as a table artifact (.json or .parquet), appending to one that exists."""
+    run_id = run_id or _active_or_start().info.run_id
+    _get_client().log_table(run_id, data, artifact_file)
+
+
+def load_table(
+    artifact_file: str,
+    run_ids: Sequence[str] | None = None,
+    extra_columns: Sequence[str] | None = None,
+) -> pandas.DataFrame:
+    """The table ``artifact_file`` of the active experiment's runs (or of ``run_ids``), concatenated."""
+    return _get_client().load_table(_resolve_experiment_id(None), artifact_file, run_ids, extra_columns)
 
 
 def get_metric_history(run_id: str, key: str) -> list[Metric]:

@@ -1,44 +1,71 @@
-"""A run's dataset inputs (MLflow's ``DatasetInput``): ``inputs.json`` in the run's folder.
+"""``log_input`` / ``log_inputs``: a run's dataset inputs, stored in ``<run>/inputs.json`` by
+:mod:`gitrun.store.datasets` (the one record of a run's datasets; docs/format.md).
 
-A JSON list, one entry per dataset, ``{"dataset": {"name", "digest", "source_type", "source",
-"schema", "profile"}, "tags": {...}}`` (MLflow's fields; ``mlflow.data.context`` is the usual tag),
-rewritten whole under the run's lock; a dataset with the same name, digest and context is listed
-once. ``gitrun.evaluate`` records its evaluation dataset here.
+A dataset is what ``gitrun.data.from_pandas`` / ``from_numpy`` / ``from_dvc`` return, a
+:class:`~gitrun.entities.Dataset`, or an ``mlflow.data`` dataset (anything with MLflow's
+``to_dict()``). ``context`` becomes the input tag ``mlflow.data.context``. ``gitrun.evaluate``
+records its evaluation dataset here too.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gitrun.store import textio
-from gitrun.store.writer import run_lock
+from gitrun.entities import Dataset, DatasetInput
+from gitrun.errors import InvalidInputError
+from gitrun.store import datasets
+from gitrun.tags import DATA_CONTEXT, GIT_COMMIT, SOURCE_NAME, SOURCE_TYPE, USER
 
-FILE = "inputs.json"
+CODE_SOURCE_TAGS = (USER, SOURCE_NAME, SOURCE_TYPE, GIT_COMMIT)  # what MLflow's "code" source records
 
 
-def read_inputs(run_dir: Path) -> list[dict[str, Any]]:
-    try:
-        data = json.loads((run_dir / FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    return [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
+def dataset_entity(dataset: Any, run_tags: Mapping[str, str]) -> Dataset:
+    """The stored record of ``dataset``; a dataset of no source is the run's code (its source tags)."""
+    if isinstance(dataset, Dataset):
+        return dataset
+    if callable(getattr(dataset, "to_entity", None)):  # gitrun.data's
+        return dataset.to_entity({k: v for k, v in run_tags.items() if k in CODE_SOURCE_TAGS})  # type: ignore[no-any-return]
+    to_dict = getattr(dataset, "to_dict", None)  # an mlflow.data dataset
+    if callable(to_dict):
+        d = to_dict()
+        return Dataset(d["name"], d["digest"], d["source_type"], d["source"], d.get("schema"), d.get("profile"))
+    raise InvalidInputError(
+        f"log_input takes a dataset from gitrun.data.from_pandas / from_numpy / from_dvc, got {type(dataset).__name__}"
+    )
+
+
+def dataset_input(
+    dataset: Any, run_tags: Mapping[str, str], context: str | None, tags: Mapping[str, Any] | None
+) -> DatasetInput:
+    input_tags = {str(k): str(v) for k, v in (tags or {}).items()}
+    if context is not None:
+        input_tags[DATA_CONTEXT] = str(context)
+    return DatasetInput(dataset_entity(dataset, run_tags), input_tags)
+
+
+def log_inputs(run_dir: Path, inputs: Sequence[DatasetInput]) -> None:
+    datasets.add_inputs(run_dir, inputs)
 
 
 def log_dataset_input(run_dir: Path, dataset: Mapping[str, str], tags: Mapping[str, str] | None = None) -> None:
-    """Record ``dataset`` as an input of the run in ``run_dir`` (once per name, digest and tags)."""
-    entry = {
-        "dataset": {str(k): str(v) for k, v in dataset.items()},
-        "tags": {str(k): str(v) for k, v in (tags or {}).items()},
-    }
-    with run_lock(run_dir):
-        entries = read_inputs(run_dir)
-        key = (entry["dataset"].get("name"), entry["dataset"].get("digest"), entry["tags"])
-        if any(
-            (e.get("dataset", {}).get("name"), e.get("dataset", {}).get("digest"), e.get("tags", {})) == key
-            for e in entries
-        ):
-            return
-        textio.atomic_write(run_dir / FILE, textio.dumps([*entries, entry]))
+    """Record ``dataset`` (MLflow's ``Dataset.to_dict()`` fields) as an input of the run in ``run_dir``."""
+    log_inputs(run_dir, [dataset_input(_entity_of(dataset), {}, None, tags)])
+
+
+def _entity_of(d: Mapping[str, str]) -> Dataset:
+    return Dataset(d["name"], d["digest"], d["source_type"], d["source"], d.get("schema"), d.get("profile"))
+
+
+def read_inputs(run_dir: Path) -> list[dict[str, Any]]:
+    """The run's inputs as MLflow's dicts: ``[{"dataset": {name, digest, ...}, "tags": {...}}]``."""
+    return [
+        {
+            "dataset": {
+                k: getattr(i.dataset, k) for k in ("name", "digest", "source_type", "source", "schema", "profile")
+            },
+            "tags": dict(i.tags),
+        }
+        for i in datasets.read_inputs(run_dir)
+    ]

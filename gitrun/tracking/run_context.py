@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import pluggy
 
+from gitrun import env
 from gitrun.store.reader import HOSTNAME
 from gitrun.tags import (
     CI_PREFIX,
@@ -32,7 +33,7 @@ from gitrun.tracking.provenance import current_user, git_context, script_directo
 
 hookimpl = pluggy.HookimplMarker("gitrun")
 
-ENV_RUN_CONTEXT = "GITRUN_RUN_CONTEXT"
+ENV_RUN_CONTEXT = env.RUN_CONTEXT.name
 
 
 @hookimpl
@@ -93,15 +94,16 @@ def _github_actions_tags() -> dict[str, str]:
 
 
 def _env_tags() -> dict[str, str]:
-    """Tags from ``GITRUN_RUN_CONTEXT``, a JSON object (MLflow's ``MLFLOW_RUN_CONTEXT``)."""
-    raw = os.environ.get(ENV_RUN_CONTEXT)
-    if not raw:
+    """Tags from ``GITRUN_RUN_CONTEXT`` (else MLflow's ``MLFLOW_RUN_CONTEXT``), a JSON object."""
+    found = env.RUN_CONTEXT.lookup()
+    if not found:
         return {}
+    variable, raw = found
     try:
         data = json.loads(raw)
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
     except ValueError as exc:
-        warnings.warn(f"{ENV_RUN_CONTEXT} is not a JSON object of tags ({exc}); ignoring it", stacklevel=2)
+        warnings.warn(f"{variable} is not a JSON object of tags ({exc}); ignoring it", stacklevel=2)
         return {}
     return {str(k): str(v) for k, v in data.items()}

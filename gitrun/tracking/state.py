@@ -9,12 +9,11 @@ store" call :func:`current_store`; they never import the fluent API.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from typing import TYPE_CHECKING, Any, Protocol
 
 from gitrun.entities import RunStatus
-from gitrun.store.layout import ENV_TRACKING_URI, resolve_store_root
+from gitrun.store.layout import resolve_store_root
 
 if TYPE_CHECKING:
     from gitrun.store import Store
@@ -49,8 +48,8 @@ class ProcessState:
         return self._local.runs
 
     def store_root(self) -> str:
-        """The store directory in use: ``set_tracking_uri``, ``GITRUN_TRACKING_URI``, or the default."""
-        return self.tracking_uri or str(resolve_store_root(os.environ.get(ENV_TRACKING_URI)))
+        """The store directory in use: ``set_tracking_uri``, ``GITRUN_TRACKING_URI`` / ``MLFLOW_TRACKING_URI``, or the default."""
+        return self.tracking_uri or str(resolve_store_root())
 
 
 STATE = ProcessState()

@@ -21,12 +21,12 @@ from typing import Any, Protocol
 
 from gitrun import gitcmd
 from gitrun.entities import RunStatus
-from gitrun.errors import CommitRefused, GitCommandError, GitrunError, last_lines
+from gitrun.errors import CommitRefused, ExperimentNotFoundError, GitCommandError, GitrunError, last_lines
 from gitrun.formatting import format_number, parse_size
 from gitrun.search.experiments import best_run
 from gitrun.settings import load_project_settings
 from gitrun.store import RunRecord, Store
-from gitrun.store.layout import HEARTBEAT_PREFIX, LOCK_FILE, MODEL_FILE, local_only
+from gitrun.store.layout import EXPERIMENT_FILE, HEARTBEAT_PREFIX, LOCK_FILE, MODEL_FILE, local_only
 from gitrun.store.pointers import MD5_LINE, pointer_size
 from gitrun.store.reader import holds_only_local_files, pid_alive, read_run
 from gitrun.store.textio import TEMP_PREFIX, atomic_write
@@ -261,6 +261,21 @@ def default_message(store: Store, runs: Sequence[CommittedRun], records: dict[st
     return "\n".join(lines) + "\n"
 
 
+def experiments_message(store: Store, experiment_ids: Sequence[str]) -> str:
+    """The message of a commit of experiments only (created or changed, no run)."""
+    names = {}
+    for experiment_id in experiment_ids:
+        try:
+            names[experiment_id] = store.get_experiment(experiment_id).name
+        except ExperimentNotFoundError:  # its folder was removed: the commit records that
+            names[experiment_id] = experiment_id
+    if len(names) == 1:
+        subject = f"gitrun: experiment {next(iter(names.values()))}"
+    else:
+        subject = f"gitrun: {len(names)} experiments"
+    return "\n".join([subject, "", *(f"- {name} ({eid})" for eid, name in names.items())]) + "\n"
+
+
 def commit(
     store: Store | None = None,
     message: str | None = None,
@@ -335,13 +350,24 @@ def _commit_locked(
         missing = wanted_ids - {r.run_id for r in selected} - set(skipped)
         for run_id in missing:
             store.find_run_dir(run_id)  # raises when the run does not exist at all (else: already committed)
-    if not selected:
+    # Experiments created or changed without runs (create_experiment(tags=...), set_experiment_tag)
+    # are committed too; a commit of chosen runs takes only their experiments' files.
+    experiment_files = (
+        []
+        if wanted_ids is not None
+        else sorted(
+            p
+            for p in other_paths
+            if p.name == EXPERIMENT_FILE and (experiment_id is None or p.parent.name == experiment_id)
+        )
+    )
+    if not selected and not experiment_files:
         note = f" ({len(skipped)} running run(s) skipped; pass --include-running)" if skipped else ""
         return CommitResult(None, f"nothing to commit{note}", skipped_running=tuple(skipped))
     store.layout.ensure_gitignore()  # missing after a checkout of a branch without the store
     exclude_local_files(repo, _rel(repo, store.root))
 
-    experiment_ids = {r.experiment_id for r in selected}
+    experiment_ids = {r.experiment_id for r in selected} | {p.parent.name for p in experiment_files}
     run_paths = [_rel(repo, r.run_dir) for r in selected]
     paths = list(run_paths)
     paths += [
@@ -353,7 +379,7 @@ def _commit_locked(
     paths += [
         _rel(repo, p)
         for p in sorted(other_paths)
-        if p.name == "experiment.yaml" and (not filtered or p.parent.name in experiment_ids)
+        if p.name == EXPERIMENT_FILE and (not filtered or p.parent.name in experiment_ids)
     ]
     paths += [_rel(repo, store.root / name) for name in (".gitignore", "store.yaml") if (store.root / name).exists()]
 
@@ -395,11 +421,12 @@ def _commit_locked(
         )
         for r in selected
     ]
-    text = (
-        message
-        if message
-        else default_message(store, [c for c in committed if c.change != "removed"] or committed, records)
-    )
+    if message:
+        text = message
+    elif committed:
+        text = default_message(store, [c for c in committed if c.change != "removed"] or committed, records)
+    else:
+        text = experiments_message(store, [p.parent.name for p in experiment_files])
     # Files that DVC tracks now but HEAD has as blobs (see above, or an earlier failed attempt) leave Git.
     drop = [p for c in _chunks(paths, 500) for p in _in_head(repo, c) if os.path.isfile(repo.root / f"{p}.dvc")]
     prefix = "" if _rel(repo, store.root) == "." else _rel(repo, store.root) + "/"

@@ -22,6 +22,7 @@ from gitrun.site import safe
 from gitrun.site.builder import Builder
 from gitrun.site.context import (
     ArtifactView,
+    DatasetView,
     ImageSeriesView,
     KeyValue,
     MetricView,
@@ -37,9 +38,20 @@ from gitrun.site.output import digest, write_if_changed
 from gitrun.site.resources import make_environment
 from gitrun.site.series import browser_series, read_series, to_csv
 from gitrun.store import RunRecord
+from gitrun.store.datasets import INPUTS_FILE, read_inputs
 from gitrun.store.series import series_keys, series_size
 from gitrun.store.textio import TEMP_PREFIX, json_number
-from gitrun.tags import GIT_BRANCH, GIT_COMMIT, GIT_DIRTY, GIT_REPO_URL, NOTE, PARENT_RUN_ID, SOURCE_NAME, USER
+from gitrun.tags import (
+    DATA_CONTEXT,
+    GIT_BRANCH,
+    GIT_COMMIT,
+    GIT_DIRTY,
+    GIT_REPO_URL,
+    NOTE,
+    PARENT_RUN_ID,
+    SOURCE_NAME,
+    USER,
+)
 from gitrun.vcs import dvc
 
 # Artifacts a browser would run as code if opened from the site: copied with ".txt" appended.
@@ -106,6 +118,7 @@ def fingerprint(record: RunRecord, experiment_name: str, directions: Mapping[str
     sizes = {k: series_size(p) for k, p in series_keys(record.run_dir).items()}
     artifacts = [(rel, st.st_size, st.st_mtime_ns) for rel, st in _walk_artifacts(record.run_dir / "artifacts")]
     diff = record.run_dir / "code.diff"
+    inputs = record.run_dir / INPUTS_FILE
     return [
         record.run_id,
         experiment_name,
@@ -118,6 +131,7 @@ def fingerprint(record: RunRecord, experiment_name: str, directions: Mapping[str
         sizes,
         artifacts,
         diff.stat().st_size if diff.exists() else None,
+        inputs.read_bytes() if inputs.exists() else None,
     ]
 
 
@@ -308,6 +322,7 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
         metrics=tuple(m for m in metrics if not m.key.startswith(SYSTEM_METRIC_PREFIX)),
         system_metrics=tuple(m for m in metrics if m.key.startswith(SYSTEM_METRIC_PREFIX)),
         artifacts=tuple(artifacts),
+        datasets=_datasets(record),
         models=_models(settings, record, job.registered),
         image_series=image_series,
         note_html=safe.render_note(note) if note.strip() else "",
@@ -319,6 +334,20 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
     html = _env(settings).get_template("run.html").render(**as_template_vars(context))
     write(page_path(run_id), html)
     return out
+
+
+def _datasets(record: RunRecord) -> tuple[DatasetView, ...]:
+    return tuple(
+        DatasetView(
+            i.dataset.name,
+            i.dataset.digest,
+            i.tags.get(DATA_CONTEXT, ""),
+            i.dataset.source_type,
+            i.dataset.source,
+            i.dataset.profile or "",
+        )
+        for i in read_inputs(record.run_dir)
+    )
 
 
 def _info(record: RunRecord, experiment_name: str) -> RunInfoView:
