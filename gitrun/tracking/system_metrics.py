@@ -2,7 +2,7 @@
 
 Asked for per run by ``start_run(log_system_metrics=True)``, or for every run by
 :func:`enable_system_metrics_logging` or ``GITRUN_ENABLE_SYSTEM_METRICS_LOGGING=true`` (then
-MLflow's ``MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING``: ``gitrun.envvars``). The names, units and
+MLflow's ``MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING``: ``gitrun.env``). The names, units and
 rhythm are MLflow's ``SystemMetricsMonitor``'s: a thread samples every ``interval`` seconds
 (default 10) and, each ``samples`` samples (default 1), appends their average as one point of
 every ``system/<name>`` series, at steps 0, 1, 2... (after the last one when a run is resumed).
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gitrun import envvars, extras
+from gitrun import env, extras
 from gitrun.entities import SYSTEM_METRIC_PREFIX
 from gitrun.errors import InvalidInputError
 from gitrun.store.writer import RunWriter, now_ms
@@ -54,27 +54,27 @@ STOP_TIMEOUT = 10.0  # seconds the run's end waits for a sample in progress
 # -- settings (MLflow's functions; each sets a GITRUN_ variable, as MLflow's set MLFLOW_ ones) --------
 def enable_system_metrics_logging() -> None:
     """Sample system metrics in every run from now on (``start_run(log_system_metrics=False)`` opts a run out)."""
-    envvars.put(ENABLE, "true")
+    env.put(ENABLE, "true")
 
 
 def disable_system_metrics_logging() -> None:
     """Stop sampling by default (``start_run(log_system_metrics=True)`` still opts a run in)."""
-    envvars.put(ENABLE, "false")
+    env.put(ENABLE, "false")
 
 
 def set_system_metrics_sampling_interval(interval: float | None) -> None:
     """Sample every ``interval`` seconds (None: back to the default, 10)."""
-    envvars.put(INTERVAL, None if interval is None else str(_positive("interval", interval, float)))
+    env.put(INTERVAL, None if interval is None else str(_positive("interval", interval, float)))
 
 
 def set_system_metrics_samples_before_logging(samples: int | None) -> None:
     """Log the average of every ``samples`` samples as one point (None: back to the default, 1)."""
-    envvars.put(SAMPLES, None if samples is None else str(_positive("samples", samples, int)))
+    env.put(SAMPLES, None if samples is None else str(_positive("samples", samples, int)))
 
 
 def set_system_metrics_node_id(node_id: str | None) -> None:
     """Name this machine in the metric keys, ``system/<node_id>/...`` (several nodes logging one run)."""
-    envvars.put(NODE_ID, node_id)
+    env.put(NODE_ID, node_id)
 
 
 def _positive(name: str, value: Any, kind: Callable[[Any], Any]) -> Any:
@@ -90,7 +90,7 @@ def _positive(name: str, value: Any, kind: Callable[[Any], Any]) -> Any:
 def wanted(log_system_metrics: bool | None) -> bool:
     """Whether a run being started samples system metrics: its own choice, else the setting.
     Raises :class:`~gitrun.errors.MissingExtraError` (before any run exists) when psutil is missing."""
-    on = envvars.flag(ENABLE) if log_system_metrics is None else bool(log_system_metrics)
+    on = env.flag(ENABLE) if log_system_metrics is None else bool(log_system_metrics)
     if on:
         extras.require(
             "system-metrics",
@@ -224,9 +224,9 @@ class Sampler:
 
     def __init__(self, run_dir: Path, run_id: str, *, first_step: int = 0) -> None:
         self.writer = RunWriter(run_dir, run_id)  # its own descriptors: never in the way of the user's writer
-        self.interval = envvars.number(INTERVAL, float, DEFAULT_INTERVAL)
-        self.samples = envvars.number(SAMPLES, int, DEFAULT_SAMPLES)
-        node = envvars.text(NODE_ID)
+        self.interval = env.number(INTERVAL, float, DEFAULT_INTERVAL)
+        self.samples = env.number(SAMPLES, int, DEFAULT_SAMPLES)
+        node = env.text(NODE_ID)
         self.prefix = PREFIX + (f"{node}/" if node else "")
         self.step = first_step
         self.stop_event = threading.Event()
