@@ -33,20 +33,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from stores import ENV  # noqa: E402
+from stores import RUN_ENV, write_section  # noqa: E402
 
 BEGIN = "<!-- autolog: begin (written by bench/bench_autolog.py --write-results) -->"
 END = "<!-- autolog: end -->"
-KEEP_MARK = "<!-- Sections below come from the other benchmarks"
 
-# Byte-compiled imports, as a real environment has them (this machine's shell disables .pyc files).
-RUN_ENV = {k: v for k, v in ENV.items() if k != "PYTHONDONTWRITEBYTECODE"}
-RUN_ENV.update(
-    PYTHONPATH=str(ROOT),
-    PYTHONPYCACHEPREFIX=str(Path(tempfile.gettempdir()) / "gitrun-bench-pyc"),
-    MLFLOW_DISABLE_TELEMETRY="true",
-    MLFLOW_ALLOW_FILE_STORE="true",
-)
 
 FIT = """
 import json, time, warnings
@@ -217,17 +208,6 @@ def section(results: dict[str, Any], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str, path: Path) -> None:
-    current = path.read_text(encoding="utf-8")
-    if BEGIN in current and END in current:
-        start, end = current.index(BEGIN), current.index(END) + len(END) + 1
-        current = current[:start] + text + current[end:]
-    else:
-        at = current.index("\n", current.index(KEEP_MARK)) + 1 if KEEP_MARK in current else len(current)
-        current = current[:at] + "\n" + text + current[at:]
-    path.write_text(current, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="1 repetition, 4 fits, a 12 s sampler run")
@@ -249,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
     if args.write_results:
-        write_section(text, HERE / "RESULTS.md")
+        write_section(HERE / "RESULTS.md", BEGIN, END, text)
     return 0
 
 

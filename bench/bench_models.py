@@ -37,20 +37,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from stores import ENV, git, new_repo  # noqa: E402
+from stores import RUN_ENV, git, new_repo, write_section  # noqa: E402
 
 BEGIN = "<!-- models: begin (written by bench/bench_models.py --write-results) -->"
 END = "<!-- models: end -->"
-KEEP_MARK = "<!-- Sections below come from the other benchmarks"
 
-# Byte-compiled imports, as a real environment has them (this machine's shell disables .pyc files).
-RUN_ENV = {k: v for k, v in ENV.items() if k != "PYTHONDONTWRITEBYTECODE"}
-RUN_ENV.update(
-    PYTHONPATH=str(ROOT),
-    PYTHONPYCACHEPREFIX=str(Path(tempfile.gettempdir()) / "gitrun-bench-pyc"),
-    MLFLOW_DISABLE_TELEMETRY="true",
-    MLFLOW_ALLOW_FILE_STORE="true",
-)
 
 LOG = """
 import json, sys, time
@@ -232,17 +223,6 @@ def section(results: dict[str, Any], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str, path: Path) -> None:
-    current = path.read_text(encoding="utf-8")
-    if BEGIN in current and END in current:
-        start, end = current.index(BEGIN), current.index(END) + len(END) + 1
-        current = current[:start] + text + current[end:]
-    else:
-        at = current.index("\n", current.index(KEEP_MARK)) + 1 if KEEP_MARK in current else len(current)
-        current = current[:at] + "\n" + text + current[at:]
-    path.write_text(current, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="1 repetition, a 2 MB model")
@@ -279,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json is not None:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     if args.write_results:
-        write_section(text, HERE / "RESULTS.md")
+        write_section(HERE / "RESULTS.md", BEGIN, END, text)
     return 0
 
 

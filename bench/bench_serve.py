@@ -40,20 +40,11 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from stores import ENV  # noqa: E402
+from stores import RUN_ENV, write_section  # noqa: E402
 
 BEGIN = "<!-- serve: begin (written by bench/bench_serve.py --write-results) -->"
 END = "<!-- serve: end -->"
-KEEP_MARK = "<!-- Sections below come from the other benchmarks"
 
-# Byte-compiled imports, as a real environment has them (this machine's shell disables .pyc files).
-RUN_ENV = {k: v for k, v in ENV.items() if k != "PYTHONDONTWRITEBYTECODE"}
-RUN_ENV.update(
-    PYTHONPATH=str(ROOT),
-    PYTHONPYCACHEPREFIX=str(Path(tempfile.gettempdir()) / "gitrun-bench-pyc"),
-    MLFLOW_DISABLE_TELEMETRY="true",
-    MLFLOW_ALLOW_FILE_STORE="true",
-)
 
 SAVE = """
 import warnings
@@ -239,17 +230,6 @@ def event_loop() -> str:
     return "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
 
 
-def write_section(text: str, path: Path) -> None:
-    current = path.read_text(encoding="utf-8")
-    if BEGIN in current and END in current:
-        start_at, end = current.index(BEGIN), current.index(END) + len(END) + 1
-        current = current[:start_at] + text + current[end:]
-    else:
-        at = current.index("\n", current.index(KEEP_MARK)) + 1 if KEEP_MARK in current else len(current)
-        current = current[:at] + "\n" + text + current[at:]
-    path.write_text(current, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer requests (a smoke run)")
@@ -266,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(json.dumps(results, indent=2, sort_keys=True))
     if args.write_results:
-        write_section(text, HERE / "RESULTS.md")
+        write_section(HERE / "RESULTS.md", BEGIN, END, text)
     return 0
 
 

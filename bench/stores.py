@@ -33,6 +33,7 @@ import json
 import os
 import random
 import subprocess
+import tempfile
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -328,3 +329,31 @@ def new_repo(path: Path) -> Path:
     git(path, "add", "README.md")
     git(path, "commit", "-q", "-m", "init")
     return path
+
+
+# What the side-by-side benchmarks run their child processes with: byte-compiled imports, as a real
+# environment has them (this machine's shell disables .pyc files), this checkout first on the path,
+# and MLflow's file store allowed without its telemetry.
+RUN_ENV = {k: v for k, v in ENV.items() if k != "PYTHONDONTWRITEBYTECODE"}
+RUN_ENV.update(
+    PYTHONPATH=str(Path(__file__).resolve().parent.parent),
+    PYTHONPYCACHEPREFIX=str(Path(tempfile.gettempdir()) / "gitrun-bench-pyc"),
+    MLFLOW_DISABLE_TELEMETRY="true",
+    MLFLOW_ALLOW_FILE_STORE="true",
+)
+
+# run_all.py rewrites RESULTS.md above this line and keeps everything below it.
+KEEP_MARK = "<!-- Sections below come from the other benchmarks"
+
+
+def write_section(path: Path, begin: str, end: str, text: str) -> None:
+    """Replace the section between ``begin`` and ``end`` in ``path`` with ``text`` (which starts
+    with ``begin`` and ends with ``end``), or add it just below KEEP_MARK; nothing else changes."""
+    current = path.read_text(encoding="utf-8")
+    if begin in current and end in current:
+        start, stop = current.index(begin), current.index(end) + len(end) + 1
+        current = current[:start] + text + current[stop:]
+    else:
+        at = current.index("\n", current.index(KEEP_MARK)) + 1 if KEEP_MARK in current else len(current)
+        current = current[:at] + "\n" + text + current[at:]
+    path.write_text(current, encoding="utf-8")
