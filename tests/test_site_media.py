@@ -141,3 +141,29 @@ def test_compare_page_lines_up_the_runs_tables_in_chromium(media_site: tuple[Pat
     assert [r.split("\t")[2] for r in table.locator("tbody tr").all_inner_texts()] == ["0.4", "0.4", "0.9", "0.9"]
     watch.check(base)
     page.close()
+
+
+def test_gitruns_own_log_table_and_log_image_give_the_same_page(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same calls as MLFLOW_SCRIPT, made through gitrun (``import gitrun as mlflow``): the run
+    page shows the table and the step slider exactly as for MLflow's files."""
+    np = pytest.importorskip("numpy")
+    gitrun.set_tracking_uri(str(repo / ".gitrun"))
+    with gitrun.start_run() as run:
+        gitrun.log_table({"question": ["2+2?", "=HYPERLINK(1)"], "score": [0.9, 0.4]}, "eval/qa.json")
+        for step in range(3):
+            gitrun.log_image(np.full((12, 16, 3), step * 100, dtype=np.uint8), key="samples/train", step=step)
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", EPOCH)
+    out = tmp_path / "_site"
+    build_site(Store(repo / ".gitrun"), BuildOptions(output=out, strict=True))
+    run_id = run.info.run_id
+    assert load_data(out / "data" / "runs" / f"{run_id}.js")["tables"] == {
+        "eval/qa.json": {"columns": ["question", "score"], "rows": [["2+2?", "0.9"], ["'=HYPERLINK(1)", "0.4"]]}
+    }
+    soup = soup_of(out / "runs" / f"{run_id}.html")
+    assert soup.select_one('figure.preview[data-path="eval/qa.json"]')["data-kind"] == "table"
+    (steps,) = soup.select("figure.image-steps")
+    assert steps["data-path"] == "samples/train" and json.loads(steps["data-steps"]) == [0, 1, 2]
+    assert all((out / s).is_file() for s in json.loads(steps["data-srcs"]))
+    assert not soup.select('figure.preview[data-kind="image"]')
