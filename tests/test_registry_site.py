@@ -31,6 +31,10 @@ def test_the_models_page_lists_versions_runs_and_history(repo: Path, tmp_path: P
     assert "better AUC" in section.get_text()
     index = BeautifulSoup((out / "index.html").read_text(encoding="utf-8"), "html.parser")
     assert any(a.get_text() == "Models" and a["href"] == "models.html" for a in index.select("header nav a"))
+    # the home page tells each model's current stages, linked to its section of the models page
+    (home,) = index.select("#models li")
+    assert home.a["href"] == "models.html#model-churn"
+    assert " ".join(home.get_text().split()) == "churn latest v0.0.2 · prod v0.0.2"
 
 
 def test_run_pages_link_to_their_registered_versions_and_follow_promotions(repo: Path, tmp_path: Path) -> None:

@@ -91,6 +91,15 @@ class HomeCommit:
 
 
 @dataclass(frozen=True)
+class HomeModel:
+    """A registered model on the home page: its latest version and each stage's current one."""
+
+    name: str
+    latest: str  # "" when every version is deregistered
+    stages: tuple[tuple[str, str], ...]  # (stage, version), by stage name
+
+
+@dataclass(frozen=True)
 class HomeContext:
     """``index.html``: the experiments, what happened lately, and what the site was built from."""
 
@@ -99,6 +108,7 @@ class HomeContext:
     total_runs: int
     commits: tuple[HomeCommit, ...] = ()  # newest first
     branch: str | None = None  # the branch the sparklines and commits follow
+    models: tuple[HomeModel, ...] = ()  # the registry's active models (docs/registry.md)
 
 
 @dataclass(frozen=True)

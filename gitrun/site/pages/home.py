@@ -1,5 +1,6 @@
 """The home page: experiments with run counts, best primary-metric values, a sparkline of that
-best across the default branch's commits, and the latest commits that added runs.
+best across the default branch's commits, the latest commits that added runs, and each registered
+model's current stages.
 
 Both come from the history the history page computes (:func:`gitrun.site.pages.history.compute`,
 cached per commit in the manifest), so the home page reads no extra revision.
@@ -8,14 +9,16 @@ cached per commit in the manifest), so the home page reads no extra revision.
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from gitrun.charts.sparkline import svg_points
 from gitrun.formatting import format_time
+from gitrun.registry.state import load as load_registry
 from gitrun.search.experiments import best_run
 from gitrun.site import safe
 from gitrun.site.builder import Builder
-from gitrun.site.context import CommitBest, ExperimentRow, HomeCommit, HomeContext
+from gitrun.site.context import CommitBest, ExperimentRow, HomeCommit, HomeContext, HomeModel
 from gitrun.site.pages.experiment import page_path, primary_metric
 from gitrun.site.pages.history import compute
 from gitrun.store.textio import from_json_number
@@ -58,6 +61,7 @@ def build(builder: Builder) -> None:
         total_runs=total,
         commits=tuple(_latest(builder, commits)),
         branch=branch,
+        models=_models(builder.snapshot.repo_root),
     )
     builder.writer.begin("home", "")
     builder.writer.write("index.html", builder.render("index.html", context))
@@ -118,3 +122,19 @@ def _latest(builder: Builder, commits: list[tuple[Any, list[dict[str, Any]]]]) -
         if len(out) == LATEST_COMMITS:
             break
     return out
+
+
+def _models(root: Path | None) -> tuple[HomeModel, ...]:
+    """Each active registered model's current stages, from the registry's one ``for-each-ref``."""
+    if root is None:
+        return ()
+    registry = load_registry(root)
+    return tuple(
+        HomeModel(
+            name=name,
+            latest=model.latest.version if model.latest else "",
+            stages=tuple(sorted((stage, version) for stage, version in model.stages.items() if version)),
+        )
+        for name, model in sorted(registry.models.items())
+        if model.active and model.registered
+    )
