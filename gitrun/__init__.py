@@ -21,6 +21,7 @@ from gitrun._version import __version__
 from gitrun.entities import Experiment, Metric, Param, Run, RunData, RunInfo, RunStatus, RunTag, ViewType
 from gitrun.errors import GitrunError
 from gitrun.errors import GitrunError as MlflowException  # mlflow.MlflowException
+from gitrun.tracing import NAMES as _TRACING_NAMES
 from gitrun.tracking.artifacts import Image
 from gitrun.tracking.fluent import (
     ActiveRun,
@@ -165,25 +166,7 @@ __all__ = [
 
 _LAZY = {
     "autolog": "gitrun.tracking.autolog",
-    **dict.fromkeys(
-        (
-            "add_trace",
-            "delete_trace_tag",
-            "flush_trace_async_logging",
-            "get_active_trace_id",
-            "get_current_active_span",
-            "get_last_active_trace_id",
-            "get_trace",
-            "log_trace",
-            "search_traces",
-            "set_trace_tag",
-            "start_span",
-            "start_span_no_context",
-            "trace",
-            "update_current_trace",
-        ),
-        "gitrun.tracing",  # GenAI tracing: each raises NotSupportedError
-    ),
+    **dict.fromkeys(_TRACING_NAMES, "gitrun.tracing"),  # GenAI tracing: each raises NotSupportedError
     "Client": "gitrun.client",  # the tracking client with the registry's methods (gitrun.registry.client)
     "MlflowClient": "gitrun.client",
     "commit": "gitrun.vcs.commit",

@@ -42,17 +42,5 @@ def unsupported(name: str) -> Callable[..., NoReturn]:
     return call
 
 
-add_trace = unsupported("add_trace")
-delete_trace_tag = unsupported("delete_trace_tag")
-flush_trace_async_logging = unsupported("flush_trace_async_logging")
-get_active_trace_id = unsupported("get_active_trace_id")
-get_current_active_span = unsupported("get_current_active_span")
-get_last_active_trace_id = unsupported("get_last_active_trace_id")
-get_trace = unsupported("get_trace")
-log_trace = unsupported("log_trace")
-search_traces = unsupported("search_traces")
-set_trace_tag = unsupported("set_trace_tag")
-start_span = unsupported("start_span")
-start_span_no_context = unsupported("start_span_no_context")
-trace = unsupported("trace")
-update_current_trace = unsupported("update_current_trace")
+# One function per name, made from NAMES (gitrun's lazy attributes resolve them here).
+globals().update({name: unsupported(name) for name in NAMES})
