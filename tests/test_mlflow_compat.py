@@ -484,6 +484,32 @@ def test_search_runs_by_datasets_as_mlflow(real_mlflow: ModuleType) -> None:
     assert ours["datasets.name = 'set-3'"] == ["a", "d"] and ours["datasets.context = 'eval'"] == ["b", "d"]
 
 
+def test_datasets_are_read_at_a_revision(repo: Path) -> None:
+    """A committed run's inputs come from Git: search with ``rev=``, ``Client(rev=).get_run`` and
+    ``runs list --rev`` see them after the work tree's copy is gone."""
+    import pandas as pd
+
+    with gitrun.start_run(run_name="with") as run:
+        gitrun.log_input(gitrun.data.from_pandas(pd.DataFrame({"x": [1, 2]}), name="train-set"), context="training")
+    with gitrun.start_run(run_name="without"):
+        pass
+    assert gitrun_cli("commit", cwd=repo).returncode == 0
+    (repo / ".gitrun" / "experiments" / run.info.experiment_id / "runs" / run.info.run_id / "inputs.json").unlink()
+
+    def names(filter_string: str) -> list[str]:
+        found = gitrun.search_runs(filter_string=filter_string, output_format="list", rev="HEAD")
+        return sorted(r.info.run_name for r in found)
+
+    assert names("datasets.name = 'train-set'") == ["with"]
+    assert names("datasets.context = 'training'") == ["with"] and names("datasets.name = 'nope'") == []
+    assert names("datasets.name != 'train-set'") == []  # MLflow: a run without inputs matches no dataset clause
+    inputs = gitrun.Client(rev="HEAD").get_run(run.info.run_id).inputs.dataset_inputs
+    assert [(i.dataset.name, i.tags["mlflow.data.context"]) for i in inputs] == [("train-set", "training")]
+    assert gitrun.search_runs(filter_string="datasets.name = 'train-set'", output_format="list") == []  # work tree
+    listed = gitrun_cli("runs", "list", "--rev", "HEAD", "--filter", "datasets.name = 'train-set'", "--json", cwd=repo)
+    assert [r["run_id"] for r in json.loads(listed.stdout)] == [run.info.run_id]
+
+
 def test_dataset_filters_that_mlflow_refuses_are_refused(repo: Path) -> None:
     from gitrun.errors import FilterSyntaxError
 

@@ -135,7 +135,7 @@ def search_rows(
         raise InvalidInputError(f"max_results must be a positive number, not {max_results}")
     ids = resolve_experiment_ids(store, experiment_ids)
     if store.revision is not None:  # a past commit: records come from Git objects, not files
-        found = [RecordRow(r) for r in store.iter_runs(ids, view_type)]
+        found = [RecordRow(r, store) for r in store.iter_runs(ids, view_type)]
         found = sort_rows([r for r in found if predicate is None or predicate(r)], orders)
         return found[: int(max_results)] if max_results is not None else found  # type: ignore[return-value]
     with _gc_paused(), open_scan(store, use_index) as scan:
@@ -152,10 +152,11 @@ class RecordRow:
     """A :class:`RunRecord` (already read, e.g. from a past commit) seen through the interface of
     :class:`~gitrun.search.rows.RunRow`, so filtering, ordering and result shapes are shared."""
 
-    __slots__ = ("experiment_id", "meta", "record", "run_id")
+    __slots__ = ("experiment_id", "meta", "record", "run_id", "store")
 
-    def __init__(self, record: RunRecord):
+    def __init__(self, record: RunRecord, store: ReadStore):
         self.record = record
+        self.store = store
         self.run_id = record.run_id
         self.experiment_id = record.experiment_id
         self.meta = record.meta
@@ -171,7 +172,7 @@ class RecordRow:
         return self.record.tags.get(key)
 
     def datasets(self, key: str) -> list[str]:
-        return datasets.field_values(datasets.read_inputs(self.record.run_dir), key)
+        return datasets.field_values(self.store.read_inputs(self.record), key)
 
     def attribute(self, key: str) -> Any:
         r = self.record

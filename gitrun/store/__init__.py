@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gitrun.entities import (
+    DatasetInput,
     Experiment,
     FileInfo,
     LifecycleStage,
@@ -291,8 +292,12 @@ class ReadStore:
         """The run, with its dataset inputs (``run.inputs``; ``search_runs`` leaves them out)."""
         record = self.read_run(run_id)
         run = self.to_run(record)
-        found = datasets.read_inputs(record.run_dir, self.strict)
+        found = self.read_inputs(record)
         return dataclasses.replace(run, inputs=RunInputs(found)) if found else run
+
+    def read_inputs(self, record: RunRecord) -> list[DatasetInput]:
+        """The run's dataset inputs (its ``inputs.json``; a revision view reads it from Git)."""
+        return datasets.read_inputs(record.run_dir, self.strict)
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         _, run_dir = self.find_run_dir(run_id)

@@ -71,13 +71,17 @@ def _from_json(entry: Any, label: str, strict: bool) -> DatasetInput | None:
 def read_inputs(run_dir: Path, strict: bool = False) -> list[DatasetInput]:
     """The dataset inputs of a run, in the order they were recorded ([] when none)."""
     path = run_dir / INPUTS_FILE
-    data = read_json_file(path, strict, {})
+    return inputs_from(read_json_file(path, strict, {}), str(path), strict)
+
+
+def inputs_from(data: Any, label: str, strict: bool = False) -> list[DatasetInput]:
+    """The inputs in ``data``, the parsed content of an ``inputs.json`` (``label`` names it in warnings)."""
     entries = data.get("inputs") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         if data:
-            problem(f'{path}: expected {{"inputs": [...]}}; ignoring this file', strict)
+            problem(f'{label}: expected {{"inputs": [...]}}; ignoring this file', strict)
         return []
-    found = (_from_json(e, str(path), strict) for e in entries)
+    found = (_from_json(e, label, strict) for e in entries)
     return [item for item in found if item is not None]
 
 

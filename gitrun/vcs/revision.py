@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitrun.entities import Metric, ViewType
+from gitrun.entities import DatasetInput, Metric, ViewType
 from gitrun.errors import GitrunError, RunNotFoundError
 from gitrun.search.record_cache import RecordCache
 from gitrun.store import ReadStore, RunRecord, _visible, textio
+from gitrun.store.datasets import INPUTS_FILE, inputs_from
 from gitrun.store.pointers import SIZE_LINE
 from gitrun.store.reader import build_record, parse_json_text, summaries_from
 from gitrun.store.series import parse_series_text
@@ -332,6 +333,17 @@ class RevisionStore(ReadStore):
             data = dvc.read_at_rev(self.source_repo, "/".join(p for p in parts if p), self.revision)
         label = f"{run_id}/metrics/{key}.tsv@{(self.revision or '')[:12]}"
         return parse_series_text(decode_series_bytes(data, label, self.strict), label, self.strict)
+
+    def read_inputs(self, record: RunRecord) -> list[DatasetInput]:
+        """The run's ``inputs.json`` at this revision, read from its tree (no checkout)."""
+        tree = self.run_trees.get(record.run_id)
+        name = f"{tree[1]}:{INPUTS_FILE}" if tree else None
+        blob = self.repo.read_blobs([name]).get(name) if name else None
+        if blob is None:  # no such run here, or a run without inputs
+            return []
+        label = f"{record.run_dir / INPUTS_FILE} (at {self.revision})"
+        data = parse_json_text(decode_json_bytes(blob, label, self.strict), label, self.strict, {})
+        return inputs_from(data, label, self.strict)
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         if run_id not in self.run_trees:
