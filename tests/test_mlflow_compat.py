@@ -510,6 +510,33 @@ def test_datasets_are_read_at_a_revision(repo: Path) -> None:
     assert [r["run_id"] for r in json.loads(listed.stdout)] == [run.info.run_id]
 
 
+def test_gitrun_diff_shows_a_runs_dataset_changes(repo: Path) -> None:
+    """A run that gained an input between two commits: the diff lists it in text, Markdown and
+    JSON (name and context, the digest on each side); a run whose inputs did not change is not listed."""
+    import pandas as pd
+
+    train = gitrun.data.from_pandas(pd.DataFrame({"x": [1, 2]}), name="train-set")
+    with gitrun.start_run(run_name="grows") as run:
+        gitrun.log_input(train, context="training")
+    with gitrun.start_run(run_name="same"):
+        gitrun.log_input(train, context="training")
+    assert gitrun_cli("commit", cwd=repo).returncode == 0
+    holdout = gitrun.data.from_pandas(pd.DataFrame({"x": [7, 8, 9]}), name="holdout")
+    with gitrun.start_run(run_id=run.info.run_id):
+        gitrun.log_input(holdout, context="eval")
+    assert gitrun_cli("commit", cwd=repo).returncode == 0
+
+    proc = gitrun_cli("diff", "HEAD~1", "HEAD", "--format", "json", cwd=repo)
+    (exp,) = json.loads(proc.stdout)["experiments"]
+    (changed,) = exp["changed"]
+    assert changed["run_id"] == run.info.run_id
+    assert changed["dataset_changes"] == [{"key": "holdout (eval)", "base": None, "target": holdout.digest}]
+    text = gitrun_cli("diff", "HEAD~1", "HEAD", cwd=repo).stdout
+    assert f"dataset holdout (eval): — → {holdout.digest}" in " ".join(text.split())
+    md = gitrun_cli("diff", "HEAD~1", "HEAD", "--format", "md", cwd=repo).stdout
+    assert "| run | params | metrics | tags | datasets |" in md and f"holdout (eval): — → {holdout.digest}" in md
+
+
 def test_dataset_filters_that_mlflow_refuses_are_refused(repo: Path) -> None:
     from gitrun.errors import FilterSyntaxError
 

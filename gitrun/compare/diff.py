@@ -7,17 +7,18 @@ The renderers (``gitrun.compare.render``: text, Markdown, JSON) only format a ``
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from gitrun import ranking
-from gitrun.entities import Experiment, LifecycleStage, ViewType
+from gitrun.entities import DatasetInput, Experiment, LifecycleStage, ViewType
 from gitrun.errors import ExperimentNotFoundError, GitrunError, RunNotFoundError
 from gitrun.registry.changes import RegistryChanges, registry_changes
 from gitrun.search import record_cache
 from gitrun.store import ReadStore, RunRecord, experiment_not_found
 from gitrun.store.textio import json_number
+from gitrun.tags import DATA_CONTEXT
 from gitrun.vcs.git import GitRepo
 from gitrun.vcs.revision import RevisionStore, store_at
 
@@ -67,6 +68,7 @@ class RunChange:
     params: tuple[ValueChange, ...] = ()
     tags: tuple[ValueChange, ...] = ()
     metrics: tuple[ValueChange, ...] = ()  # latest values (points added show as a changed latest/count)
+    datasets: tuple[ValueChange, ...] = ()  # "name (context)": the dataset's digest on each side
 
     @property
     def renamed(self) -> bool:
@@ -229,6 +231,7 @@ class Diff:
                             "param_changes": changes(c.params),
                             "tag_changes": changes(c.tags),
                             "metric_changes": changes(c.metrics),
+                            "dataset_changes": changes(c.datasets),
                         }
                         for c in e.changed
                     ],
@@ -280,6 +283,19 @@ def _dict_changes(base: Mapping[str, Any], target: Mapping[str, Any]) -> tuple[V
         for key in sorted(set(base) | set(target))
         if not _same(base.get(key), target.get(key))
     )
+
+
+def _dataset_changes(base: Sequence[DatasetInput], target: Sequence[DatasetInput]) -> tuple[ValueChange, ...]:
+    """The run's datasets on each side, keyed by name and context (``train (training)``), valued by digest."""
+
+    def digests(inputs: Sequence[DatasetInput]) -> dict[str, str]:
+        out = {}
+        for i in inputs:
+            context = i.tags.get(DATA_CONTEXT)
+            out[f"{i.dataset.name} ({context})" if context else i.dataset.name] = i.dataset.digest
+        return out
+
+    return _dict_changes(digests(base), digests(target))
 
 
 def _metric_changes(base: RunRecord, target: RunRecord) -> tuple[ValueChange, ...]:
@@ -374,11 +390,12 @@ def compute_diff(
         added = tuple(_summary(target_runs[i]) for i in sorted(set(target_runs) - set(base_runs)))
         removed = tuple(_summary(base_runs[i]) for i in sorted(set(base_runs) - set(target_runs)))
         changed = []
-        unchanged = 0
-        for run_id in sorted(set(base_runs) & set(target_runs)):
-            if run_id in same:  # the same Git tree: nothing in the run differs
-                unchanged += 1
-                continue
+        on_both = set(base_runs) & set(target_runs)
+        unchanged = len(on_both & same)  # the same Git tree: nothing in the run differs
+        compared = sorted(on_both - same)
+        base_inputs = base_store.read_inputs_of(base_runs[i] for i in compared) if base_store else {}
+        target_inputs = target_store.read_inputs_of(target_runs[i] for i in compared) if target_store else {}
+        for run_id in compared:
             b, t = base_runs[run_id], target_runs[run_id]
             change = RunChange(
                 run=_summary(t),
@@ -387,8 +404,10 @@ def compute_diff(
                 params=_dict_changes(b.params, t.params),
                 tags=_dict_changes(b.tags, t.tags),
                 metrics=_metric_changes(b, t),
+                datasets=_dataset_changes(base_inputs.get(run_id, ()), target_inputs.get(run_id, ())),
             )
-            if change.params or change.tags or change.metrics or change.renamed or b.status != t.status:
+            changes = change.params or change.tags or change.metrics or change.datasets
+            if changes or change.renamed or b.status != t.status:
                 changed.append(change)
             else:
                 unchanged += 1

@@ -221,11 +221,14 @@ def render_markdown(
                 lines.append(f"| … {len(runs) - max_runs} more | | " + "| " * (len(header) - 2))
             lines += ["", "</details>", ""]
         if exp.changed:
+            datasets = any(c.datasets for c in exp.changed)  # the column only where a run's datasets changed
             lines += [
                 f"<details><summary>Changed runs ({len(exp.changed)})</summary>",
                 "",
-                "| run | params | metrics | tags |" + (" curve |" if sparkline else ""),
-                "|---|---|---|---|" + ("---|" if sparkline else ""),
+                "| run | params | metrics | tags |"
+                + (" datasets |" if datasets else "")
+                + (" curve |" if sparkline else ""),
+                "|---|---|---|---|" + ("---|" if datasets else "") + ("---|" if sparkline else ""),
             ]
             for change in exp.changed[:max_runs]:
                 name = md_escape(change.run.run_name)
@@ -234,10 +237,15 @@ def render_markdown(
                 lines.append(
                     f"| {name} <sub>{change.run.run_id[:10]}</sub> | {_changes_md(change.params, precision)} | "
                     f"{_changes_md(change.metrics, precision)} | {_changes_md(change.tags, precision)} |"
+                    + (f" {_changes_md(change.datasets, precision)} |" if datasets else "")
                     + (f" {md_escape(sparkline(change.run.run_id, 'target'))} |" if sparkline else "")
                 )
             if len(exp.changed) > max_runs:
-                lines.append(f"| … {len(exp.changed) - max_runs} more | | | |" + (" |" if sparkline else ""))
+                lines.append(
+                    f"| … {len(exp.changed) - max_runs} more | | | |"
+                    + (" |" if datasets else "")
+                    + (" |" if sparkline else "")
+                )
             lines += ["", "</details>", ""]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -334,7 +342,12 @@ def render_text(diff: Diff, console: Any, precision: int = 4, max_runs: int = 20
         for change in exp.changed[:max_runs]:
             name = f"{change.base_name} → {change.run.run_name}" if change.renamed else change.run.run_name
             console.print(f"  [yellow]changed[/yellow] {escape(name)} ({change.run.run_id[:10]})")
-            for label, items in (("param", change.params), ("metric", change.metrics), ("tag", change.tags)):
+            for label, items in (
+                ("param", change.params),
+                ("metric", change.metrics),
+                ("tag", change.tags),
+                ("dataset", change.datasets),
+            ):
                 for c in items:
                     console.print(
                         f"    {label} {escape(c.key)}: {escape(fmt(c.base, precision))} → {escape(fmt(c.target, precision))}"

@@ -297,7 +297,11 @@ class ReadStore:
 
     def read_inputs(self, record: RunRecord) -> list[DatasetInput]:
         """The run's dataset inputs (its ``inputs.json``; a revision view reads it from Git)."""
-        return datasets.read_inputs(record.run_dir, self.strict)
+        return self.read_inputs_of([record])[record.run_id]
+
+    def read_inputs_of(self, records: Iterable[RunRecord]) -> dict[str, list[DatasetInput]]:
+        """:meth:`read_inputs` of many runs, by run ID (a revision view reads them in one batch)."""
+        return {r.run_id: datasets.read_inputs(r.run_dir, self.strict) for r in records}
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         _, run_dir = self.find_run_dir(run_id)
