@@ -269,6 +269,18 @@ def test_build_at_a_revision(site_repo: Site, tmp_path: Path, monkeypatch: pytes
     soup = soup_of(tmp_path / "old" / "index.html")
     assert "revision" in soup.find("footer").get_text() and facts["commit1"][:10] in soup.find("footer").get_text()
     assert not (tmp_path / "old" / "runs" / f"{facts['runs']['long']}.html").exists()
+    # a run's page at a revision reads its files from Git: series, artifacts and code.diff as in the work tree
+    good = facts["runs"]["good"]
+    now = _build(repo, tmp_path / "now", monkeypatch)
+    assert now.runs >= 3
+    pages = {name: soup_of(tmp_path / name / "runs" / f"{good}.html") for name in ("old", "now")}
+
+    def shown(page: Any) -> tuple[list[str], list[str]]:
+        charts = sorted(str(div["data-metric"]) for div in page.select(".chart[data-kind=metric]"))
+        return charts, sorted(a.get_text(strip=True) for a in page.select("#artifacts a") if a.get_text(strip=True))
+
+    assert shown(pages["old"]) == shown(pages["now"])
+    assert shown(pages["old"])[0] == ["train/loss", "val_acc"] and "readme.txt" in " ".join(shown(pages["old"])[1])
 
 
 def test_refuses_to_write_into_a_repository(site_repo: Site) -> None:

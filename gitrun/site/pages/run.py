@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +53,7 @@ from gitrun.tags import (
     USER,
 )
 from gitrun.vcs import dvc
+from gitrun.vcs.revision import RevisionStore
 
 # Artifacts a browser would run as code if opened from the site: copied with ".txt" appended.
 ACTIVE_SUFFIXES = (".html", ".htm", ".xhtml", ".svg", ".xml", ".js", ".mjs", ".shtml", ".php")
@@ -146,6 +147,7 @@ def build_all(builder: Builder) -> int:
     jobs: list[tuple[str, str, RunJob]] = []
     total = 0
     registered = _registrations(snapshot.repo_root)
+    revision = snapshot.store if isinstance(snapshot.store, RevisionStore) else None
     for exp in snapshot.experiments:
         for record in snapshot.records[exp.experiment_id]:
             total += 1
@@ -153,9 +155,13 @@ def build_all(builder: Builder) -> int:
             versions = registered.get(record.run_id, ())
             # a registered run's page links to the models page: the registry is one of its inputs
             inputs = [*fingerprint(record, exp.name, directions), *([versions] if versions else [])]
+            if revision is not None:  # the run's files are in Git: its tree ID says whether any changed
+                inputs.append(revision.run_trees[record.run_id][1])
             key = digest(builder.salt, inputs)
             unit = f"run:{record.run_id}"
             if not builder.writer.is_fresh(unit, key):
+                if revision is not None:  # series, artifacts, inputs: the page reads the run's files, from Git
+                    record = replace(record, run_dir=revision.find_run_dir(record.run_id)[1])
                 jobs.append((unit, key, RunJob(record, exp.name, directions, versions)))
     builder.tick("runs", total - len(jobs), total)
     if not jobs:
