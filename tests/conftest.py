@@ -13,6 +13,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -175,3 +176,22 @@ def mlflow_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
 
     dest = tmp_path_factory.mktemp("mlflow-models")
     return dest, save_mlflow_models(dest)
+
+
+@pytest.fixture
+def real_mlflow(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
+    """Real MLflow on a file store in tmp_path; gitrun logs into `repo`. MLflow's set_tracking_uri
+    sets MLFLOW_TRACKING_URI, which gitrun reads too: GITRUN_TRACKING_URI, read first, keeps them apart."""
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    monkeypatch.setenv("GITRUN_TRACKING_URI", str(repo))
+    import mlflow
+
+    mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())
+    yield mlflow
+    while mlflow.active_run():
+        mlflow.end_run()
+    mlflow.set_tracking_uri(None)
+    # MLflow's set_experiment keeps the experiment in the process and in MLFLOW_EXPERIMENT_ID (which
+    # gitrun reads too): forget both, so the next test starts clean.
+    mlflow.tracking.fluent._active_experiment_id = None
+    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)

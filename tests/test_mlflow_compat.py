@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,25 +21,6 @@ from gitrun.errors import GitrunError, RunNotFoundError, TrackingUriWarning
 from tests.helpers import gitrun_cli, log_runs, run_git, run_python
 
 T0 = 1_700_000_000_000
-
-
-@pytest.fixture
-def real_mlflow(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    """Real MLflow on a file store in tmp_path; gitrun logs into `repo`. MLflow's set_tracking_uri
-    sets MLFLOW_TRACKING_URI, which gitrun reads too: GITRUN_TRACKING_URI, read first, keeps them apart."""
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    monkeypatch.setenv("GITRUN_TRACKING_URI", str(repo))
-    import mlflow
-
-    mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())
-    yield mlflow
-    while mlflow.active_run():
-        mlflow.end_run()
-    mlflow.set_tracking_uri(None)
-    # MLflow's set_experiment keeps the experiment in the process and in MLFLOW_EXPERIMENT_ID (which
-    # gitrun reads too): forget both, so the next test starts clean.
-    mlflow.tracking.fluent._active_experiment_id = None
-    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
 
 
 def _client_docs_example(mlflow: Any) -> dict[str, Any]:

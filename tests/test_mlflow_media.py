@@ -8,9 +8,8 @@ uuid4 replaced), the pixels of each image, the bytes of each table, and the tags
 from __future__ import annotations
 
 import json
-import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,25 +23,6 @@ import gitrun
 from gitrun.errors import InvalidInputError
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
-
-
-@pytest.fixture
-def real_mlflow(repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ModuleType]:
-    """Real MLflow on a file store in tmp_path; gitrun logs into `repo`. MLflow's set_tracking_uri
-    sets MLFLOW_TRACKING_URI, which gitrun reads too: GITRUN_TRACKING_URI, read first, keeps them apart."""
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    monkeypatch.setenv("GITRUN_TRACKING_URI", str(repo))
-    import mlflow
-
-    mlflow.set_tracking_uri((tmp_path / "mlruns").as_uri())
-    yield mlflow
-    while mlflow.active_run():
-        mlflow.end_run()
-    mlflow.set_tracking_uri(None)
-    # MLflow's set_experiment keeps the experiment in the process and in MLFLOW_EXPERIMENT_ID (which
-    # gitrun reads too): forget both, so the next test starts clean.
-    mlflow.tracking.fluent._active_experiment_id = None
-    os.environ.pop("MLFLOW_EXPERIMENT_ID", None)
 
 
 def _in_both(real_mlflow: ModuleType, script: Callable[[Any], str]) -> tuple[tuple[Path, Any], tuple[Path, Any]]:
