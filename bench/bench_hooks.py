@@ -41,7 +41,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from run_all import KEEP_MARK, _clean_env, _fmt, _tmpfs_dir, filesystem_of  # noqa: E402
+from run_all import _clean_env, _fmt, _tmpfs_dir, filesystem_of  # noqa: E402
+from stores import write_section  # noqa: E402
 
 BEGIN = "<!-- hooks: begin (written by bench/bench_hooks.py) -->"
 END = "<!-- hooks: end -->"
@@ -264,21 +265,6 @@ def section(results: dict[str, Any], command: str, load: tuple[float, float]) ->
     return "\n".join(lines) + "\n"
 
 
-def write_section(out: Path, text: str) -> None:
-    """Replace this benchmark's section of RESULTS.md (or add it below KEEP_MARK); nothing else changes."""
-    current = out.read_text(encoding="utf-8") if out.exists() else ""
-    if BEGIN in current and END in current:
-        start, end = current.index(BEGIN), current.index(END) + len(END)
-        current = current[:start] + text.rstrip("\n") + current[end:]
-    else:
-        if KEEP_MARK not in current:
-            current = current.rstrip("\n") + ("\n\n" if current else "") + KEEP_MARK + "\n"
-        at = current.index(KEEP_MARK) + len(KEEP_MARK)
-        rest = current[at:].lstrip("\n")
-        current = current[:at] + "\n\n" + text + ("\n" + rest if rest else "")
-    out.write_text(current, encoding="utf-8")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, two repetitions (smoke check)")
@@ -302,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.write_text(text + "\n")
     if not args.no_write:
-        write_section(args.out, section(results, command, (load_before, os.getloadavg()[0])))
+        write_section(args.out, BEGIN, END, section(results, command, (load_before, os.getloadavg()[0])))
         print(f"[bench_hooks] wrote its section of {args.out}", file=sys.stderr)
     return 0
 

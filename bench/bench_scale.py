@@ -156,7 +156,7 @@ def write_scale_section(
     h: Harness, info: dict[str, Any], command: str, out: Path, load: tuple[list[float], list[float]]
 ) -> None:
     """Replace (or add, below the keep marker) this case's section of RESULTS.md; nothing else changes."""
-    from run_all import KEEP_MARK, _fmt
+    from run_all import _fmt
 
     d = h.extra["scale"]
     n = d["sizes"]
@@ -214,13 +214,4 @@ def write_scale_section(
         END,
     ]
     section = "\n".join(lines) + "\n"
-    text = out.read_text(encoding="utf-8") if out.exists() else ""
-    if BEGIN in text and END in text:
-        text = text[: text.index(BEGIN)] + section.rstrip("\n") + text[text.index(END) + len(END) :]
-    else:
-        if KEEP_MARK not in text:
-            text = text.rstrip("\n") + ("\n\n" if text else "") + KEEP_MARK + "\n"
-        at = text.index(KEEP_MARK) + len(KEEP_MARK)
-        rest = text[at:].lstrip("\n")
-        text = text[:at] + "\n\n" + section + ("\n" + rest if rest else "")
-    out.write_text(text, encoding="utf-8")
+    stores.write_section(out, BEGIN, END, section)

@@ -47,6 +47,7 @@ from typing import Any
 
 import bench_gitlayer  # bench/bench_gitlayer.py, beside this file (the gitlayer case)
 import bench_scale  # bench/bench_scale.py (the scale case)
+from stores import KEEP_MARK, write_section  # bench/stores.py: the one RESULTS.md section writer
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
@@ -853,7 +854,6 @@ def filesystem_of(path: Path) -> str:
 
 
 # -- the report ------------------------------------------------------------------------------
-KEEP_MARK = "<!-- Sections below come from the other benchmarks (bench_git.py, bench_diff.py, bench_site.py); run_all.py keeps them. -->"
 
 
 def write_report(
@@ -1125,18 +1125,7 @@ def write_durability_section(
         DURABILITY_END,
     ]
     section = "\n".join(lines) + "\n"
-    text = out.read_text(encoding="utf-8") if out.exists() else ""
-    if DURABILITY_BEGIN in text and DURABILITY_END in text:
-        start = text.index(DURABILITY_BEGIN)
-        end = text.index(DURABILITY_END) + len(DURABILITY_END)
-        text = text[:start] + section.rstrip("\n") + text[end:]
-    else:
-        if KEEP_MARK not in text:
-            text = text.rstrip("\n") + ("\n\n" if text else "") + KEEP_MARK + "\n"
-        at = text.index(KEEP_MARK) + len(KEEP_MARK)
-        rest = text[at:].lstrip("\n")
-        text = text[:at] + "\n\n" + section + ("\n" + rest if rest else "")
-    out.write_text(text, encoding="utf-8")
+    write_section(out, DURABILITY_BEGIN, DURABILITY_END, section)
 
 
 # Explanations of missed targets, by row key, written by hand from profiles, strace and

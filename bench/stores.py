@@ -343,17 +343,23 @@ RUN_ENV.update(
 )
 
 # run_all.py rewrites RESULTS.md above this line and keeps everything below it.
-KEEP_MARK = "<!-- Sections below come from the other benchmarks"
+KEEP_MARK = (
+    "<!-- Sections below come from the other benchmarks (bench_git.py, bench_diff.py, bench_site.py); "
+    "run_all.py keeps them. -->"
+)
 
 
 def write_section(path: Path, begin: str, end: str, text: str) -> None:
     """Replace the section between ``begin`` and ``end`` in ``path`` with ``text`` (which starts
     with ``begin`` and ends with ``end``), or add it just below KEEP_MARK; nothing else changes."""
-    current = path.read_text(encoding="utf-8")
+    current = path.read_text(encoding="utf-8") if path.exists() else ""
     if begin in current and end in current:
-        start, stop = current.index(begin), current.index(end) + len(end) + 1
-        current = current[:start] + text + current[stop:]
+        start, stop = current.index(begin), current.index(end) + len(end)
+        current = current[:start] + text.rstrip("\n") + current[stop:]
     else:
-        at = current.index("\n", current.index(KEEP_MARK)) + 1 if KEEP_MARK in current else len(current)
-        current = current[:at] + "\n" + text + current[at:]
+        if KEEP_MARK not in current:
+            current = current.rstrip("\n") + ("\n\n" if current else "") + KEEP_MARK + "\n"
+        at = current.index(KEEP_MARK) + len(KEEP_MARK)
+        rest = current[at:].lstrip("\n")
+        current = current[:at] + "\n\n" + text + ("\n" + rest if rest else "")
     path.write_text(current, encoding="utf-8")
