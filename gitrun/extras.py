@@ -10,7 +10,7 @@ table against pyproject.toml.
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 
 from gitrun.errors import MissingExtraError
 
@@ -39,12 +39,18 @@ EXTRAS: dict[str, dict[str, str]] = {
 
 
 def require(extra: str, *modules: str, feature: str, hint: str = "") -> None:
-    """Import ``modules`` of ``extra`` (all of its modules when none are named), or raise
-    :class:`~gitrun.errors.MissingExtraError` saying that ``feature`` needs it."""
+    """Check that ``modules`` of ``extra`` (all of its modules when none are named) are installed,
+    or raise :class:`~gitrun.errors.MissingExtraError` saying that ``feature`` needs it.
+
+    The check finds the modules without importing them (an incremental site build never imports
+    Altair); a module that is installed but fails to import is reported the same way where it is
+    imported (:func:`missing_extra`)."""
     for module in modules or tuple(EXTRAS[extra]):
         try:
-            importlib.import_module(module)
-        except ImportError:
+            found = importlib.util.find_spec(module) is not None
+        except (ImportError, ValueError):
+            found = False
+        if not found:
             raise MissingExtraError(feature, extra, EXTRAS[extra][module], module, hint) from None
 
 

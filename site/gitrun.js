@@ -236,15 +236,45 @@
     return col.codes.map(function (c) { return c === null ? null : col.dict[c]; });
   }
 
+  // A data file's value: the <script> that sets DATA[key] is inserted once (file:// allows no fetch()).
+  var pending = {};
+  function loadData(src, key) {
+    if (DATA[key]) return Promise.resolve(DATA[key]);
+    if (!pending[key]) {
+      pending[key] = new Promise(function (resolve) {
+        var script = document.createElement("script");
+        script.src = ROOT + src;
+        script.onload = function () { resolve(DATA[key] || null); };
+        script.onerror = function () { delete pending[key]; resolve(null); };
+        document.body.appendChild(script);
+      });
+    }
+    return pending[key];
+  }
+
+  // The table's values arrive in chunks (data/experiments/<id>/<chunk>.js), in the rows' default
+  // order (newest first): the rows in view load theirs; sorting, filtering, searching, grouping and
+  // selecting all first load every chunk.
   function RunsTable(table, experimentData) {
     var self = this;
     this.columns = table.columns;
-    this.values = table.columns.map(decodeColumn);
     this.n = table.count;
+    this.values = table.columns.map(function (col) {  // a table in one piece (a plugin's page) has its values
+      return col.values || col.codes ? decodeColumn(col) : new Array(table.count).fill(null);
+    });
+    this.chunks = [];
+    this.chunkOf = new Int32Array(table.count);
+    var offset = 0;
+    (table.chunks || []).forEach(function (chunk, i) {
+      self.chunks.push({ src: chunk.src, key: chunk.key, offset: offset, rows: chunk.rows, state: "new" });
+      self.chunkOf.fill(i, offset, offset + chunk.rows);
+      offset += chunk.rows;
+    });
+    this.missing = this.chunks.length;  // chunks not loaded yet
     this.byId = {};
     this.columns.forEach(function (col, i) { self.byId[col.id] = i; });
     this.visible = this.columns.map(function (col) { return !col.hidden; });
-    this.sort = { col: this.byId.start_time, dir: -1 };
+    this.sort = { col: this.byId.start_time, dir: -1 };  // the chunks' order
     this.selected = {};
     this.searchText = "";
     this.predicate = null;
@@ -263,6 +293,56 @@
     this.buildColumnChooser();
     this.applyFilters();
   }
+
+  RunsTable.prototype.loadChunk = function (i) {
+    var self = this, chunk = this.chunks[i];
+    if (chunk.state !== "new") return;
+    chunk.state = "loading";
+    loadData(chunk.src, chunk.key).then(function (data) {
+      if (!data) { chunk.state = "failed"; self.showCount(); return; }
+      self.columns.forEach(function (col, c) {
+        var encoded = data.columns[col.id];
+        if (!encoded) return;  // no run of this chunk has a value there
+        var values = decodeColumn(encoded), target = self.values[c];
+        for (var r = 0; r < chunk.rows; r++) target[chunk.offset + r] = values[r];
+      });
+      chunk.state = "loaded";
+      self.missing -= 1;
+      self.textIndex = null;
+      if (self.missing === 0 && self.waiting) { self.waiting = false; self.applyFilters(); }
+      else self.renderBody(true);
+    });
+  };
+
+  // Sorting by anything but the chunks' order, filtering, searching and grouping need every row.
+  RunsTable.prototype.needsAll = function () {
+    return !!(this.searchText || this.predicate || this.group !== null || this.sort.col !== this.byId.start_time || this.sort.dir !== -1);
+  };
+
+  RunsTable.prototype.loadAll = function () {
+    this.waiting = true;
+    for (var i = 0; i < this.chunks.length; i++) this.loadChunk(i);
+    this.renderHead();
+    this.showCount();
+  };
+
+  // Run ``fn`` once every chunk is loaded (at once when they are).
+  RunsTable.prototype.whenLoaded = function (fn) {
+    if (!this.missing) { fn(); return; }
+    var self = this;
+    Promise.all(this.chunks.map(function (c, i) { self.loadChunk(i); return loadData(c.src, c.key); })).then(function () {
+      if (!self.missing) fn();
+    });
+  };
+
+  RunsTable.prototype.showCount = function () {
+    var count = $("row-count");
+    if (!count) return;
+    var failed = this.chunks.filter(function (c) { return c.state === "failed"; }).length;
+    if (failed) count.textContent = "could not load " + failed + " part" + (failed === 1 ? "" : "s") + " of the table";
+    else if (this.waiting) count.textContent = "loading " + this.n + " runs… (" + (this.chunks.length - this.missing) + " of " + this.chunks.length + " parts)";
+    else count.textContent = this.view.length + " of " + this.n + " runs";
+  };
 
   RunsTable.prototype.buildLookups = function () {
     var maps = { metric: {}, param: {}, tag: {}, attr: {} };
@@ -326,6 +406,7 @@
 
   RunsTable.prototype.applyFilters = function () {
     var view = [];
+    if (this.missing && this.needsAll()) { this.loadAll(); return; }
     var text = this.searchText;
     if (text && !this.textIndex) this.buildTextIndex();
     for (var r = 0; r < this.n; r++) {
@@ -355,7 +436,8 @@
 
   RunsTable.prototype.applySort = function () {
     var s = this.sort;
-    if (s.col !== undefined && s.col !== null) {
+    if (this.missing && this.needsAll()) { this.loadAll(); return; }
+    if (s.col !== undefined && s.col !== null && this.needsAll()) {  // else the rows are in the chunks' order
       var key = this.sortKey(s.col), ids = this.values[this.byId.run_id];
       var keyed = this.view.map(function (r) { return [key(r), r]; });
       keyed.sort(function (a, b) {
@@ -373,8 +455,7 @@
     this.buildItems();
     this.renderHead();
     this.renderBody(true);
-    var count = $("row-count");
-    if (count) count.textContent = this.view.length + " of " + this.n + " runs";
+    this.showCount();
   };
 
   // Grouped: rows stay in their sort order within each group; groups in value order, missing last.
@@ -435,11 +516,14 @@
     var all = el("input", { type: "checkbox", "aria-label": "select all shown runs", id: "select-all" });
     all.checked = this.view.length > 0 && this.view.every(function (r) { return self.selected[self.runId(r)]; });
     all.addEventListener("change", function () {
-      self.view.forEach(function (r) {
-        if (all.checked) self.selected[self.runId(r)] = true; else delete self.selected[self.runId(r)];
+      var checked = all.checked;
+      self.whenLoaded(function () {
+        self.view.forEach(function (r) {
+          if (checked) self.selected[self.runId(r)] = true; else delete self.selected[self.runId(r)];
+        });
+        self.renderBody(true);
+        self.updateCompare();
       });
-      self.renderBody(true);
-      self.updateCompare();
     });
     th0.appendChild(all);
     tr.appendChild(th0);
@@ -503,6 +587,14 @@
     for (var k = first; k < last; k++) {
       var r = this.items[k];
       if (typeof r !== "number") { frag.appendChild(this.groupRow(r, span)); continue; }
+      var chunk = this.chunks[this.chunkOf[r]];
+      if (chunk && chunk.state !== "loaded") {  // its values are on their way
+        this.loadChunk(this.chunkOf[r]);
+        var waiting = el("tr", { className: "loading" });
+        waiting.appendChild(el("td", { colspan: String(span) }, chunk.state === "failed" ? "could not load these runs" : "loading…"));
+        frag.appendChild(waiting);
+        continue;
+      }
       var id = this.runId(r);
       var tr = el("tr", { "data-run-id": id });
       var td0 = el("td", { className: "select" });
@@ -631,17 +723,7 @@
   }
 
   // -- compare page ------------------------------------------------------------------------
-  function loadRun(id) {
-    return new Promise(function (resolve) {
-      var key = "run:" + id;
-      if (DATA[key]) { resolve(DATA[key]); return; }
-      var script = document.createElement("script");
-      script.src = ROOT + "data/runs/" + id + ".js";
-      script.onload = function () { resolve(DATA[key] || null); };
-      script.onerror = function () { resolve(null); };
-      document.body.appendChild(script);
-    });
-  }
+  function loadRun(id) { return loadData("data/runs/" + id + ".js", "run:" + id); }
 
   function initCompare() {
     var raw = new URLSearchParams(window.location.search).get("runs") || "";

@@ -20,6 +20,7 @@ from test_site_helpers import (  # noqa: F401 - fixtures
     XSS_PARAM,
     XSS_RUN_NAME,
     built_site,
+    experiment_table,
     git,
     load_data,
     site_repo,
@@ -153,17 +154,13 @@ def test_experiment_data_and_specs(built_site: Site) -> None:
     out, facts = built_site
     data = load_data(out / "data" / "experiments" / f"{facts['alpha']}.js")
     columns = {c["id"]: c for c in data["table"]["columns"]}
-
-    def values(col: dict[str, Any]) -> list[Any]:
-        return col["values"] if "values" in col else [None if c is None else col["dict"][c] for c in col["codes"]]
-
-    names = values(columns["run_name"])
-    assert names == ["long", XSS_RUN_NAME, "bad", "good"]  # newest first
-    assert values(columns["p:lr"]) == ["0.05", "0.001", "0.1", "0.01"]
-    assert values(columns["m:val_acc"]) == [0.95, 0.8, 0.6, 0.91]
-    assert values(columns["m:val_acc:max"])[0] == 0.99
+    values = experiment_table(out, facts["alpha"])
+    assert values["run_name"] == ["long", XSS_RUN_NAME, "bad", "good"]  # newest first
+    assert values["p:lr"] == ["0.05", "0.001", "0.1", "0.01"]
+    assert values["m:val_acc"] == [0.95, 0.8, 0.6, 0.91]
+    assert values["m:val_acc:max"][0] == 0.99
     assert columns["m:val_acc:max"]["hidden"] and not columns["m:val_acc"]["hidden"]
-    commits = values(columns["commit"])
+    commits = values["commit"]
     assert len(set(commits)) == 1 and len(commits[0]) == 40
     assert [r["run"].split(" ·")[0] for r in data["best"]["runs"]] == ["long", "good", XSS_RUN_NAME, "bad"]
     soup = soup_of(out / "experiments" / f"{facts['alpha']}.html")

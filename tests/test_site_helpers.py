@@ -135,6 +135,28 @@ def load_data(path: Path) -> dict[str, Any]:
     return json.loads(match.group(2))
 
 
+def decode(column: dict[str, Any]) -> list[Any]:
+    """A data column's values: plain, or a dictionary and codes."""
+    if "values" in column:
+        return list(column["values"])
+    return [None if c is None else column["dict"][c] for c in column["codes"]]
+
+
+def experiment_table(out: Path, experiment_id: str) -> dict[str, list[Any]]:
+    """An experiment's runs table as the browser assembles it: column ID -> every run's value,
+    in the table's order, from the index in ``data/experiments/<id>.js`` and its chunk files."""
+    table = load_data(out / "data" / "experiments" / f"{experiment_id}.js")["table"]
+    values: dict[str, list[Any]] = {c["id"]: [] for c in table["columns"]}
+    for chunk in table["chunks"]:
+        data = load_data(out / chunk["src"])
+        assert data["rows"] == chunk["rows"]
+        assert set(data["columns"]) <= set(values), "a chunk has a column the index lacks"
+        for col_id, column in values.items():
+            column += decode(data["columns"][col_id]) if col_id in data["columns"] else [None] * chunk["rows"]
+    assert all(len(v) == table["count"] for v in values.values())
+    return values
+
+
 def spec_of(soup: Any, element_id: str = "gitrun-specs") -> Any:
     node = soup.find("script", id=element_id)
     assert node is not None, f"no script#{element_id}"

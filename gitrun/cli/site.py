@@ -26,6 +26,7 @@ def _options(
     title: str | None,
     history: bool,
     ctx: click.Context,
+    full: bool = False,
 ) -> BuildOptions:
     from gitrun.site.build import BuildOptions
 
@@ -37,6 +38,7 @@ def _options(
         template_dir=Path(template_dir) if template_dir else None,
         title=title,
         history=history,
+        full=full,
     )
 
 
@@ -71,9 +73,14 @@ def _summary(result: BuildResult) -> str:
 
 @site.command(
     epilog="Examples:\n\n\b\n  gitrun site build\n  gitrun site build -o public --rev main --strict\n"
-    "  gitrun site build --template-dir my-templates"
+    "  gitrun site build --template-dir my-templates\n  gitrun site build --full"
 )
 @_build_options
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Rebuild every page, ignoring what the last build recorded (after editing its output by hand).",
+)
 @click.pass_context
 def build(
     ctx: click.Context,
@@ -83,6 +90,7 @@ def build(
     template_dir: str | None,
     title: str | None,
     history: bool,
+    full: bool,
 ) -> None:
     """Render the report site into DIR (incremental: only pages whose inputs changed are rewritten)."""
     import os
@@ -92,7 +100,7 @@ def build(
     from gitrun.cli._common import console
     from gitrun.site.build import build_site
 
-    options = _options(output, rev, strict, template_dir, title, history, ctx)
+    options = _options(output, rev, strict, template_dir, title, history, ctx, full)
     out = console()
     out.stderr = True
     with Progress(

@@ -98,8 +98,7 @@ def build_site(store: ReadStore, options: BuildOptions, progress: Progress | Non
     nav = tuple(NavLink(page.link, page.nav, page.key) for _, page in pages if page.nav)
     page_templates = [page.templates for _, page in pages if page.templates is not None]
     env = resources.make_environment(options.template_dir, strict=options.strict, page_templates=page_templates)
-    previous = Manifest.load(output)
-    writer = SiteWriter(output, previous)
+    writer = SiteWriter(output, Manifest.load(output), full=options.full)
     user_templates = resources.tree_digest(options.template_dir) if options.template_dir else ""
     salt = digest(
         __version__,

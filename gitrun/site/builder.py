@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -17,17 +18,19 @@ from typing import Any
 
 from gitrun import charts  # specs only: Altair is imported when a spec is first made
 from gitrun._version import __version__
-from gitrun.entities import Experiment
+from gitrun.entities import Experiment, RunStatus
 from gitrun.errors import GitrunError
 from gitrun.formatting import format_time
 from gitrun.search import record_cache
+from gitrun.search.experiments import best_run
+from gitrun.search.index import SETTLE_NS
 from gitrun.site.context import BuiltFrom, NavLink, SiteInfo, as_template_vars
 from gitrun.site.output import SiteWriter, digest
 from gitrun.site.safe import forge_commit_url, https_repo_url
 from gitrun.store import ReadStore, RunRecord
-from gitrun.tracking.provenance import git_context
+from gitrun.tracking.provenance import remote_url
 from gitrun.vcs.git import GitRepo
-from gitrun.vcs.revision import store_at
+from gitrun.vcs.revision import RevisionStore, store_at
 
 log = logging.getLogger("gitrun.site")
 
@@ -47,6 +50,8 @@ class BuildOptions:
     artifact_max_bytes: int = 1_000_000  # artifacts up to this size are copied into the site
     best_runs: int = 10  # runs overlaid in an experiment's metric chart
     pcp_max_runs: int = 1000  # runs drawn in parallel coordinates (the best ones beyond)
+    table_chunk_rows: int = 500  # runs per chunk of an experiment's runs table, on average
+    full: bool = False  # rebuild every page, whatever the last build recorded
     history: bool = True  # build the history page from the default branch's commits
     workers: int | None = None  # processes for run pages (default: CPU count; 1 = in process)
 
@@ -77,6 +82,8 @@ class Snapshot:
     repo_url: str | None  # origin's URL without credentials, https form for GitHub/GitLab
     remote_url: str | None  # origin's URL as configured (credentials stripped)
     origin: ReadStore  # the working-tree store (history reads commits through it)
+    # run ID -> what identifies its files without reading them (:func:`content_key`)
+    content_keys: dict[str, str] = field(default_factory=dict)
 
     @property
     def all_records(self) -> list[RunRecord]:
@@ -97,6 +104,7 @@ class Builder:
     specs_used: dict[str, Any] = field(default_factory=dict)
     nav: tuple[NavLink, ...] = ()  # the top navigation: the links of the registered pages that have one
     rebuilt_runs: int = 0  # run pages rendered by this build (the rest were up to date)
+    _best: dict[tuple[str, str], tuple[RunRecord, float] | None] = field(default_factory=dict)
 
     def site_info(self, page: str, depth: int, *, with_source: bool = True) -> SiteInfo:
         """Shared page context; ``with_source=False`` for pages kept across commits (run pages)."""
@@ -134,6 +142,14 @@ class Builder:
             altair = "?"
         return f"{charts.SPEC_VERSION}-{altair}"
 
+    def best(self, experiment: Experiment, metric: str) -> tuple[RunRecord, float] | None:
+        """The experiment's best run by ``metric`` (:func:`gitrun.search.experiments.best_run`),
+        worked out once per build for all the pages that show it."""
+        key = (experiment.experiment_id, metric)
+        if key not in self._best:
+            self._best[key] = best_run(experiment, self.snapshot.records[experiment.experiment_id], metric)
+        return self._best[key]
+
     def tick(self, what: str, done: int, total: int) -> None:
         if self.progress is not None:
             self.progress(what, done, total)
@@ -157,15 +173,15 @@ def read_snapshot(store: ReadStore, options: BuildOptions) -> Snapshot:
         repo = GitRepo.find(store.root)
     except GitrunError:
         repo = None
-    repo_head = None if repo is not None and repo.head() is None else repo.head() if repo is not None else None
+    repo_head = repo.head() if repo is not None else None
     source = store
     commit = repo_head
     branch = repo.branch() if repo is not None else None
-    dirty = False
     store_rel = ""
     if repo is not None:
         rel = os.path.relpath(store.root.resolve(), repo.root.resolve()).replace(os.sep, "/")
         store_rel = "" if rel == "." else rel
+    committed: Committed | None = None
     if options.rev:
         if repo is None:
             raise GitrunError(f"--rev {options.rev} needs a Git repository, and {store.root} is not in one")
@@ -173,12 +189,27 @@ def read_snapshot(store: ReadStore, options: BuildOptions) -> Snapshot:
         commit = source.revision
         branch = None
     elif repo is not None and repo_head is not None:
-        status = repo.run("status", "--porcelain", "--untracked-files=all", "--", store_rel or ".", check=False)
-        dirty = bool(status.stdout.strip()) if status.returncode == 0 else False
-    elif repo is not None:
-        dirty = True
-    context = git_context(str(repo.root)) if repo is not None else None
-    remote = context.remote_url if context is not None else None
+        committed = _committed(store, repo, repo_head, store_rel)
+    experiments = sorted(source.list_experiments(), key=lambda e: (e.name.lower(), e.experiment_id))
+    records: dict[str, list[RunRecord]] = {}
+    for exp in experiments:
+        runs = list(record_cache.iter_runs(source, [exp.experiment_id]))  # cached records of unchanged runs
+        runs.sort(key=lambda r: (-r.start_time, r.run_id))
+        records[exp.experiment_id] = runs
+    everything = [r for runs in records.values() for r in runs]
+    if isinstance(source, RevisionStore):
+        content_keys = {r.run_id: f"{source.run_trees[r.run_id][1]}:{r.status}" for r in everything}
+        dirty = False
+    else:
+        content_keys = _work_tree_keys(everything, committed.trees if committed else {})
+        if committed is None:
+            dirty = repo is not None  # a repository without commits (or whose status failed)
+        else:
+            dirty = committed.changed or any(
+                r.run_id not in committed.trees and r.run_id not in committed.edited for r in everything
+            )
+            dirty = dirty or any(e.experiment_id not in committed.experiments for e in experiments)
+    remote = remote_url(str(repo.root)) if repo is not None else None
     built_from = BuiltFrom(
         commit=commit,
         short=commit[:10] if commit else None,
@@ -188,12 +219,6 @@ def read_snapshot(store: ReadStore, options: BuildOptions) -> Snapshot:
         dirty=dirty,
         commit_url=forge_commit_url(remote, commit),
     )
-    experiments = sorted(source.list_experiments(), key=lambda e: (e.name.lower(), e.experiment_id))
-    records: dict[str, list[RunRecord]] = {}
-    for exp in experiments:
-        runs = list(record_cache.iter_runs(source, [exp.experiment_id]))  # cached records of unchanged runs
-        runs.sort(key=lambda r: (-r.start_time, r.run_id))
-        records[exp.experiment_id] = runs
     return Snapshot(
         store=source,
         experiments=experiments,
@@ -205,4 +230,76 @@ def read_snapshot(store: ReadStore, options: BuildOptions) -> Snapshot:
         repo_url=https_repo_url(remote),
         remote_url=remote,
         origin=store,
+        content_keys=content_keys,
     )
+
+
+@dataclass(frozen=True)
+class Committed:
+    """What HEAD holds of the store, against the working tree."""
+
+    trees: dict[str, str]  # run ID -> its folder's tree ID, for the runs whose tracked files are as committed
+    edited: set[str]  # runs in HEAD whose tracked files changed
+    experiments: set[str]  # experiment IDs in HEAD
+    changed: bool  # any tracked file of the store changed
+
+
+def _committed(store: ReadStore, repo: GitRepo, head: str, store_rel: str) -> Committed | None:
+    """The store in HEAD and which of its tracked files changed (``git status -uno``: new files are
+    found as runs and experiments HEAD lacks, without Git walking every folder for untracked files)."""
+    status = repo.run("status", "--porcelain", "-z", "--untracked-files=no", "--", store_rel or ".", check=False)
+    if status.returncode != 0:
+        return None
+    prefix = f"{store_rel}/experiments/" if store_rel else "experiments/"
+    edited: set[str] = set()
+    entries = status.stdout.split("\0")
+    i = 0
+    while i < len(entries):
+        entry = entries[i]
+        i += 1
+        if len(entry) < 4:
+            continue
+        if entry[0] in "RC":  # a rename or copy: the next field is the source path
+            i += 1
+        path = entry[3:]
+        if path.startswith(prefix):
+            parts = path[len(prefix) :].split("/")
+            if len(parts) >= 3 and parts[1] == "runs":
+                edited.add(parts[2])
+    try:
+        at_head = store_at(store, head)
+    except GitrunError:
+        return None
+    return Committed(
+        trees={run_id: tree for run_id, (_, tree) in at_head.run_trees.items() if run_id not in edited},
+        edited=edited,
+        experiments={e.experiment_id for e in at_head.list_experiments()},
+        changed=bool(status.stdout.strip("\0")),
+    )
+
+
+def _work_tree_keys(records: list[RunRecord], trees: dict[str, str]) -> dict[str, str]:
+    """run ID -> "<tree ID or ->:<inode>:<mtime>:<status>" of each run that has ended and whose
+    folder has not changed for two seconds. A write to an ended run touches its folder
+    (:meth:`gitrun.store.Store.writable`), and the tree ID catches a checkout that changed files
+    deep inside it; files edited by hand deep in a run folder are not seen (``--full``)."""
+    settled = time.time_ns() - SETTLE_NS
+    keys: dict[str, str] = {}
+    for record in records:
+        if record.status == RunStatus.RUNNING or record.meta.get("status") == RunStatus.RUNNING:
+            continue
+        try:
+            st = os.stat(record.run_dir)
+        except OSError:
+            continue
+        if st.st_mtime_ns < settled:
+            keys[record.run_id] = f"{trees.get(record.run_id, '-')}:{st.st_ino}:{st.st_mtime_ns}:{record.status}"
+    return keys
+
+
+def content_key(snapshot: Snapshot, record: RunRecord) -> str | None:
+    """What identifies ``record``'s files in this build without reading them, or None when they
+    must be read: at ``--rev`` its folder's Git tree ID (and its effective status, which Git does
+    not hold); in the working tree, for a run that has ended, its folder's inode and mtime and,
+    when its tracked files are as committed, its tree ID in HEAD (:func:`_work_tree_keys`)."""
+    return snapshot.content_keys.get(record.run_id)

@@ -47,20 +47,25 @@ def git_context(directory: str) -> GitContext | None:
     branch = gitcmd.output(root, "symbolic-ref", "-q", "--short", "HEAD")
     status = gitcmd.output(root, "status", "--porcelain", "--untracked-files=normal", "--", ".", ":(exclude).gitrun")
     lines = status.splitlines() if status is not None else []
-    remotes = gitcmd.output(root, "config", "--get-regexp", r"^remote\..*\.url$") or ""
-    remote = None
-    for line in remotes.splitlines():  # prefer origin, else the first remote
-        name, _, url = line.partition(" ")
-        if remote is None or name == "remote.origin.url":
-            remote = strip_credentials(url.strip())
     return GitContext(
         root=root,
         commit=head.strip() if head else None,
         branch=branch.strip() if branch else None,
         dirty=any(not line.startswith("??") for line in lines) if status is not None else None,
         untracked=any(line.startswith("??") for line in lines),
-        remote_url=remote,
+        remote_url=remote_url(root),
     )
+
+
+def remote_url(root: str) -> str | None:
+    """The repository's remote URL without credentials: origin's, else the first remote's."""
+    remotes = gitcmd.output(root, "config", "--get-regexp", r"^remote\..*\.url$") or ""
+    remote = None
+    for line in remotes.splitlines():
+        name, _, url = line.partition(" ")
+        if remote is None or name == "remote.origin.url":
+            remote = strip_credentials(url.strip())
+    return remote
 
 
 def script_directory() -> str:

@@ -1,21 +1,28 @@
-"""Experiment pages: ``experiments/<id>.html`` and their data ``data/experiments/<id>.js``.
+"""Experiment pages: ``experiments/<id>.html``, their data ``data/experiments/<id>.js`` and the runs
+table's chunks ``data/experiments/<id>/<chunk>.js``.
 
-The data file holds the runs table column by column (text columns dictionary-encoded, so 10,000
-runs with the same user and commit stay small) and the rows of the experiment's three charts:
-the best runs' primary metric over steps, parallel coordinates, and param-vs-metric scatter.
+The data file holds the table's index (its columns without values, the run count, the chunks in
+row order) and the rows of the experiment's three charts: the best runs' primary metric over steps,
+parallel coordinates, and param-vs-metric scatter (the charts draw at most ``pcp_max_runs`` runs,
+so the file does not grow with the run count). Each chunk holds the values of about
+``table_chunk_rows`` runs column by column (text columns dictionary-encoded, so runs with the same
+user and commit stay small); the table loads the chunks its rows need, as ``<script>`` elements
+(``file://`` allows no ``fetch()``), and all of them before it sorts, filters or searches.
 """
 
 from __future__ import annotations
 
 import math
+import zlib
+from collections.abc import Callable
 from typing import Any
 
 from gitrun import ranking
 from gitrun.entities import Experiment
-from gitrun.search.experiments import best_run
 from gitrun.site import safe
-from gitrun.site.builder import Builder
+from gitrun.site.builder import Builder, content_key
 from gitrun.site.context import ExperimentContext, ExperimentInfo
+from gitrun.site.output import digest
 from gitrun.site.series import browser_series, read_series
 from gitrun.store import RunRecord
 from gitrun.store.series import series_keys
@@ -25,6 +32,7 @@ from gitrun.tags import GIT_COMMIT, NOTE, SYSTEM_PREFIXES, USER
 MAX_PCP_PARAMS = 12
 MAX_PCP_METRICS = 8
 MAX_CATEGORIES = 30
+TABLE_VERSION = 1  # the chunks' format: a change rebuilds them all
 
 
 def page_path(experiment_id: str) -> str:
@@ -84,81 +92,136 @@ def _num(value: float | None) -> Any:
     return json_number(value) if value is not None else None
 
 
-def table_data(experiment: Experiment, records: list[RunRecord]) -> dict[str, Any]:
-    """Columns of the runs table: attributes, params, metric summaries, tags."""
-    columns: list[dict[str, Any]] = []
+def _duration(r: RunRecord) -> int | None:
+    return (r.end_time - r.start_time) if r.end_time and r.start_time and r.end_time >= r.start_time else None
+
+
+def _summary(key: str, stat: str) -> Callable[[RunRecord], Any]:
+    def get(r: RunRecord) -> Any:
+        summary = r.summaries.get(key)
+        return None if summary is None else _num(getattr(summary, stat))
+
+    return get
+
+
+def _param(key: str) -> Callable[[RunRecord], Any]:
+    return lambda r: r.params.get(key)
+
+
+def _tag(key: str) -> Callable[[RunRecord], Any]:
+    return lambda r: safe.tag_value(key, r.tags[key]) if key in r.tags else None
+
+
+Column = tuple[dict[str, Any], Callable[[RunRecord], Any]]  # (what the browser shows, each run's value)
+
+
+def table_columns(records: list[RunRecord]) -> list[Column]:
+    """The runs table's columns for ``records``: attributes, params, metric summaries, tags."""
+    columns: list[Column] = []
 
     def add(
-        col_id: str,
-        label: str,
-        kind: str,
-        key: str,
-        typ: str,
-        values: list[Any],
-        hidden: bool = False,
-        stat: str | None = None,
+        col_id: str, label: str, kind: str, key: str, typ: str, value: Callable[[RunRecord], Any], **extra: Any
     ) -> None:
-        col = {"id": col_id, "label": label, "kind": kind, "key": key, "type": typ, "hidden": hidden}
-        if stat:
-            col["stat"] = stat
-        col.update(_encode(values))
-        columns.append(col)
+        col = {
+            "id": col_id,
+            "label": label,
+            "kind": kind,
+            "key": key,
+            "type": typ,
+            "hidden": extra.pop("hidden", False),
+        }
+        col.update(extra)
+        columns.append((col, value))
 
-    add("run_id", "run ID", "attr", "run_id", "id", [r.run_id for r in records], hidden=True)
-    add("run_name", "name", "attr", "run_name", "name", [r.run_name for r in records])
-    add("status", "status", "attr", "status", "text", [r.status for r in records])
-    add("start_time", "start", "attr", "start_time", "time", [r.start_time or None for r in records])
-    add("end_time", "end", "attr", "end_time", "time", [r.end_time for r in records], hidden=True)
-    add(
-        "duration",
-        "duration",
-        "derived",
-        "duration",
-        "duration",
-        [
-            (r.end_time - r.start_time) if r.end_time and r.start_time and r.end_time >= r.start_time else None
-            for r in records
-        ],
-    )
-    add(
-        "user_id",
-        "user",
-        "attr",
-        "user_id",
-        "text",
-        [str(r.meta.get("user") or r.tags.get(USER) or "") for r in records],
-    )
-    add(
-        "commit",
-        "commit",
-        "tag",
-        GIT_COMMIT,
-        "commit",
-        [r.tags.get(GIT_COMMIT) for r in records],
-    )
+    add("run_id", "run ID", "attr", "run_id", "id", lambda r: r.run_id, hidden=True)
+    add("run_name", "name", "attr", "run_name", "name", lambda r: r.run_name)
+    add("status", "status", "attr", "status", "text", lambda r: r.status)
+    add("start_time", "start", "attr", "start_time", "time", lambda r: r.start_time or None)
+    add("end_time", "end", "attr", "end_time", "time", lambda r: r.end_time, hidden=True)
+    add("duration", "duration", "derived", "duration", "duration", _duration)
+    add("user_id", "user", "attr", "user_id", "text", lambda r: str(r.meta.get("user") or r.tags.get(USER) or ""))
+    add("commit", "commit", "tag", GIT_COMMIT, "commit", lambda r: r.tags.get(GIT_COMMIT))
     for key in sorted({k for r in records for k in r.params}):
-        add(f"p:{key}", key, "param", key, "param", [r.params.get(key) for r in records])
+        add(f"p:{key}", key, "param", key, "param", _param(key))
     metric_keys = sorted({k for r in records for k in r.summaries})
     for key in metric_keys:
-        add(
-            f"m:{key}",
-            key,
-            "metric",
-            key,
-            "num",
-            [_num(r.summaries[key].latest) if key in r.summaries else None for r in records],
-            stat="latest",
-        )
+        add(f"m:{key}", key, "metric", key, "num", _summary(key, "latest"), stat="latest")
     for key in metric_keys:
         for stat in ("min", "max"):
-            values = [_num(getattr(r.summaries[key], stat)) if key in r.summaries else None for r in records]
-            add(f"m:{key}:{stat}", f"{key} ({stat})", "metric", key, "num", values, hidden=True, stat=stat)
-    for key in sorted({k for r in records for k in r.tags if k != NOTE}):
-        if key == GIT_COMMIT:
+            add(f"m:{key}:{stat}", f"{key} ({stat})", "metric", key, "num", _summary(key, stat), hidden=True, stat=stat)
+    for key in sorted({k for r in records for k in r.tags if k not in (NOTE, GIT_COMMIT)}):
+        add(f"t:{key}", key, "tag", key, "text", _tag(key), hidden=key.startswith(SYSTEM_PREFIXES))
+    return columns
+
+
+def table_chunk(records: list[RunRecord]) -> dict[str, Any]:
+    """The values of a slice of the runs table, by column ID: the columns these runs have a value in
+    (a column a chunk leaves out is empty there), each plain or dictionary-encoded."""
+    values: dict[str, Any] = {}
+    for col, value in table_columns(records):
+        column = [value(r) for r in records]
+        if any(v is not None for v in column):
+            values[col["id"]] = _encode(column)
+    return {"rows": len(records), "columns": values}
+
+
+def split_chunks(records: list[RunRecord], rows: int) -> list[list[RunRecord]]:
+    """The runs (newest first, as the table shows them) cut into chunks of about ``rows`` runs.
+
+    The cuts are content-defined: a chunk starts at a run whose ID hashes to 0 modulo ``rows``
+    (and after ``4 * rows`` runs without one). A new run, or one merged in from another machine,
+    changes only the chunk it falls into, so an incremental build rewrites one chunk, not all."""
+    chunks: list[list[RunRecord]] = []
+    current: list[RunRecord] = []
+    for record in records:
+        if current and (len(current) >= 4 * rows or zlib.crc32(record.run_id.encode()) % rows == 0):
+            chunks.append(current)
+            current = []
+        current.append(record)
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def chunk_path(experiment_id: str, name: str) -> str:
+    return f"data/experiments/{experiment_id}/{name}.js"
+
+
+def _write_table(builder: Builder, experiment: Experiment, records: list[RunRecord]) -> dict[str, Any]:
+    """Write the runs table's chunks (each a unit of its own: only changed ones are rebuilt) and
+    return the table's index: its columns (without values), run count, and chunks in row order."""
+    index: list[dict[str, Any]] = []
+    writer = builder.writer
+    for n, chunk in enumerate(split_chunks(records, builder.options.table_chunk_rows)):
+        name = "head" if n == 0 else chunk[0].run_id
+        data_key = f"chunk:{experiment.experiment_id}:{name}"
+        rel = chunk_path(experiment.experiment_id, name)
+        index.append({"src": rel, "key": data_key, "rows": len(chunk)})
+        unit = f"experiment-chunk:{experiment.experiment_id}:{name}"
+        keys: list[Any] = [content_key(builder.snapshot, r) for r in chunk]
+        if None in keys:  # a run still running or just written: its record's content is the input
+            keys = [k if k is not None else _record_inputs(r) for k, r in zip(keys, chunk, strict=True)]
+        key = digest(builder.salt, TABLE_VERSION, [r.run_id for r in chunk], keys)
+        if writer.is_fresh(unit, key):
             continue
-        hidden = key.startswith(SYSTEM_PREFIXES)
-        values = [safe.tag_value(key, r.tags[key]) if key in r.tags else None for r in records]
-        add(f"t:{key}", key, "tag", key, "text", values, hidden=hidden)
+        writer.begin(unit, key)
+        writer.write(rel, safe.js_assign(data_key, table_chunk(chunk)))
+        writer.end()
+    columns = [col for col, _ in table_columns(records)]
+    return {"columns": columns, "count": len(records), "chunks": index}
+
+
+def _record_inputs(record: RunRecord) -> list[Any]:
+    summaries = {k: [s.latest, s.min, s.max, s.step, s.timestamp, s.count] for k, s in record.summaries.items()}
+    return [record.status, record.meta, record.params, record.tags, repr(summaries)]  # repr: NaN stays NaN
+
+
+def table_data(experiment: Experiment, records: list[RunRecord]) -> dict[str, Any]:
+    """The whole runs table in one piece: its columns, each with every run's values (for plugins
+    and tests; the site writes it in chunks, :func:`table_chunk`)."""
+    columns = []
+    for col, value in table_columns(records):
+        columns.append({**col, **_encode([value(r) for r in records])})
     return {"columns": columns, "count": len(records)}
 
 
@@ -258,7 +321,7 @@ def build(builder: Builder, experiment: Experiment) -> None:
     records = builder.snapshot.records[experiment.experiment_id]
     metric = primary_metric(experiment, records)
     best = ranked(experiment, records, metric)
-    winner = best_run(experiment, records, metric) if metric else None
+    winner = builder.best(experiment, metric) if metric else None
     data: dict[str, Any] = {
         "experiment": {
             "id": experiment.experiment_id,
@@ -266,7 +329,7 @@ def build(builder: Builder, experiment: Experiment) -> None:
             "primary_metric": metric,
             "direction": experiment.direction(metric) if metric else None,
         },
-        "table": table_data(experiment, records),
+        "table": _write_table(builder, experiment, records),
     }
     specs: dict[str, Any] = {}
     best_count = 0

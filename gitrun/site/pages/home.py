@@ -36,7 +36,7 @@ def build(builder: Builder) -> None:
         records = builder.snapshot.records[exp.experiment_id]
         total += len(records)
         metric = primary_metric(exp, records)
-        best = best_run(exp, records, metric) if metric else None
+        best = builder.best(exp, metric) if metric else None
         last = max((max(r.start_time or 0, r.end_time or 0) for r in records), default=0)
         values = trends.get((exp.experiment_id, metric), []) if metric else []
         rows.append(

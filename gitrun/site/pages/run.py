@@ -19,7 +19,7 @@ from gitrun.entities import SYSTEM_METRIC_PREFIX
 from gitrun.formatting import format_duration, format_size, format_time
 from gitrun.site import previews as previews_mod
 from gitrun.site import safe
-from gitrun.site.builder import Builder
+from gitrun.site.builder import Builder, content_key
 from gitrun.site.context import (
     ArtifactView,
     DatasetView,
@@ -34,7 +34,7 @@ from gitrun.site.context import (
     SpecView,
     as_template_vars,
 )
-from gitrun.site.output import digest, write_if_changed
+from gitrun.site.output import digest, digest_text, write_if_changed
 from gitrun.site.resources import make_environment
 from gitrun.site.series import browser_series, read_series, to_csv
 from gitrun.store import RunRecord
@@ -154,10 +154,15 @@ def build_all(builder: Builder) -> int:
             directions = {k: exp.direction(k) for k in record.summaries}
             versions = registered.get(record.run_id, ())
             # a registered run's page links to the models page: the registry is one of its inputs
-            inputs = [*fingerprint(record, exp.name, directions), *([versions] if versions else [])]
-            if revision is not None:  # the run's files are in Git: its tree ID says whether any changed
-                inputs.append(revision.run_trees[record.run_id][1])
-            key = digest(builder.salt, inputs)
+            known = content_key(snapshot, record)
+            if known is not None:  # its files are known unchanged without reading them
+                key = digest_text(
+                    builder.salt, record.run_id, exp.name, repr(sorted(directions.items())), known, repr(versions)
+                )
+            else:
+                key = digest(
+                    builder.salt, [*fingerprint(record, exp.name, directions), *([versions] if versions else [])]
+                )
             unit = f"run:{record.run_id}"
             if not builder.writer.is_fresh(unit, key):
                 if revision is not None:  # series, artifacts, inputs: the page reads the run's files, from Git
