@@ -97,7 +97,12 @@ def build_site(store: ReadStore, options: BuildOptions, progress: Progress | Non
     pages = registered_pages()
     nav = tuple(NavLink(page.link, page.nav, page.key) for _, page in pages if page.nav)
     page_templates = [page.templates for _, page in pages if page.templates is not None]
-    env = resources.make_environment(options.template_dir, strict=options.strict, page_templates=page_templates)
+    env = resources.make_environment(
+        options.template_dir,
+        strict=options.strict,
+        page_templates=page_templates,
+        bytecode_cache=resources.template_cache(store),
+    )
     writer = SiteWriter(output, Manifest.load(output), full=options.full)
     user_templates = resources.tree_digest(options.template_dir) if options.template_dir else ""
     salt = digest(

@@ -4,8 +4,8 @@ The manifest (``.gitrun-site.json`` in the output folder; a dot-file, so GitHub'
 leaves it out) records, per build unit (a run, the vendored Vega bundle...), the hash of its
 inputs and the files it produced. A unit whose inputs hash the same as last time, and whose files
 are all still there, is skipped without being rendered; files that no unit produces any more are
-removed. The manifest also caches chart specs and the per-commit history, so an incremental build
-imports neither Altair nor walks old commits again.
+removed. The manifest also caches chart specs, the per-commit history and the experiments' best
+curves, so an incremental build neither imports Altair nor walks old commits nor re-reads series.
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class Manifest:
     units: dict[str, dict[str, Any]] = field(default_factory=dict)  # unit -> {"key": ..., "files": [...]}
     specs: dict[str, Any] = field(default_factory=dict)  # cache key -> Vega-Lite spec
     history: dict[str, Any] = field(default_factory=dict)  # cache key -> per-commit summary
+    data: dict[str, Any] = field(default_factory=dict)  # cache key -> derived page data (best curves)
 
     @classmethod
     def load(cls, output: Path) -> Manifest:
@@ -53,12 +54,19 @@ class Manifest:
             units=dict(data.get("units") or {}),
             specs=dict(data.get("specs") or {}),
             history=dict(data.get("history") or {}),
+            data=dict(data.get("data") or {}),
         )
 
     def to_text(self) -> str:
         """One line of JSON: without ``indent``, Python's C encoder writes it (ten times faster at
         10,000 runs); sorted keys keep it byte-identical for the same build."""
-        data = {"version": MANIFEST_VERSION, "units": self.units, "specs": self.specs, "history": self.history}
+        data = {
+            "version": MANIFEST_VERSION,
+            "units": self.units,
+            "specs": self.specs,
+            "history": self.history,
+            "data": self.data,
+        }
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n"
 
 
@@ -87,7 +95,7 @@ class SiteWriter:
         self.output = output
         self.previous = Manifest() if full else previous
         self._old_files = {f for unit in previous.units.values() for f in unit.get("files") or []}
-        self.current = Manifest(specs={}, history={})
+        self.current = Manifest()
         self.written: list[str] = []
         self.unchanged = 0
         self._unit: str | None = None

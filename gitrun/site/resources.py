@@ -16,7 +16,7 @@ from gitrun.data import assets_dir, data_dir, templates_dir
 from gitrun.formatting import format_size
 from gitrun.site import safe
 
-__all__ = ["assets_dir", "data_dir", "make_environment", "templates_dir", "tree_digest"]
+__all__ = ["assets_dir", "data_dir", "make_environment", "template_cache", "templates_dir", "tree_digest"]
 
 
 def tree_digest(folder: Path, suffixes: tuple[str, ...] = ()) -> str:
@@ -32,11 +32,23 @@ def tree_digest(folder: Path, suffixes: tuple[str, ...] = ()) -> str:
 
 
 def make_environment(
-    template_dir: Path | None = None, strict: bool = False, page_templates: Sequence[str | Path] = ()
+    template_dir: Path | None = None,
+    strict: bool = False,
+    page_templates: Sequence[str | Path] = (),
+    bytecode_cache: Path | None = None,
 ) -> Any:
     """Jinja2 environment: autoescape on for every template, user folder first, ``default:`` prefix,
-    then plugin pages' ``page_templates`` folders (after the built-in ones, which they cannot shadow)."""
+    then plugin pages' ``page_templates`` folders (after the built-in ones, which they cannot shadow).
+    With ``bytecode_cache`` (a folder), compiled templates are kept there (keyed by their source)."""
     import jinja2
+
+    cache = None
+    if bytecode_cache is not None:
+        try:
+            bytecode_cache.mkdir(parents=True, exist_ok=True)
+            cache = jinja2.FileSystemBytecodeCache(str(bytecode_cache))
+        except OSError:  # a read-only store: templates are compiled every time
+            cache = None
 
     default = jinja2.FileSystemLoader(str(templates_dir()))
     loaders: list[jinja2.BaseLoader] = []
@@ -51,12 +63,18 @@ def make_environment(
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        bytecode_cache=cache,
     )
     env.filters["script_json"] = safe.script_json
     env.filters["fmt"] = safe.format_number
     env.filters["filesize"] = format_size
     env.filters["url"] = safe.url_path
     return env
+
+
+def template_cache(store: Any) -> Path:
+    """Where a build keeps its compiled templates: the store's local cache (never committed)."""
+    return Path(store.layout.cache_dir) / "site-templates"
 
 
 @lru_cache(maxsize=1)

@@ -22,7 +22,7 @@ from gitrun.entities import Experiment
 from gitrun.site import safe
 from gitrun.site.builder import Builder, content_key
 from gitrun.site.context import ExperimentContext, ExperimentInfo
-from gitrun.site.output import digest
+from gitrun.site.output import digest, digest_text
 from gitrun.site.series import browser_series, read_series
 from gitrun.store import RunRecord
 from gitrun.store.series import series_keys
@@ -311,6 +311,35 @@ def scatter_data(records: list[RunRecord], metric: str) -> tuple[list[str], list
     return params, rows
 
 
+def best_curves(builder: Builder, records: list[RunRecord], metric: str) -> list[dict[str, Any]]:
+    """``metric`` over steps for each of ``records`` that logged it (downsampled), from the last
+    build when these runs' files are known unchanged (no series is read, numpy is not imported)."""
+
+    def read() -> list[dict[str, Any]]:
+        curves = []
+        for record in records:
+            path = series_keys(record.run_dir).get(metric)
+            series = read_series(path, builder.options.strict) if path is not None else None
+            if series is None or not len(series.values):
+                continue
+            shown = browser_series(series, min(builder.options.max_points, 300))
+            curves.append(
+                {"run": run_label(record), "id": record.run_id, "step": shown["step"], "t": shown["t"], "v": shown["v"]}
+            )
+        return curves
+
+    keys = [content_key(builder.snapshot, r) for r in records]
+    if None in keys or builder.options.strict:  # a run being written (or strict: its warnings must show)
+        return read()
+    key = digest_text(
+        "best-curves",
+        builder.salt,
+        metric,
+        *[f"{r.run_id}:{r.run_name}:{k}" for r, k in zip(records, keys, strict=True)],
+    )
+    return list(builder.cached(key, read))
+
+
 def build_all(builder: Builder) -> None:
     """Every experiment's page (the built-in page ``experiment``)."""
     for experiment in builder.snapshot.experiments:
@@ -334,16 +363,7 @@ def build(builder: Builder, experiment: Experiment) -> None:
     specs: dict[str, Any] = {}
     best_count = 0
     if metric is not None:
-        curves = []
-        for record in best[: builder.options.best_runs]:
-            path = series_keys(record.run_dir).get(metric)
-            series = read_series(path, builder.options.strict) if path is not None else None
-            if series is None or not len(series.values):
-                continue
-            shown = browser_series(series, min(builder.options.max_points, 300))
-            curves.append(
-                {"run": run_label(record), "id": record.run_id, "step": shown["step"], "t": shown["t"], "v": shown["v"]}
-            )
+        curves = best_curves(builder, best[: builder.options.best_runs], metric)
         direction = experiment.direction(metric)
         if curves and all(len(c["v"]) == 1 for c in curves):  # logged once per run: a bar per run
             best_count = len(curves)

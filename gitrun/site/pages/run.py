@@ -35,7 +35,7 @@ from gitrun.site.context import (
     as_template_vars,
 )
 from gitrun.site.output import digest, digest_text, write_if_changed
-from gitrun.site.resources import make_environment
+from gitrun.site.resources import make_environment, template_cache
 from gitrun.site.series import browser_series, read_series, to_csv
 from gitrun.store import RunRecord
 from gitrun.store.datasets import INPUTS_FILE, read_inputs
@@ -75,6 +75,7 @@ class RunSettings:
     store_rel: str
     branch: str | None
     repo_url: str | None  # for `dvc get`
+    template_cache: Path | None = None  # compiled templates (resources.template_cache)
 
 
 @dataclass(frozen=True)
@@ -185,6 +186,7 @@ def build_all(builder: Builder) -> int:
         store_rel=snapshot.store_rel,
         branch=snapshot.branch,
         repo_url=snapshot.repo_url,
+        template_cache=template_cache(snapshot.origin),
     )
     workers = builder.options.workers or os.cpu_count() or 1
     done = total - len(jobs)
@@ -243,7 +245,7 @@ _ENVS: dict[tuple[Path | None, bool], Any] = {}
 def _env(settings: RunSettings) -> Any:
     key = (settings.template_dir, settings.strict)
     if key not in _ENVS:
-        _ENVS[key] = make_environment(settings.template_dir, settings.strict)
+        _ENVS[key] = make_environment(settings.template_dir, settings.strict, bytecode_cache=settings.template_cache)
     return _ENVS[key]
 
 
