@@ -43,6 +43,13 @@ def _age(root: Path, seconds: float = 60) -> None:
         os.utime(dirpath, (past, past))
 
 
+def _by_hand(path: Path) -> None:
+    """After editing a file of a run by hand: touch the run's folder, which is what the index checks
+    for a run that has ended (one ``stat`` per run), as gitrun's own writes to an ended run do."""
+    run_dir = next(p for p in path.parents if p.parent.name == "runs")
+    os.utime(run_dir)
+
+
 def _index_file(root: Path) -> Path:
     return root / ".cache" / search_index.INDEX_NAME
 
@@ -147,21 +154,21 @@ def test_no_index_env_and_parameter(
     assert _index_file(root).exists()
 
 
-def test_edits_behind_its_back_are_seen(small: tuple[Path, gitrun.Client, dict[str, str]]) -> None:
+def test_edits_are_seen(small: tuple[Path, gitrun.Client, dict[str, str]]) -> None:
     root, client, ids = small
     _both_ways(root, "params.lr = '0.2'")  # index warm for params, metrics, everything returned
     _both_ways(root)
-    # 1. edit params.json in place, keeping its size (only the mtime tells)
+    # 1. edit params.json in place, keeping its size (only the folder's mtime tells)
     params = _run_dir(root, ids["b"]) / "params.json"
     text = params.read_text()
     params.write_text(text.replace('"0.2"', '"0.9"'))
+    _by_hand(params)
     assert len(params.read_text()) == len(text)
     assert _names(_both_ways(root, "params.lr = '0.9'")) == ["b"]
     assert _names(_both_ways(root, "params.lr = '0.2'")) == []
-    # 2. append a point to a series of a finished run (metrics.json is now stale for it)
-    series = _run_dir(root, ids["a"]) / "metrics" / "acc.tsv"
-    with open(series, "a") as f:
-        f.write("10\t6000\t0.99\n")
+    # 2. a point appended to a series of a finished run, as MLflow's client allows (no rename:
+    # the store touches the folder first)
+    client.log_metric(ids["a"], "acc", 0.99, timestamp=6000, step=10)
     found = _both_ways(root, "metrics.acc > 0.5")
     assert _names(found) == ["a"] and found[0]["summaries"]["acc"][:2] == (0.99, 0.0)
     # 3. delete a run directory
@@ -185,16 +192,42 @@ def test_edits_behind_its_back_are_seen(small: tuple[Path, gitrun.Client, dict[s
     tags.write_text(json.dumps({"team": "z", "mlflow.runName": "a"}))
     meta_a = _run_dir(root, ids["a"]) / "meta.json"
     meta_a.write_text(meta_a.read_text().replace('"FINISHED"', '"FAILED"  '))
+    _by_hand(meta_a)
     assert _names(_both_ways(root, "tags.team = 'z' AND status = 'FAILED'")) == ["a"]
     # 7. a series removed, metrics.json rewritten by hand
     (_run_dir(root, ids["d"]) / "metrics" / "extra.tsv").unlink()
+    _by_hand(_run_dir(root, ids["d"]) / "metrics" / "extra.tsv")
     found = _both_ways(root, "run_name = 'd'")
     assert "extra" not in found[0]["summaries"]
     summary = _run_dir(root, ids["b"]) / "metrics.json"
     data = json.loads(summary.read_text())
     data["acc"]["latest"] = 42.0  # bytes still match the series: the reader trusts the file
     summary.write_text(json.dumps(data))
+    _by_hand(summary)
     assert _names(_both_ways(root, "metrics.acc = 42")) == ["b"]
+
+
+def test_an_ended_run_is_checked_by_its_folder_alone(small: tuple[Path, gitrun.Client, dict[str, str]]) -> None:
+    """Once sealed, a finished run's entry is taken on one stat of its folder (no file is looked at)."""
+    root, _, ids = small
+    _both_ways(root, "metrics.acc > 0")
+    search_index.clear_memo()
+    store = Store(root)
+    from gitrun.search import engine
+
+    with engine.open_scan(store) as scan:
+        rows = list(engine.iter_rows(store, scan, [EXP], ViewType.ACTIVE_ONLY))
+        assert [r.metric("acc") for r in rows] and all(r.trusted for r in rows)
+        assert scan.counts["reads"] == 0 and scan.counts["trusted"] == 4
+    # A run still running is read file by file every time.
+    client = gitrun.Client(root)
+    live = client.create_run(EXP, run_name="live").info.run_id
+    client.log_metric(live, "acc", 0.5)
+    _age(root)
+    _both_ways(root)
+    with engine.open_scan(store) as scan:
+        rows = {r.run_id: r for r in engine.iter_rows(store, scan, [EXP], ViewType.ACTIVE_ONLY)}
+        assert not rows[live].trusted and all(rows[i].trusted for i in ids.values())
 
 
 def test_deleted_and_restored_runs_and_view_types(small: tuple[Path, gitrun.Client, dict[str, str]]) -> None:
@@ -317,6 +350,8 @@ def test_damaged_run_files_warn_every_time_and_match_the_reader(
     (_run_dir(root, ids["a"]) / "params.json").write_text("{not json")
     with open(_run_dir(root, ids["b"]) / "metrics" / "acc.tsv", "a") as f:
         f.write("7\t90")  # a torn last line: the point is ignored, with a warning
+    _by_hand(_run_dir(root, ids["a"]) / "params.json")
+    _by_hand(_run_dir(root, ids["b"]) / "metrics" / "acc.tsv")
     for use_index in (False, True, True):
         with pytest.warns(StoreWarning) as caught:
             found = _search(root, "metrics.acc >= 0", use_index=use_index)
@@ -343,6 +378,7 @@ def test_series_kept_in_dvc_read_as_the_reader_reads_them(small: tuple[Path, git
         size = series.stat().st_size + size_delta
         series.unlink()
         (series.parent / "acc.tsv.dvc").write_text(f"outs:\n- md5: 0123\n  size: {size}\n  path: acc.tsv\n")
+        _by_hand(series)
     found = {f["info"].run_name: f for f in _both_ways(root)}
     reader = Store(root)
     for name in ("a", "b"):
@@ -464,6 +500,8 @@ def _write_generated(root: Path, runs: list[dict[str, Any]]) -> None:
             (run_dir / "metrics.json").write_text(json.dumps(data))
         elif damage == "bad-params":
             (run_dir / "params.json").write_text("[1, 2]")
+        if damage:
+            _by_hand(run_dir / "meta.json")
 
 
 @settings(
@@ -489,4 +527,5 @@ def test_index_on_and_off_agree_on_a_generated_store(runs: list[dict[str, Any]])
         for run_dir in (root / "experiments" / EXP / "runs").iterdir():
             with open(run_dir / "tags.json", "w") as f:
                 json.dump({"t0": "changed"}, f)
+            _by_hand(run_dir / "tags.json")
         assert {f["tags"]["t0"] for f in _both_ways(root, "tags.t0 = 'changed'", view=ViewType.ALL)} == {"changed"}

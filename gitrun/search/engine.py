@@ -64,6 +64,7 @@ def open_scan(store: ReadStore, use_index: bool | None = None) -> Iterator[Scan]
         scan = Scan(store.strict, _index.load(path), time.time_ns() - _index.SETTLE_NS)
         try:
             yield scan
+            scan.seal()
         finally:
             scan.close()
         if scan.dirty:
@@ -90,6 +91,7 @@ def iter_rows(store: ReadStore, scan: Scan, experiment_ids: list[str], view_type
                     entry = {}
                 current[run_id] = entry
             row = RunRow(scan, experiment_id, run_id, runs_dir, fd, entry)
+            row.check_folder()
             scan.counts["runs"] += 1
             if not row.load_meta():
                 current.pop(run_id, None)

@@ -45,7 +45,22 @@ class Scan:
         self.settled_before_ns = settled_before_ns
         self.dirty = False
         self.fds: list[int] = []
-        self.counts = {"runs": 0, "reads": 0, "fallbacks": 0}
+        self.counts = {"runs": 0, "reads": 0, "fallbacks": 0, "trusted": 0}
+        self.unsealed: list[tuple[RunRow, int]] = []  # rows read file by file, and their folder's signature
+
+    def seal(self) -> None:
+        """Mark the index entries of the rows read file by file with their folder's signature, so
+        the next scan takes them without a ``stat`` per file (:meth:`RunRow.check_folder`)."""
+        for row, folder in self.unsealed:
+            entry = row.entry
+            if (
+                entry is not None
+                and not row.uncacheable
+                and row.meta.get("status", RunStatus.RUNNING) != RunStatus.RUNNING
+            ):
+                entry["dir"] = folder
+                self.dirty = True
+        self.unsealed.clear()
 
     def open_dir(self, path: str) -> int | None:
         if not _DIR_FD:
@@ -149,6 +164,7 @@ class RunRow:
         "run_dir",
         "run_id",
         "scan",
+        "trusted",
         "uncacheable",
     )
 
@@ -171,6 +187,7 @@ class RunRow:
         self._status: str | None = None
         self._inputs: list[DatasetInput] | None = None  # inputs.json, read when a filter asks
         self.uncacheable = False
+        self.trusted = False  # the folder is as when its entry was sealed: cached parts need no stat
 
     # -- file access -----------------------------------------------------------------------
     def _path(self, name: str) -> str:
@@ -234,14 +251,47 @@ class RunRow:
         elif entry.pop(part, None) is not None:
             self.scan.dirty = True
 
+    # -- the folder ------------------------------------------------------------------------
+    def check_folder(self) -> None:
+        """One ``stat`` of the run's folder decides whether the entry's parts are taken as they are.
+
+        Every file of a run but its series is replaced by a rename, which changes the folder's
+        mtime; series appends do not, but a run that has ended is written to only through
+        :meth:`gitrun.store.Store.writable`, which touches the folder first. So an entry sealed
+        (:meth:`Scan.seal`) for a run that had ended, while its folder had this inode and mtime, is
+        still right: its parts are used without a ``stat`` of their files. Any other entry is
+        emptied and its parts read and checked file by file (a RUNNING run, one whose folder
+        changed, or changed in the last seconds: two renames within one clock tick can leave the
+        mtime as it was), then sealed at the end of the scan when the folder has settled."""
+        entry = self.entry
+        if entry is None:
+            return
+        try:
+            st = os.stat(self.run_id, dir_fd=self.fd) if self.fd is not None else os.stat(self.run_dir)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        folder = hash((st.st_ino, st.st_mtime_ns))
+        if entry.get("dir") == folder:
+            self.trusted = True
+            self.scan.counts["trusted"] += 1
+            return
+        if entry:
+            entry.clear()  # parts cached before a change the folder's mtime shows: none is trusted
+            self.scan.dirty = True
+        if st.st_mtime_ns < self.scan.settled_before_ns:
+            self.scan.unsealed.append((self, folder))
+
     # -- meta --------------------------------------------------------------------------------
     def load_meta(self) -> bool:
         """Read ``meta.json``; False when the run is unreadable (the reader has warned)."""
         entry = self.entry
         st = None
         if entry is not None:
-            st = self._stat("meta.json")
             cached = entry.get("meta")
+            if cached is not None and self.trusted:
+                self.meta = cached[1]
+                return True
+            st = self._stat("meta.json")
             if st is not None and cached is not None and cached[0] == _sig(st):
                 self.meta = cached[1]
                 return True
@@ -269,8 +319,10 @@ class RunRow:
         entry = self.entry
         st = None
         if entry is not None:
-            st = self._stat(name)
             cached = entry.get(part)
+            if cached is not None and self.trusted:
+                return cached[1]  # type: ignore[no-any-return]
+            st = self._stat(name)
             if cached is not None and cached[0] == _sig(st):
                 return cached[1]  # type: ignore[no-any-return]
         data = self._read(name) if entry is None or st is not None else None
@@ -376,6 +428,14 @@ class RunRow:
             summaries[key] = None
             return None
         entry = self.entry
+        if self.trusted and "mk" in entry:  # type: ignore[operator]
+            cached = entry["mk"].get(key)  # type: ignore[index]
+            if cached is not None:
+                summaries[key] = cached[1]
+                return cached[1]  # type: ignore[no-any-return]
+            if "md" in entry:  # type: ignore[operator]  # the cached listing is complete: no such series
+                summaries[key] = None
+                return None
         mj_st = self._check_mj() if entry is not None else None
         try:
             st = self._series_stat(key)
@@ -438,6 +498,10 @@ class RunRow:
 
     def _load_all_metrics(self) -> None:
         entry = self.entry
+        if self.trusted and "md" in entry and "mk" in entry:  # type: ignore[operator]
+            self._summaries = {k: s for k, (sig, s) in entry["mk"].items() if sig is not None}  # type: ignore[index]
+            self._complete = True
+            return
         mj_st = self._check_mj() if entry is not None else None
         known = entry.get("mk") if entry is not None else None
         try:
