@@ -21,6 +21,19 @@ class GitrunError(Exception):
     exit_code = 1
     error_code = "INTERNAL_ERROR"
 
+    def __init__(self, *args: object, error_code: int | str | None = None, **kwargs: object) -> None:
+        """As MLflow's ``MlflowException(message, error_code=RESOURCE_DOES_NOT_EXIST, **json_kwargs)``:
+        the code (MLflow's number from ``databricks_pb2``, or its name) replaces the class's (an
+        unknown one reads ``INTERNAL_ERROR``, as in MLflow); the keyword arguments are kept as
+        ``json_kwargs``."""
+        if error_code is None and len(args) == 2 and isinstance(args[1], int | str):
+            args, error_code = args[:1], args[1]  # MlflowException(message, INVALID_PARAMETER_VALUE)
+        super().__init__(*args)
+        if error_code is not None:
+            name = ERROR_NUMBERS.get(error_code) if isinstance(error_code, int) else error_code
+            self.error_code = name if name in HTTP_STATUS else "INTERNAL_ERROR"
+        self.json_kwargs = kwargs
+
     @property
     def message(self) -> str:
         return str(self)
@@ -40,10 +53,20 @@ HTTP_STATUS = {
     "INTERNAL_ERROR": 500,
     "INVALID_PARAMETER_VALUE": 400,
     "BAD_REQUEST": 400,
-    "INVALID_STATE": 400,
+    "INVALID_STATE": 500,  # as MLflow (not 400)
     "RESOURCE_DOES_NOT_EXIST": 404,
     "RESOURCE_ALREADY_EXISTS": 400,
     "NOT_IMPLEMENTED": 501,
+}
+# their numbers in MLflow's protobuf enum (``mlflow.protos.databricks_pb2.ErrorCode``)
+ERROR_NUMBERS = {
+    1: "INTERNAL_ERROR",
+    4: "BAD_REQUEST",
+    1000: "INVALID_PARAMETER_VALUE",
+    1003: "INVALID_STATE",
+    1010: "NOT_IMPLEMENTED",
+    3001: "RESOURCE_ALREADY_EXISTS",
+    3002: "RESOURCE_DOES_NOT_EXIST",
 }
 
 

@@ -131,6 +131,28 @@ def test_create_or_carry_on_pattern(repo: Path) -> None:
     assert proc.stdout.split("\n")[:2] == ["exists", "{'team': 'a'}"]
 
 
+def test_raising_mlflow_exception_as_mlflow_code_does(real_mlflow: ModuleType) -> None:
+    """User code raises MlflowException itself, with MLflow's numeric codes and extra fields."""
+    from mlflow.protos import databricks_pb2
+
+    from gitrun.errors import ERROR_NUMBERS, HTTP_STATUS
+    from gitrun.exceptions import MlflowException
+
+    assert {databricks_pb2.ErrorCode.Value(name): name for name in HTTP_STATUS} == ERROR_NUMBERS
+    for number in (*ERROR_NUMBERS, 1005, 99999):  # 1005 (FEATURE_DISABLED) gitrun never raises
+        for args, kwargs in (((number,), {}), ((), {"error_code": number})):
+            ours = MlflowException("no such model", *args, model="churn", **kwargs)
+            theirs = real_mlflow.exceptions.MlflowException("no such model", *args, model="churn", **kwargs)
+            if number != 1005:
+                assert (ours.error_code, ours.get_http_status_code()) == (
+                    theirs.error_code,
+                    theirs.get_http_status_code(),
+                )
+            assert str(ours) == ours.message == "no such model" and ours.json_kwargs == theirs.json_kwargs
+    assert MlflowException("x", error_code="RESOURCE_DOES_NOT_EXIST").get_http_status_code() == 404  # names too
+    assert MlflowException("boom").error_code == real_mlflow.exceptions.MlflowException("boom").error_code
+
+
 def test_every_gitrun_error_is_an_mlflow_exception_with_a_code() -> None:
     from gitrun import errors, exceptions
 

@@ -67,6 +67,8 @@ def test_filters_order_and_max_results(logged: Path) -> None:
     client = gitrun.Client()
     runs = client.search_runs(["iris"], "tags.team = 'a'", order_by=["metrics.acc"], max_results=1)
     assert [r.info.run_name for r in runs] == ["iris-0"]
+    with pytest.raises(InvalidInputError, match="order_by takes clauses as strings"):
+        gitrun.search_runs(order_by=[["metrics.acc DESC"]])  # type: ignore[list-item]
 
 
 def test_search_experiments_filter(logged: Path) -> None:

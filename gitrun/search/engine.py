@@ -32,6 +32,11 @@ def parse_order_list(order_by: Sequence[str] | str | None) -> list[OrderBy]:
         return []
     if isinstance(order_by, str):
         order_by = [order_by]
+    for clause in order_by:
+        if not isinstance(clause, str):
+            raise InvalidInputError(
+                f"order_by takes clauses as strings, e.g. ['metrics.acc DESC', 'start_time'], not {clause!r}"
+            )
     return [parse_order_by(clause) for clause in order_by]
 
 
