@@ -27,7 +27,8 @@ class GitrunError(Exception):
         unknown one reads ``INTERNAL_ERROR``, as in MLflow); the keyword arguments are kept as
         ``json_kwargs``."""
         if error_code is None and len(args) == 2 and isinstance(args[1], int | str):
-            args, error_code = args[:1], args[1]  # MlflowException(message, INVALID_PARAMETER_VALUE)
+            error_code = args[1]  # MlflowException(message, INVALID_PARAMETER_VALUE)
+            args = args[:1]
         super().__init__(*args)
         if error_code is not None:
             name = ERROR_NUMBERS.get(error_code) if isinstance(error_code, int) else error_code
