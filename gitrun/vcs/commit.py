@@ -827,8 +827,16 @@ def _write_blobs(repo: GitRepo, files: list[bytes], env: dict[str, str]) -> list
     if raw:
         with tempfile.TemporaryDirectory() as tmp:
             marks = os.path.join(tmp, "marks")
+            # --depth=0: no delta search (what `git add` writes is not deltified either; gc and push
+            # compute deltas): 9,000 metric series of a sweep go in 0.24 s instead of 3 s.
             repo.batch(
-                "fast-import", "--quiet", "--done", f"--export-marks={marks}", chunks=_blob_stream(root, raw), env=env
+                "fast-import",
+                "--quiet",
+                "--done",
+                "--depth=0",
+                f"--export-marks={marks}",
+                chunks=_blob_stream(root, raw),
+                env=env,
             )
             with open(marks, "rb") as f:
                 marked = dict(line.split() for line in f.read().splitlines())
