@@ -65,7 +65,14 @@ def from_json_number(value: Any) -> float:
 
 def dumps(obj: Any) -> str:
     """Canonical JSON: sorted keys, 2-space indent, UTF-8 kept, trailing newline."""
+    if type(obj) is dict and obj and not any(isinstance(v, (dict, list, tuple)) for v in obj.values()):
+        # A flat object (meta.json, tags.json, params.json): the same text from the C encoder, which
+        # json.dumps skips whenever indent is given (several times faster for these small files).
+        return "{\n  " + _FLAT.encode(obj)[1:-1] + "\n}\n"
     return json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+_FLAT = json.JSONEncoder(sort_keys=True, ensure_ascii=False, allow_nan=False, separators=(",\n  ", ": "))
 
 
 # Every temp file gitrun writes in a store starts with this prefix, a name reserved for it: the
@@ -304,6 +311,22 @@ def commit_temp(tmp: Path, path: Path) -> None:
         raise write_error(path, exc) from None
     if FSYNC:
         fsync_dir(path.parent)
+
+
+def read_bytes(path: Path) -> bytes:
+    """A small file's content in three system calls (``open``, ``read``, ``close``): a short read of a
+    regular file is its end. FileNotFoundError when it is missing."""
+    fd = os.open(path, os.O_RDONLY | _O_CLOEXEC)
+    try:
+        chunks = [os.read(fd, _READ_CHUNK)]
+        while len(chunks[-1]) == _READ_CHUNK:
+            chunks.append(os.read(fd, _READ_CHUNK))
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+_READ_CHUNK = 1 << 16
 
 
 def make_dirs(folder: Path) -> None:

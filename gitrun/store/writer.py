@@ -19,7 +19,7 @@ import threading
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -241,14 +241,7 @@ class RunWriter:
         """Set tags (read-modify-write under the run lock). A non-empty ``mlflow.runName`` also
         renames the run (``run_name`` in meta.json), as MLflow does; an empty one sets only the tag.
         ``rename=False``: the caller has just written that name into meta.json (a new run)."""
-        new: dict[str, str] = {}
-        for key, value in tags.items():
-            validate_key("tag", key, self.run_id)
-            text = str(value)
-            stored = _truncate(text, MAX_TAG_VALUE_LENGTH)
-            if stored != text:
-                self._keep_full_value("tags", key, text, MAX_TAG_VALUE_LENGTH)
-            new[key] = stored
+        new = self._stored_tags(tags)
         if not new:
             return
         with run_lock(self.run_dir):
@@ -262,6 +255,23 @@ class RunWriter:
                 if meta.get("run_name") != name:
                     meta["run_name"] = name
                     textio.atomic_write(self.run_dir / "meta.json", textio.dumps(meta))
+
+    def write_new_tags(self, tags: Mapping[str, Any]) -> None:
+        """The first ``tags.json`` of a run just created: nothing to read, and no lock (nobody else
+        knows the run yet)."""
+        textio.atomic_write(self.run_dir / "tags.json", textio.dumps(self._stored_tags(tags)))
+
+    def _stored_tags(self, tags: Mapping[str, Any]) -> dict[str, str]:
+        """Tags as stored: validated, values over the limit truncated (their full value kept aside)."""
+        new: dict[str, str] = {}
+        for key, value in tags.items():
+            validate_key("tag", key, self.run_id)
+            text = str(value)
+            stored = _truncate(text, MAX_TAG_VALUE_LENGTH)
+            if stored != text:
+                self._keep_full_value("tags", key, text, MAX_TAG_VALUE_LENGTH)
+            new[key] = stored
+        return new
 
     def delete_tag(self, key: str) -> None:
         with run_lock(self.run_dir):
@@ -309,9 +319,15 @@ class RunWriter:
             textio.atomic_write(self.run_dir / "meta.json", textio.dumps(meta))
             return meta
 
-    def write_summary(self) -> None:
-        """Write ``metrics.json``: latest/min/max of every series, as of now."""
-        summaries = summarize_run_series(self.run_dir)
+    def write_summary(self, entries: Collection[str] | None = None) -> None:
+        """Write ``metrics.json``: latest/min/max of every series, as of now. A run without series and
+        without a ``metrics.json`` gets none (readers take a missing one as empty). ``entries``: the
+        run folder's names, when the caller has listed it."""
+        summaries = {} if entries is not None and "metrics" not in entries else summarize_run_series(self.run_dir)
+        if not summaries:
+            present = "metrics.json" in entries if entries is not None else (self.run_dir / "metrics.json").exists()
+            if not present:
+                return
         body = {
             key: {
                 "bytes": size,
@@ -331,8 +347,7 @@ class RunWriter:
         import json
 
         try:
-            with open(self.run_dir / name, encoding="utf-8") as f:
-                data = json.load(f)
+            data = json.loads(textio.read_bytes(self.run_dir / name))
         except FileNotFoundError:
             return {}
         except ValueError as exc:
@@ -402,11 +417,11 @@ def repair_torn_tail(fd: int, path: Path, header: str) -> None:
 
 
 def new_run_files(run_dir: Path, meta: Mapping[str, Any]) -> None:
-    """Create a run directory holding its ``meta.json``; fails if it exists (IDs never repeat)."""
-    textio.make_dirs(run_dir.parent)
+    """Create a run directory holding its ``meta.json``; fails if it exists (IDs never repeat), and
+    with FileNotFoundError when its ``runs/`` folder does not (the caller checks the experiment)."""
     try:
         run_dir.mkdir()
-    except FileExistsError:
+    except (FileExistsError, FileNotFoundError):
         raise
     except OSError as exc:
         raise textio.write_error(run_dir, exc, "no run was created") from None
