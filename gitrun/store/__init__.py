@@ -39,7 +39,7 @@ from gitrun.errors import (
     RunStateError,
 )
 from gitrun.settings import load_project_settings
-from gitrun.store import datasets, heartbeat, textio
+from gitrun.store import code, datasets, heartbeat, textio
 from gitrun.store.layout import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
@@ -309,6 +309,17 @@ class ReadStore:
         _, run_dir = self.find_run_dir(run_id)
         return metric_history(run_dir, key, self.strict)
 
+    # -- code ------------------------------------------------------------------------------
+    def code_diff_path(self, record: RunRecord) -> Path | None:
+        """The file holding a dirty run's code diff (the store's shared ``code/<sha256>.diff``, or the
+        run's own ``code.diff``); None when the run kept none. Every reader of a run's diff asks here."""
+        return code.run_diff_path(self.root, record.run_dir, record.tags)
+
+    def code_diff(self, record: RunRecord) -> bytes | None:
+        """A dirty run's code diff (see :meth:`code_diff_path`)."""
+        path = self.code_diff_path(record)
+        return path.read_bytes() if path is not None else None
+
     # -- artifacts -------------------------------------------------------------------------
     def artifact_dir(self, run_id: str) -> Path:
         return self.find_run_dir(run_id)[1] / "artifacts"
@@ -557,6 +568,12 @@ class Store(ReadStore):
         if attach:
             heartbeat.attach(run_dir, _start_heartbeat(run_dir))
         return writer, meta
+
+    def keep_code_diff(self, diff: bytes) -> str:
+        """Keep a dirty tree's diff once in this store (``code/<sha256>.diff``); returns the SHA-256,
+        the value of the run's ``gitrun.git.diff.sha256`` tag."""
+        self.ensure()
+        return code.keep(self.root, diff)
 
     def _check_experiment(self, experiment_id: str) -> None:
         if self.layout.experiment_dir(experiment_id).is_dir():

@@ -207,13 +207,13 @@ def atomic_write(path: Path, text: str | bytes, *, durable: bool = True) -> None
         fsync_dir(path.parent)
 
 
-def create_with_content(path: Path, text: str) -> bool:
+def create_with_content(path: Path, text: str | bytes) -> bool:
     """Create ``path`` holding ``text`` unless it exists, atomically; True when this call created it.
 
     A hard link of a complete temp file either appears whole or fails with EEXIST, so two
     processes racing to create a series file never produce a half-written header.
     """
-    data = text.encode("utf-8")
+    data = text.encode("utf-8") if isinstance(text, str) else text
     tmp = temp_path(path)
     try:
         _write_temp(tmp, data, FSYNC)

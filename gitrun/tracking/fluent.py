@@ -24,13 +24,12 @@ from gitrun.search.engine import search_rows
 from gitrun.store import model_metrics
 from gitrun.store.layout import DEFAULT_EXPERIMENT_ID, canonical_experiment_id, resolve_store_root
 from gitrun.store.names import generate_run_name
-from gitrun.store.textio import atomic_write
 from gitrun.store.validation import validate_key, validate_run_id
 from gitrun.store.writer import RunWriter, now_ms
-from gitrun.tags import CODE_DIFF, NOTE, PARENT_RUN_ID, RUN_NAME
+from gitrun.tags import CODE_DIFF, CODE_DIFF_SHA256, NOTE, PARENT_RUN_ID, RUN_NAME
 from gitrun.tracking import artifacts, inputs, system_metrics
 from gitrun.tracking.client import Client
-from gitrun.tracking.code import DIFF_FILE, code_state
+from gitrun.tracking.code import code_state
 from gitrun.tracking.events import RunEvents, run_events
 from gitrun.tracking.provenance import current_user, script_directory, source_name
 from gitrun.tracking.state import STATE
@@ -359,6 +358,8 @@ def new_run(
     code = code_state(script_directory())
     if code is not None:
         all_tags[CODE_DIFF] = code.note
+        if code.diff is not None:  # kept once per distinct diff, before any run names it
+            all_tags[CODE_DIFF_SHA256] = store.keep_code_diff(code.diff)
     if parent_run_id is not None:
         all_tags[PARENT_RUN_ID] = parent_run_id
     all_tags.update(tags)
@@ -374,8 +375,6 @@ def new_run(
         start_time=start_time,
         attach=attach,
     )
-    if code is not None and code.diff is not None:
-        atomic_write(writer.run_dir / DIFF_FILE, code.diff)
     return writer, all_tags
 
 

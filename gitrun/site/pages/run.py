@@ -83,6 +83,7 @@ class RunJob:
     experiment_name: str
     directions: Mapping[str, str] = field(default_factory=dict)  # metric -> "min" / "max"
     registered: tuple[tuple[str, str, str], ...] = ()  # (model folder, "churn v0.0.2 (prod)", its anchor)
+    code_diff: Path | None = None  # the file of its code diff (ReadStore.code_diff_path)
 
 
 def spec_key(metric: str, direction: str | None) -> str:
@@ -113,12 +114,17 @@ def _walk_artifacts(root: Path) -> Iterator[tuple[str, os.stat_result]]:
             yield rel, os.stat(path)
 
 
-def fingerprint(record: RunRecord, experiment_name: str, directions: Mapping[str, str] | None = None) -> list[Any]:
-    """The inputs of a run's page: its files' content as the store reports it, without reading series."""
+def fingerprint(
+    record: RunRecord,
+    experiment_name: str,
+    directions: Mapping[str, str] | None = None,
+    code_diff: Path | None = None,
+) -> list[Any]:
+    """The inputs of a run's page: its files' content as the store reports it, without reading series.
+    ``code_diff``: the file of its code diff (``ReadStore.code_diff_path``)."""
     summaries = {k: [s.latest, s.min, s.max, s.step, s.timestamp, s.count] for k, s in record.summaries.items()}
     sizes = {k: series_size(p) for k, p in series_keys(record.run_dir).items()}
     artifacts = [(rel, st.st_size, st.st_mtime_ns) for rel, st in _walk_artifacts(record.run_dir / "artifacts")]
-    diff = record.run_dir / "code.diff"
     inputs = record.run_dir / INPUTS_FILE
     return [
         record.run_id,
@@ -131,7 +137,7 @@ def fingerprint(record: RunRecord, experiment_name: str, directions: Mapping[str
         repr(summaries),  # repr keeps NaN and infinities distinct
         sizes,
         artifacts,
-        diff.stat().st_size if diff.exists() else None,
+        code_diff.stat().st_size if code_diff is not None else None,
         inputs.read_bytes() if inputs.exists() else None,
     ]
 
@@ -153,8 +159,10 @@ def build_all(builder: Builder) -> int:
             total += 1
             directions = {k: exp.direction(k) for k in record.summaries}
             versions = registered.get(record.run_id, ())
+            # At a revision the tree ID and the tags (naming a shared diff by its hash) say whether it changed.
+            code_diff = snapshot.store.code_diff_path(record) if revision is None else None
             # a registered run's page links to the models page: the registry is one of its inputs
-            inputs = [*fingerprint(record, exp.name, directions), *([versions] if versions else [])]
+            inputs = [*fingerprint(record, exp.name, directions, code_diff), *([versions] if versions else [])]
             if revision is not None:  # the run's files are in Git: its tree ID says whether any changed
                 inputs.append(revision.run_trees[record.run_id][1])
             key = digest(builder.salt, inputs)
@@ -162,7 +170,8 @@ def build_all(builder: Builder) -> int:
             if not builder.writer.is_fresh(unit, key):
                 if revision is not None:  # series, artifacts, inputs: the page reads the run's files, from Git
                     record = replace(record, run_dir=revision.find_run_dir(record.run_id)[1])
-                jobs.append((unit, key, RunJob(record, exp.name, directions, versions)))
+                    code_diff = revision.code_diff_path(record)
+                jobs.append((unit, key, RunJob(record, exp.name, directions, versions, code_diff)))
     builder.tick("runs", total - len(jobs), total)
     if not jobs:
         return 0
@@ -333,7 +342,7 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
         image_series=image_series,
         note_html=safe.render_note(note) if note.strip() else "",
         recover_commands=_recover_commands(record),
-        has_code_diff=(record.run_dir / "code.diff").exists(),
+        has_code_diff=job.code_diff is not None,
         data_src=data_path(run_id),
         specs=specs,
     )
