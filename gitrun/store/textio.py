@@ -14,6 +14,7 @@ was, removes the temp file and raises a :class:`~gitrun.errors.StoreWriteError` 
 from __future__ import annotations
 
 import errno
+import itertools
 import json
 import math
 import os
@@ -88,7 +89,17 @@ def temp_path(path: Path, suffix: str = "") -> Path:
     (255 bytes). ``suffix`` (cut to 16 characters) is kept for writers that infer the format from
     the file name (matplotlib's ``savefig``).
     """
-    return path.with_name(f"{TEMP_PREFIX}{path.name[:40]}.{os.getpid()}.{secrets.token_hex(4)}.tmp{suffix[:16]}")
+    return path.with_name(temp_name(path.name, suffix))
+
+
+def temp_name(name: str, suffix: str = "") -> str:
+    """The name of :func:`temp_path` for a file named ``name``."""
+    return f"{TEMP_PREFIX}{name[:40]}.{os.getpid()}.{next(_temp_ids) & 0xFFFFFFFF:08x}.tmp{suffix[:16]}"
+
+
+# Unique within a process (and the PID tells processes apart): a counter from a random start, so a
+# name costs no getrandom call. A forked child counts on from its parent's value under its own PID.
+_temp_ids = itertools.count(int.from_bytes(secrets.token_bytes(4), "big"))
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -158,7 +169,7 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _write_temp(tmp: Path, data: bytes, sync: bool) -> None:
+def _write_temp(tmp: str | Path, data: bytes, sync: bool) -> None:
     """Write ``data`` to the new file ``tmp``, checked: every byte written, the size as expected, synced
     when GITRUN_FSYNC=1. Raises OSError (and removes ``tmp``) when it cannot."""
     fd = os.open(tmp, _O_NEW, 0o644)
@@ -177,7 +188,7 @@ def _write_temp(tmp: Path, data: bytes, sync: bool) -> None:
         raise
 
 
-def _remove(tmp: Path) -> None:
+def _remove(tmp: str | Path) -> None:
     try:
         os.unlink(tmp)
     except OSError:
@@ -192,7 +203,8 @@ def atomic_write(path: Path, text: str | bytes, *, durable: bool = True) -> None
     files such as caches and the site, which can be rebuilt), even with GITRUN_FSYNC=1.
     """
     data = text.encode("utf-8") if isinstance(text, str) else text
-    tmp = temp_path(path)
+    folder, name = os.path.split(path)
+    tmp = os.path.join(folder, temp_name(name))  # a str: no pathlib on every run's start and end
     sync = FSYNC and durable
     try:
         _write_temp(tmp, data, sync)
