@@ -32,6 +32,7 @@ GITRUN_PREFIX = "gitrun."
 HOST = "gitrun.host"
 GIT_DIRTY = "gitrun.git.dirty"
 CODE_DIFF = "gitrun.git.diff"  # what happened to the run's code.diff
+CODE_DIFF_SHA256 = "gitrun.git.diff.sha256"  # its diff, kept once per store: code/<this>.diff
 CI_PREFIX = "gitrun.ci."
 CI_PROVIDER = "gitrun.ci.provider"
 CI_RUN_URL = "gitrun.ci.run_url"

@@ -5,6 +5,8 @@ need=()
 command -v git >/dev/null || need+=(git)
 # Git LFS: `gitrun commit` must hash LFS-tracked artifacts through the repository's filters.
 command -v git-lfs >/dev/null || need+=(git-lfs)
+# strace: the tests that count what a run costs (files created, locks, system calls per series).
+command -v strace >/dev/null || need+=(strace)
 # Headless Chromium for the report site's browser tests (driven by Playwright with executable_path).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then

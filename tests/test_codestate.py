@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
+import gitrun
 from tests.helpers import git_state, gitrun_cli, python_ok, run_git, run_python, work_files
 from tests.helpers.secrets import secret_found
 
@@ -24,6 +27,11 @@ def start_run(repo: Path, env: dict[str, str] | None = None) -> tuple[str, dict[
     out = json.loads(python_ok(START, repo, env).strip().splitlines()[-1])
     run_dir = next((repo / ".gitrun" / "experiments").glob(f"*/runs/{out['run_id']}"))
     return out["run_id"], out["tags"], run_dir
+
+
+def kept_diff(repo: Path, tags: dict[str, str]) -> Path:
+    """The store's copy of a run's diff, which its tag names (kept once per distinct diff)."""
+    return repo / ".gitrun" / "code" / f"{tags['gitrun.git.diff.sha256']}.diff"
 
 
 def make_dirty(repo: Path) -> None:
@@ -51,7 +59,8 @@ def test_dirty_tree_keeps_a_diff_without_secrets(repo: Path) -> None:
     make_dirty(repo)
     _, tags, run_dir = start_run(repo)
 
-    diff = (run_dir / "code.diff").read_bytes()
+    diff = kept_diff(repo, tags).read_bytes()
+    assert not (run_dir / "code.diff").exists()  # not copied into the run's folder
     assert tags["gitrun.git.diff"].startswith("code.diff")
     assert ".env" in tags["gitrun.git.diff"] and "deploy.pem" in tags["gitrun.git.diff"]
     assert "credentials.json" in tags["gitrun.git.diff"]
@@ -111,7 +120,8 @@ def test_diff_over_the_size_cap_is_skipped_and_says_so(repo: Path, tmp_path: Pat
     (repo / "train.py").write_text("print('edited')\n" * 50)
     run_id, tags, run_dir = start_run(repo, env={"GITRUN_CODE_DIFF_MAX_BYTES": "200"})
 
-    assert not (run_dir / "code.diff").exists()
+    assert not (run_dir / "code.diff").exists() and not (repo / ".gitrun" / "code").exists()
+    assert "gitrun.git.diff.sha256" not in tags
     assert tags["gitrun.git.diff"].startswith("skipped")
     assert "200" in tags["gitrun.git.diff"] and "GITRUN_CODE_DIFF_MAX_BYTES" in tags["gitrun.git.diff"]
     proc = gitrun_cli("runs", "checkout", run_id, str(tmp_path / "repro"), cwd=repo)
@@ -120,14 +130,14 @@ def test_diff_over_the_size_cap_is_skipped_and_says_so(repo: Path, tmp_path: Pat
 
     # A size with a unit works as well.
     _, tags, run_dir = start_run(repo, env={"GITRUN_CODE_DIFF_MAX_BYTES": "1KB"})
-    assert (run_dir / "code.diff").exists() and tags["gitrun.git.diff"] == "code.diff"
+    assert kept_diff(repo, tags).exists() and tags["gitrun.git.diff"] == "code.diff"
 
 
 def test_clean_tree_has_no_diff_and_checkout_gives_the_commit(repo: Path, tmp_path: Path) -> None:
     run_id, tags, run_dir = start_run(repo)
 
-    assert not (run_dir / "code.diff").exists()
-    assert "gitrun.git.diff" not in tags
+    assert not (run_dir / "code.diff").exists() and not (repo / ".gitrun" / "code").exists()
+    assert "gitrun.git.diff" not in tags and "gitrun.git.diff.sha256" not in tags
     proc = gitrun_cli("runs", "checkout", run_id, str(tmp_path / "repro"), cwd=repo)
     assert proc.returncode == 0, proc.stderr
     assert work_files(tmp_path / "repro") == work_files(repo)
@@ -145,19 +155,18 @@ for _ in range(3):
 print(json.dumps(ids))
 """
     ids = json.loads(python_ok(code, repo).strip().splitlines()[-1])
-    diffs = {(next((repo / ".gitrun").glob(f"experiments/*/runs/{i}")) / "code.diff").read_bytes() for i in ids}
-    assert len(diffs) == 1 and b"print('dirty')" in diffs.pop()
+    kept = {gitrun.Client(str(repo)).get_run(i).data.tags["gitrun.git.diff.sha256"] for i in ids}
+    assert len(kept) == 1 and b"print('dirty')" in (repo / ".gitrun" / "code" / f"{kept.pop()}.diff").read_bytes()
 
 
 def test_code_diff_is_committed_with_the_run(repo: Path) -> None:
     (repo / "train.py").write_text("print('dirty')\n")
-    run_id, _, _ = start_run(repo)
+    _, tags, _ = start_run(repo)
     before = git_state(repo)
     proc = gitrun_cli("commit", cwd=repo)
     assert proc.returncode == 0, proc.stderr
-    assert f".gitrun/experiments/default/runs/{run_id}/code.diff" in run_git(
-        repo, "ls-tree", "-r", "--name-only", "HEAD"
-    ).stdout.split(os.linesep)
+    committed = run_git(repo, "ls-tree", "-r", "--name-only", "HEAD").stdout.split(os.linesep)
+    assert f".gitrun/code/{tags['gitrun.git.diff.sha256']}.diff" in committed  # the shared file the run names
     assert git_state(repo) == before  # the dirty train.py is still dirty, not committed
 
 
@@ -239,9 +248,9 @@ def test_untracked_and_tracked_secret_files_stay_out_of_code_diff_and_the_commit
     )
     (repo / "deploy_key.pub").write_text((tmp_path / "key-ed25519-0.pub").read_text())
 
-    tags, run_dir, stderr = _run_start(repo)
+    tags, _, stderr = _run_start(repo)
 
-    diff = (run_dir / "code.diff").read_bytes()
+    diff = kept_diff(repo, tags).read_bytes()
     left_out = [*secrets_in_files, "settings.py", odd_name]
     note = tags["gitrun.git.diff"]
     assert note.startswith("code.diff (excluded secrets: ")
@@ -261,7 +270,10 @@ def test_untracked_and_tracked_secret_files_stay_out_of_code_diff_and_the_commit
     proc = gitrun_cli("commit", cwd=repo)
     assert proc.returncode == 0, proc.stderr
     committed = run_git(repo, "show", "--format=", "-p", "HEAD").stdout
-    assert "code.diff" in run_git(repo, "show", "--name-only", "--format=", "HEAD").stdout
+    assert (
+        f"code/{tags['gitrun.git.diff.sha256']}.diff"
+        in run_git(repo, "show", "--name-only", "--format=", "HEAD").stdout
+    )
     for value in secret_values:
         for line in value.splitlines()[1:2] or [value]:
             assert line not in committed
@@ -280,9 +292,9 @@ def test_code_diff_opt_in_and_opt_out_in_pyproject(repo: Path, tmp_path: Path) -
     (repo / "conf" / "dev.yaml").write_text("db_host: localhost\n")
     (repo / "cache.sqlite").write_bytes(b"SQLite format 3\x00" + bytes(64))
 
-    tags, run_dir, stderr = _run_start(repo)
+    tags, _, stderr = _run_start(repo)
 
-    diff = (run_dir / "code.diff").read_bytes()
+    diff = kept_diff(repo, tags).read_bytes()
     assert fixture_key.splitlines()[1].encode() in diff  # opted in: kept
     assert b"prod-db.internal" not in diff and b"b/cache.sqlite" not in diff  # opted out: left out
     assert b"db_host: localhost" in diff
@@ -303,3 +315,62 @@ def test_code_diff_applies_whatever_the_users_diff_configuration(repo: Path, tmp
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "repro" / "train.py").read_text() == "print('edited')\n"
     assert (tmp_path / "repro" / "new.py").read_text() == "print('new')\n"
+
+
+# -- one file per distinct diff (issue 16, item 5) ----------------------------------------------
+def _kept_files(repo: Path) -> list[str]:
+    return sorted(p.name for p in (repo / ".gitrun" / "code").iterdir())
+
+
+def test_runs_of_one_dirty_tree_share_one_diff_file_and_another_diff_gets_another(repo: Path) -> None:
+    (repo / "train.py").write_text("print('lr 0.1')\n")
+    first, tags1, dir1 = start_run(repo)  # two processes, as the trials of a sweep
+    second, tags2, dir2 = start_run(repo)
+    assert tags1["gitrun.git.diff.sha256"] == tags2["gitrun.git.diff.sha256"]
+    assert _kept_files(repo) == [f"{tags1['gitrun.git.diff.sha256']}.diff"]
+    assert not (dir1 / "code.diff").exists() and not (dir2 / "code.diff").exists()
+    diff = kept_diff(repo, tags1).read_bytes()
+    assert b"lr 0.1" in diff and hashlib.sha256(diff).hexdigest() == tags1["gitrun.git.diff.sha256"]
+
+    (repo / "train.py").write_text("print('lr 0.2')\n")
+    _, tags3, _ = start_run(repo)
+    assert tags3["gitrun.git.diff.sha256"] != tags1["gitrun.git.diff.sha256"]
+    assert len(_kept_files(repo)) == 2 and b"lr 0.2" in kept_diff(repo, tags3).read_bytes()
+    store = gitrun.Client(str(repo)).store
+    assert store.code_diff(store.read_run(first)) == store.code_diff(store.read_run(second)) == diff
+
+
+def test_checkout_of_runs_sharing_a_diff_and_of_an_older_run_with_its_own(repo: Path, tmp_path: Path) -> None:
+    (repo / "train.py").write_text("print('shared')\n")
+    run_ids = [start_run(repo)[0] for _ in range(2)]
+    for run_id in run_ids:
+        proc = gitrun_cli("runs", "checkout", run_id, str(tmp_path / run_id), cwd=repo)
+        assert proc.returncode == 0, proc.stderr
+        assert (tmp_path / run_id / "train.py").read_text() == "print('shared')\n"
+
+    # A run of an earlier release: its own code.diff in its folder, no tag naming a shared one.
+    (repo / "train.py").write_text("print('own copy')\n")
+    old, tags, run_dir = start_run(repo)
+    kept = kept_diff(repo, tags)
+    (run_dir / "code.diff").write_bytes(kept.read_bytes())
+    kept.unlink()
+    gitrun.Client(str(repo)).delete_tag(old, "gitrun.git.diff.sha256")
+    proc = gitrun_cli("runs", "checkout", old, str(tmp_path / "old"), cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "old" / "train.py").read_text() == "print('own copy')\n"
+
+
+def test_a_shared_diff_is_committed_and_read_at_a_revision(repo: Path, tmp_path: Path) -> None:
+    from gitrun.vcs.revision import store_at
+
+    (repo / "train.py").write_text("print('committed')\n")
+    run_ids = [start_run(repo)[0] for _ in range(2)]
+    store = gitrun.Client(str(repo)).store
+    diff = store.code_diff(store.read_run(run_ids[0]))
+    proc = gitrun_cli("commit", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    shutil.rmtree(repo / ".gitrun" / "code")  # only Git has it now
+    at_head = store_at(store, "HEAD")
+    for run_id in run_ids:
+        assert at_head.code_diff(at_head.read_run(run_id)) == diff
+    assert store.code_diff(store.read_run(run_ids[0])) is None  # the work tree lost it: no diff, no error

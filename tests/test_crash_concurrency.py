@@ -167,6 +167,46 @@ def test_run_from_another_host_without_heartbeat_stays_running(repo: Path, store
     assert client.get_run(run_id).info.status == RunStatus.RUNNING
 
 
+def test_a_single_process_killed_mid_run_reads_killed(repo: Path, store_dir: Path) -> None:
+    """The process that started a run has no heartbeat file: the run's .lock, which names it, is its heartbeat."""
+    code = "import time, gitrun\nrun = gitrun.start_run()\nprint('GO', run.info.run_id, flush=True)\ntime.sleep(600)\n"
+    proc = _popen(code, cwd=repo)
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        assert line.startswith("GO "), line + proc.stderr.read()  # type: ignore[union-attr]
+        run_id = line.split()[1]
+        run_dir = store_dir / "experiments" / "default" / "runs" / run_id
+        assert sorted(p.name for p in run_dir.iterdir()) == [".lock", "meta.json", "tags.json"]
+        assert (run_dir / ".lock").read_text() == f"{socket.gethostname()}-{proc.pid}"
+        assert gitrun.Client(repo).get_run(run_id).info.status == RunStatus.RUNNING
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+        proc.communicate(timeout=30)
+    assert _stored(store_dir, run_id)["status"] == "RUNNING"
+    assert gitrun.Client(repo).get_run(run_id).info.status == RunStatus.KILLED
+    _commit(repo)
+    committed = run_git(repo, "show", f"HEAD:.gitrun/experiments/default/runs/{run_id}/meta.json").stdout
+    assert json.loads(committed)["status"] == "KILLED"
+
+
+@pytest.mark.parametrize(("age_s", "expected"), [(3600, RunStatus.KILLED), (0, RunStatus.RUNNING)])
+def test_a_starter_on_another_host_holds_the_run_while_its_lock_is_fresh(
+    repo: Path, store_dir: Path, age_s: int, expected: str
+) -> None:
+    """Shared file systems: the starter's .lock, refreshed every 30 s, is its heartbeat on every host."""
+    run_id = gitrun.Client(repo).create_run("default").info.run_id
+    run_dir = store_dir / "experiments" / "default" / "runs" / run_id
+    (run_dir / ".lock").write_text("gpu-node-7.cluster-424242")
+    stamp = time.time() - age_s
+    os.utime(run_dir / ".lock", (stamp, stamp))
+    assert gitrun.Client(repo).get_run(run_id).info.status == expected
+    (run_dir / ".lock").write_text("")  # a lock that names nobody: the run's own host and pid decide
+    os.utime(run_dir / ".lock", (stamp, stamp))
+    assert gitrun.Client(repo).get_run(run_id).info.status == RunStatus.RUNNING  # this process made it
+
+
 # -- many processes ---------------------------------------------------------------------------
 SEPARATE_SCRIPT = """
 import os, sys, time

@@ -175,3 +175,16 @@ def test_round_trip_survives_a_new_process(tmp_path: Path) -> None:
     lines = proc.stdout.splitlines()
     assert lines[0] == f"[({-(2**63)}, -5, nan), ({2**63 - 1}, {2**63 - 1}, -0.0)]"
     assert lines[1] == repr('tab\tnewline\nquote"')
+
+
+_SCALARS = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.text()
+)
+
+
+@given(st.dictionaries(st.text(), _SCALARS | st.lists(_SCALARS, max_size=2) | st.dictionaries(st.text(), _SCALARS)))
+def test_canonical_json_is_the_indented_text(obj: dict[str, object]) -> None:
+    """Flat objects take the C encoder's fast path; the text is json.dumps(indent=2)'s, byte for byte."""
+    import json
+
+    assert textio.dumps(obj) == json.dumps(obj, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n"

@@ -42,7 +42,8 @@ def test_runs_land_in_the_other_repository_and_are_committed_there(
     assert not (repo / ".gitrun").exists()
     tags = json.loads((run_dir / "tags.json").read_text())
     assert tags["mlflow.source.git.commit"] == training_head != exp_head  # the code's commit
-    assert b"print('tuned')" in (run_dir / "code.diff").read_bytes()
+    kept = experiments_repo / ".gitrun" / "code" / f"{tags['gitrun.git.diff.sha256']}.diff"  # the store's copy
+    assert b"print('tuned')" in kept.read_bytes()
 
     proc = gitrun_cli("commit", "--json", cwd=repo, env=env)
     assert proc.returncode == 0, proc.stderr

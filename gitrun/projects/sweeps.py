@@ -44,7 +44,7 @@ from gitrun.store import RunRecord, Store, new_run_id
 from gitrun.store.layout import DEFAULT_EXPERIMENT_ID
 from gitrun.store.names import generate_run_name
 from gitrun.tracking import fluent
-from gitrun.tracking.code import DIFF_FILE, code_state
+from gitrun.tracking.code import code_state
 from gitrun.tracking.provenance import git_context
 from gitrun.tracking.state import STATE, current_store
 
@@ -177,8 +177,7 @@ class _Earlier:
                 continue
             if any(record.tags.get(k) != v for k, v in tags_wanted.items()):
                 continue
-            recorded = record.run_dir / DIFF_FILE
-            if (recorded.read_bytes() if recorded.exists() else None) != diff:
+            if store.code_diff(record) != diff:
                 continue
             found.append(record)
         return cls(found)

@@ -39,10 +39,11 @@ from gitrun.errors import (
     RunStateError,
 )
 from gitrun.settings import load_project_settings
-from gitrun.store import datasets, textio
+from gitrun.store import code, datasets, heartbeat, textio
 from gitrun.store.layout import (
     DEFAULT_EXPERIMENT_ID,
     DEFAULT_EXPERIMENT_NAME,
+    LOCK_FILE,
     StoreLayout,
     canonical_experiment_id,
     experiment_id_candidates,
@@ -53,15 +54,16 @@ from gitrun.store.layout import (
 )
 from gitrun.store.pointers import pointer_is_dir, pointer_size
 from gitrun.store.reader import (
-    HEARTBEAT_PREFIX,
     HOSTNAME,
     OUTCOMES_FILE,
     RunRecord,
-    heartbeat_alive,
+    attached_processes,
+    drop_heartbeats,
     heartbeat_name,
-    heartbeats,
     holds_only_local_files,
     metric_history,
+    process_alive,
+    process_id,
     read_outcomes,
     read_run,
     worst_status,
@@ -307,6 +309,17 @@ class ReadStore:
         _, run_dir = self.find_run_dir(run_id)
         return metric_history(run_dir, key, self.strict)
 
+    # -- code ------------------------------------------------------------------------------
+    def code_diff_path(self, record: RunRecord) -> Path | None:
+        """The file holding a dirty run's code diff (the store's shared ``code/<sha256>.diff``, or the
+        run's own ``code.diff``); None when the run kept none. Every reader of a run's diff asks here."""
+        return code.run_diff_path(self.root, record.run_dir, record.tags)
+
+    def code_diff(self, record: RunRecord) -> bytes | None:
+        """A dirty run's code diff (see :meth:`code_diff_path`)."""
+        path = self.code_diff_path(record)
+        return path.read_bytes() if path is not None else None
+
     # -- artifacts -------------------------------------------------------------------------
     def artifact_dir(self, run_id: str) -> Path:
         return self.find_run_dir(run_id)[1] / "artifacts"
@@ -493,19 +506,38 @@ class Store(ReadStore):
 
         ``run_id``: an ID chosen with :func:`new_run_id` by the process that scheduled the run (a
         sweep's driver), so it is known before the run starts elsewhere; refused if it exists."""
+        writer, _ = self.new_run(
+            experiment_id,
+            run_name=run_name,
+            start_time=start_time,
+            tags=tags,
+            parent_run_id=parent_run_id,
+            user=user,
+            source=source,
+            run_id=run_id,
+        )
+        return writer.run_id
+
+    def new_run(
+        self,
+        experiment_id: str,
+        *,
+        run_name: str,
+        start_time: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        parent_run_id: str | None = None,
+        user: str = "",
+        source: str = "",
+        run_id: str | None = None,
+        attach: bool = False,
+    ) -> tuple[RunWriter, dict[str, Any]]:
+        """:meth:`create_run`, returning the run's writer and the ``meta.json`` it wrote.
+
+        Nobody else can know a run before its folder exists, so its files are written without the
+        run's lock. ``attach``: this process starts the run (``start_run``); the run's ``.lock``,
+        created now holding this process's ``<host>-<pid>``, is its heartbeat (until :meth:`end_attached`)."""
         self.ensure()
         experiment_id = canonical_experiment_id(experiment_id)
-        if not self.layout.experiment_dir(experiment_id).is_dir():
-            if experiment_id == DEFAULT_EXPERIMENT_ID:
-                self.ensure_default_experiment()
-            else:
-                raise experiment_not_found(
-                    experiment_id,
-                    self.root,
-                    self.list_experiments(ViewType.ALL),
-                    "ID",
-                    "create it with set_experiment()",
-                )
         run_id = validate_run_id(run_id) if run_id else new_run_id()
         meta = {
             "end_time": None,
@@ -514,7 +546,7 @@ class Store(ReadStore):
             "parent_run_id": parent_run_id,
             "pid": os.getpid(),
             "run_id": run_id,
-            "run_name": run_name,
+            "run_name": (tags or {}).get(RUN_NAME) or run_name,  # a non-empty name tag names the run
             "source": source,
             "start_time": now_ms() if start_time is None else validate_run_time("start_time", start_time),
             "status": RunStatus.RUNNING,
@@ -522,12 +554,36 @@ class Store(ReadStore):
         }
         run_dir = self.layout.run_dir(experiment_id, run_id)
         try:
-            new_run_files(run_dir, meta)
+            try:
+                new_run_files(run_dir, meta)
+            except FileNotFoundError:  # no runs/ folder: the experiment's first run, or no such experiment
+                self._check_experiment(experiment_id)
+                textio.make_dirs(run_dir.parent)
+                new_run_files(run_dir, meta)
         except FileExistsError:
             raise AlreadyExistsError(f"run {run_id} already exists in {self.root}; a new run needs a new ID") from None
-        if tags:  # meta.json already has the run's name: no rename to check
-            self.writer(run_id, run_dir).set_tags(tags, rename=run_name != tags.get(RUN_NAME))
-        return run_id
+        writer = self.writer(run_id, run_dir)
+        if tags:
+            writer.write_new_tags(tags)
+        if attach:
+            heartbeat.attach(run_dir, _start_heartbeat(run_dir))
+        return writer, meta
+
+    def keep_code_diff(self, diff: bytes) -> str:
+        """Keep a dirty tree's diff once in this store (``code/<sha256>.diff``); returns the SHA-256,
+        the value of the run's ``gitrun.git.diff.sha256`` tag."""
+        self.ensure()
+        return code.keep(self.root, diff)
+
+    def _check_experiment(self, experiment_id: str) -> None:
+        if self.layout.experiment_dir(experiment_id).is_dir():
+            return
+        if experiment_id == DEFAULT_EXPERIMENT_ID:
+            self.ensure_default_experiment()
+            return
+        raise experiment_not_found(
+            experiment_id, self.root, self.list_experiments(ViewType.ALL), "ID", "create it with set_experiment()"
+        )
 
     def writer(self, run_id: str, run_dir: Path | None = None) -> RunWriter:
         """The process-wide writer of a run (shared so series descriptors are opened once)."""
@@ -594,7 +650,8 @@ class Store(ReadStore):
 
     def end_attached(self, run_id: str, status: str = RunStatus.FINISHED, *, writer: RunWriter | None = None) -> str:
         """This process's end of a run it is attached to (started or resumed with ``start_run``,
-        with a heartbeat file); returns the run's stored status afterwards.
+        with its heartbeat: the ``.lock`` for the starter, a heartbeat file for a process that
+        resumed it); returns the run's stored status afterwards.
 
         The run ends when the last attached process ends it: if another attached process still
         lives, this one only records its outcome (``.heartbeat-outcomes``) and removes its
@@ -606,31 +663,40 @@ class Store(ReadStore):
         if status not in RunStatus.ALL:
             raise InvalidInputError(f"unknown run status {status!r}; use one of {', '.join(RunStatus.ALL)}")
         writer = writer or self.writer(run_id)
+        try:
+            return self._end_attached(writer, status)
+        finally:
+            heartbeat.detach(writer.run_dir)
+
+    def _end_attached(self, writer: RunWriter, status: str) -> str:
         run_dir = writer.run_dir
-        own = heartbeat_name()
+        me = process_id()
+        started_here = heartbeat.beat_of(run_dir) == run_dir / LOCK_FILE  # the .lock names this process
         with run_lock(run_dir):
             names = os.listdir(run_dir)
             meta = writer._read_json("meta.json")
             stored = str(meta.get("status", RunStatus.RUNNING))
+            beats = attached_processes(run_dir, names, me if started_here else None)
+            mine = beats.pop(me, [])
             if stored != RunStatus.RUNNING:
-                _unlink(run_dir / own)
+                drop_heartbeats(mine)
                 return stored
-            others = [n for n in heartbeats(names) if n != own]
-            if others:
+            if beats:
                 now = time.time()
-                if any(heartbeat_alive(run_dir, n, now) for n in others):
+                if any(process_alive(process, paths, now) for process, paths in beats.items()):
                     with open(run_dir / OUTCOMES_FILE, "a", encoding="utf-8") as f:
-                        f.write(f"{own[len(HEARTBEAT_PREFIX) :]}\t{status}\t{now_ms()}\n")
-                    _unlink(run_dir / own)  # after the outcome: a kill in between loses nothing
+                        f.write(f"{me}\t{status}\t{now_ms()}\n")
+                    drop_heartbeats(mine)  # after the outcome: a kill in between loses nothing
                     return RunStatus.RUNNING
             ended = read_outcomes(run_dir) if OUTCOMES_FILE in names else {}
-            killed = [RunStatus.KILLED for n in others if n[len(HEARTBEAT_PREFIX) :] not in ended]
+            killed = [RunStatus.KILLED for process in beats if process not in ended]
             final = worst_status([status, *ended.values(), *killed])
-            writer.write_summary()
+            writer.write_summary(names)
             meta.update(status=final, end_time=now_ms())
             textio.atomic_write(run_dir / "meta.json", textio.dumps(meta))
-            for name in (own, *others, *([OUTCOMES_FILE] if OUTCOMES_FILE in names else [])):
-                _unlink(run_dir / name)
+            drop_heartbeats([*mine, *(path for paths in beats.values() for path in paths)])
+            if OUTCOMES_FILE in names:
+                _unlink(run_dir / OUTCOMES_FILE)
             return final
 
     def set_running(self, run_id: str, *, attach: bool = False) -> RunWriter:
@@ -643,7 +709,7 @@ class Store(ReadStore):
         run_dir = writer.run_dir
         with run_lock(run_dir):
             if attach:
-                _join(run_dir)
+                heartbeat.attach(run_dir, _join(run_dir))
             writer.update_meta(status=RunStatus.RUNNING, end_time=None, pid=os.getpid(), host=_hostname())
         return writer
 
@@ -766,25 +832,50 @@ def _unlink(path: Path) -> None:
         pass
 
 
-def _join(run_dir: Path) -> None:
-    """Attach this process to a run (the caller holds the run's lock): see :meth:`Store.set_running`."""
-    own = heartbeat_name()
+def _join(run_dir: Path) -> Path:
+    """Attach this process to a run (the caller holds the run's lock): see :meth:`Store.set_running`.
+    Returns its heartbeat file."""
+    me = process_id()
     names = os.listdir(run_dir)
-    others = [n for n in heartbeats(names) if n != own]
+    beats = attached_processes(run_dir, names)
+    beats.pop(me, None)
     now = time.time()
-    live = [n for n in others if heartbeat_alive(run_dir, n, now)]
-    if not live:  # a new session: nothing of the earlier processes counts any more
-        for name in (*others, *([OUTCOMES_FILE] if OUTCOMES_FILE in names else [])):
-            _unlink(run_dir / name)
+    if not any(process_alive(process, paths, now) for process, paths in beats.items()):
+        # A new session: nothing of the earlier processes counts any more.
+        drop_heartbeats(path for paths in beats.values() for path in paths)
+        if OUTCOMES_FILE in names:
+            _unlink(run_dir / OUTCOMES_FILE)
     elif OUTCOMES_FILE in names:  # rejoining after ending it here: this process's end no longer holds
         path = run_dir / OUTCOMES_FILE
         with open(path, encoding="utf-8", errors="replace") as f:
             lines = f.readlines()
-        mine = own[len(HEARTBEAT_PREFIX) :] + "\t"
+        mine = me + "\t"
         if any(line.startswith(mine) for line in lines):
             textio.atomic_write(path, "".join(line for line in lines if not line.startswith(mine)))
-    fd = os.open(run_dir / own, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-    os.close(fd)
+    beat = run_dir / heartbeat_name()
+    os.close(os.open(beat, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644))
+    return beat
+
+
+def _start_heartbeat(run_dir: Path) -> Path:
+    """The heartbeat of the process starting a run: the run's ``.lock``, created holding its
+    ``<host>-<pid>``. Should the lock exist already (a process that guessed the new run's ID took
+    it), a heartbeat file of its own, made under the lock as when joining a run."""
+    path = run_dir / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+    except FileExistsError:
+        with run_lock(run_dir):
+            return _join(run_dir)
+    except OSError as exc:
+        raise textio.write_error(path, exc, "the run was created without its heartbeat") from None
+    try:
+        textio.write_all(fd, process_id().encode())
+    except OSError as exc:
+        raise textio.write_error(path, exc, "the run was created without its heartbeat") from None
+    finally:
+        os.close(fd)
+    return path
 
 
 def _hostname() -> str:

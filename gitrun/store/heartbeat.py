@@ -1,10 +1,12 @@
-"""Heartbeat files: how readers tell a live RUNNING run from one whose process died.
+"""Heartbeats: how readers tell a live RUNNING run from one whose process died.
 
-Each process attached to a run keeps ``<run>/.heartbeat-<host>-<pid>`` (git-ignored) and a daemon
-thread refreshes its mtime every :data:`INTERVAL_S` seconds. ``gitrun.store.reader.effective_status``
-reads them; ``Store.set_running(attach=True)`` and ``Store.end_attached`` create and remove them
-under the run's lock when a process joins or leaves a run others may hold (docs/format.md,
-"Heartbeats and the KILLED rule").
+Each process attached to a run keeps a heartbeat (git-ignored) whose mtime a daemon thread
+refreshes every :data:`INTERVAL_S` seconds: the process that started the run, the run's ``.lock``,
+which names it (``Store.new_run(attach=True)`` writes it); a process that resumed it,
+``<run>/.heartbeat-<host>-<pid>`` (``Store.set_running(attach=True)`` creates it under the run's
+lock). ``gitrun.store.reader.effective_status`` reads them; ``Store.end_attached`` removes them
+(docs/format.md, "Heartbeats and the KILLED rule"). This module keeps them fresh and remembers
+which one is this process's.
 """
 
 from __future__ import annotations
@@ -14,42 +16,33 @@ import os
 import threading
 from pathlib import Path
 
-from gitrun.store.reader import heartbeat_name
-
 INTERVAL_S = 30.0
 
-_attached: dict[Path, Path] = {}  # run dir -> its heartbeat file
+_attached: dict[Path, Path] = {}  # run dir -> this process's heartbeat of it
 _lock = threading.Lock()
 _thread: threading.Thread | None = None
 _wake = threading.Event()
 
 
-def heartbeat_file(run_dir: Path) -> Path:
-    return run_dir / heartbeat_name()
-
-
-def attach(run_dir: Path, *, create: bool = True) -> None:
-    """Keep this process's heartbeat of ``run_dir`` fresh; ``create=False`` when the store has
-    already created the file (a resumed run)."""
+def attach(run_dir: Path, beat: Path) -> None:
+    """Keep ``beat`` (this process's heartbeat of ``run_dir``, which the store created) fresh."""
     global _thread
-    path = heartbeat_file(run_dir)
-    if create:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
-        os.close(fd)
     with _lock:
-        _attached[run_dir] = path
+        _attached[run_dir] = beat
         if _thread is None or not _thread.is_alive():
             _thread = threading.Thread(target=_beat, name="gitrun-heartbeat", daemon=True)
             _thread.start()
 
 
-def detach(run_dir: Path, *, unlink: bool = True) -> None:
-    """Stop refreshing the heartbeat; ``unlink=False`` when the store has removed the file."""
+def detach(run_dir: Path) -> None:
+    """Stop refreshing this process's heartbeat of ``run_dir`` (the store removes it)."""
     with _lock:
-        path = _attached.pop(run_dir, None)
-    if path is not None and unlink:
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        _attached.pop(run_dir, None)
+
+
+def beat_of(run_dir: Path) -> Path | None:
+    """This process's heartbeat of ``run_dir`` (None when not attached; a forked child never is)."""
+    return _attached.get(run_dir)
 
 
 def _beat() -> None:

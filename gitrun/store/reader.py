@@ -24,7 +24,7 @@ from typing import Any
 from gitrun import env
 from gitrun.entities import LifecycleStage, Metric, MetricSummary, RunStatus
 from gitrun.store import textio
-from gitrun.store.layout import HEARTBEAT_PREFIX, local_in_run
+from gitrun.store.layout import HEARTBEAT_PREFIX, LOCK_FILE, local_in_run
 from gitrun.store.series import read_series, series_keys, series_path, series_size, summarize
 from gitrun.store.textio import decode_json_bytes, problem
 from gitrun.store.validation import INT64_MAX, INT64_MIN, RUN_TIME_MAX_MS, RUN_TIME_MIN_MS
@@ -187,9 +187,14 @@ def worst_status(statuses: Iterable[str]) -> str:
     return max(statuses, key=lambda s: _SEVERITY.get(s, 0))
 
 
+def process_id() -> str:
+    """This process as heartbeats name it, ``<host>-<pid>`` (the PID is read each time: a forked child has its own)."""
+    return f"{HOSTNAME}-{os.getpid()}"
+
+
 def heartbeat_name() -> str:
-    """This process's heartbeat file name (the PID is read each time: a forked child has its own)."""
-    return f"{HEARTBEAT_PREFIX}{HOSTNAME}-{os.getpid()}"
+    """This process's heartbeat file name, for a run it resumed."""
+    return HEARTBEAT_PREFIX + process_id()
 
 
 def heartbeats(names: Iterable[str]) -> list[str]:
@@ -197,15 +202,59 @@ def heartbeats(names: Iterable[str]) -> list[str]:
     return [n for n in names if n.startswith(HEARTBEAT_PREFIX) and n != OUTCOMES_FILE]
 
 
-def heartbeat_alive(run_dir: Path, name: str, now: float) -> bool:
-    """On this host, while its PID lives; from another host, while its mtime is fresh."""
-    host, _, pid = name[len(HEARTBEAT_PREFIX) :].rpartition("-")
+def lock_holder(run_dir: Path) -> str | None:
+    """The process whose heartbeat the run's ``.lock`` is (``<host>-<pid>``, written by the process
+    that started the run); None when the file is empty (emptied when it left, or a lock only) or absent."""
+    try:
+        fd = os.open(run_dir / LOCK_FILE, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    try:
+        data = os.read(fd, 512)
+    except OSError:
+        data = b""
+    finally:
+        os.close(fd)
+    return data.decode("utf-8", "replace").strip() or None
+
+
+def attached_processes(run_dir: Path, names: Iterable[str], holder: str | None = None) -> dict[str, list[Path]]:
+    """The processes attached to a RUNNING run, ``<host>-<pid>`` -> its heartbeats: the ``.heartbeat-*``
+    files, and the ``.lock`` for the process that started the run (docs/format.md, "Heartbeats and
+    the KILLED rule"). ``holder``: what the ``.lock`` names, when the caller knows (it wrote it)."""
+    names = list(names)
+    out: dict[str, list[Path]] = {n[len(HEARTBEAT_PREFIX) :]: [run_dir / n] for n in heartbeats(names)}
+    if LOCK_FILE in names:
+        holder = holder or lock_holder(run_dir)
+        if holder:
+            out.setdefault(holder, []).append(run_dir / LOCK_FILE)
+    return out
+
+
+def process_alive(process: str, beats: Iterable[Path], now: float) -> bool:
+    """On this host, while its PID lives; from another host, while one of its heartbeats' mtime is fresh."""
+    host, _, pid = process.rpartition("-")
     if host == HOSTNAME and pid.isdigit():
         return pid_alive(int(pid))
-    try:
-        return now - (run_dir / name).stat().st_mtime < HEARTBEAT_TIMEOUT_S
-    except FileNotFoundError:
-        return False
+    for path in beats:
+        try:
+            if now - path.stat().st_mtime < HEARTBEAT_TIMEOUT_S:
+                return True
+        except FileNotFoundError:
+            continue
+    return False
+
+
+def drop_heartbeats(beats: Iterable[Path]) -> None:
+    """Remove a process's heartbeats: its file is deleted, the ``.lock`` emptied (it stays the lock)."""
+    for path in beats:
+        try:
+            if path.name == LOCK_FILE:
+                os.truncate(path, 0)
+            else:
+                os.unlink(path)
+        except FileNotFoundError:
+            pass
 
 
 def read_outcomes(run_dir: Path) -> dict[str, str]:
@@ -225,26 +274,27 @@ def read_outcomes(run_dir: Path) -> dict[str, str]:
 def effective_status(run_dir: Path, meta: dict[str, Any]) -> str:
     """The status to report: a RUNNING run whose processes are gone has ended.
 
-    Each process attached to a run keeps a heartbeat file ``.heartbeat-<host>-<pid>`` (local-only).
-    On this host a heartbeat counts while its pid lives; from another host (shared file system)
-    while its mtime is fresh. While any counts, the run is RUNNING, whatever the processes that
-    already ended it recorded (``.heartbeat-outcomes``). When none does, the run reads as the worst
-    of those outcomes and KILLED for each dead heartbeat. With no heartbeat file at all (e.g. a
-    clone), the run's own host and pid decide, and a run from another host stays RUNNING (nothing
-    proves otherwise).
+    Each process attached to a run keeps a heartbeat: the process that started it, the run's
+    ``.lock`` (which names it); each that resumed it, a file ``.heartbeat-<host>-<pid>`` (all
+    local-only). On this host a heartbeat counts while its pid lives; from another host (shared
+    file system) while its mtime is fresh. While any counts, the run is RUNNING, whatever the
+    processes that already ended it recorded (``.heartbeat-outcomes``). When none does, the run
+    reads as the worst of those outcomes and KILLED for each dead heartbeat. With no heartbeat at
+    all (e.g. a clone, or a run of ``Client.create_run``), the run's own host and pid decide, and a
+    run from another host stays RUNNING (nothing proves otherwise).
     """
     status = meta.get("status", RunStatus.RUNNING)
     if status != RunStatus.RUNNING:
         return str(status)
     names = _list(run_dir)
-    beats = heartbeats(names)
+    beats = attached_processes(run_dir, names)
     ended = read_outcomes(run_dir) if OUTCOMES_FILE in names else {}
     if beats:
         now = time.time()
-        if any(heartbeat_alive(run_dir, name, now) for name in beats):
+        if any(process_alive(process, paths, now) for process, paths in beats.items()):
             return RunStatus.RUNNING
         # A dead heartbeat is a killed process, unless it recorded its end (killed just after).
-        killed = [RunStatus.KILLED for name in beats if name[len(HEARTBEAT_PREFIX) :] not in ended]
+        killed = [RunStatus.KILLED for process in beats if process not in ended]
         return worst_status([*killed, *ended.values()])
     if ended:  # every attached process ended it, but the last one's final write is missing
         return worst_status(ended.values())

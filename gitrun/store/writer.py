@@ -14,12 +14,13 @@ repaired when this process first opens the series. ``GITRUN_FSYNC=1`` adds an ``
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import threading
 import time
 import warnings
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,14 @@ MAX_OPEN_SERIES = 128  # descriptors kept open per run; beyond that, least recen
 _O_APPEND_FLAGS = os.O_RDWR | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
 _FSYNC = textio.FSYNC  # GITRUN_FSYNC=1, read once
 TORN_SETTLE_NS = 2_000_000_000  # a torn last line younger than this may still be being written
+# A new series is written whole into an unnamed file (O_TMPFILE) linked into place through /proc
+# (Linux); elsewhere, or when the file system refuses (NFS), its header goes through a named temp
+# file and a hard link, then the points are appended. Not with GITRUN_FSYNC=1, whose slow path syncs.
+_O_TMPFILE = getattr(os, "O_TMPFILE", 0)
+_O_NEW_SERIES = _O_TMPFILE | os.O_RDWR | os.O_APPEND | getattr(os, "O_CLOEXEC", 0)
+_LINK_NEW_SERIES = bool(_O_TMPFILE) and not _FSYNC and os.path.isdir("/proc/self/fd")
+_NO_TMPFILE = (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOSYS)
+_DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 
 
 def now_ms() -> int:
@@ -102,6 +111,7 @@ class RunWriter:
         self.run_id = run_id
         self._series: OrderedDict[str, int] = OrderedDict()  # metric key -> open fd
         self._params: dict[str, str] | None = None  # what this process knows is on disk
+        self._folders: set[Path] = set()  # series folders this process made sure of
 
     # -- metrics ---------------------------------------------------------------------------
     def log_metric(self, key: str, value: Any, step: Any = None, timestamp: Any = None) -> None:
@@ -109,21 +119,16 @@ class RunWriter:
         value = validate_metric_value(key, value, self.run_id)
         step = validate_step(key, step) if step is not None else 0
         ts = validate_timestamp(key, timestamp) if timestamp is not None else time.time_ns() // 1_000_000
+        data = f"{step}\t{ts}\t{value!r}\n".encode()
         fd = self._series.get(key)
         if fd is None:
-            fd = self._open_series(key)
+            validate_key("metric", key, self.run_id)
+            fd = self._open_series(key, data)
+            if fd < 0:
+                return  # the new series holds the point
         else:
             self._series.move_to_end(key)
-        data = f"{step}\t{ts}\t{value!r}\n".encode()
-        try:
-            written = os.write(fd, data)
-        except OSError as exc:
-            self._append_failed(key, fd, data, 0, exc)
-        else:
-            if written != len(data):
-                self._append_failed(key, fd, data, written, None)
-        if _FSYNC:
-            self._sync(key, fd)
+        self._append(key, fd, data)
 
     def log_metric_points(self, points: Iterable[tuple[str, Any, Any, Any]]) -> None:
         """Append many ``(key, value, step, timestamp)`` points: validated first, then one write per key."""
@@ -135,19 +140,24 @@ class RunWriter:
             ts = validate_timestamp(key, timestamp)
             by_key.setdefault(key, []).append((validate_step(key, step), default_ts if ts is None else ts, number))
         for key, rows in by_key.items():
+            data = format_points(rows).encode()
             fd = self._series.get(key)
             if fd is None:
-                fd = self._open_series(key)
-            data = format_points(rows).encode()
-            try:
-                written = os.write(fd, data)
-            except OSError as exc:
-                self._append_failed(key, fd, data, 0, exc)
-            else:
-                if written != len(data):  # large batches may need several writes
-                    self._append_failed(key, fd, data, written, None)
-            if _FSYNC:
-                self._sync(key, fd)
+                fd = self._open_series(key, data)
+                if fd < 0:
+                    continue  # the new series holds the points
+            self._append(key, fd, data)
+
+    def _append(self, key: str, fd: int, data: bytes) -> None:
+        try:
+            written = os.write(fd, data)
+        except OSError as exc:
+            self._append_failed(key, fd, data, 0, exc)
+        else:
+            if written != len(data):  # large batches may need several writes
+                self._append_failed(key, fd, data, written, None)
+        if _FSYNC:
+            self._sync(key, fd)
 
     def _append_failed(self, key: str, fd: int, data: bytes, written: int, error: OSError | None) -> None:
         """Slow path of an append that did not complete in one ``write``: finish it, or take it back.
@@ -178,24 +188,24 @@ class RunWriter:
                 series_path(self.run_dir, key), exc, "the point is written but not synced"
             ) from None
 
-    def _open_series(self, key: str) -> int:
-        validate_key("metric", key, self.run_id)
+    def _open_series(self, key: str, first: bytes) -> int:
+        """The descriptor to append ``key``'s points to, the first time this process writes it; -1 when
+        it created the series holding ``first`` already (see :meth:`_create_series`)."""
         path = series_path(self.run_dir, key)
-        if not self.run_dir.is_dir():
-            raise RunStateError(f"run {self.run_id} has no directory {self.run_dir}; was it deleted from disk?")
         header = SERIES_HEADER.format(name=key.rsplit("/", 1)[-1])
+        fd = self._create_series(key, path, (header.encode() + first)) if _LINK_NEW_SERIES else None
+        if fd is not None:
+            self._keep_open(key, fd)
+            return -1
         try:
             textio.make_dirs(path.parent)
             if not path.exists():
                 textio.create_with_content(path, header)
             fd = os.open(path, _O_APPEND_FLAGS)
         except (FileExistsError, IsADirectoryError, NotADirectoryError) as exc:
-            # e.g. key "a.tsv/b" after key "a": one needs a folder where the other has its file.
-            raise InvalidInputError(
-                f"metric key {key!r} of run {self.run_id} clashes with another metric's file or folder "
-                f"{exc.filename}; log it under another name"
-            ) from None
+            raise self._clash(key, exc.filename) from None
         except OSError as exc:
+            self._check_dir()
             raise textio.write_error(path, exc, "nothing was logged") from None
         try:
             repair_torn_tail(fd, path, header)
@@ -205,11 +215,77 @@ class RunWriter:
         except BaseException:
             os.close(fd)
             raise
+        self._keep_open(key, fd)
+        return fd
+
+    def _create_series(self, key: str, path: Path, content: bytes) -> int | None:
+        """Create the series file of ``key`` holding ``content`` (its header and first points), atomically:
+        written to an unnamed file of its folder (``O_TMPFILE``) that is then linked into place, so the file
+        appears whole or not at all, in three system calls (open, write, link). Returns its descriptor,
+        open for appending; None when the file exists (another process's, or an earlier one of this run)
+        or this file system cannot, which :meth:`_open_series` handles as before."""
+        global _LINK_NEW_SERIES
+        folder = path.parent
+        try:
+            if folder not in self._folders:
+                self._make_folder(key, folder)
+            fd = os.open(folder, _O_NEW_SERIES, 0o644)
+        except NotADirectoryError as exc:  # "a.tsv/b" after "a": a file stands where the folder should be
+            raise self._clash(key, exc.filename) from None
+        except FileNotFoundError:
+            self._check_dir()
+            self._folders.discard(folder)
+            return None
+        except OSError as exc:
+            if exc.errno in _NO_TMPFILE:
+                _LINK_NEW_SERIES = False  # e.g. NFS: header through a temp file and a hard link
+                return None
+            raise textio.write_error(path, exc, "nothing was logged") from None
+        try:
+            textio.write_all(fd, content)
+            os.link(f"/proc/self/fd/{fd}", path, src_dir_fd=fd, follow_symlinks=True)
+        except FileExistsError:
+            os.close(fd)
+            return None
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in _DISK_FULL:
+                points = "this point was" if content.count(b"\n") == 2 else "these points were"
+                raise textio.write_error(path, exc, f"{points} not logged") from None
+            _LINK_NEW_SERIES = False  # no /proc, or links refused: as before
+            return None
+        return fd
+
+    def _make_folder(self, key: str, folder: Path) -> None:
+        """A series folder, once per process (one ``mkdir`` for all the keys in it)."""
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            pass  # a folder (or a file, which the open that follows reports)
+        except FileNotFoundError:
+            self._check_dir()  # never made again by a metric: the run was deleted
+            try:
+                textio.make_dirs(folder)
+            except (FileExistsError, NotADirectoryError) as exc:
+                raise self._clash(key, exc.filename) from None
+        self._folders.add(folder)
+
+    def _check_dir(self) -> None:
+        if not self.run_dir.is_dir():
+            raise RunStateError(f"run {self.run_id} has no directory {self.run_dir}; was it deleted from disk?")
+
+    def _clash(self, key: str, where: object) -> InvalidInputError:
+        # e.g. key "a.tsv/b" after key "a": one needs a folder where the other has its file.
+        return InvalidInputError(
+            f"metric key {key!r} of run {self.run_id} clashes with another metric's file or folder "
+            f"{where}; log it under another name"
+        )
+
+    def _keep_open(self, key: str, fd: int) -> None:
         self._series[key] = fd
         if len(self._series) > MAX_OPEN_SERIES:
             _, old = self._series.popitem(last=False)
             os.close(old)
-        return fd
 
     # -- params and tags -------------------------------------------------------------------
     def log_params(self, params: Mapping[str, Any]) -> None:
@@ -241,14 +317,7 @@ class RunWriter:
         """Set tags (read-modify-write under the run lock). A non-empty ``mlflow.runName`` also
         renames the run (``run_name`` in meta.json), as MLflow does; an empty one sets only the tag.
         ``rename=False``: the caller has just written that name into meta.json (a new run)."""
-        new: dict[str, str] = {}
-        for key, value in tags.items():
-            validate_key("tag", key, self.run_id)
-            text = str(value)
-            stored = _truncate(text, MAX_TAG_VALUE_LENGTH)
-            if stored != text:
-                self._keep_full_value("tags", key, text, MAX_TAG_VALUE_LENGTH)
-            new[key] = stored
+        new = self._stored_tags(tags)
         if not new:
             return
         with run_lock(self.run_dir):
@@ -262,6 +331,23 @@ class RunWriter:
                 if meta.get("run_name") != name:
                     meta["run_name"] = name
                     textio.atomic_write(self.run_dir / "meta.json", textio.dumps(meta))
+
+    def write_new_tags(self, tags: Mapping[str, Any]) -> None:
+        """The first ``tags.json`` of a run just created: nothing to read, and no lock (nobody else
+        knows the run yet)."""
+        textio.atomic_write(self.run_dir / "tags.json", textio.dumps(self._stored_tags(tags)))
+
+    def _stored_tags(self, tags: Mapping[str, Any]) -> dict[str, str]:
+        """Tags as stored: validated, values over the limit truncated (their full value kept aside)."""
+        new: dict[str, str] = {}
+        for key, value in tags.items():
+            validate_key("tag", key, self.run_id)
+            text = str(value)
+            stored = _truncate(text, MAX_TAG_VALUE_LENGTH)
+            if stored != text:
+                self._keep_full_value("tags", key, text, MAX_TAG_VALUE_LENGTH)
+            new[key] = stored
+        return new
 
     def delete_tag(self, key: str) -> None:
         with run_lock(self.run_dir):
@@ -309,9 +395,15 @@ class RunWriter:
             textio.atomic_write(self.run_dir / "meta.json", textio.dumps(meta))
             return meta
 
-    def write_summary(self) -> None:
-        """Write ``metrics.json``: latest/min/max of every series, as of now."""
-        summaries = summarize_run_series(self.run_dir)
+    def write_summary(self, entries: Collection[str] | None = None) -> None:
+        """Write ``metrics.json``: latest/min/max of every series, as of now. A run without series and
+        without a ``metrics.json`` gets none (readers take a missing one as empty). ``entries``: the
+        run folder's names, when the caller has listed it."""
+        summaries = {} if entries is not None and "metrics" not in entries else summarize_run_series(self.run_dir)
+        if not summaries:
+            present = "metrics.json" in entries if entries is not None else (self.run_dir / "metrics.json").exists()
+            if not present:
+                return
         body = {
             key: {
                 "bytes": size,
@@ -331,8 +423,7 @@ class RunWriter:
         import json
 
         try:
-            with open(self.run_dir / name, encoding="utf-8") as f:
-                data = json.load(f)
+            data = json.loads(textio.read_bytes(self.run_dir / name))
         except FileNotFoundError:
             return {}
         except ValueError as exc:
@@ -402,11 +493,11 @@ def repair_torn_tail(fd: int, path: Path, header: str) -> None:
 
 
 def new_run_files(run_dir: Path, meta: Mapping[str, Any]) -> None:
-    """Create a run directory holding its ``meta.json``; fails if it exists (IDs never repeat)."""
-    textio.make_dirs(run_dir.parent)
+    """Create a run directory holding its ``meta.json``; fails if it exists (IDs never repeat), and
+    with FileNotFoundError when its ``runs/`` folder does not (the caller checks the experiment)."""
     try:
         run_dir.mkdir()
-    except FileExistsError:
+    except (FileExistsError, FileNotFoundError):
         raise
     except OSError as exc:
         raise textio.write_error(run_dir, exc, "no run was created") from None

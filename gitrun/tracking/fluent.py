@@ -21,16 +21,15 @@ from gitrun.errors import ExperimentNotFoundError, InvalidInputError, RunNotFoun
 from gitrun.plugins import run_context_tags, store_at
 from gitrun.search.api import SEARCH_MAX_RESULTS_PANDAS, rows_to_dataframe
 from gitrun.search.engine import search_rows
-from gitrun.store import heartbeat, model_metrics, read_run_meta
+from gitrun.store import model_metrics
 from gitrun.store.layout import DEFAULT_EXPERIMENT_ID, canonical_experiment_id, resolve_store_root
 from gitrun.store.names import generate_run_name
-from gitrun.store.textio import atomic_write
 from gitrun.store.validation import validate_key, validate_run_id
 from gitrun.store.writer import RunWriter, now_ms
-from gitrun.tags import CODE_DIFF, NOTE, PARENT_RUN_ID, RUN_NAME
+from gitrun.tags import CODE_DIFF, CODE_DIFF_SHA256, NOTE, PARENT_RUN_ID, RUN_NAME
 from gitrun.tracking import artifacts, inputs, system_metrics
 from gitrun.tracking.client import Client
-from gitrun.tracking.code import DIFF_FILE, code_state
+from gitrun.tracking.code import code_state
 from gitrun.tracking.events import RunEvents, run_events
 from gitrun.tracking.provenance import current_user, script_directory, source_name
 from gitrun.tracking.state import STATE
@@ -299,10 +298,10 @@ def start_run(
     else:
         exp_id = _resolve_experiment_id(experiment_id)
         name = run_name or user_tags.get(RUN_NAME) or generate_run_name()
-        writer, all_tags = new_run(store, exp_id, name, user_tags, parent)
+        start = now_ms()
+        writer, all_tags = new_run(store, exp_id, name, user_tags, parent, start_time=start, attach=True)
         new_id = writer.run_id
         user = current_user()
-        meta = _read_meta(writer.run_dir)
         run = Run(
             info=RunInfo(
                 run_id=new_id,
@@ -310,14 +309,13 @@ def start_run(
                 run_name=name,
                 user_id=user,
                 status=RunStatus.RUNNING,
-                start_time=int(meta.get("start_time", 0)),
+                start_time=start,
                 end_time=None,
                 artifact_uri=(writer.run_dir / "artifacts").as_uri(),
             ),
             data=RunData(metrics={}, params={}, tags=dict(all_tags)),
         )
     writer, events = run_events(store, writer)  # decided once: no plugin listening, no cost
-    heartbeat.attach(writer.run_dir, create=resume_id is None)
     active = ActiveRun(run, writer, events)
     stack.append(active)
     STATE.active[run.info.run_id] = active
@@ -351,19 +349,22 @@ def new_run(
     parent_run_id: str | None = None,
     run_id: str | None = None,
     start_time: int | None = None,
+    attach: bool = False,
 ) -> tuple[RunWriter, dict[str, str]]:
     """Create a run as ``start_run`` does (the plugins' context tags, the code diff, then ``tags``),
-    without making it active; returns its writer and its tags. ``run_id``, ``start_time``: see
-    ``Store.create_run``."""
+    without making it active; returns its writer and its tags. ``run_id``, ``start_time``,
+    ``attach``: see ``Store.new_run``."""
     all_tags = run_context_tags(experiment_id, run_name)
     code = code_state(script_directory())
     if code is not None:
         all_tags[CODE_DIFF] = code.note
+        if code.diff is not None:  # kept once per distinct diff, before any run names it
+            all_tags[CODE_DIFF_SHA256] = store.keep_code_diff(code.diff)
     if parent_run_id is not None:
         all_tags[PARENT_RUN_ID] = parent_run_id
     all_tags.update(tags)
     all_tags[RUN_NAME] = run_name
-    new_id = store.create_run(
+    writer, _ = store.new_run(
         experiment_id,
         run_name=run_name,
         tags=all_tags,
@@ -372,10 +373,8 @@ def new_run(
         source=source_name(),
         run_id=run_id,
         start_time=start_time,
+        attach=attach,
     )
-    writer = store.writer(new_id, store.layout.run_dir(experiment_id, new_id))  # known: no lookup
-    if code is not None and code.diff is not None:
-        atomic_write(writer.run_dir / DIFF_FILE, code.diff)
     return writer, all_tags
 
 
@@ -383,10 +382,6 @@ def resolve_experiment_id(experiment_id: str | None = None) -> str:
     """The experiment a new run goes to: ``experiment_id``, else the active one, else
     ``GITRUN_EXPERIMENT_NAME`` / ``GITRUN_EXPERIMENT_ID``, else the default experiment."""
     return _resolve_experiment_id(experiment_id)
-
-
-def _read_meta(run_dir: Path) -> dict[str, Any]:
-    return read_run_meta(run_dir)
 
 
 def end_run(status: str = RunStatus.FINISHED) -> None:
@@ -418,7 +413,6 @@ def _end(active: ActiveRun, status: str) -> None:
         # The run ends when the last process attached to it ends (several may have resumed it).
         store.end_attached(run_id, status, writer=writer)
     finally:
-        heartbeat.detach(writer.run_dir, unlink=False)  # end_attached removed it
         store.close_writer(run_id)
     STATE.last_run_id = run_id
     if events is not None:

@@ -74,9 +74,18 @@ def script_directory() -> str:
     if STATE.source is not None:
         return STATE.source[1]
     argv0 = sys.argv[0] if sys.argv else ""
-    if argv0 and argv0 not in ("-c", "-m", "-") and os.path.exists(argv0):
-        return str(Path(argv0).resolve().parent)
+    if argv0 and argv0 not in ("-c", "-m", "-"):
+        found = _script_folder(argv0, "" if os.path.isabs(argv0) else os.getcwd())
+        if found is not None:
+            return found
     return os.getcwd()
+
+
+@lru_cache(maxsize=8)
+def _script_folder(argv0: str, cwd: str) -> str | None:
+    # Once per script (and current directory, for a relative one): every start_run asks, twice.
+    path = Path(cwd, argv0)
+    return str(path.resolve().parent) if path.exists() else None
 
 
 @lru_cache(maxsize=1)

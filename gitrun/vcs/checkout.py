@@ -8,7 +8,6 @@ from pathlib import Path
 from gitrun import tags
 from gitrun.errors import GitrunError, last_lines
 from gitrun.store import ReadStore
-from gitrun.tracking.code import DIFF_FILE
 from gitrun.vcs.git import GitRepo
 
 
@@ -34,8 +33,7 @@ def checkout_run(store: ReadStore, run_id: str, dest: Path, repo_dir: Path | Non
     commit = record.tags.get(tags.GIT_COMMIT)
     if not commit:
         raise GitrunError(f"run {record.run_id} recorded no Git commit (it was not started inside a Git work tree)")
-    diff_path = record.run_dir / DIFF_FILE
-    diff = diff_path.read_bytes() if diff_path.exists() else None
+    diff = store.code_diff(record)
     note = record.tags.get(tags.CODE_DIFF, "")
     if diff is None and note.startswith("skipped"):
         raise GitrunError(

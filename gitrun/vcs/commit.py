@@ -382,6 +382,7 @@ def _commit_locked(
         if p.name == EXPERIMENT_FILE and (not filtered or p.parent.name in experiment_ids)
     ]
     paths += [_rel(repo, store.root / name) for name in (".gitignore", "store.yaml") if (store.root / name).exists()]
+    paths += _shared_code_diffs(repo, store, selected)
 
     threshold = dvc_threshold(store, threshold_override)
     big = [p for record in selected if record.run_dir.exists() for p in big_files(record.run_dir, threshold)]
@@ -453,6 +454,17 @@ def _commit_locked(
         return CommitResult(None, "nothing to commit (the runs are already committed)", skipped_running=tuple(skipped))
     done = tuple(item for part in participants for item in part.committed(sha))
     return CommitResult(sha, text, tuple(committed), tuple(tracked), tuple(skipped), tuple(files), done)
+
+
+def _shared_code_diffs(repo: GitRepo, store: Store, records: Iterable[RunRecord]) -> list[str]:
+    """The store's shared ``code/<sha256>.diff`` files the committed runs name (a run's own
+    ``code.diff`` of an earlier release is in its folder, committed with it)."""
+    found = set()
+    for record in records:
+        path = store.code_diff_path(record) if record.status != RunStatus.DELETED else None
+        if path is not None and record.run_dir not in path.parents:
+            found.add(_rel(repo, path))
+    return sorted(found)
 
 
 def exclude_local_files(repo: GitRepo, rel_store: str) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 from gitrun.entities import DatasetInput, Metric, ViewType
 from gitrun.errors import GitrunError, RunNotFoundError
 from gitrun.search.record_cache import RecordCache
-from gitrun.store import ReadStore, RunRecord, _visible, textio
+from gitrun.store import ReadStore, RunRecord, _visible, code, textio
 from gitrun.store.datasets import INPUTS_FILE, inputs_from
 from gitrun.store.pointers import SIZE_LINE
 from gitrun.store.reader import build_record, parse_json_text, summaries_from
@@ -169,6 +169,25 @@ class RevisionStore(ReadStore):
             except OSError as exc:
                 raise textio.write_error(run_dir, exc, "the cache is derived data: the store is untouched") from None
         return experiment_id, run_dir
+
+    def code_diff_path(self, record: RunRecord) -> Path | None:
+        """The run's code diff as committed: the shared ``code/<sha256>.diff`` read from Git into the
+        cache on first use, else the run's own ``code.diff``."""
+        name = code.shared_name(record.tags)
+        if name is not None:
+            path = code.shared_path(self.root, name)
+            if not path.is_file():
+                rel = f"{self.source_store_rel}/" if self.source_store_rel else ""
+                spec = f"{self.revision}:{rel}{code.CODE_DIR}/{name}.diff"
+                blob = self.repo.read_blobs([spec]).get(spec)
+                if blob is not None:  # the cache is derived data; a write error names it
+                    textio.make_dirs(path.parent)
+                    textio.atomic_write(path, blob, durable=False)
+            if path.is_file():
+                return path
+        _, run_dir = self.find_run_dir(record.run_id)
+        own = run_dir / code.RUN_FILE
+        return own if own.is_file() else None
 
     def read_runs(self, run_ids: Iterable[str]) -> list[RunRecord]:
         """Records of several runs: cached ones from the record cache, the rest in one batch of Git reads

@@ -84,6 +84,7 @@ class RunJob:
     experiment_name: str
     directions: Mapping[str, str] = field(default_factory=dict)  # metric -> "min" / "max"
     registered: tuple[tuple[str, str, str], ...] = ()  # (model folder, "churn v0.0.2 (prod)", its anchor)
+    code_diff: Path | None = None  # the file of its code diff (ReadStore.code_diff_path)
 
 
 def spec_key(metric: str, direction: str | None) -> str:
@@ -114,12 +115,17 @@ def _walk_artifacts(root: Path) -> Iterator[tuple[str, os.stat_result]]:
             yield rel, os.stat(path)
 
 
-def fingerprint(record: RunRecord, experiment_name: str, directions: Mapping[str, str] | None = None) -> list[Any]:
-    """The inputs of a run's page: its files' content as the store reports it, without reading series."""
+def fingerprint(
+    record: RunRecord,
+    experiment_name: str,
+    directions: Mapping[str, str] | None = None,
+    code_diff: Path | None = None,
+) -> list[Any]:
+    """The inputs of a run's page: its files' content as the store reports it, without reading series.
+    ``code_diff``: the file of its code diff (``ReadStore.code_diff_path``)."""
     summaries = {k: [s.latest, s.min, s.max, s.step, s.timestamp, s.count] for k, s in record.summaries.items()}
     sizes = {k: series_size(p) for k, p in series_keys(record.run_dir).items()}
     artifacts = [(rel, st.st_size, st.st_mtime_ns) for rel, st in _walk_artifacts(record.run_dir / "artifacts")]
-    diff = record.run_dir / "code.diff"
     inputs = record.run_dir / INPUTS_FILE
     return [
         record.run_id,
@@ -132,7 +138,7 @@ def fingerprint(record: RunRecord, experiment_name: str, directions: Mapping[str
         repr(summaries),  # repr keeps NaN and infinities distinct
         sizes,
         artifacts,
-        diff.stat().st_size if diff.exists() else None,
+        code_diff.stat().st_size if code_diff is not None else None,
         inputs.read_bytes() if inputs.exists() else None,
     ]
 
@@ -156,19 +162,25 @@ def build_all(builder: Builder) -> int:
             versions = registered.get(record.run_id, ())
             # a registered run's page links to the models page: the registry is one of its inputs
             known = content_key(snapshot, record)
-            if known is not None:  # its files are known unchanged without reading them
+            code_diff = None
+            if known is not None:  # its files (and its tags, naming a shared diff by its hash) are known unchanged
                 key = digest_text(
                     builder.salt, record.run_id, exp.name, repr(sorted(directions.items())), known, repr(versions)
                 )
             else:
+                code_diff = snapshot.store.code_diff_path(record)
                 key = digest(
-                    builder.salt, [*fingerprint(record, exp.name, directions), *([versions] if versions else [])]
+                    builder.salt,
+                    [*fingerprint(record, exp.name, directions, code_diff), *([versions] if versions else [])],
                 )
             unit = f"run:{record.run_id}"
             if not builder.writer.is_fresh(unit, key):
                 if revision is not None:  # series, artifacts, inputs: the page reads the run's files, from Git
                     record = replace(record, run_dir=revision.find_run_dir(record.run_id)[1])
-                jobs.append((unit, key, RunJob(record, exp.name, directions, versions)))
+                    code_diff = revision.code_diff_path(record)
+                elif code_diff is None:
+                    code_diff = snapshot.store.code_diff_path(record)
+                jobs.append((unit, key, RunJob(record, exp.name, directions, versions, code_diff)))
     builder.tick("runs", total - len(jobs), total)
     if not jobs:
         return 0
@@ -340,7 +352,7 @@ def render_run(settings: RunSettings, job: RunJob) -> list[tuple[str, bool]]:
         image_series=image_series,
         note_html=safe.render_note(note) if note.strip() else "",
         recover_commands=_recover_commands(record),
-        has_code_diff=(record.run_dir / "code.diff").exists(),
+        has_code_diff=job.code_diff is not None,
         data_src=data_path(run_id),
         specs=specs,
     )
