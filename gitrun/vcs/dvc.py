@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from gitrun.errors import DvcError, DvcNotInstalledError, GitrunError, MissingExtraError
-from gitrun.extras import missing_extra, require
+from gitrun.extras import EXTRAS, missing_extra, require
 from gitrun.redact import redact_credentials, split_url, strip_credentials
 
 DEFAULT_REMOTE_NAME = "storage"
@@ -24,8 +24,11 @@ def require_dvc(feature: str = "this command", hint: str = "") -> None:
     """Import DVC, or raise :class:`~gitrun.errors.DvcNotInstalledError` naming the ``dvc`` extra."""
     try:
         require("dvc", "dvc", feature=feature, hint=hint)
+        import dvc  # noqa: F401  (found is not enough: DVC is used next, so a broken install says so here)
     except MissingExtraError as exc:
         raise DvcNotInstalledError(exc.feature, exc.extra, exc.package, exc.module, exc.hint) from None
+    except ImportError:
+        raise DvcNotInstalledError(feature, "dvc", EXTRAS["dvc"]["dvc"], "dvc", hint) from None
     _redact_dvc_logs()
 
 
