@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from test_site_browser import CHROMIUM, _open, browser_context  # noqa: F401 - fixture
-from test_site_helpers import EPOCH, experiment_table, git, load_data
+from test_site_helpers import EPOCH, experiment_table, git, load_data, settle
 
 import gitrun
 from gitrun.site.build import BuildOptions, BuildResult, build_site
@@ -42,15 +42,6 @@ def _runs(client: Any, experiment_id: str, starts: list[int], first: int = 0) ->
     return ids
 
 
-def _settle(repo: Path) -> None:
-    """Date every run folder changed in the last ten seconds ten seconds back: folders that changed
-    in the last two are read in full (gitrun.site.builder._work_tree_keys), and tests do not wait."""
-    limit = time.time_ns() - 10_000_000_000
-    for run_dir in (repo / ".gitrun" / "experiments").glob("*/runs/*"):
-        mtime = min(run_dir.stat().st_mtime_ns, limit)
-        os.utime(run_dir, ns=(mtime, mtime))
-
-
 def _members(site: Path, experiment_id: str) -> dict[str, set[str]]:
     """chunk file -> the IDs of its runs."""
     index = load_data(site / "data" / "experiments" / f"{experiment_id}.js")["table"]
@@ -63,7 +54,7 @@ def _members(site: Path, experiment_id: str) -> dict[str, set[str]]:
 
 
 def _build(repo: Path, out: Path, **options: Any) -> BuildResult:
-    _settle(repo)
+    settle(repo)
     return build_site(Store(repo / ".gitrun"), BuildOptions(output=out, table_chunk_rows=CHUNK_ROWS, **options))
 
 
