@@ -93,7 +93,10 @@ def test_staged_and_unstaged_user_changes_survive_byte_for_byte(repo: Path) -> N
     assert run_git(repo, "show", "HEAD:README.md").stdout == "# demo project\n"
     assert "new_module.py" not in tree_paths(repo) and "scratch.txt" not in tree_paths(repo)
     assert committed_run_ids(repo) == set(ids)
-    # The store is clean afterwards: the real index knows the store files are committed.
+    # The store is clean afterwards: the real index knows the store files are committed, with their
+    # stat data (plumbing does not refresh: an entry without it would show here, and every later
+    # `git status` would hash the file again).
+    assert run_git(repo, "diff-files", "--name-only", "--", ".gitrun").stdout == ""
     assert run_git(repo, "status", "--porcelain", "--", ".gitrun").stdout == ""
 
 
@@ -142,7 +145,9 @@ def test_run_ids_and_experiment_select_what_is_committed(repo: Path) -> None:
     a1, a2, a3 = log_runs(repo, [{"metrics": {"val_acc": v}} for v in (0.1, 0.2, 0.3)], experiment="alpha")
     (b1,) = log_runs(repo, [{"metrics": {"val_acc": 0.4}}], experiment="beta")
 
-    result = commit_json(repo, a1, a2[:12])  # a unique prefix is enough
+    # A unique prefix is enough (runs started in one millisecond share 11 or more characters).
+    prefix = next(a2[:n] for n in range(8, 27) if not any(other.startswith(a2[:n]) for other in (a1, a3, b1)))
+    result = commit_json(repo, a1, prefix)
     assert {r["run_id"] for r in result["runs"]} == {a1, a2}
     assert committed_run_ids(repo) == {a1, a2}
     assert all(a3 not in p and b1 not in p for p in commit_paths(repo))

@@ -212,8 +212,7 @@ def test_sigkill_of_gitrun_commit_at_each_step(repo: Path, tmp_path: Path, hook:
     (repo / ".git" / "hooks" / hook).unlink()
     after = gitrun_cli("commit", cwd=repo)
     assert after.returncode == 0, after.stderr
-    if hook == "prepare-commit-msg":  # killed between the index update and the commit: repaired
-        assert "interrupted" in after.stderr and "unstaged again" in after.stderr
+    assert "interrupted" not in after.stderr  # every hook runs before the index changes, or after HEAD moved
     if committed:
         assert "Nothing to commit" in after.stdout
     assert {p.split("/")[4] for p in tree_paths(repo) if "/runs/" in p} == set(ids)
@@ -221,6 +220,36 @@ def test_sigkill_of_gitrun_commit_at_each_step(repo: Path, tmp_path: Path, hook:
     assert git_state(repo) == before and work_files(repo) == files
     assert store_status(repo) == ""
     assert temp_files(repo) == []
+
+
+def test_sigkill_after_the_index_update_before_head_moves_is_repaired(repo: Path) -> None:
+    """No hook runs in that window, so the kill comes from inside: the process dies where HEAD would move."""
+    ids = log_runs(repo, [{"metrics": {"val_acc": 0.5}}, {"metrics": {"val_acc": 0.7}}])
+    edit_user_files(repo)
+    sha, before, files = head(repo), git_state(repo), work_files(repo)
+    code = (
+        "import os, signal, sys\n"
+        "from gitrun.vcs import commit\n"
+        "commit._commit_tree = lambda *args: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "from gitrun.cli import main\n"
+        "sys.argv = ['gitrun', 'commit']\n"
+        "main()\n"
+    )
+    from tests.helpers import run_python
+
+    killed = run_python(code, repo)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert head(repo) == sha
+    assert run_git(repo, "diff", "--cached", "--name-only", "--", ".gitrun").stdout != ""  # staged, journaled
+
+    after = gitrun_cli("commit", cwd=repo)
+
+    assert after.returncode == 0, after.stderr
+    assert "interrupted" in after.stderr and "unstaged again" in after.stderr
+    assert {p.split("/")[4] for p in tree_paths(repo) if "/runs/" in p} == set(ids)
+    assert run_git(repo, "rev-list", "--count", f"{sha}..HEAD").stdout.strip() == "1"
+    assert git_state(repo) == before and work_files(repo) == files
+    assert store_status(repo) == "" and temp_files(repo) == []
 
 
 def test_an_index_left_staging_the_removal_of_runs_is_repaired(repo: Path) -> None:
@@ -301,7 +330,7 @@ def test_failing_hooks_refuse_and_commit_msg_hooks_may_edit_the_message(repo: Pa
     assert proc.returncode != 0 and "commit-msg hook failed" in proc.stderr and "missing ticket" in proc.stderr
     assert head(repo) == sha and git_state(repo) == before
 
-    # prepare-commit-msg runs inside `git commit`, after gitrun updated the index: it is put back.
+    # prepare-commit-msg runs as in `git commit`, --no-verify or not.
     write_hook(repo, "commit-msg", "exit 0\n")
     write_hook(repo, "prepare-commit-msg", "echo 'no message today' >&2\nexit 1\n")
     proc = gitrun_cli("commit", cwd=repo)

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 # ruff: noqa: F811  (pytest fixtures imported from test_site_browser are redefined as arguments)
 import hashlib
-import os
-import time
 from pathlib import Path
 from typing import Any
 

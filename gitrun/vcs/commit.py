@@ -1,9 +1,10 @@
 """``gitrun commit``: put finished runs into Git, big artifacts into DVC, and nothing else.
 
-How the user's work stays untouched: the commit is built in a *temporary index* (HEAD's tree
-plus the store paths being committed), ``git commit`` runs on it (so hooks run as usual), and
-afterwards only the store's entries of the real index are refreshed to the new HEAD. Whatever
-else the user had staged or modified is exactly as it was.
+How the user's work stays untouched: the store paths being committed are staged in a
+*temporary index* holding only them, the commit's tree is HEAD's with those paths replaced
+(:mod:`gitrun.vcs.trees`), the hooks ``git commit`` would run run on a temporary index of that
+tree, and only the committed entries of the real index are set to the new HEAD's. Whatever else
+the user had staged or modified is exactly as it was.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from gitrun import gitcmd
 from gitrun.entities import RunStatus
@@ -34,6 +35,7 @@ from gitrun.store.writer import FULL_VALUES_DIR
 from gitrun.tracking.state import current_store
 from gitrun.vcs import dvc
 from gitrun.vcs.git import GitRepo
+from gitrun.vcs.trees import TreeEdit
 
 DEFAULT_DVC_THRESHOLD = 500 * 1024  # pre-commit's check-added-large-files default (500 KB)
 
@@ -535,7 +537,7 @@ def commit_paths(
     complete: Sequence[str] = (),
     local: Callable[[str], bool] | None = None,
 ) -> tuple[str | None, list[str]]:
-    """Commit exactly ``paths`` (as in the work tree) on top of HEAD, through a temporary index.
+    """Commit exactly ``paths`` (as in the work tree) on top of HEAD.
 
     ``drop``: files under them that leave Git (now tracked by DVC; Git ignores only untracked
     files). ``complete``: directories whose every file must be in the commit or tracked by DVC
@@ -543,37 +545,49 @@ def commit_paths(
     files); given, Git's ignore rules do not apply under ``paths`` (the store's own files), else
     they do, as for ``git add -A`` (``.dvc/config.local`` and the like stay out).
 
-    The repository's pre-commit and commit-msg hooks run first, on the temporary index; a hook
-    that changes what would be committed is refused. The user's index lists the new entries of
-    ``paths`` before HEAD moves, and a journal in ``.git`` lets the next gitrun command repair
-    it if this process is killed in between (:func:`recover_interrupted_commit`).
+    ``paths`` are staged in a temporary index holding only them, and the commit's tree is HEAD's
+    with those paths replaced (:mod:`gitrun.vcs.trees`): no command reads an index of the whole
+    repository unless a pre-commit or commit-msg hook needs one. The hooks run first, on a
+    temporary index of the whole commit; a hook that changes what would be committed is refused.
+    The user's index lists the new entries of ``paths`` before HEAD moves, and a journal in
+    ``.git`` lets the next gitrun command repair it if this process is killed in between
+    (:func:`recover_interrupted_commit`). HEAD moves only from the commit it was built on.
     """
     recover_interrupted_commit(repo)
     git_dir = repo.git_dir
     index = git_dir / f"{_TEMP_INDEX}{os.getpid()}"
     env = {"GIT_INDEX_FILE": str(index)}
     head = repo.head()
+    edit = TreeEdit(repo, head, paths)
+    paths = edit.paths
     started = time.time()
     try:
-        repo.run("read-tree", *([head] if head else ["--empty"]), env=env)
-        in_index, pointers = _stage(repo, paths, env, local)
+        before = edit.head_files()
+        repo.run("read-tree", "--empty", env=env)
+        if before:
+            repo.run("update-index", "-z", "--index-info", env=env, input=b"\0".join(before) + b"\0", text=False)
+        staged_files = _stage(repo, paths, env, local)
         if drop:
             _rm_cached(repo, drop, env=env)
         if complete:
-            _check_complete(repo, complete, in_index, local, pointers, started)
-        tree = repo.run("write-tree", env=env).strip()
+            _check_complete(repo, complete, staged_files.files, local, staged_files.pointers, started)
+        staged = repo.run("write-tree", env=env).strip()
+        tree = edit.apply(staged)
         changed = _tree_changes(repo, head, tree)
         if not changed:
             _refresh_index(repo, head, paths, repair=True)
             return None, []
-        if not no_verify:
-            _run_hook_checked(repo, "pre-commit", env)
-            _check_tree_unchanged(repo, tree, repo.run("write-tree", env=env).strip(), paths)
-            message = _run_commit_msg_hook(repo, env, message, git_dir)
+        if _has_hooks(repo, "prepare-commit-msg", *([] if no_verify else ["pre-commit", "commit-msg"])):
+            repo.run("read-tree", tree, env=env)  # the hooks see the index `git commit` would give them
+            if not no_verify:
+                _run_hook_checked(repo, "pre-commit", env)
+                _check_tree_unchanged(repo, tree, repo.run("write-tree", env=env).strip(), paths)
+            message = _run_message_hooks(repo, env, message, git_dir, verify=not no_verify)
+        message = _clean_message(repo, message)
         _write_journal(git_dir, head, paths)
         try:
-            _refresh_index(repo, tree, paths)  # the user's index lists the new entries before HEAD moves
-            repo.run("commit", "-q", "--no-verify", "--no-edit", "-F", "-", env=env, input=message)
+            _index_committed(repo, staged, before, staged_files.signatures)  # before HEAD moves
+            sha = _commit_tree(repo, tree, head, message)
         except BaseException as exc:
             _roll_back(repo)
             if isinstance(exc, GitCommandError):
@@ -586,7 +600,90 @@ def commit_paths(
     finally:
         for leftover in (index, git_dir / f"{_TEMP_MESSAGE}{os.getpid()}"):
             leftover.unlink(missing_ok=True)
-    return repo.head(), changed
+    _run_hook(repo, "post-commit", {})  # as `git commit` does, --no-verify or not; its status is ignored
+    repo.run("maintenance", "run", "--auto", "--quiet", check=False)  # `git commit`'s `gc --auto`
+    return sha, changed
+
+
+def _has_hooks(repo: GitRepo, *names: str) -> bool:
+    """Whether any of the hooks ``names`` exists (``core.hooksPath`` honoured) or any hook is
+    configured (``hook.<name>.command``, newer Git)."""
+    if repo.run("config", "--get-regexp", r"^hook\.", check=False).stdout.strip():
+        return True
+    found = repo.run("rev-parse", *[arg for name in names for arg in ("--git-path", f"hooks/{name}")])
+    return any(os.access(repo.root / path, os.X_OK) and (repo.root / path).is_file() for path in found.splitlines())
+
+
+def _clean_message(repo: GitRepo, message: str) -> str:
+    """The message as ``git commit -F`` would store it (``commit.cleanup`` honoured: trailing
+    whitespace and surplus blank lines go; ``strip`` also drops ``#`` lines)."""
+    mode = (repo.config("commit.cleanup") or "default").lower()
+    if mode != "verbatim":
+        message = repo.run("stripspace", *(["--strip-comments"] if mode == "strip" else []), input=message or "\n")
+    if not message.strip():
+        raise GitrunError("the commit message is empty (after the commit-msg hook); nothing was committed")
+    return message
+
+
+def _commit_tree(repo: GitRepo, tree: str, head: str | None, message: str) -> str:
+    """Write the commit of ``tree`` on ``head`` and move HEAD (its branch) to it, only if HEAD is
+    still ``head``: a commit made meanwhile by someone else is never undone."""
+    signed = repo.run("config", "--type=bool", "--get", "commit.gpgsign", check=False).stdout.strip() == "true"
+    sha = repo.run(
+        "commit-tree", tree, *(["-p", head] if head else []), *(["-S"] if signed else []), "-F", "-", input=message
+    ).strip()
+    subject = message.split("\n", 1)[0]
+    reflog = f"commit{'' if head else ' (initial)'}: {subject}"
+    repo.run("update-ref", "-m", reflog, "HEAD", sha, head or "0" * len(sha))
+    return str(sha)
+
+
+def _index_committed(
+    repo: GitRepo, staged: str, before: Sequence[bytes], signatures: dict[bytes, tuple[int, ...]]
+) -> None:
+    """Make the user's index list the committed files as committed: every file of ``staged`` (the
+    tree of the committed paths alone), and none of ``before`` (HEAD's files there) that it lacks.
+    Other entries, staged work of the user's under a run folder included, stay as they are.
+
+    A file unchanged since it was staged (its ``signatures`` entry) is added from disk, so that
+    its entry has the file's stat data as after ``git add`` (an entry without it makes every later
+    ``git status`` hash the file again); one changed since gets the committed blob exactly."""
+    root = os.fsencode(repo.root)
+    exact: list[bytes] = []
+    from_disk: list[bytes] = []
+    kept: set[bytes] = set()
+    for entry in repo.run("ls-tree", "-r", "-z", staged, text=False).split(b"\0"):
+        if not entry:
+            continue
+        path = entry.partition(b"\t")[2]
+        kept.add(path)
+        signature = signatures.get(path)
+        if signature is not None and _signature(os.path.join(root, path)) == signature:
+            from_disk.append(path)
+        else:
+            exact.append(entry)
+    for path in (entry.partition(b"\t")[2] for entry in before):
+        if path not in kept:
+            exact.append(b"0 " + b"0" * 40 + b"\t" + path)
+    if exact:
+        _update_user_index(repo, ["--index-info"], b"\0".join(exact) + b"\0")
+    if from_disk:
+        _update_user_index(repo, ["--add", "--stdin"], b"\0".join(from_disk) + b"\0")
+
+
+def _update_user_index(repo: GitRepo, options: Sequence[str], records: bytes) -> None:
+    """``git update-index -z OPTIONS`` on the user's index, ``records`` its input, waiting while
+    another Git process holds the index."""
+    while True:
+        proc = repo.run("update-index", "-z", *options, input=records, text=False, check=False)
+        if proc.returncode == 0:
+            return
+        if "index.lock" not in proc.stderr or not _wait_for_index_lock(repo):
+            raise GitrunError(
+                f"cannot update the index ({last_lines(proc.stderr)}): another Git process holds "
+                f"{repo.git_dir / 'index.lock'} (if none does, a crashed one left it: delete it). "
+                "Nothing was committed"
+            )
 
 
 def _tree_changes(repo: GitRepo, head: str | None, tree: str) -> list[str]:
@@ -630,9 +727,10 @@ def _run_hook_checked(repo: GitRepo, name: str, env: dict[str, str], *args: str)
     proc = _run_hook(repo, name, env, *args)
     if proc is not None and proc.returncode != 0:
         output = last_lines(proc.stderr + "\n" + proc.stdout)
+        skip = " (--no-verify skips it)" if name in ("pre-commit", "commit-msg") else ""
         raise GitrunError(
             f"git refused the commit (its {name} hook failed): {output or f'exit status {proc.returncode}'}. "
-            "Nothing was committed; your files and index are unchanged (--no-verify skips the hooks)"
+            f"Nothing was committed; your files and index are unchanged{skip}"
         )
 
 
@@ -665,11 +763,14 @@ def _check_tree_unchanged(repo: GitRepo, before: str, after: str, paths: Sequenc
     )
 
 
-def _run_commit_msg_hook(repo: GitRepo, env: dict[str, str], message: str, git_dir: Path) -> str:
-    """The message after the commit-msg hook (which may edit it, e.g. to add a trailer)."""
+def _run_message_hooks(repo: GitRepo, env: dict[str, str], message: str, git_dir: Path, verify: bool) -> str:
+    """The message after the prepare-commit-msg hook and (``verify``) the commit-msg hook, run as
+    ``git commit -F`` runs them; either may edit it (to add a ticket or a trailer, say)."""
     path = git_dir / f"{_TEMP_MESSAGE}{os.getpid()}"
     path.write_text(message if message.endswith("\n") else message + "\n", encoding="utf-8")  # as Git writes it
-    _run_hook_checked(repo, "commit-msg", env, str(path))
+    _run_hook_checked(repo, "prepare-commit-msg", env, str(path), "message")
+    if verify:
+        _run_hook_checked(repo, "commit-msg", env, str(path))
     return path.read_text(encoding="utf-8")
 
 
@@ -760,13 +861,28 @@ def _roll_back(repo: GitRepo) -> None:
 
 
 # -- staging -----------------------------------------------------------------------------------------
-def _stage(
-    repo: GitRepo, paths: Sequence[str], env: dict[str, str], local: Callable[[str], bool] | None
-) -> tuple[set[str], set[str]]:
+class Staged(NamedTuple):
+    """What :func:`_stage` staged: the files under the paths the index lists, the DVC pointers
+    among them, and each file's :func:`_signature` as it was read."""
+
+    files: set[str]
+    pointers: set[str]
+    signatures: dict[bytes, tuple[int, ...]]
+
+
+def _signature(path: bytes) -> tuple[int, ...] | None:
+    """What tells that a file changed: its lstat's inode, size, mtime and ctime (None: gone)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _stage(repo: GitRepo, paths: Sequence[str], env: dict[str, str], local: Callable[[str], bool] | None) -> Staged:
     """What ``git add -A -- paths`` does to the index ``env`` names; with ``local``, the ignore rules
     do not apply: every file under ``paths`` is staged but ``local`` ones and those DVC tracks (a
-    ``.gitignore`` inside a logged folder must not hide its siblings). Returns the files under
-    ``paths`` the index now lists, and the DVC pointers among the files.
+    ``.gitignore`` inside a logged folder must not hide its siblings).
 
     New contents are written as one pack by ``git fast-import`` instead of one loose object file per
     file (creating thousands of small files dominated committing many runs on slow file systems);
@@ -796,12 +912,14 @@ def _stage(
         name = path.decode("utf-8", "surrogateescape")
         if path not in deleted and not (local and local(name)) and not (pointers and _dvc_tracked(name, pointers)):
             files.append(path)
+    root = os.fsencode(repo.root)
+    signatures = {path: _signature(os.path.join(root, path)) for path in tracked - deleted}
     if files:
-        records += _write_blobs(repo, files, env)
+        records += _write_blobs(repo, files, env, signatures)
     if records:
         repo.run("update-index", "-z", "--index-info", env=env, input=b"\0".join(records) + b"\0", text=False)
     in_index = {p.decode("utf-8", "surrogateescape") for p in [*(tracked - deleted), *files]}
-    return in_index, pointers
+    return Staged(in_index, pointers, {path: sig for path, sig in signatures.items() if sig is not None})
 
 
 def _dvc_tracked(path: str, pointers: set[str]) -> bool:
@@ -814,18 +932,23 @@ def _dvc_tracked(path: str, pointers: set[str]) -> bool:
             return False
 
 
-def _write_blobs(repo: GitRepo, files: list[bytes], env: dict[str, str]) -> list[bytes]:
-    """``update-index --index-info`` records of ``files`` (repo-relative), their blobs written."""
+def _write_blobs(
+    repo: GitRepo, files: list[bytes], env: dict[str, str], signatures: dict[bytes, tuple[int, ...] | None]
+) -> list[bytes]:
+    """``update-index --index-info`` records of ``files`` (repo-relative), their blobs written and
+    their :func:`_signature` before they were read put in ``signatures``."""
+    import stat
     import tempfile
 
     root = os.fsencode(repo.root)
     modes = []
     for path in files:
-        full = os.path.join(root, path)
-        if os.path.islink(full):
+        st = os.lstat(os.path.join(root, path))
+        signatures[path] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        if stat.S_ISLNK(st.st_mode):
             modes.append(b"120000")
         else:
-            modes.append(b"100755" if os.stat(full).st_mode & 0o111 else b"100644")
+            modes.append(b"100755" if st.st_mode & 0o111 else b"100644")
     converted = _converted(repo, [p for p, m in zip(files, modes, strict=True) if m != b"120000"])
     shas: dict[bytes, bytes] = {}
     if converted:
