@@ -411,7 +411,7 @@ def _commit_locked(
         in_git = []
 
     records = {r.run_id: r for r in selected}
-    in_head = _run_dirs_in_head(repo, store)
+    in_head = _run_dirs_in_head(repo, store, {r.experiment_id for r in selected})
     committed = [
         CommittedRun(
             r.run_id,
@@ -431,7 +431,8 @@ def _commit_locked(
     else:
         text = experiments_message(store, [p.parent.name for p in experiment_files])
     # Files that DVC tracks now but HEAD has as blobs (see above, or an earlier failed attempt) leave Git.
-    drop = [p for c in _chunks(paths, 500) for p in _in_head(repo, c) if os.path.isfile(repo.root / f"{p}.dvc")]
+    pointed = _dvc_pointed(repo, paths)
+    drop = [p for c in _chunks(pointed, 500) for p in _in_head(repo, c) if os.path.isfile(repo.root / f"{p}.dvc")]
     prefix = "" if _rel(repo, store.root) == "." else _rel(repo, store.root) + "/"
     participants = _participants(store, [r for r in selected if r.status != RunStatus.DELETED])
     try:
@@ -518,13 +519,29 @@ def _record_killed(store: Store, record: RunRecord) -> RunRecord:
     return store.read_run(record.run_id)
 
 
-def _run_dirs_in_head(repo: GitRepo, store: Store) -> set[str]:
-    """Repo-relative directories of the runs HEAD already has (one ``git ls-tree``)."""
-    if repo.head() is None:
+def _run_dirs_in_head(repo: GitRepo, store: Store, experiment_ids: Iterable[str]) -> set[str]:
+    """Repo-relative directories of the runs of ``experiment_ids`` that HEAD already has (one
+    ``git ls-tree`` of their ``runs/`` folders, not of the whole store)."""
+    folders = [_rel(repo, store.layout.experiments_dir / e / "runs") + "/" for e in sorted(experiment_ids)]
+    if repo.head() is None or not folders:
         return set()
-    prefix = _rel(repo, store.layout.experiments_dir) + "/"
-    listing = repo.run("ls-tree", "-r", "-d", "-z", "--name-only", "HEAD", "--", prefix)
-    return {p for p in listing.split("\0") if p.count("/") == prefix.count("/") + 2 and p.split("/")[-2] == "runs"}
+    listing = repo.run("ls-tree", "-z", "--name-only", "HEAD", "--", *folders)
+    return {p for p in listing.split("\0") if p}
+
+
+def _dvc_pointed(repo: GitRepo, paths: Sequence[str]) -> list[str]:
+    """The files and folders under ``paths`` (repo-relative) with a ``<name>.dvc`` pointer beside them."""
+    found = []
+    for path in paths:
+        full = repo.root / path
+        if full.is_file():
+            if path.endswith(".dvc"):
+                found.append(path[: -len(".dvc")])
+            continue
+        for dirpath, _dirnames, filenames in os.walk(full):
+            prefix = os.path.relpath(dirpath, repo.root).replace(os.sep, "/")
+            found += [f"{prefix}/{name[: -len('.dvc')]}" for name in filenames if name.endswith(".dvc")]
+    return found
 
 
 def commit_paths(
