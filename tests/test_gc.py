@@ -131,3 +131,37 @@ def test_gc_of_a_run_with_a_dvc_artifact(dvc_repo: Path, tmp_path: Path) -> None
     assert run_git(repo, "status", "--porcelain").stdout == ""
     # The previous commit still reads the artifact (DVC's cache keeps the content).
     assert read_artifact(store_at(Store(repo / ".gitrun"), "HEAD~1"), run_id, "model.bin") == data
+
+
+def test_gc_removes_code_diffs_no_run_names_that_git_never_had(repo: Path) -> None:
+    """Shared ``code/<sha256>.diff`` files: one per distinct dirty diff, kept while a run names it."""
+
+    def dirty_run(text: str) -> tuple[str, Path]:
+        (repo / "train.py").write_text(text)
+        (run_id,) = log_runs(repo, [{"metrics": {"val_acc": 0.5}}])
+        tags = json.loads((run_dir(repo, run_id) / "tags.json").read_text())
+        return run_id, repo / ".gitrun" / "code" / f"{tags['gitrun.git.diff.sha256']}.diff"
+
+    committed_run, committed_diff = dirty_run("print('v2')\n")
+    cli_ok("commit", cwd=repo)
+    cli_ok("runs", "delete", committed_run, cwd=repo)
+    scratch, scratch_diff = dirty_run("print('v3')\n")
+    kept, kept_diff = dirty_run("print('v4')\n")
+    cli_ok("runs", "delete", scratch, cwd=repo)
+    hour_ago = time.time() - 2 * 3600
+    for path in (committed_diff, scratch_diff, kept_diff):
+        os.utime(path, (hour_ago, hour_ago))
+    fresh = repo / ".gitrun" / "code" / ("0" * 64 + ".diff")  # as a run starting elsewhere just wrote it
+    fresh.write_text("diff --git a/x b/x\n")
+
+    out = cli_ok("gc", "--dry-run", cwd=repo)
+    assert "Would remove 1 code diff(s)" in out and scratch_diff.exists()
+
+    out = cli_ok("gc", cwd=repo)
+
+    assert "Removed 2 deleted run(s)" in out and "Removed 1 code diff(s)" in out
+    assert not scratch_diff.exists()  # named by no run left, and never committed
+    assert kept_diff.exists()  # its run is alive
+    assert committed_diff.exists()  # in Git: runs on another branch may name it
+    assert fresh.exists()  # too new to tell
+    assert run_git(repo, "show", f"HEAD:.gitrun/code/{committed_diff.name}").returncode == 0

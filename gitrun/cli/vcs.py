@@ -138,7 +138,9 @@ def log(ctx: click.Context, rev: str, as_json: bool) -> None:
 @click.option("--no-verify", is_flag=True, help="Skip commit hooks.")
 @click.pass_context
 def gc(ctx: click.Context, older_than: str | None, dry_run: bool, no_verify: bool) -> None:
-    """Remove soft-deleted runs for good, through an ordinary commit (history keeps them)."""
+    """Remove soft-deleted runs for good, through an ordinary commit (history keeps them).
+
+    Code diffs (.gitrun/code/) that no run names any more and that were never committed go too."""
     from gitrun.vcs.gc import gc as do_gc
 
     result = do_gc(get_store(ctx), parse_age(older_than) if older_than else None, dry_run=dry_run, no_verify=no_verify)
@@ -146,6 +148,8 @@ def gc(ctx: click.Context, older_than: str | None, dry_run: bool, no_verify: boo
     click.echo(f"{verb} {len(result.removed)} deleted run(s)")
     for run_id in result.removed:
         click.echo(f"  {run_id}")
+    if result.diffs:
+        click.echo(f"{verb} {len(result.diffs)} code diff(s) no run names (.gitrun/code/)")
     if result.commit and result.commit.sha:
         click.echo(f"[{result.commit.sha[:10]}] {result.commit.message.splitlines()[0]}")
 
