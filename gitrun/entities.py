@@ -157,11 +157,19 @@ class RunData:
 
 
 @dataclass(frozen=True)
+class LoggedModelInput:
+    """A logged model as one run's input (MLflow 3's ``LoggedModelInput``: ``log_input(model=...)``)."""
+
+    model_id: str
+
+
+@dataclass(frozen=True)
 class RunInputs:
-    """A run's inputs (MLflow's ``run.inputs``): its datasets, as ``<run>/inputs.json`` records them."""
+    """A run's inputs (MLflow's ``run.inputs``): its datasets and models, as ``<run>/inputs.json``
+    records them."""
 
     dataset_inputs: list[DatasetInput] = field(default_factory=list)
-    model_inputs: list[Any] = field(default_factory=list)
+    model_inputs: list[LoggedModelInput] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

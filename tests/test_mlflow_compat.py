@@ -390,6 +390,38 @@ def test_inputs_are_stored_once_in_the_runs_inputs_json(repo: Path) -> None:
         gitrun.log_input(object())
 
 
+def _log_model_inputs(mlflow: Any) -> list[str]:
+    entities = importlib.import_module(f"{mlflow.__name__}.entities")
+    with mlflow.start_run() as run:
+        mlflow.log_input(model=entities.LoggedModelInput("m-0123456789abcdef0123456789abcdef"))
+        mlflow.log_input(model=entities.LoggedModelInput("m-0123456789abcdef0123456789abcdef"))  # once
+        mlflow.log_input(model=entities.LoggedModelInput("m-ffffffffffffffffffffffffffffffff"))
+    got = mlflow.get_run(run.info.run_id).inputs
+    assert got.dataset_inputs == []
+    return [m.model_id for m in got.model_inputs]
+
+
+def test_log_input_of_a_model_records_what_mlflow_records(real_mlflow: ModuleType, repo: Path) -> None:
+    ours = _log_model_inputs(gitrun)
+    assert ours == _log_model_inputs(real_mlflow)
+    assert ours == ["m-0123456789abcdef0123456789abcdef", "m-ffffffffffffffffffffffffffffffff"]
+    # Datasets and models share the run's inputs.json; MLflow's own LoggedModelInput is taken too.
+    import pandas as pd
+
+    with gitrun.start_run() as run:
+        gitrun.log_input(gitrun.data.from_pandas(pd.DataFrame({"x": [1]})), context="training")
+        gitrun.log_input(model=real_mlflow.entities.LoggedModelInput("m-0123456789abcdef0123456789abcdef"))
+        gitrun.log_input(gitrun.data.from_pandas(pd.DataFrame({"x": [2]})), context="eval")
+    run_dir = repo / ".gitrun" / "experiments" / "default" / "runs" / run.info.run_id
+    stored = json.loads((run_dir / "inputs.json").read_text())
+    assert stored["models"] == [{"model_id": "m-0123456789abcdef0123456789abcdef"}] and len(stored["inputs"]) == 2
+    got = gitrun.get_run(run.info.run_id).inputs
+    assert [m.model_id for m in got.model_inputs] == ["m-0123456789abcdef0123456789abcdef"]
+    assert len(got.dataset_inputs) == 2
+    with pytest.raises(GitrunError, match="LoggedModelInput"):
+        gitrun.log_input(model="m-0123456789abcdef0123456789abcdef")
+
+
 # -- the rest of the fluent API MLflow scripts use ----------------------------------------------------
 def _lifecycle(mlflow: Any) -> dict[str, Any]:
     artifacts = importlib.import_module(f"{mlflow.__name__}.artifacts")

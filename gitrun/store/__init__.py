@@ -64,6 +64,7 @@ from gitrun.store.reader import (
     metric_history,
     process_alive,
     process_id,
+    read_json_file,
     read_outcomes,
     read_run,
     worst_status,
@@ -291,11 +292,13 @@ class ReadStore:
         return record_to_run(record)
 
     def get_run(self, run_id: str) -> Run:
-        """The run, with its dataset inputs (``run.inputs``; ``search_runs`` leaves them out)."""
+        """The run, with its dataset and model inputs (``run.inputs``; ``search_runs`` leaves them out)."""
         record = self.read_run(run_id)
         run = self.to_run(record)
-        found = self.read_inputs(record)
-        return dataclasses.replace(run, inputs=RunInputs(found)) if found else run
+        data, label = self.inputs_files_of([record])[record.run_id]
+        found = datasets.inputs_from(data, label, self.strict)
+        models = datasets.model_inputs_from(data, label, self.strict)
+        return dataclasses.replace(run, inputs=RunInputs(found, models)) if found or models else run
 
     def read_inputs(self, record: RunRecord) -> list[DatasetInput]:
         """The run's dataset inputs (its ``inputs.json``; a revision view reads it from Git)."""
@@ -303,7 +306,18 @@ class ReadStore:
 
     def read_inputs_of(self, records: Iterable[RunRecord]) -> dict[str, list[DatasetInput]]:
         """:meth:`read_inputs` of many runs, by run ID (a revision view reads them in one batch)."""
-        return {r.run_id: datasets.read_inputs(r.run_dir, self.strict) for r in records}
+        return {
+            run_id: datasets.inputs_from(data, label, self.strict)
+            for run_id, (data, label) in self.inputs_files_of(records).items()
+        }
+
+    def inputs_files_of(self, records: Iterable[RunRecord]) -> dict[str, tuple[Any, str]]:
+        """Each run's parsed ``inputs.json`` (``{}`` without one) and the name warnings give it, by run ID."""
+        out = {}
+        for record in records:
+            path = record.run_dir / datasets.INPUTS_FILE
+            out[record.run_id] = (read_json_file(path, self.strict, {}), str(path))
+        return out
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
         _, run_dir = self.find_run_dir(run_id)

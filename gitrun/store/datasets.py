@@ -1,7 +1,8 @@
-"""A run's dataset inputs: ``<run>/inputs.json`` (docs/format.md, "inputs.json").
+"""A run's inputs: ``<run>/inputs.json`` (docs/format.md, "inputs.json").
 
-The record MLflow keeps as a run's ``inputs.dataset_inputs``: each dataset's name, digest,
-source type, source, schema and profile, with its input tags (``mlflow.data.context``). gitrun
+The record MLflow keeps as a run's ``inputs``: each dataset's name, digest, source type, source,
+schema and profile, with its input tags (``mlflow.data.context``), and the logged models the run
+took as inputs (MLflow 3's ``log_input(model=...)``: their IDs). gitrun
 writes it for the DVC lineage of runs inside DVC pipelines (``gitrun.projects``) and for
 ``gitrun.data.from_dvc``; MLflow's ``log_input`` stores into the same file. Adding inputs is a
 read-modify-write under the run's lock; an input already recorded (same name, digest and
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from gitrun import tags
-from gitrun.entities import Dataset, DatasetInput
+from gitrun.entities import Dataset, DatasetInput, LoggedModelInput
 from gitrun.store import textio
 from gitrun.store.reader import read_json_file
 from gitrun.store.textio import problem
@@ -85,6 +86,19 @@ def inputs_from(data: Any, label: str, strict: bool = False) -> list[DatasetInpu
     return [item for item in found if item is not None]
 
 
+def model_inputs_from(data: Any, label: str, strict: bool = False) -> list[LoggedModelInput]:
+    """The logged models in ``data`` (an ``inputs.json``'s content) the run took as inputs."""
+    entries = data.get("models", []) if isinstance(data, dict) else []
+    found = []
+    for entry in entries if isinstance(entries, list) else [entries]:
+        model_id = entry.get("model_id") if isinstance(entry, dict) else None
+        if isinstance(model_id, str) and model_id:
+            found.append(LoggedModelInput(model_id))
+        else:
+            problem(f'{label}: a model input without a "model_id"; skipping it', strict)
+    return found
+
+
 def field_values(inputs: Iterable[DatasetInput], key: str) -> list[str]:
     """MLflow's search fields of a run's inputs: each dataset's ``name`` or ``digest``, or the
     ``context`` tag of each input that has one."""
@@ -97,16 +111,25 @@ def _key(item: DatasetInput) -> tuple[str, str, str]:
     return (item.dataset.name, item.dataset.digest, item.tags.get(CONTEXT_TAG, ""))
 
 
-def add_inputs(run_dir: Path, inputs: Iterable[DatasetInput]) -> None:
-    """Record ``inputs`` for the run in ``run_dir`` (those not recorded yet), atomically."""
-    new = list(inputs)
-    if not new:
+def add_inputs(run_dir: Path, inputs: Iterable[DatasetInput], models: Iterable[LoggedModelInput] = ()) -> None:
+    """Record ``inputs`` and ``models`` for the run in ``run_dir`` (those not recorded yet), atomically."""
+    new, new_models = list(inputs), list(models)
+    if not new and not new_models:
         return
     with run_lock(run_dir):
-        current = read_inputs(run_dir)
+        path = run_dir / INPUTS_FILE
+        data = read_json_file(path, False, {})
+        current = inputs_from(data, str(path))
+        current_models = model_inputs_from(data, str(path))
         seen = {_key(i) for i in current}
         for item in new:
             if _key(item) not in seen:
                 current.append(item)
                 seen.add(_key(item))
-        textio.atomic_write(run_dir / INPUTS_FILE, textio.dumps({"inputs": [_to_json(i) for i in current]}))
+        for model in new_models:
+            if model not in current_models:
+                current_models.append(model)
+        content: dict[str, Any] = {"inputs": [_to_json(i) for i in current]}
+        if current_models:
+            content["models"] = [{"model_id": m.model_id} for m in current_models]
+        textio.atomic_write(path, textio.dumps(content))

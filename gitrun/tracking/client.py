@@ -227,11 +227,12 @@ class Client:
             writer.log_metric_points(points)
 
     def log_inputs(self, run_id: str, datasets: Sequence[DatasetInput] | None = None, models: Any = None) -> None:
-        """Record ``DatasetInput``s (a ``Dataset`` entity with its input tags) for the run."""
+        """Record ``DatasetInput``s (a ``Dataset`` entity with its input tags) and MLflow 3's
+        ``LoggedModelInput``s (logged models the run used) for the run."""
         found = [
             DatasetInput(_inputs.dataset_entity(d.dataset, {}), dict(d.tags)) for d in datasets or () if d is not None
         ]
-        _inputs.log_inputs(self.writable_store.writable(run_id).run_dir, found)
+        _inputs.log_inputs(self.writable_store.writable(run_id).run_dir, found, _inputs.model_inputs(models))
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         return self.store.metric_history(run_id, key)

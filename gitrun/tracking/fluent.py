@@ -586,7 +586,8 @@ def log_input(
     model: Any = None,
 ) -> None:
     """Record a dataset the active run used (``gitrun.data.from_pandas`` / ``from_numpy`` / ``from_dvc``);
-    ``context`` ("training", "eval"...) is its ``mlflow.data.context`` tag."""
+    ``context`` ("training", "eval"...) is its ``mlflow.data.context`` tag. ``model``: a logged
+    model the run used (MLflow 3's ``LoggedModelInput(model_id)``), recorded in ``run.inputs.model_inputs``."""
     log_inputs([dataset], [context], [tags], [model])
 
 
@@ -610,7 +611,7 @@ def log_inputs(
         for d, c, t in zip(items, contexts, tags_list, strict=True)
         if d is not None
     ]
-    inputs.log_inputs(writer.run_dir, found)
+    inputs.log_inputs(writer.run_dir, found, inputs.model_inputs(models))
 
 
 def log_table(data: Any, artifact_file: str, run_id: str | None = None) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gitrun.entities import Dataset, DatasetInput
+from gitrun.entities import Dataset, DatasetInput, LoggedModelInput
 from gitrun.errors import InvalidInputError
 from gitrun.store import datasets
 from gitrun.tags import DATA_CONTEXT, GIT_COMMIT, SOURCE_NAME, SOURCE_TYPE, USER
@@ -45,8 +45,25 @@ def dataset_input(
     return DatasetInput(dataset_entity(dataset, run_tags), input_tags)
 
 
-def log_inputs(run_dir: Path, inputs: Sequence[DatasetInput]) -> None:
-    datasets.add_inputs(run_dir, inputs)
+def log_inputs(run_dir: Path, inputs: Sequence[DatasetInput], models: Sequence[LoggedModelInput] = ()) -> None:
+    datasets.add_inputs(run_dir, inputs, models)
+
+
+def model_inputs(models: Any) -> list[LoggedModelInput]:
+    """MLflow's ``LoggedModelInput``s (or gitrun's: anything with a ``model_id``) as gitrun's;
+    None entries are skipped, as MLflow skips them."""
+    found = []
+    for model in models or ():
+        if model is None:
+            continue
+        model_id = getattr(model, "model_id", None)
+        if not isinstance(model_id, str) or not model_id:
+            raise InvalidInputError(
+                f"a model input must be a LoggedModelInput (mlflow.entities.LoggedModelInput(model_id)), "
+                f"not {type(model).__name__}"
+            )
+        found.append(LoggedModelInput(model_id))
+    return found
 
 
 def log_dataset_input(run_dir: Path, dataset: Mapping[str, str], tags: Mapping[str, str] | None = None) -> None:

@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gitrun.entities import DatasetInput, Metric, ViewType
+from gitrun.entities import Metric, ViewType
 from gitrun.errors import GitrunError, RunNotFoundError
 from gitrun.search.record_cache import RecordCache
 from gitrun.store import ReadStore, RunRecord, _visible, code, textio
-from gitrun.store.datasets import INPUTS_FILE, inputs_from
+from gitrun.store.datasets import INPUTS_FILE
 from gitrun.store.pointers import SIZE_LINE
 from gitrun.store.reader import build_record, parse_json_text, summaries_from
 from gitrun.store.series import parse_series_text
@@ -353,22 +353,24 @@ class RevisionStore(ReadStore):
         label = f"{run_id}/metrics/{key}.tsv@{(self.revision or '')[:12]}"
         return parse_series_text(decode_series_bytes(data, label, self.strict), label, self.strict)
 
-    def read_inputs_of(self, records: Iterable[RunRecord]) -> dict[str, list[DatasetInput]]:
+    def inputs_files_of(self, records: Iterable[RunRecord]) -> dict[str, tuple[Any, str]]:
         """Each run's ``inputs.json`` at this revision: ``<tree>:inputs.json`` reads in one batch (no checkout)."""
         records = list(records)
         names = {
             r.run_id: f"{self.run_trees[r.run_id][1]}:{INPUTS_FILE}" for r in records if r.run_id in self.run_trees
         }
         blobs = self.repo.read_blobs(list(names.values()))
-        out: dict[str, list[DatasetInput]] = {}
+        out: dict[str, tuple[Any, str]] = {}
         for record in records:
+            label = f"{record.run_dir / INPUTS_FILE} (at {self.revision})"
             blob = blobs.get(names.get(record.run_id, ""))
             if blob is None:  # no such run here, or a run without inputs
-                out[record.run_id] = []
+                out[record.run_id] = ({}, label)
                 continue
-            label = f"{record.run_dir / INPUTS_FILE} (at {self.revision})"
-            data = parse_json_text(decode_json_bytes(blob, label, self.strict), label, self.strict, {})
-            out[record.run_id] = inputs_from(data, label, self.strict)
+            out[record.run_id] = (
+                parse_json_text(decode_json_bytes(blob, label, self.strict), label, self.strict, {}),
+                label,
+            )
         return out
 
     def metric_history(self, run_id: str, key: str) -> list[Metric]:
