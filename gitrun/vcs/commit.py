@@ -162,6 +162,8 @@ def changed_dvc_runs(repo: GitRepo, store: Store, rel_store: str) -> set[Path]:
     Only files newer than (or sized unlike) their pointer are hashed; a match touches the pointer
     so that, e.g. after ``gitrun pull``, the same file is not hashed again.
     """
+    if not dvc.is_dvc_repo(repo.root):
+        return set()  # no DVC here: no pointers (and no reading of an index listing every file)
     prefix = "" if rel_store == "." else rel_store + "/"
     listed = repo.run("ls-files", "-z", "--", f":(glob){prefix}experiments/*/runs/*/**/*.dvc")
     runs: set[Path] = set()
