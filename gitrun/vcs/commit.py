@@ -691,10 +691,14 @@ def _index_committed(
 
 
 def _update_user_index(repo: GitRepo, options: Sequence[str], records: bytes) -> None:
-    """``git update-index -z OPTIONS`` on the user's index, ``records`` its input, waiting while
-    another Git process holds the index."""
+    """``git update-index -z OPTIONS`` on the user's index, ``records`` its input."""
+    _on_user_index(repo, "update-index", "-z", *options, input=records)
+
+
+def _on_user_index(repo: GitRepo, *args: str, input: bytes | None = None) -> None:
+    """Run ``git ARGS``, which writes the user's index, waiting while another Git process holds it."""
     while True:
-        proc = repo.run("update-index", "-z", *options, input=records, text=False, check=False)
+        proc = repo.run(*args, input=input, text=False, check=False)
         if proc.returncode == 0:
             return
         if "index.lock" not in proc.stderr or not _wait_for_index_lock(repo):
@@ -729,16 +733,7 @@ def _refresh_index(repo: GitRepo, treeish: str | None, paths: Sequence[str], rep
             stacklevel=3,
         )
     for chunk in _chunks(paths, 500):
-        while True:
-            proc = repo.run("reset", "-q", *([treeish] if treeish else []), "--", *chunk, check=False)
-            if proc.returncode == 0:
-                break
-            if "index.lock" not in proc.stderr or not _wait_for_index_lock(repo):
-                raise GitrunError(
-                    f"cannot update the index ({last_lines(proc.stderr)}): another Git process holds "
-                    f"{repo.git_dir / 'index.lock'} (if none does, a crashed one left it: delete it). "
-                    "Nothing was committed"
-                )
+        _on_user_index(repo, "reset", "-q", *([treeish] if treeish else []), "--", *chunk)
 
 
 # -- hooks: run here on the temporary index, so gitrun's commit holds gitrun's files only -------
