@@ -95,3 +95,44 @@ def test_a_plugin_backend_runs_a_sweep(repo: Path, plugin: None) -> None:
     assert RecordingBackend.closed == [(result.parent_run_id,)]
     runs = list(Store(repo / ".gitrun").iter_runs())
     assert {r.tags["mlflow.project.backend"] for r in runs if r.run_id != result.parent_run_id} == {"recording"}
+
+
+class InterruptingBackend(LocalBackend):
+    """The local backend, but Ctrl-C reaches the sweep while its trial is being started."""
+
+    name = "interrupting"
+
+    def __init__(self, config: dict[str, Any]):
+        super().__init__({})
+
+    def submit(self, spec: RunSpec) -> SubmittedRun:
+        import os
+        import signal
+        import time
+
+        submitted = super().submit(spec)
+        os.kill(os.getpid(), signal.SIGINT)  # the main thread stops the sweep before this trial is known
+        time.sleep(0.5)
+        return submitted
+
+
+class InterruptingPlugin:
+    @hookimpl
+    def gitrun_project_backends(self) -> dict[str, Any]:
+        return {"interrupting": InterruptingBackend}
+
+
+def test_ctrl_c_while_a_trial_starts_stops_that_trial_too(repo: Path) -> None:
+    """A trial that started while the sweep was being stopped used to run to its end (60 s here)."""
+    reset_for_tests()
+    get_plugin_manager().register(InterruptingPlugin(), name="interrupting-plugin")
+    (repo / "MLproject").write_text(
+        "name: p\nentry_points:\n  main:\n    parameters: {x: int}\n    command: \"python -c 'import time; time.sleep(60)'\"\n"
+    )
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            gitrun.projects.sweep(".", "main", {"x": [1]}, backend="interrupting", parallel=1)
+    finally:
+        reset_for_tests()
+    statuses = sorted(r.status for r in Store(repo / ".gitrun").iter_runs())
+    assert statuses == ["KILLED", "KILLED"]  # the sweep and its one trial

@@ -346,6 +346,7 @@ class _Driver:
         self.parent_name = parent_name
         self.on_progress = on_progress
         self.submitted: dict[int, SubmittedRun] = {}
+        self.cancelled = False  # set (under the lock) when the sweep stops: trials starting later are cancelled too
         self.lock = threading.Lock()
 
     def spec(self, index: int, point: dict[str, str], width: int) -> RunSpec:
@@ -368,6 +369,9 @@ class _Driver:
         submitted = self.backend.submit(spec)
         with self.lock:
             self.submitted[index] = submitted
+            cancelled = self.cancelled
+        if cancelled:  # Ctrl-C came while this trial was being started: it stops with the others
+            submitted.cancel()
         submitted.wait()
         return submitted.outcome()
 
@@ -404,6 +408,7 @@ class _Driver:
             for future in futures:
                 future.cancel()
             with self.lock:
+                self.cancelled = True
                 running = list(self.submitted.values())
             for submitted in running:
                 submitted.cancel()
