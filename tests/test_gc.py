@@ -146,7 +146,7 @@ def test_gc_removes_code_diffs_no_run_names_that_git_never_had(repo: Path) -> No
     cli_ok("commit", cwd=repo)
     cli_ok("runs", "delete", committed_run, cwd=repo)
     scratch, scratch_diff = dirty_run("print('v3')\n")
-    kept, kept_diff = dirty_run("print('v4')\n")
+    _kept, kept_diff = dirty_run("print('v4')\n")
     cli_ok("runs", "delete", scratch, cwd=repo)
     hour_ago = time.time() - 2 * 3600
     for path in (committed_diff, scratch_diff, kept_diff):
