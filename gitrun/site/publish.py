@@ -76,7 +76,7 @@ def publish(
         args += ["-p", parent]
     commit = repo.run(*args).strip()
     # The old value guards against a concurrent update of the branch: no history is ever lost.
-    repo.run("update-ref", "-m", "gitrun site publish", ref, commit, parent or "0" * 40)
+    repo.run("update-ref", "-m", "gitrun site publish", ref, commit, parent or repo.zero_oid)
     pushed = _push(repo, remote, branch) if push else None
     return PublishResult(branch, commit, parent, files, pushed)
 

@@ -433,8 +433,7 @@ def _commit_locked(
     else:
         text = experiments_message(store, [p.parent.name for p in experiment_files])
     # Files that DVC tracks now but HEAD has as blobs (see above, or an earlier failed attempt) leave Git.
-    pointed = _dvc_pointed(repo, paths)
-    drop = [p for c in _chunks(pointed, 500) for p in _in_head(repo, c) if os.path.isfile(repo.root / f"{p}.dvc")]
+    drop = [p for c in _chunks(_dvc_pointed(repo, paths), 500) for p in _in_head(repo, c)]  # at or under a pointer
     prefix = "" if _rel(repo, store.root) == "." else _rel(repo, store.root) + "/"
     participants = _participants(store, [r for r in selected if r.status != RunStatus.DELETED])
     try:
@@ -604,11 +603,12 @@ def commit_paths(
             message = _run_message_hooks(repo, env, message, git_dir, verify=not no_verify)
         message = _clean_message(repo, message)
         _write_journal(git_dir, head, paths)
+        made: list[str] = []  # the new commit, once written (HEAD at it: nothing to roll back)
         try:
             _index_committed(repo, staged, before, staged_files.signatures)  # before HEAD moves
-            sha = _commit_tree(repo, tree, head, message)
+            sha = _commit_tree(repo, tree, head, message, made)
         except BaseException as exc:
-            _roll_back(repo)
+            _roll_back(repo, ours=made[0] if made else None)
             if isinstance(exc, GitCommandError):
                 raise GitrunError(
                     f"git refused the commit: {exc.summary or exc}. "
@@ -644,16 +644,18 @@ def _clean_message(repo: GitRepo, message: str) -> str:
     return message
 
 
-def _commit_tree(repo: GitRepo, tree: str, head: str | None, message: str) -> str:
-    """Write the commit of ``tree`` on ``head`` and move HEAD (its branch) to it, only if HEAD is
-    still ``head``: a commit made meanwhile by someone else is never undone."""
+def _commit_tree(repo: GitRepo, tree: str, head: str | None, message: str, made: list[str]) -> str:
+    """Write the commit of ``tree`` on ``head`` (its ID appended to ``made``) and move HEAD (its
+    branch) to it, only if HEAD is still ``head``: a commit made meanwhile by someone else is never
+    undone."""
     signed = repo.run("config", "--type=bool", "--get", "commit.gpgsign", check=False).stdout.strip() == "true"
     sha = repo.run(
         "commit-tree", tree, *(["-p", head] if head else []), *(["-S"] if signed else []), "-F", "-", input=message
     ).strip()
+    made.append(str(sha))
     subject = message.split("\n", 1)[0]
     reflog = f"commit{'' if head else ' (initial)'}: {subject}"
-    repo.run("update-ref", "-m", reflog, "HEAD", sha, head or "0" * len(sha))
+    repo.run("update-ref", "-m", reflog, "HEAD", sha, head or repo.zero_oid)
     return str(sha)
 
 
@@ -683,11 +685,11 @@ def _index_committed(
             exact.append(entry)
     for path in (entry.partition(b"\t")[2] for entry in before):
         if path not in kept:
-            exact.append(b"0 " + b"0" * 40 + b"\t" + path)
+            exact.append(b"0 " + repo.zero_oid.encode() + b"\t" + path)
     if exact:
         _update_user_index(repo, ["--index-info"], b"\0".join(exact) + b"\0")
     if from_disk:
-        _update_user_index(repo, ["--add", "--stdin"], b"\0".join(from_disk) + b"\0")
+        _update_user_index(repo, ["--add", "--replace", "--stdin"], b"\0".join(from_disk) + b"\0")
 
 
 def _update_user_index(repo: GitRepo, options: Sequence[str], records: bytes) -> None:
@@ -701,7 +703,9 @@ def _on_user_index(repo: GitRepo, *args: str, input: bytes | None = None) -> Non
         proc = repo.run(*args, input=input, text=False, check=False)
         if proc.returncode == 0:
             return
-        if "index.lock" not in proc.stderr or not _wait_for_index_lock(repo):
+        if "index.lock" not in proc.stderr:
+            raise GitrunError(f"cannot update the index: git {args[0]} said {last_lines(proc.stderr)}")
+        if not _wait_for_index_lock(repo):
             raise GitrunError(
                 f"cannot update the index ({last_lines(proc.stderr)}): another Git process holds "
                 f"{repo.git_dir / 'index.lock'} (if none does, a crashed one left it: delete it). "
@@ -855,23 +859,30 @@ def _read_journal(git_dir: Path) -> tuple[int, str | None, list[str]] | None:
         return None
 
 
-def _undo_journal(repo: GitRepo, git_dir: Path, head: str | None, paths: Sequence[str]) -> bool:
-    """Reset the journaled index entries to HEAD if HEAD has not moved (True then), and drop the
-    journal. If another Git process holds the index, this raises and the journal stays."""
-    undone = repo.head() == head
+def _undo_journal(
+    repo: GitRepo, git_dir: Path, head: str | None, paths: Sequence[str], *, unless_at: str | None = None
+) -> bool:
+    """Reset the journaled index entries to the journaled HEAD (True then), and drop the journal.
+    Without ``unless_at`` (a killed process's journal), only if HEAD has not moved: a HEAD that
+    moved may be that process's commit, whose entries the index already lists. With it (this
+    process's failure), unless HEAD is at ``unless_at``, this process's own new commit. If another
+    Git process holds the index, this raises and the journal stays."""
+    current = repo.head()
+    undone = current == head if unless_at is None else current != unless_at
     if undone:
         _refresh_index(repo, head, paths)
     _clear_journal(git_dir)
     return undone
 
 
-def _roll_back(repo: GitRepo) -> None:
-    """After a failure of this process's commit: its index entries as before, if it changed them."""
+def _roll_back(repo: GitRepo, ours: str | None = None) -> None:
+    """After a failure of this process's commit: its index entries as before, if it changed them,
+    unless HEAD is at ``ours`` (its commit landed) — also when someone else moved HEAD meanwhile."""
     git_dir = repo.git_dir
     journal = _read_journal(git_dir)
     if journal is not None and journal[0] == os.getpid():
         with contextlib.suppress(GitrunError):  # the journal stays; the next gitrun commit repairs it
-            _undo_journal(repo, git_dir, journal[1], journal[2])
+            _undo_journal(repo, git_dir, journal[1], journal[2], unless_at=ours or "")
 
 
 # -- staging -----------------------------------------------------------------------------------------
@@ -920,13 +931,17 @@ def _stage(repo: GitRepo, paths: Sequence[str], env: dict[str, str], local: Call
             elif not path.endswith(b"/"):  # "dir/": a nested repository, which Git cannot take
                 wanted[path] = None
     pointers = {p.decode("utf-8", "surrogateescape") for p in (tracked | set(wanted)) - deleted if p.endswith(b".dvc")}
-    records: list[bytes] = [b"0 " + b"0" * 40 + b"\t" + p for p in deleted]
+    records: list[bytes] = [b"0 " + repo.zero_oid.encode() + b"\t" + p for p in deleted]
     files = []
+    root = os.fsencode(repo.root)
     for path in wanted:
         name = path.decode("utf-8", "surrogateescape")
-        if path not in deleted and not (local and local(name)) and not (pointers and _dvc_tracked(name, pointers)):
+        full = os.path.join(root, path)
+        if os.path.isdir(full) and not os.path.islink(full):
+            deleted.add(path)  # a file that became a folder: the entry goes, the files under it are "others"
+            records.append(b"0 " + repo.zero_oid.encode() + b"\t" + path)
+        elif path not in deleted and not (local and local(name)) and not (pointers and _dvc_tracked(name, pointers)):
             files.append(path)
-    root = os.fsencode(repo.root)
     signatures = {path: _signature(os.path.join(root, path)) for path in tracked - deleted}
     if files:
         records += _write_blobs(repo, files, env, signatures)
@@ -955,14 +970,17 @@ def _write_blobs(
     import tempfile
 
     root = os.fsencode(repo.root)
+    indexed = _index_modes(repo, env)  # None when the executable bit counts (core.fileMode)
     modes = []
     for path in files:
         st = os.lstat(os.path.join(root, path))
         signatures[path] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
         if stat.S_ISLNK(st.st_mode):
             modes.append(b"120000")
-        else:
+        elif indexed is None:
             modes.append(b"100755" if st.st_mode & 0o111 else b"100644")
+        else:
+            modes.append(indexed.get(path, b"100644"))
     converted = _converted(repo, [p for p, m in zip(files, modes, strict=True) if m != b"120000"])
     shas: dict[bytes, bytes] = {}
     if converted:
@@ -991,6 +1009,17 @@ def _write_blobs(
                 marked = dict(line.split() for line in f.read().splitlines())
         shas.update((path, marked[b":%d" % number]) for number, path in enumerate(raw, start=1))
     return [mode + b" " + shas[path] + b"\t" + path for path, mode in zip(files, modes, strict=True)]
+
+
+def _index_modes(repo: GitRepo, env: dict[str, str]) -> dict[bytes, bytes] | None:
+    """With ``core.fileMode`` false, the modes the index ``env`` names lists (``git add`` keeps a
+    file's recorded mode and adds new files as 100644 then); None when the executable bit counts."""
+    if repo.run("config", "--type=bool", "--get", "core.filemode", check=False).stdout.strip() != "false":
+        return None
+    listing = repo.run("ls-files", "-s", "-z", env=env, text=False)
+    return {
+        entry.partition(b"\t")[2]: entry.split(b" ", 1)[0] for entry in listing.split(b"\0") if b"\t" in entry
+    }
 
 
 def _blob_stream(root: bytes, paths: list[bytes]) -> Iterator[bytes]:

@@ -216,8 +216,9 @@ class GitRepo:
     # -- refs ----------------------------------------------------------------------------------------
     @cached_property
     def _refs_in_files(self) -> bool:
-        """False for a reftable repository (``extensions.refStorage``), whose refs GitPython cannot read."""
-        return not (Path(self.repo.common_dir) / "reftable").is_dir()
+        """False for a reftable repository (``extensions.refStorage``) or a SHA-256 one, whose refs
+        GitPython cannot read (it takes 40-digit IDs only)."""
+        return not (Path(self.repo.common_dir) / "reftable").is_dir() and self._oid_bytes == 20
 
     def _ref_sha(self, ref: str) -> str | None:
         """The object ``ref`` (a full ref name, or HEAD) points to, through symbolic refs; None if missing."""
@@ -353,7 +354,16 @@ class GitRepo:
 
     @cached_property
     def _oid_bytes(self) -> int:
-        return 32 if (self.config("extensions.objectformat") or "sha1") == "sha256" else 20
+        """20 (SHA-1) or 32 (``extensions.objectFormat = sha256``), read from the repository's own
+        config file in process (the setting lives only there)."""
+        reader = self.repo.config_reader("repository")
+        found = str(reader.get_value("extensions", "objectformat", "sha1")).lower()
+        return 32 if found == "sha256" else 20
+
+    @property
+    def zero_oid(self) -> str:
+        """The all-zero object ID of this repository's hash (``update-index`` removals, ``update-ref`` creations)."""
+        return "0" * (2 * self._oid_bytes)
 
     def materialize_tree(self, tree: str, dest: Path) -> int:
         """Write every blob of ``tree`` under ``dest``; returns the file count. Touches neither the
