@@ -859,16 +859,11 @@ def _read_journal(git_dir: Path) -> tuple[int, str | None, list[str]] | None:
         return None
 
 
-def _undo_journal(
-    repo: GitRepo, git_dir: Path, head: str | None, paths: Sequence[str], *, unless_at: str | None = None
-) -> bool:
-    """Reset the journaled index entries to the journaled HEAD (True then), and drop the journal.
-    Without ``unless_at`` (a killed process's journal), only if HEAD has not moved: a HEAD that
-    moved may be that process's commit, whose entries the index already lists. With it (this
-    process's failure), unless HEAD is at ``unless_at``, this process's own new commit. If another
-    Git process holds the index, this raises and the journal stays."""
-    current = repo.head()
-    undone = current == head if unless_at is None else current != unless_at
+def _undo_journal(repo: GitRepo, git_dir: Path, head: str | None, paths: Sequence[str]) -> bool:
+    """Reset the journaled index entries to HEAD if HEAD has not moved (True then), and drop the
+    journal: a HEAD that moved may be the killed process's commit, whose entries the index already
+    lists. If another Git process holds the index, this raises and the journal stays."""
+    undone = repo.head() == head
     if undone:
         _refresh_index(repo, head, paths)
     _clear_journal(git_dir)
@@ -877,12 +872,14 @@ def _undo_journal(
 
 def _roll_back(repo: GitRepo, ours: str | None = None) -> None:
     """After a failure of this process's commit: its index entries as before, if it changed them,
-    unless HEAD is at ``ours`` (its commit landed) — also when someone else moved HEAD meanwhile."""
+    unless HEAD is at ``ours``, its commit, which landed. Also when someone else moved HEAD meanwhile."""
     git_dir = repo.git_dir
     journal = _read_journal(git_dir)
     if journal is not None and journal[0] == os.getpid():
         with contextlib.suppress(GitrunError):  # the journal stays; the next gitrun commit repairs it
-            _undo_journal(repo, git_dir, journal[1], journal[2], unless_at=ours or "")
+            if ours is None or repo.head() != ours:
+                _refresh_index(repo, journal[1], journal[2])
+            _clear_journal(git_dir)
 
 
 # -- staging -----------------------------------------------------------------------------------------
@@ -896,11 +893,14 @@ class Staged(NamedTuple):
 
 
 def _signature(path: bytes) -> tuple[int, ...] | None:
-    """What tells that a file changed: its lstat's inode, size, mtime and ctime (None: gone)."""
+    """What tells that a file changed: :func:`_signature_of` its lstat (None: gone)."""
     try:
-        st = os.lstat(path)
+        return _signature_of(os.lstat(path))
     except OSError:
         return None
+
+
+def _signature_of(st: os.stat_result) -> tuple[int, ...]:
     return (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
@@ -974,7 +974,7 @@ def _write_blobs(
     modes = []
     for path in files:
         st = os.lstat(os.path.join(root, path))
-        signatures[path] = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+        signatures[path] = _signature_of(st)
         if stat.S_ISLNK(st.st_mode):
             modes.append(b"120000")
         elif indexed is None:
@@ -1017,9 +1017,7 @@ def _index_modes(repo: GitRepo, env: dict[str, str]) -> dict[bytes, bytes] | Non
     if repo.run("config", "--type=bool", "--get", "core.filemode", check=False).stdout.strip() != "false":
         return None
     listing = repo.run("ls-files", "-s", "-z", env=env, text=False)
-    return {
-        entry.partition(b"\t")[2]: entry.split(b" ", 1)[0] for entry in listing.split(b"\0") if b"\t" in entry
-    }
+    return {entry.partition(b"\t")[2]: entry.split(b" ", 1)[0] for entry in listing.split(b"\0") if b"\t" in entry}
 
 
 def _blob_stream(root: bytes, paths: list[bytes]) -> Iterator[bytes]:
