@@ -34,6 +34,18 @@ def status(repo: Path, spec: str = ".gitrun") -> str:
     return run_git(repo, "status", "--porcelain", "--untracked-files=all", "--", spec).stdout
 
 
+def new_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, sha256: bool = False, readme: bool = True) -> Path:
+    """A repository of its own (not the shared template), with one commit of README.md unless ``readme`` is False."""
+    repo = tmp_path / "own"
+    run_git(tmp_path, "init", "-q", "-b", "main", *(["--object-format=sha256"] if sha256 else []), str(repo))
+    monkeypatch.chdir(repo)
+    if readme:
+        (repo / "README.md").write_text("x\n")
+        run_git(repo, "add", "README.md")
+        run_git(repo, "commit", "-q", "-m", "init")
+    return repo
+
+
 def expected_tree(repo: Path, paths: list[str], parent: str = "HEAD~1") -> str:
     """The tree `git add -A -- paths && git commit` gives on top of ``parent`` (fresh index, -f for the store)."""
     env_index = repo / ".git" / "expected-index"
@@ -68,12 +80,7 @@ def expected_tree(repo: Path, paths: list[str], parent: str = "HEAD~1") -> str:
 
 # 1. sha256 repositories: removal records with a 40-zero null OID are malformed there.
 def test_sha256_commit_of_a_removed_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    repo = tmp_path / "r256"
-    run_git(tmp_path, "init", "-q", "-b", "main", "--object-format=sha256", str(repo))
-    monkeypatch.chdir(repo)
-    (repo / "README.md").write_text("x\n")
-    run_git(repo, "add", "README.md")
-    run_git(repo, "commit", "-q", "-m", "init")
+    repo = new_repo(tmp_path, monkeypatch, sha256=True)
     a, _b = log_runs(repo, [{"metrics": {"val_acc": 0.5}}, {"metrics": {"val_acc": 0.6}}])
     commit(repo)
     shutil.rmtree(run_dir_of(repo, a))
@@ -84,12 +91,7 @@ def test_sha256_commit_of_a_removed_run(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_sha256_commit_of_a_file_removed_from_a_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    repo = tmp_path / "r256"
-    run_git(tmp_path, "init", "-q", "-b", "main", "--object-format=sha256", str(repo))
-    monkeypatch.chdir(repo)
-    (repo / "README.md").write_text("x\n")
-    run_git(repo, "add", "README.md")
-    run_git(repo, "commit", "-q", "-m", "init")
+    repo = new_repo(tmp_path, monkeypatch, sha256=True)
     art = tmp_path / "notes.txt"
     art.write_text("n\n")
     (a,) = log_runs(repo, [{"metrics": {"val_acc": 0.5}, "artifacts": [str(art)]}])
@@ -211,12 +213,7 @@ def test_store_in_new_subdirectory_hostile_names_and_symlink(repo: Path, tmp_pat
 
 # 7. Store at the repository root.
 def test_store_at_repo_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    repo = tmp_path / "r"
-    run_git(tmp_path, "init", "-q", "-b", "main", str(repo))
-    monkeypatch.chdir(repo)
-    (repo / "README.md").write_text("x\n")
-    run_git(repo, "add", "README.md")
-    run_git(repo, "commit", "-q", "-m", "init")
+    repo = new_repo(tmp_path, monkeypatch)
     env = {"GITRUN_TRACKING_URI": str(repo)}
     (_a,) = log_runs(repo, [{"metrics": {"val_acc": 0.5}}], env=env)
     (repo / "README.md").write_text("user edit\n")
@@ -228,9 +225,7 @@ def test_store_at_repo_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 # 8. Unborn branch + sha256 + first commit.
 def test_unborn_sha256(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    repo = tmp_path / "r256"
-    run_git(tmp_path, "init", "-q", "-b", "main", "--object-format=sha256", str(repo))
-    monkeypatch.chdir(repo)
+    repo = new_repo(tmp_path, monkeypatch, sha256=True, readme=False)
     log_runs(repo, [{"metrics": {"val_acc": 0.5}}])
     commit(repo)
     assert len(head(repo)) == 64
