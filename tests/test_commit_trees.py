@@ -250,6 +250,15 @@ def test_cleanup_modes_match_git(repo: Path, mode: str) -> None:
     assert got == want
 
 
+def test_an_unknown_cleanup_mode_is_refused_as_git_refuses_it(repo: Path) -> None:
+    run_git(repo, "config", "commit.cleanup", "tidy")
+    log_runs(repo, [{"metrics": {"val_acc": 0.5}}])
+    sha = head(repo)
+    proc = gitrun_cli("commit", cwd=repo)
+    assert proc.returncode != 0 and "commit.cleanup is 'tidy'" in proc.stderr and "Traceback" not in proc.stderr
+    assert head(repo) == sha and run_git(repo, "diff", "--cached", "--name-only").stdout == ""
+
+
 # 10. core.hooksPath relative, hook run from a subdirectory.
 def test_relative_hooks_path_from_subdirectory(repo: Path) -> None:
     run_git(repo, "config", "core.hooksPath", "githooks")

@@ -637,6 +637,11 @@ def _clean_message(repo: GitRepo, message: str) -> str:
     """The message as ``git commit -F`` would store it (``commit.cleanup`` honoured: trailing
     whitespace and surplus blank lines go; ``strip`` also drops ``#`` lines)."""
     mode = (repo.config("commit.cleanup") or "default").lower()
+    if mode not in ("default", "strip", "whitespace", "verbatim", "scissors"):
+        raise GitrunError(
+            f"commit.cleanup is {mode!r}, which Git does not know (strip, whitespace, verbatim, scissors or "
+            "default); fix it with `git config commit.cleanup default`. Nothing was committed"
+        )
     if mode != "verbatim":
         message = repo.run("stripspace", *(["--strip-comments"] if mode == "strip" else []), input=message or "\n")
     if not message.strip():
