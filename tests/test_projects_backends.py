@@ -124,8 +124,12 @@ class InterruptingPlugin:
 
 def test_ctrl_c_while_a_trial_starts_stops_that_trial_too(repo: Path) -> None:
     """A trial that started while the sweep was being stopped used to run to its end (60 s here)."""
+    import signal
+
     reset_for_tests()
     get_plugin_manager().register(InterruptingPlugin(), name="interrupting-plugin")
+    # Ctrl-C raises KeyboardInterrupt, as in a terminal (a suite started in the background inherits it ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     (repo / "MLproject").write_text(
         "name: p\nentry_points:\n  main:\n    parameters: {x: int}\n    command: \"python -c 'import time; time.sleep(60)'\"\n"
     )
@@ -133,6 +137,7 @@ def test_ctrl_c_while_a_trial_starts_stops_that_trial_too(repo: Path) -> None:
         with pytest.raises(KeyboardInterrupt):
             gitrun.projects.sweep(".", "main", {"x": [1]}, backend="interrupting", parallel=1)
     finally:
+        signal.signal(signal.SIGINT, previous)
         reset_for_tests()
     statuses = sorted(r.status for r in Store(repo / ".gitrun").iter_runs())
     assert statuses == ["KILLED", "KILLED"]  # the sweep and its one trial

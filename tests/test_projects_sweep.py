@@ -157,6 +157,8 @@ def test_ctrl_c_cancels_the_running_trials(project: Path) -> None:
         [*cmd, "sweep", "-P", "x=1:4", "--parallel", "2"],
         cwd=project, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         env={**os.environ, "GITRUN_NO_PROGRESS": "1"},
+        # as from a terminal: a suite started in the background (`make test &`) inherits SIGINT ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
     deadline = time.monotonic() + 60
     while len(list(project.glob("pid-*"))) < 2 and time.monotonic() < deadline:
