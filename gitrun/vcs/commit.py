@@ -134,7 +134,8 @@ def changed_run_dirs(repo: GitRepo, store: Store) -> tuple[set[Path], set[Path]]
         "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames", "--", rel_store, text=False
     )
     prefix = "" if rel_store == "." else rel_store + "/"
-    runs: set[Path] = set()
+    experiments = _rel(repo, store.layout.experiments_dir) + "/"
+    run_keys: set[tuple[str, str]] = set()  # (experiment ID, run ID): a run's files come as one line each
     others: set[Path] = set()
     for item in out.split(b"\0"):
         if len(item) < 4:
@@ -142,16 +143,12 @@ def changed_run_dirs(repo: GitRepo, store: Store) -> tuple[set[Path], set[Path]]
         rel = item[3:].decode("utf-8", "surrogateescape")
         if local_only(rel[len(prefix) :]):
             continue  # gitrun's own local files, shown when the .gitignore is missing (another branch's checkout)
-        path = repo.root / rel
-        try:
-            parts = path.relative_to(store.layout.experiments_dir).parts
-        except ValueError:
-            others.add(path)
-            continue
+        parts = rel[len(experiments) :].split("/") if rel.startswith(experiments) else []
         if len(parts) >= 3 and parts[1] == "runs":
-            runs.add(store.layout.run_dir(parts[0], parts[2]))
+            run_keys.add((parts[0], parts[2]))
         else:
-            others.add(path)
+            others.add(repo.root / rel)
+    runs = {store.layout.run_dir(experiment_id, run_id) for experiment_id, run_id in run_keys}
     return runs | changed_dvc_runs(repo, store, rel_store), others
 
 
@@ -372,7 +369,8 @@ def _commit_locked(
     exclude_local_files(repo, _rel(repo, store.root))
 
     experiment_ids = {r.experiment_id for r in selected} | {p.parent.name for p in experiment_files}
-    run_paths = [_rel(repo, r.run_dir) for r in selected]
+    experiments_rel = _rel(repo, store.layout.experiments_dir)  # resolved once, not once per run
+    run_paths = [f"{experiments_rel}/{r.experiment_id}/runs/{r.run_id}" for r in selected]
     paths = list(run_paths)
     paths += [
         _rel(repo, store.layout.experiment_file(e))
@@ -420,11 +418,9 @@ def _commit_locked(
             r.run_name,
             r.experiment_id,
             r.status,
-            "removed"
-            if r.status == RunStatus.DELETED
-            else ("changed" if _rel(repo, r.run_dir) in in_head else "added"),
+            "removed" if r.status == RunStatus.DELETED else ("changed" if path in in_head else "added"),
         )
-        for r in selected
+        for r, path in zip(selected, run_paths, strict=True)
     ]
     if message:
         text = message
