@@ -625,8 +625,14 @@ def _has_hooks(repo: GitRepo, *names: str) -> bool:
     configured (``hook.<name>.command``, newer Git)."""
     if repo.run("config", "--get-regexp", r"^hook\.", check=False).stdout.strip():
         return True
+    return bool(_hook_files(repo, *names))
+
+
+def _hook_files(repo: GitRepo, *names: str) -> list[Path]:
+    """The executable hook files of ``names`` Git would run (``core.hooksPath`` honoured)."""
     found = repo.run("rev-parse", *[arg for name in names for arg in ("--git-path", f"hooks/{name}")])
-    return any(os.access(repo.root / path, os.X_OK) and (repo.root / path).is_file() for path in found.splitlines())
+    paths = [repo.root / line for line in found.splitlines() if line]
+    return [path for path in paths if path.is_file() and os.access(path, os.X_OK)]
 
 
 def _clean_message(repo: GitRepo, message: str) -> str:
@@ -760,10 +766,8 @@ def _run_hook(repo: GitRepo, name: str, env: dict[str, str], *args: str) -> Any:
     if proc.returncode == 0 or "is not a git command" not in proc.stderr:
         return proc
     # Git before 2.36 has no `git hook run`: find and run the hook file the way it would.
-    path = repo.root / repo.run("rev-parse", "--git-path", f"hooks/{name}").strip()
-    if not os.access(path, os.X_OK) or not path.is_file():
-        return None
-    return gitcmd.run_hook_file(path, args, repo.root, hook_env)
+    found = _hook_files(repo, name)
+    return gitcmd.run_hook_file(found[0], args, repo.root, hook_env) if found else None
 
 
 def _check_tree_unchanged(repo: GitRepo, before: str, after: str, paths: Sequence[str]) -> None:
