@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import json
 import os
 import random
@@ -28,7 +27,6 @@ import re
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections import defaultdict
@@ -42,7 +40,7 @@ sys.path.insert(0, str(HERE))
 import bench_diff  # noqa: E402
 import bench_site  # noqa: E402
 import stores  # noqa: E402
-from stores import write_section  # noqa: E402
+from stores import extract_gitrun, write_section  # noqa: E402
 
 BEGIN = "<!-- commit: begin (written by bench/bench_commit.py) -->"
 END = "<!-- commit: end -->"
@@ -50,15 +48,6 @@ VARIANTS = ("baseline", "checkout")
 NEW_RUNS = 1_000
 DEFAULT_BASELINE = "fa89157^"  # before "gitrun commit without an index of the whole repository"
 TRACE = re.compile(r"performance: ([0-9.]+) s: +git command: (?:'?[^ ]*git'? )?(\S+)")
-
-
-def _extract(rev: str, into: Path) -> Path:
-    archive = subprocess.run(["git", "archive", "--format=tar", rev, "gitrun"], cwd=ROOT, capture_output=True)
-    if archive.returncode != 0:
-        raise SystemExit(f"git archive {rev} failed: {archive.stderr.decode(errors='replace').strip()}")
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(into, filter="data")
-    return into
 
 
 def _commit(repo: Path, code: Path, env: dict[str, str], trace: Path | None) -> tuple[float, float, float]:
@@ -170,7 +159,7 @@ def main() -> None:
     load_before = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-commit-"))
     work.mkdir(parents=True, exist_ok=True)
-    trees = {"checkout": ROOT, "baseline": _extract(args.baseline, work / "baseline")}
+    trees = {"checkout": ROOT, "baseline": extract_gitrun(args.baseline, work / "baseline")}
     results = {}
     for n in (int(s) for s in args.sizes.split(",")):
         repo = built.get(n)

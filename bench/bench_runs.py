@@ -20,14 +20,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import json
 import os
 import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -37,7 +35,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from run_all import _clean_env, _fmt, _tmpfs_dir, filesystem_of  # noqa: E402
-from stores import write_section  # noqa: E402
+from stores import extract_gitrun, write_section  # noqa: E402
 
 BEGIN = "<!-- runs: begin (written by bench/bench_runs.py) -->"
 END = "<!-- runs: end -->"
@@ -101,13 +99,7 @@ class Bench:
         (self.project / "README").write_text("bench\n")
         for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "bench"]):
             subprocess.run([*git, *cmd], cwd=self.project, env=self.env, check=True, capture_output=True)
-        rev = self.args.baseline
-        archive = subprocess.run(["git", "archive", "--format=tar", rev, "gitrun"], cwd=ROOT, capture_output=True)
-        if archive.returncode != 0:
-            raise SystemExit(f"git archive {rev} failed: {archive.stderr.decode(errors='replace').strip()}")
-        with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-            tar.extractall(self.work / "baseline", filter="data")
-        self.trees["baseline"] = self.work / "baseline"
+        self.trees["baseline"] = extract_gitrun(self.args.baseline, self.work / "baseline")
 
     def store(self, parent: Path) -> Path:
         self.counter += 1

@@ -29,10 +29,12 @@ This module imports neither gitrun nor MLflow at import time: only the ``verify_
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import random
 import subprocess
+import tarfile
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -363,3 +365,15 @@ def write_section(path: Path, begin: str, end: str, text: str) -> None:
         rest = current[at:].lstrip("\n")
         current = current[:at] + "\n\n" + text + ("\n" + rest if rest else "")
     path.write_text(current, encoding="utf-8")
+
+
+def extract_gitrun(rev: str, into: Path) -> Path:
+    """``gitrun/`` as of ``rev`` of this checkout (``git archive``), extracted under ``into``: a
+    baseline a bench runs side by side with the checkout (``PYTHONPATH=into``)."""
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "archive", "--format=tar", rev, "gitrun"], cwd=root, capture_output=True)
+    if archive.returncode != 0:
+        raise SystemExit(f"git archive {rev} failed: {archive.stderr.decode(errors='replace').strip()}")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
+        tar.extractall(into, filter="data")
+    return into
