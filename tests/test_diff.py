@@ -248,30 +248,44 @@ def test_cli_defaults_and_only_changed_flag(repo: Path, branched: dict[str, str]
     assert json.loads(proc.stdout)["experiments"][0]["direction"] == "min"
 
 
-def test_same_answer_whether_unchanged_runs_are_read_once_or_twice(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import gitrun.compare.diff as diff_module
+def test_same_answer_whether_unchanged_runs_are_ranked_from_briefs_or_read_whole(repo: Path) -> None:
+    """Runs with the same Git tree on both sides are only counted and ranked (from the record
+    cache, no record built): the diff equals the one that reads every run on both sides, cold or
+    warm, ties between an unchanged run and a changed one included."""
     from gitrun.compare.diff import compute_diff, resolve_sides, store_for
     from gitrun.store import Store
     from gitrun.vcs.revision import store_at
 
-    ids = log(repo, [{"name": f"r{i}", "params": {"i": i}, "metrics": {"val_acc": [0.1, i / 10]}} for i in range(6)])
+    runs = [
+        {"name": f"r{i}", "params": {"i": i}, "metrics": {"val_acc": [0.1, i / 10], "loss": 1 - i / 10, "aux": i}}
+        for i in range(6)
+    ]
+    runs[5]["metrics"]["val_acc"] = [0.1, 0.4]  # r5 ties r4 (unchanged, ended first): r4 stays best
+    ids = log(repo, runs)
     commit(repo)
     git(repo, "checkout", "-qb", "feature")
-    client(repo).set_tag(ids[0], "note", "changed")
-    client(repo).delete_run(ids[1])
-    log(repo, [{"name": "new", "metrics": {"val_acc": 0.95}}])
+    c = client(repo)
+    c.set_tag(ids[0], "note", "changed")
+    c.log_metric(ids[3], "loss", 0.5, step=1)  # r3 changed: ties unchanged r5's loss, and ended first: r3 wins
+    c.log_metric(ids[2], "val_acc", 0.9, step=2)  # r2 changed: the new best val_acc; r4 the old one
+    c.delete_run(ids[1])
+    log(repo, [{"name": "new", "metrics": {"val_acc": 0.4}}])
     commit(repo)
     store = Store(repo / ".gitrun")
     trees = store_at(store, "feature").run_trees
     assert len(trees) == 7 and {e for e, _ in trees.values()} == {"digits"}
-    fast = diff(repo, "main", "feature")  # 4 identical Git trees read once; the 3 others in one batch
-    (exp,) = fast.experiments
-    assert exp.unchanged == 4 and len(exp.changed) == 1 and len(exp.removed) == 1 and len(exp.added) == 1
-    monkeypatch.setattr(diff_module, "READ_ONE_BY_ONE", 0)
-    whole = diff(repo, "main", "feature")  # too many to read one by one: the whole target side
+    shutil.rmtree(repo / ".gitrun" / ".cache", ignore_errors=True)
+    cold = diff(repo, "main", "feature")
+    warm = diff(repo, "main", "feature")
+    (exp,) = cold.experiments
+    assert exp.unchanged == 2 and len(exp.changed) == 3 and len(exp.removed) == 1 and len(exp.added) == 1
+    assert exp.base_best and exp.base_best.run_name == "r4" and exp.target_best and exp.target_best.run_name == "r2"
+    assert exp.base_bests["loss"].run_name == "r5" and exp.target_bests["loss"].run_name == "r3"
+    assert exp.base_bests["aux"].run_name == exp.target_bests["aux"].run_name == "r5"  # unchanged, best on both
+    assert {c.key for c in exp.best_params} == {"i"}  # r4's params (unchanged: read for it alone) vs r2's
     base, target = resolve_sides(store, "main", "feature")
     plain = compute_diff(store_for(store, base), store_for(store, target), base, target)  # no trees
-    assert fast.to_dict() == whole.to_dict() == plain.to_dict()
+    assert cold.to_dict() == warm.to_dict() == plain.to_dict()
 
 
 # -- each side's values come from that side only (issue 9, item 5) ---------------------------

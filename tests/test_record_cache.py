@@ -195,10 +195,11 @@ def test_concurrent_readers_and_writers_all_read_right(repo: Path) -> None:
         assert len(record_cache.RecordCache(cache_file(repo).parent)) >= 5  # a whole, readable file
 
 
-@pytest.mark.parametrize("list_above", [0, 10_000])
+@pytest.mark.parametrize(("list_above", "chunk"), [(0, 5000), (10_000, 5000), (0, 2), (10_000, 2)])
 def test_runs_the_cache_lacks_read_the_same_by_trees_or_by_one_listing(
-    repo: Path, monkeypatch: pytest.MonkeyPatch, list_above: int
+    repo: Path, monkeypatch: pytest.MonkeyPatch, list_above: int, chunk: int
 ) -> None:
+    """Whole or in chunks of ``chunk`` runs (the chunks of a listing end where a run's files do)."""
     from gitrun.vcs import revision
 
     a = log(repo, [*RUNS, {"name": "nested", "metrics": {"train/loss": [0.9, 0.4], "val_acc": 0.1}}])[0]
@@ -207,6 +208,7 @@ def test_runs_the_cache_lacks_read_the_same_by_trees_or_by_one_listing(
     store = Store(repo / ".gitrun")
     expected = {r.run_id: store.to_run(r).data.metrics for r in store.iter_runs()}
     monkeypatch.setattr(revision, "LIST_ABOVE", list_above)
+    monkeypatch.setattr(revision, "CHUNK", chunk)
     got = {r.run_id: store.to_run(r).data.metrics for r in store_at(store, "HEAD").iter_runs()}
     assert got == expected and got[a]["val_acc"] == 0.99
     assert {"train/loss": 0.4, "val_acc": 0.1} in got.values()
@@ -335,3 +337,18 @@ def test_a_sha256_repository_reads_at_a_revision(tmp_path: Path, monkeypatch: py
     git(repo, "commit", "-q", "-m", "C1")
     runs = runs_at(Store(repo / ".gitrun"), "HEAD")
     assert runs[a]["metrics"] == {"val_acc": 0.7, "loss": 0.3} and runs[a]["params"] == {"lr": "0.1"}
+
+
+def test_briefs_are_the_records_reduced_cold_or_warm(repo: Path) -> None:
+    """A revision's briefs (what ranking reads) equal its records' whether read from Git or the cache."""
+    log(repo, [*RUNS, {"name": "", "tags": {"mlflow.runName": "by tag"}, "metrics": {"x": float("inf")}}])
+    commit(repo, "C1")
+    store = Store(repo / ".gitrun")
+    view = store_at(store, "HEAD")
+    ids = sorted(view.run_trees)
+    cold = view.briefs([*ids, "no-such-run"])
+    index.clear_memo()
+    warm = store_at(store, "HEAD").briefs(ids)
+    expected = [record_cache.RunBrief.of(r) for r in store_at(store, "HEAD").read_runs(ids)]
+    assert cold == warm == expected and len(expected) == 3
+    assert {b.run_name for b in expected} == {"a", "b", "by tag"} and all(b.end_time for b in expected)

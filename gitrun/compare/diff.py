@@ -13,9 +13,10 @@ from typing import Any
 
 from gitrun import ranking
 from gitrun.entities import DatasetInput, Experiment, LifecycleStage, ViewType
-from gitrun.errors import ExperimentNotFoundError, GitrunError, RunNotFoundError
+from gitrun.errors import ExperimentNotFoundError, GitrunError
 from gitrun.registry.changes import RegistryChanges, registry_changes
 from gitrun.search import record_cache
+from gitrun.search.record_cache import RunBrief
 from gitrun.store import ReadStore, RunRecord, experiment_not_found
 from gitrun.store.textio import json_number
 from gitrun.tags import DATA_CONTEXT
@@ -24,9 +25,6 @@ from gitrun.vcs.revision import RevisionStore, store_at
 
 SCHEMA_VERSION = 1
 WORKSPACE = "workspace"
-# With both sides at commits, runs whose Git tree is the same on both sides are read once; the
-# others are read one by one when there are at most this many, else the whole side is read.
-READ_ONE_BY_ONE = 256
 
 # run ID -> (experiment ID, Git tree ID of the run's directory) at one commit
 RunTrees = Mapping[str, tuple[str, str]]
@@ -310,11 +308,23 @@ def _metric_changes(base: RunRecord, target: RunRecord) -> tuple[ValueChange, ..
 
 
 def _all_bests(
-    records: Iterable[RunRecord], directions: Mapping[str, str], metrics_of: Mapping[str, Mapping[str, float]]
+    runs: Iterable[RunRecord | RunBrief], directions: Mapping[str, str], metrics_of: Mapping[str, Mapping[str, float]]
 ) -> dict[str, BestRun]:
-    """Every metric's best run (:mod:`gitrun.ranking`), in one pass over the runs."""
-    bests = ranking.best_runs(records, directions, lambda record: metrics_of[record.run_id])
-    return {key: BestRun(record.run_id, record.run_name, value) for key, (record, value) in bests.items()}
+    """Every metric's best run (:mod:`gitrun.ranking`), in one pass over the runs; ``metrics_of``
+    holds the metrics of the runs that have no ``metrics`` dict at hand (store records)."""
+    bests = ranking.best_runs(runs, directions, lambda run: metrics_of.get(run.run_id) or run.metrics)
+    return {key: BestRun(run.run_id, run.run_name, value) for key, (run, value) in bests.items()}
+
+
+@dataclass
+class _Sides:
+    """One experiment's runs on both sides: full records of the runs that differ or exist on one
+    side only; a :class:`~gitrun.search.record_cache.RunBrief` of each run whose Git tree is the
+    same on both sides (nothing in it differs: it is only counted and ranked)."""
+
+    base: dict[str, RunRecord]
+    target: dict[str, RunRecord]
+    same: list[RunBrief] = field(default_factory=list)
 
 
 def _records(store: ReadStore | None, experiment_id: str, exists: bool) -> dict[str, RunRecord]:
@@ -323,35 +333,27 @@ def _records(store: ReadStore | None, experiment_id: str, exists: bool) -> dict[
     return {r.run_id: r for r in record_cache.iter_runs(store, [experiment_id], ViewType.ACTIVE_ONLY)}
 
 
-def _target_records(
-    store: ReadStore, experiment_id: str, base_runs: Mapping[str, RunRecord], trees: tuple[RunTrees, RunTrees]
-) -> tuple[dict[str, RunRecord], set[str]]:
-    """The target's runs of one experiment, reusing the base's record of every run whose Git tree
-    is the same on both sides; returns (records, IDs of those identical runs)."""
+def _sides(
+    base_store: ReadStore | None,
+    target_store: ReadStore | None,
+    experiment_id: str,
+    exists: tuple[bool, bool],
+    trees: tuple[RunTrees, RunTrees] | None,
+) -> _Sides:
+    """The runs of one experiment on both sides. With both sides at commits (``trees``), a run
+    whose tree is the same on both needs no record: its brief comes from the record cache."""
+    if trees is None or not isinstance(base_store, RevisionStore) or not isinstance(target_store, RevisionStore):
+        return _Sides(_records(base_store, experiment_id, exists[0]), _records(target_store, experiment_id, exists[1]))
     base_trees, target_trees = trees
-    ids = [r for r, (e, _) in target_trees.items() if e == experiment_id]
-    same = {r for r in ids if r in base_runs and base_trees.get(r) == target_trees[r]}
-    to_read = [r for r in ids if r not in same]
-    if len(to_read) > READ_ONE_BY_ONE:
-        return _records(store, experiment_id, True), same
-    out = {r: base_runs[r] for r in same}
-    for record in _read_runs(store, to_read):
-        if record.lifecycle_stage == LifecycleStage.ACTIVE:
-            out[record.run_id] = record
-    return out, same
+    same = sorted(r for r, where in target_trees.items() if where[0] == experiment_id and base_trees.get(r) == where)
+    skip = set(same)
 
+    def differing(store: RevisionStore, side: RunTrees) -> dict[str, RunRecord]:
+        ids = sorted(r for r, (e, _) in side.items() if e == experiment_id and r not in skip)
+        return {r.run_id: r for r in store.read_runs(ids) if r.lifecycle_stage == LifecycleStage.ACTIVE}
 
-def _read_runs(store: ReadStore, run_ids: list[str]) -> list[RunRecord]:
-    """Several runs; a revision view reads them in one batch of Git reads."""
-    if isinstance(store, RevisionStore):
-        return store.read_runs(run_ids)
-    out = []
-    for run_id in run_ids:
-        try:
-            out.append(store.read_run(run_id))
-        except RunNotFoundError:  # unreadable: the reader warned, as iter_runs would
-            continue
-    return out
+    briefs = [b for b in base_store.briefs(same) if b.lifecycle_stage == LifecycleStage.ACTIVE]
+    return _Sides(differing(base_store, base_trees), differing(target_store, target_trees), briefs)
 
 
 def compute_diff(
@@ -369,7 +371,9 @@ def compute_diff(
 
     ``experiments`` limits the diff to experiments by name or ID; ``metric`` replaces each
     experiment's primary metric as the measure of "best". ``run_trees`` (base, target): each
-    side's :func:`run_trees` when both are commits, so runs unchanged between them are read once.
+    side's :attr:`~gitrun.vcs.revision.RevisionStore.run_trees` when both are commits: a run with
+    the same Git tree on both sides is then neither read twice nor compared, only counted and ranked
+    from its record cache entry (no record is built for it).
     """
     base_exps = {e.experiment_id: e for e in base_store.list_experiments(ViewType.ALL)} if base_store else {}
     target_exps = {e.experiment_id: e for e in target_store.list_experiments(ViewType.ALL)} if target_store else {}
@@ -379,20 +383,16 @@ def compute_diff(
         exp: Experiment = target_exps.get(experiment_id) or base_exps[experiment_id]
         if wanted is not None and experiment_id not in wanted:
             continue
-        base_runs = _records(base_store, experiment_id, experiment_id in base_exps)
-        same: set[str] = set()
-        if run_trees is not None and target_store is not None and experiment_id in target_exps:
-            target_runs, same = _target_records(target_store, experiment_id, base_runs, run_trees)
-        else:
-            target_runs = _records(target_store, experiment_id, experiment_id in target_exps)
+        exists = (experiment_id in base_exps, experiment_id in target_exps)
+        runs = _sides(base_store, target_store, experiment_id, exists, run_trees)
+        base_runs, target_runs = runs.base, runs.target
         measure = metric or exp.primary_metric
         direction = exp.direction(measure) if measure else None
         added = tuple(_summary(target_runs[i]) for i in sorted(set(target_runs) - set(base_runs)))
         removed = tuple(_summary(base_runs[i]) for i in sorted(set(base_runs) - set(target_runs)))
         changed = []
-        on_both = set(base_runs) & set(target_runs)
-        unchanged = len(on_both & same)  # the same Git tree: nothing in the run differs
-        compared = sorted(on_both - same)
+        compared = sorted(set(base_runs) & set(target_runs))
+        unchanged = len(runs.same)  # the same Git tree: nothing in the run differs
         base_inputs = base_store.read_inputs_of(base_runs[i] for i in compared) if base_store else {}
         target_inputs = target_store.read_inputs_of(target_runs[i] for i in compared) if target_store else {}
         for run_id in compared:
@@ -414,18 +414,22 @@ def compute_diff(
         # RunRecord.metrics builds a dict per call: build each run's once, per side. A run on both
         # sides has its own values on each (a resumed run's metrics differ): never mix the two.
         base_metrics = {r.run_id: r.metrics for r in base_runs.values()}
-        target_metrics = {
-            run_id: base_metrics[run_id] if run_id in same else r.metrics for run_id, r in target_runs.items()
-        }
-        keys = sorted({k for side in (base_metrics, target_metrics) for m in side.values() for k in m})
-        directions = {k: exp.direction(k) for k in keys}
-        base_bests = _all_bests(base_runs.values(), directions, base_metrics)
-        target_bests = _all_bests(target_runs.values(), directions, target_metrics)
+        target_metrics = {r.run_id: r.metrics for r in target_runs.values()}
+        keys = {k for side in (base_metrics, target_metrics) for m in side.values() for k in m}
+        keys.update(k for brief in runs.same for k in brief.metrics)
+        directions = {k: exp.direction(k) for k in sorted(keys)}
+        # The runs the same on both sides are ranked once: each metric's best of them stands for
+        # them all on both sides (a run that is not best at a metric among them cannot be overall).
+        same_bests = list({id(run): run for run, _ in ranking.best_runs(runs.same, directions).values()}.values())
+        base_bests = _all_bests([*same_bests, *base_runs.values()], directions, base_metrics)
+        target_bests = _all_bests([*same_bests, *target_runs.values()], directions, target_metrics)
         base_best = base_bests.get(measure) if measure else None
         target_best = target_bests.get(measure) if measure else None
         best_params: tuple[ValueChange, ...] = ()
         if base_best and target_best and base_best.run_id != target_best.run_id:
-            best_params = _dict_changes(base_runs[base_best.run_id].params, target_runs[target_best.run_id].params)
+            best_params = _dict_changes(
+                _params(base_store, base_runs, base_best.run_id), _params(target_store, target_runs, target_best.run_id)
+            )
         diff = ExperimentDiff(
             experiment_id=experiment_id,
             name=exp.name,
@@ -444,10 +448,18 @@ def compute_diff(
             base_bests=base_bests,
             target_bests=target_bests,
         )
-        if (only_changed and not diff.has_changes) or not (base_runs or target_runs):
+        if (only_changed and not diff.has_changes) or not (base_runs or target_runs or runs.same):
             continue
         out.append(diff)
     return Diff(base, target, tuple(out))
+
+
+def _params(store: ReadStore | None, records: Mapping[str, RunRecord], run_id: str) -> dict[str, str]:
+    """A best run's params: from its record, or (a run the same on both sides) read for it alone."""
+    if run_id in records:
+        return records[run_id].params
+    assert store is not None  # a best run was found on this side
+    return store.read_run(run_id).params
 
 
 def _wanted_ids(names: Iterable[str], *stores: ReadStore | None) -> set[str]:

@@ -26,13 +26,14 @@ import os
 import time
 import warnings
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gitrun.entities import MetricSummary, RunStatus, ViewType
 from gitrun.search import index
 from gitrun.store import ReadStore, RunRecord, _list_dirs, _visible
-from gitrun.store.reader import effective_status, read_run
+from gitrun.store.reader import effective_status, name_of, read_run, run_time, stage_of
 
 NAME = "records.bin"
 MAGIC = b"gitrun-record-cache\n"
@@ -42,6 +43,23 @@ WORK = "work"  # the key of the work tree's part: run folder -> (fingerprint, en
 # tree ID -> (meta, params, tags, summaries as (key, latest, min, max, step, timestamp, count) tuples)
 Entry = tuple[dict[str, Any], dict[str, str], dict[str, str], tuple[tuple[Any, ...], ...]]
 Fingerprint = tuple[int, int]  # (inode, mtime_ns) of a run's folder
+
+
+@dataclass(frozen=True, slots=True)
+class RunBrief:
+    """The little of a run that ranking reads (:mod:`gitrun.ranking`) and a diff counts, taken from
+    a cache entry without building a :class:`~gitrun.store.RunRecord`: a diff ranks the runs that
+    are the same on both sides (100,000 of them, say) with these."""
+
+    run_id: str
+    run_name: str
+    end_time: int | None
+    lifecycle_stage: str
+    metrics: dict[str, float]
+
+    @classmethod
+    def of(cls, record: RunRecord) -> RunBrief:
+        return cls(record.run_id, record.run_name, record.end_time, record.lifecycle_stage, record.metrics)
 
 
 def _valid(data: dict[str, Any]) -> bool:
@@ -69,6 +87,16 @@ class RecordCache:
         """The record of the run whose directory has Git tree ``tree``, or None when not cached."""
         entry = self._entries.get(tree) or self._new.get(tree)
         return None if entry is None else _unpack(entry, run_dir, experiment_id)
+
+    def brief(self, tree: str, run_id: str) -> RunBrief | None:
+        """:meth:`get` reduced to a :class:`RunBrief`, without copying the entry."""
+        entry = self._entries.get(tree) or self._new.get(tree)
+        if entry is None:
+            return None
+        meta, _, tags, summaries = entry
+        return RunBrief(
+            run_id, name_of(meta, tags), run_time(meta.get("end_time")), stage_of(meta), {s[0]: s[1] for s in summaries}
+        )
 
     def put(self, tree: str, record: RunRecord) -> None:
         self._new[tree] = _pack(record)

@@ -326,11 +326,11 @@ class RunRecord:
 
     @property
     def lifecycle_stage(self) -> str:
-        return str(self.meta.get("lifecycle_stage", LifecycleStage.ACTIVE))
+        return stage_of(self.meta)
 
     @property
     def run_name(self) -> str:
-        return str(self.meta.get("run_name") or self.tags.get(RUN_NAME) or "")
+        return name_of(self.meta, self.tags)
 
     @property
     def start_time(self) -> int:
@@ -343,6 +343,16 @@ class RunRecord:
     @property
     def metrics(self) -> dict[str, float]:
         return {k: s.latest for k, s in self.summaries.items()}
+
+
+def stage_of(meta: dict[str, Any]) -> str:
+    """A run's lifecycle stage from its ``meta.json``: ``active`` unless it says otherwise."""
+    return str(meta.get("lifecycle_stage", LifecycleStage.ACTIVE))
+
+
+def name_of(meta: dict[str, Any], tags: dict[str, str]) -> str:
+    """A run's name: ``meta.json``'s, else its ``mlflow.runName`` tag, else empty."""
+    return str(meta.get("run_name") or tags.get(RUN_NAME) or "")
 
 
 def read_run(run_dir: Path, experiment_id: str, strict: bool = False) -> RunRecord | None:

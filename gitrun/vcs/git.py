@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -312,8 +312,13 @@ class GitRepo:
     def ls_tree_raw(self, treeish: str, *, with_trees: bool = False) -> list[tuple[bytes, bytes, bytes, bytes]]:
         """``git ls-tree -r -l`` as raw ``(mode, sha, size, path)`` byte tuples; directories too (size
         ``b"-"``) with ``with_trees``. For large stores: callers decode only what they use."""
+        return list(self.iter_tree_raw(treeish, with_trees=with_trees))
+
+    def iter_tree_raw(self, treeish: str, *, with_trees: bool = False) -> Iterator[tuple[bytes, bytes, bytes, bytes]]:
+        """:meth:`ls_tree_raw` one entry at a time, in Git's order (by path): a caller can keep a
+        part of a listing of millions of entries without holding them all."""
         listing = gitcmd.read(self.root, "ls-tree", "-r", "-l", "-z", *(["-t"] if with_trees else []), treeish)
-        return _LS_TREE_ENTRY.findall(listing)
+        return (m.groups() for m in _LS_TREE_ENTRY.finditer(listing))  # type: ignore[misc]
 
     def read_blobs(self, shas: list[str]) -> dict[str, bytes]:
         """Contents of many blobs through one ``git cat-file --batch`` (no process per file)."""

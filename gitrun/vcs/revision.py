@@ -22,14 +22,15 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Iterable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from gitrun.entities import Metric, ViewType
 from gitrun.errors import GitrunError, RunNotFoundError
-from gitrun.search.record_cache import RecordCache
+from gitrun.search.record_cache import RecordCache, RunBrief
 from gitrun.store import ReadStore, RunRecord, _visible, code, textio
 from gitrun.store.datasets import INPUTS_FILE
 from gitrun.store.pointers import SIZE_LINE
@@ -43,8 +44,10 @@ from gitrun.vcs.git import GitRepo, TreeEntry, write_blobs
 KEEP_TREES = 16  # materialised revisions kept in the cache (least recently used are removed)
 RUN_JSON = ("meta.json", "params.json", "tags.json", "metrics.json")  # what a record is parsed from
 LIST_ABOVE = 500  # runs to read from Git beyond which one recursive listing beats reading their trees
+CHUNK = 5000  # runs read from Git at once: the blobs of one chunk are held, not those of 100,000 runs
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,21 @@ class RevisionStore(ReadStore):
         (unknown IDs are skipped)."""
         return self._records([r for r in run_ids if r in self.run_trees])
 
+    def briefs(self, run_ids: Iterable[str]) -> list[RunBrief]:
+        """:meth:`read_runs` reduced to what ranking reads (:class:`~gitrun.search.record_cache.RunBrief`):
+        cached runs cost no record at all, the rest are read from Git and cached as by :meth:`read_runs`."""
+        wanted = [r for r in run_ids if r in self.run_trees]
+        found: dict[str, RunBrief] = {}
+        missing = []
+        for run_id in wanted:
+            brief = self._record_cache.brief(self.run_trees[run_id][1], run_id)
+            if brief is None:
+                missing.append(run_id)
+            else:
+                found[run_id] = brief
+        found.update(self._read_missing(missing, RunBrief.of))
+        return [found[r] for r in wanted if r in found]
+
     def read_run(self, run_id: str) -> RunRecord:
         if run_id not in self.run_trees:
             raise RunNotFoundError(f"no run {run_id!r} at {self.revision}")
@@ -222,24 +240,35 @@ class RevisionStore(ReadStore):
                 missing.append(run_id)
             else:
                 found[run_id] = record
-        if missing:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                read = self._read_from_git(missing)
-            for warning in caught:  # shown as without the cache; a run that warned is not cached
-                warnings.warn(warning.message, warning.category, stacklevel=2)
-            warned = " ".join(str(w.message) for w in caught)
-            for record in read:
-                found[record.run_id] = record
-                if record.run_id not in warned:
-                    self._record_cache.put(self.run_trees[record.run_id][1], record)
-            self._record_cache.save()
+        found.update(self._read_missing(missing, lambda record: record))
         return [found[r] for r in run_ids if r in found]
 
-    def _read_from_git(self, run_ids: list[str]) -> list[RunRecord]:
-        """Records of runs the cache lacks: their trees, series sizes and JSON files from Git in a
-        few batches (three or four processes however many runs)."""
-        files = self._small_files(run_ids)
+    def _read_missing(self, run_ids: list[str], keep: Callable[[RunRecord], T]) -> dict[str, T]:
+        """Runs the record cache lacks, read from Git :data:`CHUNK` runs at a time (so the blobs of
+        only one chunk are held) and cached, the cache saved once; ``keep`` turns each record into
+        what the caller holds on to. A run that warned is not cached, so its warning shows on every read."""
+        if not run_ids:
+            return {}
+        out: dict[str, T] = {}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            for files in self._file_batches(run_ids):
+                before = len(caught)
+                records = self._parse_runs(files)
+                warned = " ".join(str(w.message) for w in caught[before:])
+                for record in records:
+                    out[record.run_id] = keep(record)
+                    if record.run_id not in warned:
+                        self._record_cache.put(self.run_trees[record.run_id][1], record)
+        for warning in caught:  # shown as without the cache
+            warnings.warn(warning.message, warning.category, stacklevel=3)
+        self._record_cache.save()
+        return out
+
+    def _parse_runs(self, files: dict[str, dict[str, TreeEntry]]) -> list[RunRecord]:
+        """Records of runs from their small files (:meth:`_file_batches`): the JSON files, the
+        pointers of series in DVC and any series its summary does not cover, in two or three batches."""
+        run_ids = list(files)
         shas = [f[n].sha for r in run_ids for n in RUN_JSON if n in (f := files[r])]
         shas += [e.sha for r in run_ids for p, e in files[r].items() if p.endswith(".tsv.dvc")]
         blobs = self.repo.read_blobs(shas)
@@ -293,12 +322,24 @@ class RevisionStore(ReadStore):
                 out.append(record)
         return out
 
-    def _small_files(self, run_ids: list[str]) -> dict[str, dict[str, TreeEntry]]:
+    def _file_batches(self, run_ids: list[str]) -> Iterator[dict[str, dict[str, TreeEntry]]]:
         """Each run's top-level files and everything under ``metrics/`` (series with their sizes),
-        read as tree objects: the runs' trees, then ``metrics/`` one level per round. Beyond
-        :data:`LIST_ABOVE` runs, one ``git ls-tree -r -l`` of each experiment's ``runs/`` is cheaper."""
-        if len(run_ids) > LIST_ABOVE:
-            return self._listed_files(run_ids)
+        :data:`CHUNK` runs at a time. An experiment with more than :data:`LIST_ABOVE` of its runs
+        wanted, and more than a third of them, is read from one ``git ls-tree -r -l`` of its
+        ``runs/`` folder (cheaper per run); otherwise the runs' trees are read as tree objects."""
+        by_experiment: dict[str, list[str]] = {}
+        for run_id in run_ids:
+            by_experiment.setdefault(self.run_trees[run_id][0], []).append(run_id)
+        sizes = Counter(experiment_id for experiment_id, _ in self.run_trees.values())
+        for experiment_id, ids in by_experiment.items():
+            if len(ids) > LIST_ABOVE and 3 * len(ids) > sizes[experiment_id]:
+                yield from self._listed_files(experiment_id, set(ids))
+            else:
+                for start in range(0, len(ids), CHUNK):
+                    yield self._tree_files(ids[start : start + CHUNK])
+
+    def _tree_files(self, run_ids: list[str]) -> dict[str, dict[str, TreeEntry]]:
+        """:meth:`_file_batches` of a few runs: their trees, then ``metrics/`` one level per round."""
         out: dict[str, dict[str, TreeEntry]] = {r: {} for r in run_ids}
         # (tree ID, run ID, its path in the run): identical trees (two runs' equal series) are read once
         pending = [(self.run_trees[r][1], r, "") for r in run_ids]
@@ -322,18 +363,27 @@ class RevisionStore(ReadStore):
             out[run_id][path] = TreeEntry("100644", sha, sizes.get(sha, -1), "")
         return out
 
-    def _listed_files(self, run_ids: list[str]) -> dict[str, dict[str, TreeEntry]]:
-        """:meth:`_small_files` from a recursive listing of the ``runs/`` folder of each experiment concerned."""
-        out: dict[str, dict[str, TreeEntry]] = {r: {} for r in run_ids}
-        for experiment_id in sorted({self.run_trees[r][0] for r in run_ids}):
-            for mode, sha, size, path in self.repo.ls_tree_raw(self._runs_tree[experiment_id]):
-                run_id, _, rel = path.partition(b"/")
-                files = out.get(run_id.decode())
-                if files is not None and (b"/" not in rel or rel.startswith(b"metrics/")):
-                    files[rel.decode("utf-8", "surrogateescape")] = TreeEntry(
-                        mode.decode(), sha.decode(), int(size), ""
-                    )
-        return out
+    def _listed_files(self, experiment_id: str, wanted: set[str]) -> Iterator[dict[str, dict[str, TreeEntry]]]:
+        """:meth:`_file_batches` from one recursive listing of the experiment's ``runs/`` folder,
+        taken a run at a time (Git lists by path, so a run's files come together)."""
+        out: dict[str, dict[str, TreeEntry]] = {}
+        current, files = b"", None
+        for mode, sha, size, path in self.repo.iter_tree_raw(self._runs_tree[experiment_id]):
+            run_id, _, rel = path.partition(b"/")
+            if run_id != current:
+                if len(out) >= CHUNK:
+                    yield out
+                    out = {}
+                current, name = run_id, run_id.decode("utf-8", "surrogateescape")
+                files = None
+                if name in wanted:
+                    files = out[name] = {}
+                    wanted.discard(name)
+            if files is not None and (b"/" not in rel or rel.startswith(b"metrics/")):
+                files[rel.decode("utf-8", "surrogateescape")] = TreeEntry(mode.decode(), sha.decode(), int(size), "")
+        out.update((run_id, {}) for run_id in wanted)  # not listed at all: read as a run without files
+        if out:
+            yield out
 
     def _series_points(
         self, run_id: str, key: str, prefetched: tuple[dict[str, TreeEntry], dict[str, bytes]] | None = None
