@@ -352,3 +352,52 @@ def test_briefs_are_the_records_reduced_cold_or_warm(repo: Path) -> None:
     expected = [record_cache.RunBrief.of(r) for r in store_at(store, "HEAD").read_runs(ids)]
     assert cold == warm == expected and len(expected) == 3
     assert {b.run_name for b in expected} == {"a", "b", "by tag"} and all(b.end_time for b in expected)
+
+
+def test_each_reader_loads_only_its_own_file(repo: Path) -> None:
+    """Committed runs (records.bin) and the work tree's (work-records.bin) live apart: reading the
+    work tree, or opening a revision, never loads the committed entries (a damaged records.bin is
+    not even noticed), and a revision's reads never load the work tree's."""
+    log(repo, RUNS)
+    commit(repo, "C1")
+    store = Store(repo / ".gitrun")
+    for record in store.iter_runs():
+        backdate(record.run_dir)
+    assert len(list(store_at(store, "HEAD").iter_runs())) == 2 and cache_file(repo).is_file()
+    work_file = cache_file(repo).with_name(record_cache.WORK_NAME)
+    cache_file(repo).write_bytes(b"not a cache")
+    index.clear_memo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(list(record_cache.iter_runs(store))) == 2  # cached in work-records.bin
+        assert work_file.is_file() and len(store_at(store, "HEAD").run_trees) == 2
+    work_file.write_bytes(b"not a cache either")
+    cache_file(repo).unlink()
+    index.clear_memo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(list(store_at(store, "HEAD").iter_runs())) == 2
+
+
+def test_a_cache_file_from_before_the_split_is_read_without_a_warning(repo: Path) -> None:
+    """records.bin once held the work tree's part under the key "work": its committed entries are
+    still used, that part is ignored (the work tree's file is rebuilt) and dropped on the next save."""
+    log(repo, RUNS)
+    commit(repo, "C1")
+    store = Store(repo / ".gitrun")
+    records = list(store_at(store, "HEAD").iter_runs())
+    entries = dict(index.load_file(cache_file(repo), record_cache.MAGIC, lambda _: True))
+    assert len(entries) == 2
+    index.save(
+        cache_file(repo), {**entries, record_cache.WORK: {"/some/run": ((1, 2), ({}, {}, {}, ()))}}, record_cache.MAGIC
+    )
+    index.clear_memo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cache = record_cache.RecordCache(cache_file(repo).parent)
+        assert len(cache) == 2 and cache.get(record_cache.WORK, records[0].run_dir, "x") is None
+        view = store_at(store, "HEAD")
+        assert [r.params for r in view.iter_runs()] == [r.params for r in records]
+        cache.put("0" * 40, records[0])
+        cache.save()
+    assert record_cache.WORK not in index.load_file(cache_file(repo), record_cache.MAGIC, lambda _: True)

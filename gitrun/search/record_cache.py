@@ -1,4 +1,5 @@
-"""Parsed run records keyed by content: ``.gitrun/.cache/records.bin``, local, never committed.
+"""Parsed run records keyed by content: ``.gitrun/.cache/records.bin`` (committed runs) and
+``work-records.bin`` (the work tree's), local, never committed.
 
 A committed run's directory has a Git tree ID, and that ID changes whenever any file of the run
 does. So the record parsed from a run once (``meta.json``, ``params.json``, ``tags.json``, the
@@ -7,7 +8,7 @@ revision, a site built at ``--rev`` and the history page read a run's files from
 time they meet that tree (:class:`gitrun.vcs.revision.RevisionStore`); after that, not even the
 run's tree is listed.
 
-The file uses the search index's container (:mod:`gitrun.search.index`: ``marshal``, a header
+Both files use the search index's container (:mod:`gitrun.search.index`: ``marshal``, a header
 naming the Python and the cache folder, a CRC-32), under its own magic line. It is derived data:
 safe to delete, rebuilt when missing, from another Python or format, or damaged (warned). The
 effective status is not stored but recomputed from ``meta.json`` on every read (a RUNNING run of
@@ -17,7 +18,8 @@ warning is not cached, so the warning shows on every read.
 Several processes: entries never change (a tree ID names one content), so :meth:`RecordCache.save`
 merges this process's new entries into what the file holds at that moment and renames a whole
 new file over it; two writers racing can at worst drop each other's newest entries, read again
-next time. A read-only or full cache folder only costs speed (:func:`gitrun.search.index.save`).
+next time. The work tree's file holds the view of the last process that read it (each checked
+every run it read). A read-only or full cache folder only costs speed (:func:`gitrun.search.index.save`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import time
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +38,12 @@ from gitrun.search import index
 from gitrun.store import ReadStore, RunRecord, _list_dirs, _visible
 from gitrun.store.reader import effective_status, name_of, read_run, run_time, stage_of
 
-NAME = "records.bin"
+NAME = "records.bin"  # committed runs, by tree ID
 MAGIC = b"gitrun-record-cache\n"
+WORK_NAME = "work-records.bin"  # work-tree runs, by folder
+WORK_MAGIC = b"gitrun-work-record-cache\n"
 MAX_ENTRIES = 1_000_000  # beyond this the oldest entries are dropped (about 500 MB of records)
-WORK = "work"  # the key of the work tree's part: run folder -> (fingerprint, entry)
+WORK = "work"  # where records.bin kept the work tree's part before it had a file of its own (ignored)
 
 # tree ID -> (meta, params, tags, summaries as (key, latest, min, max, step, timestamp, count) tuples)
 Entry = tuple[dict[str, Any], dict[str, str], dict[str, str], tuple[tuple[Any, ...], ...]]
@@ -63,35 +68,49 @@ class RunBrief:
 
 
 def _valid(data: dict[str, Any]) -> bool:
-    return all(
-        (type(v) is tuple and len(v) == 4)
-        or (k == WORK and type(v) is dict and all(type(w) is tuple for w in v.values()))
-        for k, v in data.items()
-    )
+    return all((type(v) is tuple and len(v) == 4) or (k == WORK and type(v) is dict) for k, v in data.items())
+
+
+def _valid_work(data: dict[str, Any]) -> bool:
+    return all(type(v) is tuple and len(v) == 2 and type(v[1]) is tuple and len(v[1]) == 4 for v in data.values())
 
 
 class RecordCache:
-    """The record cache of one store (``cache_dir`` is its ``.gitrun/.cache``)."""
+    """The record cache of one store (``cache_dir`` is its ``.gitrun/.cache``).
+
+    Two files, each loaded on first use: ``records.bin`` (committed runs, by tree ID) and
+    ``work-records.bin`` (the work tree's runs), so a reader of one never pays for the other: a
+    site built from the work tree at 100,000 runs does not load the committed entries its diffs
+    left behind, and a diff between two commits does not load the work tree's.
+    """
 
     def __init__(self, cache_dir: Path):
         self.path = cache_dir / NAME
-        self._entries: dict[str, Any] = index.load_file(self.path, MAGIC, _valid)
+        self.work_path = cache_dir / WORK_NAME
         self._new: dict[str, Entry] = {}
-        self._work: dict[str, tuple[Fingerprint, Entry]] = dict(self._entries.get(WORK) or {})
         self._work_changed = False
 
+    @cached_property
+    def _entries(self) -> dict[str, Any]:
+        return index.load_file(self.path, MAGIC, _valid)
+
+    @cached_property
+    def _work(self) -> dict[str, tuple[Fingerprint, Entry]]:
+        return dict(index.load_file(self.work_path, WORK_MAGIC, _valid_work))
+
     def __len__(self) -> int:
+        """How many committed runs are cached."""
         return len(self._entries) - (WORK in self._entries) + len(self._new)
 
     def get(self, tree: str, run_dir: Path, experiment_id: str) -> RunRecord | None:
         """The record of the run whose directory has Git tree ``tree``, or None when not cached."""
         entry = self._entries.get(tree) or self._new.get(tree)
-        return None if entry is None else _unpack(entry, run_dir, experiment_id)
+        return None if entry is None or tree == WORK else _unpack(entry, run_dir, experiment_id)
 
     def brief(self, tree: str, run_id: str) -> RunBrief | None:
         """:meth:`get` reduced to a :class:`RunBrief`, without copying the entry."""
         entry = self._entries.get(tree) or self._new.get(tree)
-        if entry is None:
+        if entry is None or tree == WORK:
             return None
         meta, _, tags, summaries = entry
         return RunBrief(
@@ -113,16 +132,19 @@ class RecordCache:
         self._work_changed = True
 
     def save(self) -> None:
-        """Write the new entries, merged with what the file holds now (another process may have added some)."""
-        if not self._new and not self._work_changed:
-            return
-        merged = {**index.load_file(self.path, MAGIC, _valid), **self._entries, **self._new}
-        merged.pop(WORK, None)
-        if len(merged) > MAX_ENTRIES:
-            merged = dict(list(merged.items())[-MAX_ENTRIES:])
-        merged[WORK] = self._work  # this process's view of the work tree: it just checked every run it read
-        index.save(self.path, merged, MAGIC)
-        self._entries, self._new, self._work_changed = merged, {}, False
+        """Write what changed: the new committed entries merged with what ``records.bin`` holds now
+        (another process may have added some), and this process's view of the work tree (it just
+        checked every run it read)."""
+        if self._new:
+            merged = {**index.load_file(self.path, MAGIC, _valid), **self._entries, **self._new}
+            merged.pop(WORK, None)
+            if len(merged) > MAX_ENTRIES:
+                merged = dict(list(merged.items())[-MAX_ENTRIES:])
+            index.save(self.path, merged, MAGIC)
+            self.__dict__["_entries"], self._new = merged, {}
+        if self._work_changed:
+            index.save(self.work_path, self._work, WORK_MAGIC)
+            self._work_changed = False
 
 
 def _pack(record: RunRecord) -> Entry:
