@@ -136,7 +136,7 @@ def _discard(path: Path, why: str) -> Index:
     return {}
 
 
-def save(path: Path, index: Index, magic: bytes = MAGIC) -> None:
+def save(path: Path, index: dict[str, Any], magic: bytes = MAGIC) -> None:
     """Write ``index`` atomically (temp file + rename); failures only cost speed, so they are logged."""
     payload = marshal.dumps(index)
     try:
