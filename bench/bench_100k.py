@@ -13,7 +13,10 @@ wall time, CPU time and peak RSS (``wait4``):
 
 The issue's target: each 100,000-run figure at most 10x its 10,000-run one, the commit <= 3 s,
 no peak RSS above 2 GiB. ``python bench/bench_100k.py --write-results`` writes its section of
-bench/RESULTS.md; ``--sizes 1000,10000`` for a quick look.
+bench/RESULTS.md; ``--sizes 1000,10000`` for a quick look; ``--only diff,site`` for some of the
+measures; ``--baseline REV`` measures ``gitrun/`` of REV too, interleaved with this tree;
+``--repo 100000=DIR/100000/n100000/gitrun-repo`` reuses a repository built before (building
+100,000 runs takes half an hour on the reference machine).
 """
 
 from __future__ import annotations
@@ -26,11 +29,11 @@ import platform
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -53,44 +56,83 @@ MEASURES = {
 }
 
 
-def measure(n: int, work: Path, python: str, reps: int) -> dict[str, list[tuple[float, float, float]]]:
-    env = {k: v for k, v in {**os.environ, **stores.ENV}.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPATH"] = str(HERE.parent)
-    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
-    gitrun = [python, "-m", "gitrun"]
-    cells: dict[str, list[tuple[float, float, float]]] = {k: [] for k in MEASURES}
+GROUPS = {
+    "search": ("search_cold", "search_warm"),
+    "diff": ("diff_cold", "diff_warm"),
+    "site": ("site_full", "site_rebuild"),
+    "commit": ("commit",),
+}
+Cells = dict[str, dict[str, list[tuple[float, float, float]]]]  # variant -> measure -> samples
+
+
+def build(n: int, work: Path) -> Path:
+    """The repository of ``n`` runs, 1% changed on ``feature``, packed as Git's own gc leaves a
+    repository (a fresh ``git add`` of 1.4 million files leaves them loose, 4 KiB of disk each)."""
     started = time.perf_counter()
     repo, _ = bench_diff.build_gitrun(work / f"n{n}", n, n // 100)
-    print(f"[{n}] store and branches ready in {time.perf_counter() - started:.0f} s", flush=True)
-    _run([*gitrun, "runs", "list", "-n", "1"], repo, env)  # compile every module once, unmeasured
+    subprocess.run(["git", "gc", "-q"], cwd=repo, check=True)
+    print(f"[{n}] store and branches ready (packed) in {time.perf_counter() - started:.0f} s", flush=True)
+    return repo
+
+
+def measure(n: int, repo: Path, trees: dict[str, Path], python: str, reps: int, only: list[str]) -> Cells:
+    """Every measure of ``only`` for each variant (``trees``: name -> the folder holding its
+    ``gitrun/``), the variants interleaved within each repetition (their order flips each time)."""
+    started = time.perf_counter()
+    envs = {}
+    for name, tree in trees.items():
+        env = {k: v for k, v in {**os.environ, **stores.ENV}.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPATH"] = str(tree)
+        env["PYTHONPYCACHEPREFIX"] = str(repo.parent / f"pycache-{name}")
+        envs[name] = env
+    gitrun = [python, "-m", "gitrun"]
+    cells: Cells = {name: {k: [] for k in MEASURES} for name in trees}
+    for env in envs.values():
+        _run([*gitrun, "runs", "list", "-n", "1"], repo, env)  # compile every module once, unmeasured
     search = [*gitrun, "runs", "list", "--filter", "metrics.m1 > 0.5", "--json"]
     diff = [*gitrun, "diff", "main", "feature", "--json"]
-    for _ in range(reps):
-        shutil.rmtree(repo / ".gitrun" / ".cache", ignore_errors=True)
-        cells["search_cold"].append(_run(search, repo, env)[:3])
-        cells["search_warm"].append(_run(search, repo, env)[:3])
-        shutil.rmtree(repo / ".gitrun" / ".cache", ignore_errors=True)
-        wall, cpu, rss, out = _run(diff, repo, env)
-        (experiment,) = json.loads(out)["experiments"]
-        if len(experiment["changed"]) != n // 100:
-            raise RuntimeError(f"the diff found {len(experiment['changed'])} changed runs, not {n // 100}")
-        cells["diff_cold"].append((wall, cpu, rss))
-        cells["diff_warm"].append(_run(diff, repo, env)[:3])
+    cache = repo / ".gitrun" / ".cache"
+
+    def order(rep: int) -> list[str]:
+        names = list(trees)
+        return names if rep % 2 == 0 else names[::-1]
+
+    for rep in range(reps):
+        for name in order(rep):
+            if "search" in only:
+                shutil.rmtree(cache, ignore_errors=True)
+                cells[name]["search_cold"].append(_run(search, repo, envs[name])[:3])
+                cells[name]["search_warm"].append(_run(search, repo, envs[name])[:3])
+            if "diff" in only:
+                shutil.rmtree(cache, ignore_errors=True)
+                wall, cpu, rss, out = _run(diff, repo, envs[name])
+                (experiment,) = json.loads(out)["experiments"]
+                if len(experiment["changed"]) != n // 100:
+                    raise RuntimeError(f"the diff found {len(experiment['changed'])} changed runs, not {n // 100}")
+                cells[name]["diff_cold"].append((wall, cpu, rss))
+                cells[name]["diff_warm"].append(_run(diff, repo, envs[name])[:3])
     print(f"[{n}] search and diff measured", flush=True)
     runs_dir = repo / ".gitrun" / "experiments" / stores.GITRUN_EXPERIMENT_ID / "runs"
-    site = work / f"site-{n}"
-    build = [*gitrun, "site", "build", "--no-history", "--output", str(site)]
-    cells["site_full"].append(_run(build, repo, env)[:3])
-    print(f"[{n}] site built", flush=True)
     rng = random.Random(n)
-    for rep in range(reps):
-        bench_site.write_run(runs_dir, 10 * n + rep, 5, 100, rng)
-        time.sleep(2.1)  # settled, as a store is between two builds
-        cells["site_rebuild"].append(_run(build, repo, env)[:3])
-    for rep in range(reps):
-        for i in range(1000):
-            bench_site.write_run(runs_dir, 20 * n + 1000 * rep + i, 5, 100, rng)
-        cells["commit"].append(_run([*gitrun, "commit", "-m", "1,000 new runs"], repo, env)[:3])
+    if "site" in only:
+        builds = {}
+        for name in order(0):
+            site = repo.parent / f"site-{name}"
+            shutil.rmtree(site, ignore_errors=True)
+            builds[name] = [*gitrun, "site", "build", "--no-history", "--output", str(site)]
+            cells[name]["site_full"].append(_run(builds[name], repo, envs[name])[:3])
+        print(f"[{n}] site built", flush=True)
+        for rep in range(reps):
+            bench_site.write_run(runs_dir, 10 * n + rep, 5, 100, rng)
+            time.sleep(2.1)  # settled, as a store is between two builds
+            for name in order(rep):
+                cells[name]["site_rebuild"].append(_run(builds[name], repo, envs[name])[:3])
+    if "commit" in only:
+        for rep in range(reps):
+            for k, name in enumerate(order(rep)):
+                for i in range(1000):
+                    bench_site.write_run(runs_dir, 20 * n + 1000 * (2 * rep + k) + i, 5, 100, rng)
+                cells[name]["commit"].append(_run([*gitrun, "commit", "-m", "1,000 new runs"], repo, envs[name])[:3])
     print(f"[{n}] done in {time.perf_counter() - started:.0f} s", flush=True)
     return cells
 
@@ -103,28 +145,47 @@ def _cell(samples: list[tuple[float, float, float]]) -> str:
     return f"{text} (CPU {statistics.median(s[1] for s in samples):.3g}; {max(s[2] for s in samples):.0f} MiB)"
 
 
-def section(results: dict[int, dict[str, Any]], command: str, load: tuple[str, str]) -> str:
+def _median(samples: list[tuple[float, float, float]]) -> float:
+    return statistics.median(s[0] for s in samples)
+
+
+def section(results: dict[int, Cells], command: str, load: tuple[str, str], baseline: str | None) -> str:
     sizes = sorted(results)
     small, big = sizes[0], sizes[-1]
-    head = "| measurement | " + " | ".join(f"{n:,} runs" for n in sizes) + f" | {big:,} / {small:,} |"
+    variants = list(results[small])
     lines = [
         BEGIN,
         f"## {big:,} runs against {small:,} (issue 16, bench/bench_100k.py)",
         "",
         f"Command: `{command}` ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.platform()}, "
         f"Python {platform.python_version()}, {os.cpu_count()} cores; load average {load[0]} before, {load[1]} after). "
-        "One repository per size: the runs committed on `main`, 1% of them changed on `feature` (checked out); "
-        "every cell a fresh process: median wall seconds [min–max] (CPU seconds; peak RSS).",
+        "One repository per size: the runs committed on `main`, 1% of them changed on `feature` (checked out), "
+        "packed by `git gc` once built (Git's automatic gc is off while measuring); "
+        "every cell a fresh process: median wall seconds [min–max] (CPU seconds; peak RSS)."
+        + (
+            f" **baseline**: `gitrun/` of `{baseline}` (`git archive`); **checkout**: this tree; interleaved, "
+            "the order flipping every repetition."
+            if baseline
+            else ""
+        ),
         "",
-        head,
-        "|---|" + "---|" * (len(sizes) + 1),
     ]
+    head = "| measurement | " + " | ".join(f"{v}, {n:,} runs" for n in sizes for v in variants)
+    head += " | " + " | ".join(f"{v}: {big:,} / {small:,}" for v in variants)
+    if baseline:
+        head += f" | checkout / baseline at {big:,} |"
+    else:
+        head += " |"
+    cols = len(sizes) * len(variants) + len(variants) + (1 if baseline else 0)
+    lines += [head, "|---|" + "---|" * cols]
     for key, title in MEASURES.items():
-        row = [_cell(results[n][key]) for n in sizes]
-        ratio = statistics.median(s[0] for s in results[big][key]) / statistics.median(
-            s[0] for s in results[small][key]
-        )
-        lines.append(f"| {title} | " + " | ".join(row) + f" | {ratio:.1f}x |")
+        if not all(results[n][v][key] for n in sizes for v in variants):
+            continue
+        row = [_cell(results[n][v][key]) for n in sizes for v in variants]
+        row += [f"{_median(results[big][v][key]) / _median(results[small][v][key]):.1f}x" for v in variants]
+        if baseline:
+            row.append(f"{_median(results[big]['checkout'][key]) / _median(results[big]['baseline'][key]):.2f}x")
+        lines.append(f"| {title} | " + " | ".join(row) + " |")
     lines += ["", END]
     return "\n".join(lines) + "\n"
 
@@ -135,18 +196,34 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3, help="repetitions of the quick measures (default: 3)")
     parser.add_argument("--workdir", type=Path, default=None, help="where the repositories go (default: a temp dir)")
     parser.add_argument("--python", default=sys.executable, help="the interpreter that runs gitrun")
+    parser.add_argument("--only", default=",".join(GROUPS), help="measures to take (default: %(default)s)")
+    parser.add_argument("--baseline", default=None, help="also measure gitrun/ of this revision, side by side")
+    parser.add_argument(
+        "--repo", action="append", default=[], metavar="N=PATH", help="a repository of N runs built before (reused)"
+    )
     parser.add_argument("--write-results", action="store_true", help="write the section of bench/RESULTS.md")
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
     args = parser.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="gitrun-100k-"))
     work.mkdir(parents=True, exist_ok=True)
+    only = [g for g in args.only.split(",") if g]
+    unknown = set(only) - set(GROUPS)
+    if unknown:
+        parser.error(f"unknown measures {sorted(unknown)}; choose from {', '.join(GROUPS)}")
+    trees = {"checkout": HERE.parent}
+    if args.baseline:
+        trees = {"baseline": stores.extract_gitrun(args.baseline, work / "baseline"), **trees}
+    given = {int(n): Path(p) for n, p in (r.split("=", 1) for r in args.repo)}
     load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     results = {}
     for n in (int(x) for x in args.sizes.split(",")):
-        results[n] = measure(n, work / str(n), args.python, args.reps)
+        repo = given.get(n) or build(n, work / str(n))
+        results[n] = measure(n, repo, trees, args.python, args.reps, only)
     load_after = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    command = "python bench/bench_100k.py " + " ".join(a for a in sys.argv[1:] if not a.startswith("/"))
-    text = section(results, command.strip(), (load_before, load_after))
+    command = "python bench/bench_100k.py " + " ".join(
+        a for a in sys.argv[1:] if not a.startswith("/") and "=/" not in a
+    )
+    text = section(results, command.strip(), (load_before, load_after), args.baseline)
     print(text)
     if args.json:
         args.json.write_text(json.dumps({str(k): v for k, v in results.items()}, indent=1), encoding="utf-8")

@@ -373,10 +373,13 @@ def write_section(path: Path, begin: str, end: str, text: str) -> None:
 
 
 def extract_gitrun(rev: str, into: Path) -> Path:
-    """``gitrun/`` as of ``rev`` of this checkout (``git archive``), extracted under ``into``: a
-    baseline a bench runs side by side with the checkout (``PYTHONPATH=into``)."""
+    """``gitrun/`` as of ``rev`` of this checkout (``git archive``), extracted under ``into`` with
+    the data folders a source checkout finds beside it (``templates/``, ``site/``): a baseline a
+    bench runs side by side with the checkout (``PYTHONPATH=into``)."""
     root = Path(__file__).resolve().parent.parent
-    archive = subprocess.run(["git", "archive", "--format=tar", rev, "gitrun"], cwd=root, capture_output=True)
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", rev, "gitrun", "templates", "site"], cwd=root, capture_output=True
+    )
     if archive.returncode != 0:
         raise SystemExit(f"git archive {rev} failed: {archive.stderr.decode(errors='replace').strip()}")
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
