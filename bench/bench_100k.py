@@ -160,7 +160,7 @@ def section(results: dict[int, Cells], command: str, load: tuple[str, str], base
         f"Command: `{command}` ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {platform.platform()}, "
         f"Python {platform.python_version()}, {os.cpu_count()} cores; load average {load[0]} before, {load[1]} after). "
         "One repository per size: the runs committed on `main`, 1% of them changed on `feature` (checked out), "
-        "packed by `git gc` once built (Git's automatic gc is off while measuring); "
+        "packed by `git gc` once built, unless given with `--repo` (then as they were); Git's automatic gc is off; "
         "every cell a fresh process: median wall seconds [min–max] (CPU seconds; peak RSS)."
         + (
             f" **baseline**: `gitrun/` of `{baseline}` (`git archive`); **checkout**: this tree; interleaved, "
