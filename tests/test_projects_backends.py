@@ -140,4 +140,6 @@ def test_ctrl_c_while_a_trial_starts_stops_that_trial_too(repo: Path) -> None:
         signal.signal(signal.SIGINT, previous)
         reset_for_tests()
     statuses = sorted(r.status for r in Store(repo / ".gitrun").iter_runs())
-    assert statuses == ["KILLED", "KILLED"]  # the sweep and its one trial
+    # The sweep and its one trial, killed; on a loaded machine the trial's process may be stopped
+    # before it created its run (it then never started). Without the fix it ran to FINISHED.
+    assert statuses in (["KILLED"], ["KILLED", "KILLED"])
