@@ -104,15 +104,18 @@ class RecordCache:
         """How many committed runs are cached."""
         return len(self._entries) - (WORK in self._entries) + len(self._new)
 
+    def _entry(self, tree: str) -> Entry | None:
+        return None if tree == WORK else self._entries.get(tree) or self._new.get(tree)
+
     def get(self, tree: str, run_dir: Path, experiment_id: str) -> RunRecord | None:
         """The record of the run whose directory has Git tree ``tree``, or None when not cached."""
-        entry = self._entries.get(tree) or self._new.get(tree)
-        return None if entry is None or tree == WORK else _unpack(entry, run_dir, experiment_id)
+        entry = self._entry(tree)
+        return None if entry is None else _unpack(entry, run_dir, experiment_id)
 
     def brief(self, tree: str, run_id: str) -> RunBrief | None:
         """:meth:`get` reduced to a :class:`RunBrief`, without copying the entry."""
-        entry = self._entries.get(tree) or self._new.get(tree)
-        if entry is None or tree == WORK:
+        entry = self._entry(tree)
+        if entry is None:
             return None
         meta, _, tags, summaries = entry
         return RunBrief(

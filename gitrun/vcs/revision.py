@@ -201,16 +201,7 @@ class RevisionStore(ReadStore):
         """:meth:`read_runs` reduced to what ranking reads (:class:`~gitrun.search.record_cache.RunBrief`):
         cached runs cost no record at all, the rest are read from Git and cached as by :meth:`read_runs`."""
         wanted = [r for r in run_ids if r in self.run_trees]
-        found: dict[str, RunBrief] = {}
-        missing = []
-        for run_id in wanted:
-            brief = self._record_cache.brief(self.run_trees[run_id][1], run_id)
-            if brief is None:
-                missing.append(run_id)
-            else:
-                found[run_id] = brief
-        found.update(self._read_missing(missing, RunBrief.of))
-        return [found[r] for r in wanted if r in found]
+        return self._cached_or_read(wanted, lambda r: self._record_cache.brief(self.run_trees[r][1], r), RunBrief.of)
 
     def read_run(self, run_id: str) -> RunRecord:
         if run_id not in self.run_trees:
@@ -231,16 +222,27 @@ class RevisionStore(ReadStore):
 
     def _records(self, run_ids: list[str]) -> list[RunRecord]:
         runs_root = self.layout.experiments_dir
-        found: dict[str, RunRecord] = {}
+
+        def cached(run_id: str) -> RunRecord | None:
+            experiment_id, tree = self.run_trees[run_id]
+            return self._record_cache.get(tree, runs_root / experiment_id / "runs" / run_id, experiment_id)
+
+        return self._cached_or_read(run_ids, cached, lambda record: record)
+
+    def _cached_or_read(
+        self, run_ids: list[str], cached: Callable[[str], T | None], keep: Callable[[RunRecord], T]
+    ) -> list[T]:
+        """Each run as ``cached`` gives it from the record cache, else read from Git (:meth:`_read_missing`)
+        and made by ``keep``; in the order of ``run_ids``, runs that cannot be read left out."""
+        found: dict[str, T] = {}
         missing = []
         for run_id in run_ids:
-            experiment_id, tree = self.run_trees[run_id]
-            record = self._record_cache.get(tree, runs_root / experiment_id / "runs" / run_id, experiment_id)
-            if record is None:
+            value = cached(run_id)
+            if value is None:
                 missing.append(run_id)
             else:
-                found[run_id] = record
-        found.update(self._read_missing(missing, lambda record: record))
+                found[run_id] = value
+        found.update(self._read_missing(missing, keep))
         return [found[r] for r in run_ids if r in found]
 
     def _read_missing(self, run_ids: list[str], keep: Callable[[RunRecord], T]) -> dict[str, T]:
@@ -261,7 +263,7 @@ class RevisionStore(ReadStore):
                     if record.run_id not in warned:
                         self._record_cache.put(self.run_trees[record.run_id][1], record)
         for warning in caught:  # shown as without the cache
-            warnings.warn(warning.message, warning.category, stacklevel=3)
+            warnings.warn(warning.message, warning.category, stacklevel=4)
         self._record_cache.save()
         return out
 
