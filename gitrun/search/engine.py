@@ -103,7 +103,7 @@ def iter_rows(store: ReadStore, scan: Scan, experiment_ids: list[str], view_type
                 continue
             if row.entry is None and index is not None:
                 current.pop(run_id, None)
-            stage = row.meta.get("lifecycle_stage", LifecycleStage.ACTIVE)
+            stage = row.lifecycle_stage
             if view_type != ViewType.ALL and (stage == LifecycleStage.DELETED) != (view_type == ViewType.DELETED_ONLY):
                 continue
             yield row

@@ -587,7 +587,7 @@ class RunRow:
 
     @property
     def lifecycle_stage(self) -> str:
-        return str(self.meta.get("lifecycle_stage", "active"))
+        return reader.stage_of(self.meta)
 
     # -- results -----------------------------------------------------------------------------
     def load_all(self) -> None:
