@@ -249,6 +249,29 @@ def test_a_settled_ended_run_is_taken_from_the_cache_without_reading_its_files(r
     assert work_records(store)[a][1] == {"lr": "changed behind gitrun"}
 
 
+def test_one_pass_over_several_experiments_caches_them_all_and_an_early_stop_keeps_what_was_read(
+    repo: Path,
+) -> None:
+    """The site reads every experiment in one ``iter_runs`` call (the cache loaded and saved once):
+    every experiment's runs are cached by it, and a caller that stops after the first record still
+    saves what was read. An edit in place behind gitrun's back is what proves a run came from the cache."""
+    a, _ = log(repo, RUNS)
+    (c,) = log(repo, RUNS[:1], experiment="other")
+    store = Store(repo / ".gitrun")
+    by_id = {r.run_id: r for r in store.iter_runs()}
+    for record in by_id.values():
+        backdate(record.run_dir)
+    first = next(iter(record_cache.iter_runs(store)))  # the generator is dropped after one record
+    index.clear_memo()
+    (by_id[first.run_id].run_dir / "params.json").write_text('{"lr": "edited"}')
+    assert work_records(store)[first.run_id][1] == {"lr": "0.1"}  # saved by the early stop
+    index.clear_memo()
+    for run_id in (a, c):
+        (by_id[run_id].run_dir / "params.json").write_text('{"lr": "edited"}')
+    got = work_records(store)
+    assert got[a][1] == got[c][1] == {"lr": "0.1"}  # both experiments cached by one pass
+
+
 @pytest.mark.parametrize("write", ["log_metric", "log_artifact", "set_tag"])
 def test_any_write_to_an_ended_run_is_seen_by_the_next_read(repo: Path, tmp_path: Path, write: str) -> None:
     """MLflow's client may write to a FINISHED run; a series append or a new artifact changes no

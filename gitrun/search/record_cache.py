@@ -202,29 +202,38 @@ def iter_runs(
     cache = RecordCache(store.layout.cache_dir)
     settled = time.time_ns() - index.SETTLE_NS
     ids = store.experiment_ids() if experiment_ids is None else [str(e) for e in experiment_ids]
-    for experiment_id in ids:
-        out = []
-        runs_dir = store.layout.runs_dir(experiment_id)
-        folders = _list_dirs(runs_dir)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            for run_id in folders:
-                run_dir = runs_dir / run_id
-                try:
-                    st = os.stat(run_dir)
-                except FileNotFoundError:
-                    continue
-                fingerprint = (st.st_ino, st.st_mtime_ns)
-                record = cache.get_work(run_dir, fingerprint, experiment_id)
-                if record is None:
-                    before = len(caught)
-                    record = read_run(run_dir, experiment_id, store.strict)
-                    cacheable = record is not None and len(caught) == before and st.st_mtime_ns < settled
-                    if record is not None and cacheable and record.meta.get("status") != RunStatus.RUNNING:
-                        cache.put_work(run_dir, fingerprint, record)
-                if record is not None:
-                    out.append(record)
-        for warning in caught:  # shown as without the cache (a run that warned is not cached)
-            warnings.warn(warning.message, warning.category, stacklevel=2)
-        cache.save()
-        yield from (r for r in out if _visible(r.lifecycle_stage, view_type))
+    try:
+        for experiment_id in ids:
+            yield from _experiment_runs(store, cache, experiment_id, settled, view_type)
+    finally:
+        cache.save()  # once, after every experiment (or when the caller stops early)
+
+
+def _experiment_runs(
+    store: ReadStore, cache: RecordCache, experiment_id: str, settled: int, view_type: int
+) -> Iterator[RunRecord]:
+    """One experiment's runs for :func:`iter_runs`, its warnings re-emitted once all are read."""
+    out = []
+    runs_dir = store.layout.runs_dir(experiment_id)
+    folders = _list_dirs(runs_dir)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for run_id in folders:
+            run_dir = runs_dir / run_id
+            try:
+                st = os.stat(run_dir)
+            except FileNotFoundError:
+                continue
+            fingerprint = (st.st_ino, st.st_mtime_ns)
+            record = cache.get_work(run_dir, fingerprint, experiment_id)
+            if record is None:
+                before = len(caught)
+                record = read_run(run_dir, experiment_id, store.strict)
+                cacheable = record is not None and len(caught) == before and st.st_mtime_ns < settled
+                if record is not None and cacheable and record.meta.get("status") != RunStatus.RUNNING:
+                    cache.put_work(run_dir, fingerprint, record)
+            if record is not None:
+                out.append(record)
+    for warning in caught:  # shown as without the cache (a run that warned is not cached)
+        warnings.warn(warning.message, warning.category, stacklevel=3)
+    yield from (r for r in out if _visible(r.lifecycle_stage, view_type))

@@ -200,11 +200,12 @@ def read_snapshot(store: ReadStore, options: BuildOptions) -> Snapshot:
     elif repo is not None and repo_head is not None:
         committed = _committed(store, repo, repo_head, store_rel)
     experiments = sorted(source.list_experiments(), key=lambda e: (e.name.lower(), e.experiment_id))
-    records: dict[str, list[RunRecord]] = {}
-    for exp in experiments:
-        runs = list(record_cache.iter_runs(source, [exp.experiment_id]))  # cached records of unchanged runs
+    records: dict[str, list[RunRecord]] = {exp.experiment_id: [] for exp in experiments}
+    # One pass over every experiment: the record cache is loaded and saved once per build.
+    for record in record_cache.iter_runs(source, list(records)):
+        records[record.experiment_id].append(record)
+    for runs in records.values():
         runs.sort(key=lambda r: (-r.start_time, r.run_id))
-        records[exp.experiment_id] = runs
     everything = [r for runs in records.values() for r in runs]
     if isinstance(source, RevisionStore):
         content_keys = {r.run_id: f"{source.run_trees[r.run_id][1]}:{r.status}" for r in everything}
