@@ -31,7 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from stores import ENV, GITRUN_EXPERIMENT_ID, build_gitrun_store, git, new_repo, run_spec  # noqa: E402
+from stores import ENV, GITRUN_EXPERIMENT_ID, build_gitrun_store, commit_packed, git, new_repo, run_spec  # noqa: E402
 
 TARGET_S = 2.0
 GITRUN = [str(Path(sys.executable).with_name("gitrun"))]
@@ -53,15 +53,20 @@ def changed_sample(run_ids: list[str], k: int) -> list[str]:
 
 
 # -- gitrun ----------------------------------------------------------------------------------
-def build_gitrun(root: Path, n: int, k: int) -> tuple[Path, list[str]]:
+def build_gitrun(root: Path, n: int, k: int, packed: bool = False) -> tuple[Path, list[str]]:
+    """A repository of ``n`` runs on ``main`` and a ``feature`` branch where ``k`` of them changed;
+    ``packed``: the ``n`` runs committed as one pack (:func:`stores.commit_packed`), not loose."""
     repo = new_repo(root / "gitrun-repo")
     ids = list(build_gitrun_store(repo / ".gitrun", n).values())
     sys.path.insert(0, str(HERE.parent))
     from gitrun.store import Store
 
     Store(repo / ".gitrun").update_experiment(GITRUN_EXPERIMENT_ID, primary_metric="m1")
-    git(repo, "add", "-A", ".gitrun")
-    git(repo, "commit", "-q", "-m", f"{n} runs")
+    if packed:
+        commit_packed(repo, ".gitrun", f"{n} runs")
+    else:
+        git(repo, "add", "-A", ".gitrun")
+        git(repo, "commit", "-q", "-m", f"{n} runs")
     git(repo, "checkout", "-q", "-b", "feature")
     changed = changed_sample(ids, k)
     code = (
