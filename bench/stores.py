@@ -345,9 +345,7 @@ def commit_packed(repo: Path, folder: str, message: str) -> str:
     which ``git gc`` then reads back at a few MB/s). Returns the new commit's ID."""
     branch = git(repo, "symbolic-ref", "-q", "HEAD").strip()
     parent = git(repo, "rev-parse", "HEAD").strip()
-    proc = subprocess.Popen(
-        ["git", "fast-import", "--quiet", "--done"], cwd=repo, env=ENV, stdin=subprocess.PIPE
-    )
+    proc = subprocess.Popen(["git", "fast-import", "--quiet", "--done"], cwd=repo, env=ENV, stdin=subprocess.PIPE)
     assert proc.stdin is not None
     out = io.BufferedWriter(proc.stdin, buffer_size=1 << 20)
     text = message.encode()
@@ -355,7 +353,10 @@ def commit_packed(repo: Path, folder: str, message: str) -> str:
     out.write(b"data %d\n%s\nfrom %s\n" % (len(text), text, parent.encode()))
     listed = subprocess.run(  # what `git add -A` would take: tracked and not ignored
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", folder],
-        cwd=repo, env=ENV, check=True, capture_output=True,
+        cwd=repo,
+        env=ENV,
+        check=True,
+        capture_output=True,
     ).stdout
     for rel in sorted(set(listed.split(b"\0")) - {b""}):
         data = (repo / os.fsdecode(rel)).read_bytes()
